@@ -1,0 +1,224 @@
+"""The command line: one subcommand per pipeline stage, a thin face over pipeline.py.
+
+With no subcommand it starts the app. Every stage takes ``--workspace DIR`` and
+``--json``; with ``--json`` exactly one JSON object goes to stdout (everything else, even
+native library output, is sent to stderr) and failures exit non-zero with a one-line
+reason. Options of a stage come from that stage's settings dataclass, so the CLI, the UI
+and scripts share one schema.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import sys
+import typing
+from collections.abc import Callable, Iterator
+
+from medllm_local import __version__
+
+PROG = "launch.py"
+DEFAULT_PORT = 7860
+
+
+# -- settings dataclasses <-> argparse ---------------------------------------------------
+def add_settings_arguments(parser: argparse.ArgumentParser, settings_type: type) -> None:
+    """One ``--option`` per field of a settings dataclass, with its type, default and help."""
+    hints = typing.get_type_hints(settings_type)
+    for item in dataclasses.fields(settings_type):
+        kind = hints[item.name]
+        flag = "--" + item.name.replace("_", "-")
+        help_text = f"{item.metadata.get('help', '')} (default {item.default})"
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction,
+                                default=item.default, help=help_text)
+        else:
+            parser.add_argument(flag, type=kind, default=item.default, help=help_text)
+
+
+def settings_from_args(settings_type: type, args: argparse.Namespace):
+    """The settings dataclass from parsed arguments (its ``__post_init__`` checks them)."""
+    return settings_type(**{f.name: getattr(args, f.name) for f in dataclasses.fields(settings_type)})
+
+
+# -- output ------------------------------------------------------------------------------
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send file descriptor 1 to stderr while a stage runs (llama.cpp and friends print
+    from C), so that stdout carries nothing but the one JSON object."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def fail(message: str, as_json: bool) -> int:
+    line = " ".join(str(message).split())  # one line, always
+    print(f"error: {line}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"error": line}))
+    return 1
+
+
+# -- stage commands ----------------------------------------------------------------------
+def cmd_chat(args: argparse.Namespace) -> dict:
+    from medllm_local import pipeline
+    from medllm_local.chat import ChatSettings
+    from medllm_local.records import to_json
+
+    settings = settings_from_args(ChatSettings, args)
+    if args.json:
+        return to_json(pipeline.chat_answer(args.prompt, args.model, settings))
+    printed = 0
+    final = None
+    for chunk in pipeline.chat_stream(args.prompt, None, args.model, settings):
+        if chunk.done:
+            final = chunk.answer
+        else:
+            sys.stdout.write(chunk.text[printed:])
+            sys.stdout.flush()
+            printed = len(chunk.text)
+    print()
+    print(f"[{final.tokens} tokens, {final.seconds:.1f} s, stop: {final.stop_reason}]",
+          file=sys.stderr)
+    return to_json(final)
+
+
+def cmd_models(args: argparse.Namespace) -> dict:
+    from medllm_local import pipeline
+
+    report = pipeline.models_report(seq_len=args.seq_len)
+    if not args.json:
+        for model in report["models"]:
+            size = f"{model['size_bytes'] / 1e6:,.0f} MB" if model["size_bytes"] else "-"
+            print(f"{model['name']:<40} {model['kind']:<5} {model['source']:<10} {size:>10}  "
+                  f"{model['path'] or model['note']}")
+        gpu = report["gpu"]
+        print(f"\nGPU: {gpu['name']} ({gpu['memory_gib']} GiB)" if gpu else "\nGPU: none found")
+        print(f"QLoRA training memory at sequence length {args.seq_len}:")
+        for row in report["qlora_fit"]:
+            verdict = {True: "fits", False: "does not fit", None: "-"}[row["fits"]]
+            print(f"  {row['model']:<22} ~{row['estimate_gib']:5.1f} GiB  {verdict}")
+    return report
+
+
+def cmd_not_built(args: argparse.Namespace) -> dict:
+    from medllm_local import pipeline
+
+    pipeline.require_built(args.command)
+    raise AssertionError("unreachable: require_built raises for stages not built")
+
+
+def cmd_ui(args: argparse.Namespace) -> dict:
+    from medllm_local.ui.app import launch_app
+
+    launch_app(host=args.host, port=args.port, workspace=args.workspace,
+               password=args.password or os.environ.get("MEDLLM_PASSWORD"))
+    return {}
+
+
+# -- parser ------------------------------------------------------------------------------
+def _stage_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--workspace", metavar="DIR", default=None,
+                        help="workspace folder (default ~/medllm-workspace)")
+    parent.add_argument("--json", action="store_true",
+                        help="print one JSON object on stdout (progress goes to stderr)")
+    return parent
+
+
+def _add_ui_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to serve the app on (default 127.0.0.1, this machine only)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 7860)")
+    parser.add_argument("--password", default=None,
+                        help="require this password in the browser (or set MEDLLM_PASSWORD)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from medllm_local.chat import ChatSettings
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="medllm-local: turn your own reports into a local, offline diagnosis "
+                    "assistant. With no command, starts the app on http://127.0.0.1:7860.",
+        epilog="launch.py also takes --selftest (install test dependencies and run the "
+               "test suite). Run 'launch.py COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"medllm-local {__version__}")
+    parser.add_argument("--workspace", metavar="DIR", default=None,
+                        help="workspace folder (default ~/medllm-workspace)")
+    _add_ui_options(parser)
+    parent = _stage_parent()
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands: dict[str, Callable[[argparse.Namespace], dict]] = {}
+
+    def add(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        commands[name] = handler
+        return sub.add_parser(name, parents=[parent], help=help_text, description=help_text)
+
+    p = add("ingest", cmd_not_built, "read reports (PDF, scans, DOCX, TXT, folders, zips) [issue 3]")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p = add("deid", cmd_not_built, "de-identify documents and review findings [issue 4]")
+    p.add_argument("doc_ids", nargs="*", metavar="DOC_ID")
+    p.add_argument("--all", action="store_true")
+    p.add_argument("--approve", action="store_true")
+    p.add_argument("--file", nargs="+", metavar="NOTE.txt")
+    add("clean", cmd_not_built, "clean de-identified text, recording each change [issue 5]")
+    add("build", cmd_not_built, "build instruction pairs and train/validation/test splits [issue 5]")
+    p = add("train", cmd_not_built, "fine-tune with QLoRA (GPU) or LoRA (CPU) [issue 6]")
+    p.add_argument("--model", default=None, help="base model (default: the embedded model)")
+    p = add("eval", cmd_not_built, "evaluate models on the held-out split [issue 8]")
+    p.add_argument("--model", default=None)
+    p.add_argument("--cases", metavar="FILE", default=None)
+    p = add("export", cmd_not_built, "merge, convert to GGUF, quantize and check [issue 7]")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--quant", default="Q4_K_M")
+    p = add("chat", cmd_chat, "ask a model a question (streams the answer)")
+    p.add_argument("--model", default=None, help="a GGUF name or path (default: the embedded model)")
+    p.add_argument("--prompt", required=True, help="the question")
+    add_settings_arguments(p, ChatSettings)
+    p = add("models", cmd_models, "list installed models and what fits this GPU")
+    p.add_argument("--seq-len", type=int, default=2048, help="sequence length for the memory estimate")
+    p = add("demo", cmd_not_built, "run the whole pipeline on the demo reports [issue 5]")
+    p.add_argument("--until", metavar="STAGE", default=None)
+    p = add("ui", cmd_ui, "start the app (the default when no command is given)")
+    _add_ui_options(p)
+    parser.set_defaults(commands=commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args.command, args.json = "ui", False
+    handler = args.commands[args.command]
+    as_json = bool(getattr(args, "json", False))
+    try:
+        if as_json:
+            with stdout_to_stderr():
+                result = handler(args)
+            print(json.dumps(result), flush=True)
+        else:
+            handler(args)
+    except KeyboardInterrupt:
+        fail("interrupted", as_json)
+        return 130
+    except Exception as error:  # one line for the user; the stage already cleaned up
+        if os.environ.get("MEDLLM_DEBUG"):
+            raise
+        return fail(f"{args.command}: {error}", as_json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Offline by construction: environment switches and a loopback-only socket guard.
+
+Imported first by every entry point (``medllm_local/__init__.py`` does it), before any
+library that might phone home (huggingface_hub, gradio, presidio's tldextract).
+
+The guard wraps ``socket.socket.connect``/``connect_ex``/``sendto`` and
+``socket.getaddrinfo``: a connection to anything but loopback (or an address the user
+serves the app on, see ``allow_host``) raises :class:`OfflineViolation`, an ``OSError``
+so libraries handle it like any refused connection, naming the code that tried.
+
+Modes, from ``MEDLLM_SOCKET_GUARD``:
+- ``on`` (default): refuse non-loopback connections.
+- ``record``: refuse them too, and also append each attempt as one JSON line to the file
+  named by ``MEDLLM_SOCKET_GUARD_LOG``, so a test can check a child process made none.
+- ``off``: no guard. Meant for the installer only (it must reach the package index);
+  the app never needs it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import socket
+import threading
+import traceback
+from dataclasses import dataclass
+
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "GRADIO_TELEMETRY_ENABLED": "False",
+    "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "",
+    "DO_NOT_TRACK": "1",
+    "DISABLE_TELEMETRY": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "WANDB_MODE": "disabled",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+LOCAL_NAMES = {"", "localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+
+
+class OfflineViolation(ConnectionRefusedError):
+    """Raised when code tries to reach a non-loopback address while the guard is on."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One refused network attempt: what was asked for and which code asked."""
+
+    kind: str  # connect / sendto / resolve
+    target: str
+    caller: str
+
+
+class _GuardState:
+    def __init__(self) -> None:
+        self.installed = False
+        self.mode = "off"
+        self.allowed_hosts: set[str] = set()
+        self.attempts: list[Attempt] = []
+        self.lock = threading.Lock()
+        self.originals: dict[str, object] = {}
+
+
+_state = _GuardState()
+
+
+def apply_offline_env() -> None:
+    """Set the variables that switch every known library to offline mode."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ[key] = value
+    no_proxy = {p for p in os.environ.get("NO_PROXY", "").split(",") if p}
+    no_proxy |= {"127.0.0.1", "localhost", "::1"}
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = ",".join(sorted(no_proxy))
+
+
+def is_local_address(host: str) -> bool:
+    """True for loopback, the unspecified address (which routes to this host) and names
+    of this host that need no DNS."""
+    host = host.strip("[]").lower()
+    if host in LOCAL_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_unspecified
+
+
+def _allowed(host: str) -> bool:
+    return is_local_address(host) or host.strip("[]").lower() in _state.allowed_hosts
+
+
+def allow_host(host: str) -> None:
+    """Allow connections to one more address: the one the user chose to serve the app
+    on with ``--host`` (the server checks itself there)."""
+    _state.allowed_hosts.add(host.strip("[]").lower())
+
+
+def _caller() -> str:
+    """The innermost frame outside this module and the socket module: who tried."""
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        name = frame.filename.replace("\\", "/")
+        if not name.endswith(("/offline.py", "/socket.py")):
+            return f"{frame.filename}:{frame.lineno} in {frame.name}"
+    return "unknown"
+
+
+def _refuse(kind: str, target: str) -> None:
+    attempt = Attempt(kind=kind, target=target, caller=_caller())
+    with _state.lock:
+        _state.attempts.append(attempt)
+        log_path = os.environ.get("MEDLLM_SOCKET_GUARD_LOG")
+        if _state.mode == "record" and log_path:
+            with open(log_path, "a", encoding="utf-8") as log:
+                log.write(json.dumps(attempt.__dict__ | {"pid": os.getpid()}) + "\n")
+    raise OfflineViolation(
+        f"medllm-local is offline: refused {kind} to {target} (from {attempt.caller})"
+    )
+
+
+def _host_of(address: object) -> str | None:
+    if isinstance(address, tuple) and address and isinstance(address[0], str):
+        return address[0]
+    return None  # AF_UNIX paths and the like are local by nature
+
+
+def _check(sock: socket.socket, kind: str, address: object) -> None:
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    host = _host_of(address)
+    if host is not None and not _allowed(host):
+        port = address[1] if isinstance(address, tuple) and len(address) > 1 else "?"
+        _refuse(kind, f"{host}:{port}")
+
+
+def install_guard(mode: str | None = None) -> str:
+    """Install the socket guard (idempotent) and return the mode in force."""
+    mode = (mode or os.environ.get("MEDLLM_SOCKET_GUARD", "on")).strip().lower()
+    if mode not in {"on", "record", "off"}:
+        raise ValueError(f"MEDLLM_SOCKET_GUARD must be on, record or off, not {mode!r}")
+    _state.mode = mode
+    if mode == "off" or _state.installed:
+        return mode
+    orig = _state.originals
+    orig["connect"] = socket.socket.connect
+    orig["connect_ex"] = socket.socket.connect_ex
+    orig["sendto"] = socket.socket.sendto
+    orig["getaddrinfo"] = socket.getaddrinfo
+
+    def connect(self, address):
+        if _state.mode != "off":
+            _check(self, "connect", address)
+        return orig["connect"](self, address)
+
+    def connect_ex(self, address):
+        if _state.mode != "off":
+            _check(self, "connect", address)
+        return orig["connect_ex"](self, address)
+
+    def sendto(self, data, *args):
+        if _state.mode != "off" and args:
+            _check(self, "sendto", args[-1])
+        return orig["sendto"](self, data, *args)
+
+    def getaddrinfo(host, *args, **kwargs):
+        # A DNS lookup of an outside name is itself traffic: refuse it before it leaves.
+        if _state.mode != "off" and host is not None:
+            name = host.decode() if isinstance(host, bytes) else str(host)
+            if not _allowed(name):
+                _refuse("resolve", name)
+        return orig["getaddrinfo"](host, *args, **kwargs)
+
+    socket.socket.connect = connect
+    socket.socket.connect_ex = connect_ex
+    socket.socket.sendto = sendto
+    socket.getaddrinfo = getaddrinfo
+    _state.installed = True
+    return mode
+
+
+def guard_status() -> dict:
+    """What the Settings tab and ``models --json`` show about the guard."""
+    return {
+        "mode": _state.mode if _state.installed or _state.mode == "off" else "not installed",
+        "refused_attempts": len(_state.attempts),
+        "allowed_hosts": sorted(_state.allowed_hosts),
+        "last_refused": _state.attempts[-1].__dict__ if _state.attempts else None,
+    }
+
+
+def refused_attempts() -> list[Attempt]:
+    with _state.lock:
+        return list(_state.attempts)
+
+
+def activate() -> str:
+    """Everything an entry point needs: offline variables, then the guard."""
+    apply_offline_env()
+    return install_guard()

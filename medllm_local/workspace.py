@@ -1,0 +1,311 @@
+"""One workspace folder: a SQLite catalogue plus the files it points to.
+
+Layout (every path is defined here and nowhere else)::
+
+    WORKSPACE/            0700, owner only: raw reports are patient data
+      catalogue.sqlite    documents, findings, pairs, splits, runs, evaluations, exports,
+                          jobs and their progress rows (WAL mode)
+      inbox/              files waiting to be ingested (uploads, the demo reports)
+      raw/                the files as given, named by content hash
+      text/               extracted text, one file per document
+      clean/ datasets/ runs/ exports/ evals/ logs/
+
+Writes are atomic: files go to a temporary name in the same folder, are flushed to disk
+and renamed into place; catalogue changes are SQLite transactions. A crash at any point
+leaves either the old state or the new one, never a half-written file or row. Files are
+always written before the row that points to them, so a row never names a missing file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import stat
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from medllm_local.records import Document, Page
+
+DEFAULT_WORKSPACE = Path("~/medllm-workspace").expanduser()
+CATALOGUE_NAME = "catalogue.sqlite"
+FOLDERS = ("inbox", "raw", "text", "clean", "datasets", "runs", "exports", "evals", "logs")
+TMP_PREFIX = ".tmp-"
+
+# Each entry moves the schema from version i to i+1. Append, never edit: a workspace
+# made by an older release is brought forward by running the entries it has not seen.
+MIGRATIONS: list[str] = [
+    # 0 -> 1: the first catalogue.
+    """
+    CREATE TABLE documents (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        raw_file TEXT,
+        text_file TEXT NOT NULL,
+        pages TEXT NOT NULL,               -- JSON list of Page without text
+        warnings TEXT NOT NULL DEFAULT '[]',
+        status TEXT NOT NULL DEFAULT 'ingested',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE findings (
+        id INTEGER PRIMARY KEY,
+        document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        start INTEGER NOT NULL, end INTEGER NOT NULL,
+        type TEXT NOT NULL, score REAL NOT NULL, recognizer TEXT NOT NULL,
+        decision TEXT NOT NULL DEFAULT 'pending'
+    );
+    CREATE TABLE pairs (
+        id INTEGER PRIMARY KEY,
+        document_id INTEGER REFERENCES documents(id) ON DELETE SET NULL,
+        task TEXT NOT NULL,
+        messages TEXT NOT NULL,            -- JSON, OpenAI-style messages
+        reference TEXT NOT NULL DEFAULT '',
+        split TEXT,
+        excluded INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE splits (
+        id INTEGER PRIMARY KEY, name TEXT NOT NULL, file TEXT NOT NULL,
+        config TEXT NOT NULL, created_at TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY, base_model TEXT NOT NULL, status TEXT NOT NULL,
+        config TEXT NOT NULL, result TEXT, folder TEXT NOT NULL,
+        created_at TEXT NOT NULL, finished_at TEXT
+    );
+    CREATE TABLE evaluations (
+        id INTEGER PRIMARY KEY, model TEXT NOT NULL, split_id INTEGER REFERENCES splits(id),
+        metrics TEXT NOT NULL, cases_file TEXT, created_at TEXT NOT NULL
+    );
+    CREATE TABLE exports (
+        id INTEGER PRIMARY KEY, run_id INTEGER REFERENCES runs(id), gguf TEXT NOT NULL,
+        quant TEXT NOT NULL, checks TEXT NOT NULL, created_at TEXT NOT NULL
+    );
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL,
+        pid INTEGER, command TEXT NOT NULL, error TEXT,
+        started_at TEXT NOT NULL, finished_at TEXT
+    );
+    CREATE TABLE progress (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        step INTEGER NOT NULL, total INTEGER, message TEXT NOT NULL,
+        metrics TEXT NOT NULL DEFAULT '{}', at TEXT NOT NULL
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class WorkspaceError(RuntimeError):
+    """A workspace that cannot be used as asked (wrong permissions, newer schema...)."""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def atomic_write(path: Path, data: bytes | str, mode: int = 0o600) -> Path:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never
+    a part: temp file in the same folder, fsync, rename, fsync the folder."""
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+@dataclass
+class Workspace:
+    """An open workspace. Pass it explicitly; there is no module-level current one."""
+
+    root: Path
+
+    # -- opening ---------------------------------------------------------------------
+    @classmethod
+    def open(cls, root: str | os.PathLike | None = None, create: bool = True) -> Workspace:
+        """Open (and by default create) the workspace at ``root``, migrating its
+        catalogue to the current schema."""
+        root = Path(root).expanduser() if root else DEFAULT_WORKSPACE
+        if not root.exists():
+            if not create:
+                raise WorkspaceError(f"{root}: no workspace here")
+            root.mkdir(parents=True, mode=0o700)
+        if not root.is_dir():
+            raise WorkspaceError(f"{root}: not a folder")
+        # Owner-only, whatever the umask or an earlier copy left behind.
+        os.chmod(root, 0o700)
+        for name in FOLDERS:
+            (root / name).mkdir(mode=0o700, exist_ok=True)
+            os.chmod(root / name, 0o700)
+        workspace = cls(root=root.resolve())
+        workspace._sweep_temp_files()
+        workspace._migrate()
+        return workspace
+
+    @property
+    def catalogue_path(self) -> Path:
+        return self.root / CATALOGUE_NAME
+
+    def folder(self, name: str) -> Path:
+        if name not in FOLDERS:
+            raise ValueError(f"unknown workspace folder {name!r}; known: {', '.join(FOLDERS)}")
+        return self.root / name
+
+    def connect(self) -> sqlite3.Connection:
+        """A new connection (one per thread or process; SQLite handles the locking)."""
+        new_file = not self.catalogue_path.exists()
+        conn = sqlite3.connect(self.catalogue_path, timeout=60, isolation_level=None)
+        if new_file:
+            os.chmod(self.catalogue_path, 0o600)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=60000")
+        return conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error. Immediate so
+        two writers queue on the lock instead of failing half-way."""
+        conn = self.connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def schema_version(self) -> int:
+        conn = self.connect()
+        try:
+            return conn.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            conn.close()
+
+    def _migrate(self) -> None:
+        with self.transaction() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise WorkspaceError(
+                    f"{self.root}: catalogue schema {version} is newer than this "
+                    f"release understands ({SCHEMA_VERSION}); update medllm-local"
+                )
+            for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {target}")
+
+    def _sweep_temp_files(self) -> None:
+        """Remove temp files a crashed writer left; no row ever points to one."""
+        for name in FOLDERS:
+            for leftover in (self.root / name).glob(TMP_PREFIX + "*"):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+
+    def check_permissions(self) -> list[str]:
+        """Paths that others could read (should be none)."""
+        loose = []
+        for path in [self.root, *self.root.rglob("*")]:
+            if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                loose.append(str(path))
+        return loose
+
+    # -- documents -------------------------------------------------------------------
+    def store_document(self, document: Document, raw: bytes | None = None) -> tuple[int, bool]:
+        """Store a document (raw bytes and text files first, then its row).
+        Returns (id, created); a document whose hash is already stored is not
+        duplicated and returns the existing id with created=False."""
+        existing = self.find_document(document.sha256)
+        if existing is not None:
+            return existing, False
+        raw_file = None
+        if raw is not None:
+            raw_file = f"raw/{document.sha256}{Path(document.source).suffix.lower()}"
+            atomic_write(self.root / raw_file, raw)
+        text_file = f"text/{document.sha256}.txt"
+        atomic_write(self.root / text_file, document.text)
+        pages = [
+            {"number": p.number, "method": p.method, "ocr_confidence": p.ocr_confidence,
+             "characters": len(p.text)}
+            for p in document.pages
+        ]
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT id FROM documents WHERE sha256 = ?", (document.sha256,)
+            ).fetchone()
+            if row is not None:  # another process stored it between our check and now
+                return row["id"], False
+            cursor = conn.execute(
+                "INSERT INTO documents (sha256, source, kind, raw_file, text_file, pages,"
+                " warnings, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (document.sha256, document.source, document.kind, raw_file, text_file,
+                 json.dumps(pages), json.dumps(document.warnings), now()),
+            )
+            return cursor.lastrowid, True
+
+    def find_document(self, sha256: str) -> int | None:
+        conn = self.connect()
+        try:
+            row = conn.execute("SELECT id FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
+            return row["id"] if row else None
+        finally:
+            conn.close()
+
+    def load_document(self, document_id: int) -> Document:
+        conn = self.connect()
+        try:
+            row = conn.execute("SELECT * FROM documents WHERE id = ?", (document_id,)).fetchone()
+        finally:
+            conn.close()
+        if row is None:
+            raise WorkspaceError(f"no document with id {document_id} in {self.root}")
+        text = (self.root / row["text_file"]).read_text(encoding="utf-8")
+        page_rows = json.loads(row["pages"])
+        pages, offset = [], 0
+        for page in page_rows:
+            pages.append(Page(number=page["number"], method=page["method"],
+                              ocr_confidence=page["ocr_confidence"],
+                              text=text[offset:offset + page["characters"]]))
+            offset += page["characters"] + 2  # Document.text joins pages with a blank line
+        return Document(source=row["source"], sha256=row["sha256"], pages=pages,
+                        kind=row["kind"], warnings=json.loads(row["warnings"]), id=row["id"])
+
+    def document_count(self) -> int:
+        conn = self.connect()
+        try:
+            return conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        finally:
+            conn.close()
