@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""Install medllm-local into ``.venv`` beside the project. Standard library only.
+
+Idempotent: a stamp in the venv records what was installed (a hash of pyproject.toml and
+this file), so a second run with nothing changed installs nothing. Steps, in order:
+
+1. torch: the CUDA build when ``nvidia-smi`` works, else the CPU build (``torch==2.13.0``
+   is served from local disk on machines that carry it; set MEDLLM_TORCH_INDEX to a CPU
+   wheel index elsewhere).
+2. llama-cpp-python, pinned: from a built wheel when one is found (``--wheels DIR``,
+   PIP_FIND_LINKS, or the machine's wheel cache), else compiled once from the sdist with
+   portable flags (CUDA when ``nvcc`` exists) and kept in the wheel cache.
+3. The hash-pinned packages (spaCy model, embedded model), without their dependencies.
+4. Everything else in pyproject.toml (plus the dev extra with ``--dev``).
+5. llama.cpp's own converter, taken from the same sdist into ``tools/llama.cpp``.
+6. System packages: tesseract for OCR (and chromium for the browser tests with --dev):
+   installed with apt-get when running as root with --dev, otherwise one clear message.
+
+The app itself never needs the network; this installer does (or a bundle, issue 10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+import tomllib
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".medllm-install.json"
+TOOLS = ROOT / "tools" / "llama.cpp"
+CACHE = Path(os.environ.get("MEDLLM_CACHE", Path.home() / ".cache" / "medllm-local"))
+LLAMA_PIN = "llama-cpp-python==0.3.36"
+LLAMA_VERSION = LLAMA_PIN.split("==")[1]
+TORCH_PIN = "torch==2.13.0"
+SDIST_NAME = f"llama_cpp_python-{LLAMA_VERSION}.tar.gz"
+# CMake options for the binding: no multimodal library (mtmd), no HTTPS client, and
+# no -march=native so a wheel built here runs on any x86-64-v3 (AVX2) machine.
+LLAMA_CMAKE_CPU = "-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF -DLLAMA_OPENSSL=OFF -DGGML_CCACHE=OFF"
+LLAMA_CMAKE_CUDA = LLAMA_CMAKE_CPU + " -DGGML_CUDA=on"
+CONVERTER_FILES = ("convert_hf_to_gguf.py", "convert_lora_to_gguf.py", "conversion", "gguf-py",
+                   "LICENSE")
+SYSTEM_PACKAGES = {"tesseract": ["tesseract-ocr", "tesseract-ocr-eng"]}
+DEV_SYSTEM_PACKAGES = {"chromium": ["chromium"]}
+
+
+class InstallError(RuntimeError):
+    pass
+
+
+def say(step: str, message: str) -> None:
+    print(f"[install {step}] {message}", flush=True)
+
+
+def run(command: list[str], env: dict | None = None) -> None:
+    print("  $ " + " ".join(command), flush=True)
+    result = subprocess.run(command, env={**os.environ, **(env or {})})
+    if result.returncode != 0:
+        raise InstallError(f"command failed (exit {result.returncode}): {' '.join(command[:4])} ...")
+
+
+def venv_python() -> Path:
+    return VENV / "bin" / "python"
+
+
+def pip(*args: str, env: dict | None = None) -> None:
+    # The socket guard is off here on purpose: the installer must reach the index.
+    run([str(venv_python()), "-m", "pip", *args], env={"MEDLLM_SOCKET_GUARD": "off", **(env or {})})
+
+
+def project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def install_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in (ROOT / "pyproject.toml", Path(__file__)):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def installed_state() -> dict:
+    try:
+        return json.loads(STAMP.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def is_installed(dev: bool = False) -> bool:
+    """True when the venv holds what this pyproject asks for (the dev extra too if asked)."""
+    state = installed_state()
+    return (venv_python().exists() and state.get("fingerprint") == install_fingerprint()
+            and (state.get("dev") or not dev))
+
+
+def has_nvidia_gpu() -> bool:
+    if not shutil.which("nvidia-smi"):
+        return False
+    return subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+
+
+def find_links(dirs: list[Path]) -> list[str]:
+    """pip arguments for the wheel folders given (PIP_FIND_LINKS pip reads by itself)."""
+    return [arg for d in dirs for arg in ("--find-links", str(d))]
+
+
+def find_llama_wheel(dirs: list[Path], variant: str) -> Path | None:
+    pattern = f"llama_cpp_python-{LLAMA_VERSION}-*.whl"
+    env_dirs = [Path(e) for e in os.environ.get("PIP_FIND_LINKS", "").split()]
+    for folder in [*dirs, *env_dirs, CACHE / "wheels" / variant]:
+        found = sorted(folder.glob(pattern)) if folder.is_dir() else []
+        if found:
+            return found[-1]
+    return None
+
+
+def llama_sdist(dirs: list[Path]) -> Path:
+    """The pinned sdist: from a wheel folder or bundle if there, else the cache, else
+    downloaded once into the cache."""
+    for folder in [*dirs, CACHE / "sdist"]:
+        candidate = folder / SDIST_NAME
+        if candidate.is_file():
+            return candidate
+    target = CACHE / "sdist"
+    target.mkdir(parents=True, exist_ok=True)
+    pip("download", "--no-deps", "--no-binary", ":all:", LLAMA_PIN, "-d", str(target))
+    return target / SDIST_NAME
+
+
+def install_llama(dirs: list[Path], cuda: bool) -> None:
+    variant = "cuda" if cuda else "cpu"
+    wheel = find_llama_wheel(dirs, variant)
+    if wheel is None:
+        sdist = llama_sdist(dirs)
+        out = CACHE / "wheels" / variant
+        out.mkdir(parents=True, exist_ok=True)
+        cmake = LLAMA_CMAKE_CUDA if cuda else LLAMA_CMAKE_CPU
+        say("2/6", f"compiling llama.cpp ({variant}, {cmake}); tens of minutes on 2 cores, once")
+        started = time.monotonic()
+        pip("wheel", "--no-deps", "-w", str(out), str(sdist),
+            env={"CMAKE_ARGS": os.environ.get("MEDLLM_LLAMA_CMAKE_ARGS", cmake),
+                 "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2)})
+        say("2/6", f"built in {time.monotonic() - started:.0f} s, kept in {out}")
+        wheel = find_llama_wheel([], variant)
+        if wheel is None:
+            raise InstallError(f"the llama-cpp-python build left no wheel in {out}")
+    else:
+        say("2/6", f"using built wheel {wheel}")
+    pip("install", "--no-deps", str(wheel))
+
+
+def install_hashed(dirs: list[Path]) -> None:
+    hashed = project()["tool"]["medllm"]["hashed"]
+    requirements = CACHE / "hashed-requirements.txt"
+    requirements.parent.mkdir(parents=True, exist_ok=True)
+    requirements.write_text("".join(f"{req} --hash={digest}\n" for req, digest in hashed.items()))
+    pip("install", "--no-deps", "--require-hashes", *find_links(dirs), "-r", str(requirements))
+
+
+def install_requirements(dirs: list[Path], dev: bool) -> None:
+    meta = project()["project"]
+    requirements = list(meta["dependencies"])
+    if dev:
+        requirements += meta["optional-dependencies"]["dev"]
+    pip("install", *find_links(dirs), *requirements)
+
+
+def extract_converter(dirs: list[Path]) -> None:
+    """llama.cpp's converter from the sdist the runtime was built from: the GGUF it writes
+    always matches the llama.cpp that reads it. Never fetched from git."""
+    marker = TOOLS / "VERSION"
+    if marker.is_file() and marker.read_text().strip() == LLAMA_VERSION:
+        say("5/6", f"converter {LLAMA_VERSION} already in {TOOLS}")
+        return
+    sdist = llama_sdist(dirs)
+    prefix = f"llama_cpp_python-{LLAMA_VERSION}/vendor/llama.cpp/"
+    staging = TOOLS.with_name(".llama.cpp-staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    with tarfile.open(sdist) as archive:
+        members = [m for m in archive.getmembers()
+                   if m.name.startswith(prefix)
+                   and m.name[len(prefix):].split("/")[0] in CONVERTER_FILES
+                   and (m.isfile() or m.isdir())]
+        for member in members:
+            member.name = member.name[len(prefix):]
+        archive.extractall(staging, members=members, filter="data")
+    (staging / "VERSION").write_text(LLAMA_VERSION + "\n")
+    shutil.rmtree(TOOLS, ignore_errors=True)
+    staging.rename(TOOLS)
+    say("5/6", f"converter {LLAMA_VERSION} extracted to {TOOLS}")
+
+
+def check_system_packages(dev: bool) -> list[str]:
+    """Install (root + apt + --dev) or name the system packages that are missing."""
+    wanted = dict(SYSTEM_PACKAGES)
+    if dev:
+        wanted |= DEV_SYSTEM_PACKAGES
+    missing = [pkg for binary, pkgs in wanted.items() if not shutil.which(binary) for pkg in pkgs]
+    if not missing:
+        say("6/6", "system packages present: " + ", ".join(wanted))
+        return []
+    command = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+    if dev and os.geteuid() == 0 and shutil.which("apt-get"):
+        say("6/6", "installing system packages: " + " ".join(missing))
+        run(["apt-get", "update", "-qq"])
+        run(command, env={"DEBIAN_FRONTEND": "noninteractive"})
+        return []
+    say("6/6", "MISSING system packages (OCR of scanned reports needs tesseract). "
+               "Install them with:\n    sudo " + " ".join(command))
+    return missing
+
+
+def install(dev: bool = False, wheels: list[Path] | None = None, force: bool = False) -> None:
+    if sys.version_info < (3, 11):
+        raise InstallError(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
+    given = [*(wheels or []), *os.environ.get("MEDLLM_WHEELS", "").split(os.pathsep)]
+    dirs = [Path(w).expanduser().resolve() for w in given if w]
+    dirs = [d for d in dirs if d.is_dir()]
+    if is_installed(dev) and not force:
+        say("0/6", f"nothing to do: {VENV} is up to date")
+        extract_converter(dirs)
+        check_system_packages(dev)
+        return
+    started = time.monotonic()
+    if not venv_python().exists():
+        say("0/6", f"creating {VENV}")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    cuda = has_nvidia_gpu()
+    say("1/6", f"torch ({'CUDA' if cuda else 'CPU'} build)")
+    index = os.environ.get("MEDLLM_TORCH_INDEX")
+    pip("install", *(["--extra-index-url", index] if index and not cuda else []),
+        *find_links(dirs), TORCH_PIN)
+    install_llama(dirs, cuda=cuda and bool(shutil.which("nvcc")))
+    say("3/6", "hash-pinned packages (spaCy model, embedded model)")
+    install_hashed(dirs)
+    say("4/6", "the rest of pyproject.toml" + (" with the dev extra" if dev else ""))
+    install_requirements(dirs, dev)
+    extract_converter(dirs)
+    check_system_packages(dev)
+    STAMP.write_text(json.dumps({"fingerprint": install_fingerprint(), "dev": dev,
+                                 "cuda": cuda, "seconds": round(time.monotonic() - started)}))
+    say("done", f"installed in {time.monotonic() - started:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Install medllm-local into .venv.")
+    parser.add_argument("--dev", action="store_true", help="also what the tests need")
+    parser.add_argument("--wheels", action="append", default=[], metavar="DIR",
+                        help="folder of prebuilt wheels (e.g. llama-cpp-python); repeatable")
+    parser.add_argument("--force", action="store_true", help="reinstall even if up to date")
+    args = parser.parse_args(argv)
+    try:
+        install(dev=args.dev, wheels=args.wheels, force=args.force)
+    except InstallError as error:
+        print(f"install failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
