@@ -217,7 +217,7 @@ def _scan_pages(report: DemoReport) -> list:
 def write_demo_reports(folder: Path) -> list[Path]:
     """Write the demo reports into ``folder`` (atomically, one file each) and return
     their paths. The scanned report is written both as a PNG and as an image-only PDF."""
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     written: list[Path] = []
     for report in DEMO_REPORTS:
         stem = folder / f"demo-{report.slug}"

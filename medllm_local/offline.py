@@ -175,7 +175,8 @@ def install_guard(mode: str | None = None) -> str:
         if _state.mode != "off" and host is not None:
             name = host.decode() if isinstance(host, bytes) else str(host)
             if not _allowed(name):
-                _refuse("resolve", name)
+                port = args[0] if args else kwargs.get("port")
+                _refuse("resolve", f"{name}:{port}" if port is not None else name)
         return orig["getaddrinfo"](host, *args, **kwargs)
 
     socket.socket.connect = connect

@@ -153,6 +153,8 @@ class Workspace:
         """Open (and by default create) the workspace at ``root``, migrating its
         catalogue to the current schema."""
         root = Path(root).expanduser() if root else DEFAULT_WORKSPACE
+        # Everything this process writes from now on is owner-only: reports are patient data.
+        os.umask(0o077)
         if not root.exists():
             if not create:
                 raise WorkspaceError(f"{root}: no workspace here")
