@@ -7,6 +7,7 @@ The UI and the CLI both call ``stream_chat``; ``answer`` is the same stream, col
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from collections.abc import Iterator
@@ -56,6 +57,15 @@ class _ModelCache:
     def __init__(self) -> None:
         self._models: dict[tuple[str, int], tuple[object, threading.Lock]] = {}
         self._lock = threading.Lock()
+        # Free the models before the interpreter tears down the modules their
+        # finalizers need (else llama.cpp prints a TypeError at every exit).
+        atexit.register(self.close_all)
+
+    def close_all(self) -> None:
+        with self._lock:
+            for llm, _ in self._models.values():
+                llm.close()
+            self._models.clear()
 
     def get(self, path: Path, n_ctx: int) -> tuple[object, threading.Lock]:
         key = (str(path), n_ctx)

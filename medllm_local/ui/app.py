@@ -91,7 +91,7 @@ def build_app(workspace: Workspace):
 
     with gr.Blocks(title="medllm-local", analytics_enabled=False) as app:
         gr.Markdown(f"# medllm-local\n{DISCLAIMER}", elem_id="header")
-        with gr.Tabs():
+        with gr.Tabs(selected="chat"):  # the one stage that works on first launch
             with gr.Tab("Documents", elem_id="tab-documents"):
                 inbox = workspace.folder("inbox")
                 files = sorted(str(p.relative_to(inbox)) for p in inbox.rglob("*") if p.is_file())
@@ -104,7 +104,7 @@ def build_app(workspace: Workspace):
             for name, (issue, purpose) in PENDING_TABS.items():
                 with gr.Tab(name, elem_id=f"tab-{name.lower()}"):
                     gr.Markdown(f"Not built yet (issue {issue}): {purpose}.")
-            with gr.Tab("Chat", elem_id="tab-chat"):
+            with gr.Tab("Chat", id="chat", elem_id="tab-chat"):
                 choices = gguf_choices()
                 model = gr.Dropdown(choices=choices, value=choices[0][1] if choices else None,
                                     label="Model", elem_id="chat-model")

@@ -1,0 +1,74 @@
+"""The app in a real browser (Debian's Chromium driven by Playwright): it opens on
+127.0.0.1, the chat tab answers on the embedded model, and the page loads nothing from
+outside this machine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from urllib.parse import urlparse
+
+import pytest
+
+from conftest import read_guard_log
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing in CI: installer --dev should have installed it")
+        pytest.skip("chromium not installed (python3 installer/install.py --dev installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 900})
+        page = context.pages[0] if context.pages else context.new_page()
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        yield page, requests
+        context.close()
+
+
+def test_chat_tab_answers_in_the_browser_and_nothing_leaves_the_machine(
+        app_process, browser_page, tmp_path):
+    page, requests = browser_page
+    page.goto(app_process.url, wait_until="networkidle")
+    assert "medllm-local" in page.title()
+    assert page.get_by_role("tab", name="Chat").get_attribute("aria-selected") == "true"
+    question = page.locator("#chat-input textarea")
+    question.fill("A 25-year-old has a fever, sore throat and swollen tonsils with exudate. "
+                  "What is the most likely diagnosis?")
+    page.locator("#chat-send").click()
+    status = page.locator("#chat-status")
+    status.get_by_text("stopped:").wait_for(timeout=120_000)
+    assert "stopped: stop" in status.inner_text()  # ended by the model's own end token
+    messages = page.locator("#chat-history .message")
+    assert messages.count() >= 2
+    answer = messages.last.inner_text().strip()
+    assert len(answer) > 10
+    assert "<|im" not in answer
+    page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
+
+    outside = [url for url in requests
+               if urlparse(url).scheme in ("http", "https", "ws", "wss")
+               and urlparse(url).hostname not in ("127.0.0.1", "localhost")]
+    assert outside == [], f"the page fetched from outside: {outside[:5]}"
+    assert read_guard_log(app_process.guard_log) == []
+
+
+def test_settings_tab_shows_the_guard_on(app_process, browser_page):
+    page, _ = browser_page
+    page.goto(app_process.url, wait_until="networkidle")
+    page.get_by_role("tab", name="Settings").click()
+    shown = page.locator("#offline-status").inner_text()
+    assert "record" in shown and "refused_attempts" in shown
