@@ -17,6 +17,7 @@ import os
 import sys
 import typing
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from medllm_local import __version__
 
@@ -69,6 +70,39 @@ def fail(message: str, as_json: bool) -> int:
 
 
 # -- stage commands ----------------------------------------------------------------------
+def open_workspace(args: argparse.Namespace):
+    from medllm_local import pipeline
+
+    return pipeline.open_workspace(args.workspace)
+
+
+def cmd_ingest(args: argparse.Namespace) -> dict:
+    from tqdm import tqdm
+
+    from medllm_local import pipeline
+    from medllm_local.ingest import IngestSettings
+
+    settings = settings_from_args(IngestSettings, args)
+    workspace = open_workspace(args)
+    with tqdm(total=0, unit="file", file=sys.stderr, dynamic_ncols=True) as bar:
+        def progress(done: int, total: int, source: str) -> None:
+            bar.total = total
+            bar.set_postfix_str(Path(source.split("!")[-1]).name[-40:], refresh=False)
+            bar.update(done - bar.n)
+
+        report = pipeline.ingest(workspace, args.paths, settings, progress)
+    if not args.json:
+        for item in report["documents"]:
+            if item["status"] == "failed":
+                print(f"failed: {item['source']}: {item['error']}")
+            elif item["flagged_pages"]:
+                print(f"check OCR: {item['source']}: pages {item['flagged_pages']}")
+    totals = report["totals"]
+    print(f"{totals['ok']} ingested, {totals['failed']} failed, {totals['duplicate']} "
+          f"skipped as duplicates ({totals['files']} files)", file=sys.stderr)
+    return report
+
+
 def cmd_chat(args: argparse.Namespace) -> dict:
     from medllm_local import pipeline
     from medllm_local.chat import ChatSettings
@@ -145,6 +179,7 @@ def _add_ui_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from medllm_local.chat import ChatSettings
+    from medllm_local.ingest import IngestSettings
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -165,8 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
         commands[name] = handler
         return sub.add_parser(name, parents=[parent], help=help_text, description=help_text)
 
-    p = add("ingest", cmd_not_built, "read reports (PDF, scans, DOCX, TXT, folders, zips) [issue 3]")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p = add("ingest", cmd_ingest, "read reports (PDF, scans, images, DOCX, TXT, RTF, folders, zips)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or zip archives")
+    add_settings_arguments(p, IngestSettings)
     p = add("deid", cmd_not_built, "de-identify documents and review findings [issue 4]")
     p.add_argument("doc_ids", nargs="*", metavar="DOC_ID")
     p.add_argument("--all", action="store_true")

@@ -191,9 +191,9 @@ def _docx_bytes(report: DemoReport) -> bytes:
     return buffer.getvalue()
 
 
-def _scan_pages(report: DemoReport) -> list:
-    """The report printed and scanned: a 300 dpi greyscale image, slightly rotated, with
-    paper noise and no text layer."""
+def render_scan(text: str, seed: str = "scan", rotate_degrees: float = 0.6):
+    """``text`` printed and scanned: a 300 dpi A4 greyscale image, slightly rotated,
+    with paper noise and a little blur, and no text layer."""
     import random
 
     from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -203,15 +203,14 @@ def _scan_pages(report: DemoReport) -> list:
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=40)
     y = 200
-    for line in _full_text(report).splitlines():
+    for line in text.splitlines():
         draw.text((180, y), line, fill=20, font=font)
         y += 58
-    rng = random.Random(report.slug)
+    rng = random.Random(seed)
     for _ in range(4000):  # specks of dust
-        x, yy = rng.randrange(width), rng.randrange(height)
-        draw.point((x, yy), fill=rng.randrange(120, 200))
-    image = image.rotate(0.6, fillcolor=250, resample=Image.BICUBIC)
-    return [image.filter(ImageFilter.GaussianBlur(0.6))]
+        draw.point((rng.randrange(width), rng.randrange(height)), fill=rng.randrange(120, 200))
+    image = image.rotate(rotate_degrees, fillcolor=250, resample=Image.BICUBIC)
+    return image.filter(ImageFilter.GaussianBlur(0.6))
 
 
 def write_demo_reports(folder: Path) -> list[Path]:
@@ -228,10 +227,10 @@ def write_demo_reports(folder: Path) -> list[Path]:
         elif report.format == "docx":
             written.append(atomic_write(stem.with_suffix(".docx"), _docx_bytes(report)))
         elif report.format == "scan":
-            pages = _scan_pages(report)
+            page = render_scan(_full_text(report), seed=report.slug)
             png, pdf = io.BytesIO(), io.BytesIO()
-            pages[0].save(png, format="PNG", dpi=(300, 300))
-            pages[0].save(pdf, format="PDF", resolution=300.0)
+            page.save(png, format="PNG", dpi=(300, 300))
+            page.save(pdf, format="PDF", resolution=300.0)
             written.append(atomic_write(stem.with_name(stem.name + "-scan.png"), png.getvalue()))
             written.append(atomic_write(stem.with_name(stem.name + "-scan.pdf"), pdf.getvalue()))
     return written

@@ -7,10 +7,10 @@ function and returns that stage's records; it holds no stage logic of its own.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from medllm_local import chat, models, offline
+from medllm_local import chat, ingest as ingest_stage, models, offline
 from medllm_local.records import ChatAnswer, to_json
 from medllm_local.workspace import Workspace
 
@@ -18,7 +18,7 @@ DEMO_INBOX = "demo-reports"
 
 # Stages of the CLI contract that later issues build. Said plainly, never faked.
 NOT_BUILT: dict[str, int] = {
-    "ingest": 3, "deid": 4, "clean": 5, "build": 5, "train": 6, "export": 7,
+    "deid": 4, "clean": 5, "build": 5, "train": 6, "export": 7,
     "eval": 8, "demo": 5,
 }
 
@@ -31,7 +31,7 @@ def require_built(stage: str) -> None:
     if stage in NOT_BUILT:
         raise NotBuiltError(
             f"`{stage}` is not built yet in this release (tracked as issue {NOT_BUILT[stage]}); "
-            "available now: chat, models, and the app"
+            "available now: ingest, chat, models, and the app"
         )
 
 
@@ -47,6 +47,71 @@ def open_workspace(path: str | Path | None = None) -> Workspace:
 
         write_demo_reports(demo_folder)
     return workspace
+
+
+ProgressCallback = Callable[[int, int, str], None]  # (done, total, what is being done)
+
+
+def ingest(
+    workspace: Workspace,
+    paths: list[str | Path],
+    settings: ingest_stage.IngestSettings | None = None,
+    progress: ProgressCallback | None = None,
+    stop_event: threading.Event | None = None,
+) -> dict:
+    """Read every file under ``paths`` into the workspace, one at a time: each document
+    is stored (raw copy, text, catalogue row) as soon as it is read, so a stopped or
+    crashed batch resumes by running it again: stored files are skipped by hash.
+    A bad file is reported with its reason and the batch goes on."""
+    settings = settings or ingest_stage.IngestSettings()
+    total = ingest_stage.count_sources(paths)
+    results: list[ingest_stage.IngestResult] = []
+    ocr = ingest_stage.OcrEngine(settings)
+    stopped = False
+    try:
+        for source in ingest_stage.iter_sources(paths, settings):
+            if stop_event is not None and stop_event.is_set():
+                stopped = True
+                break
+            result = _ingest_one(workspace, source, settings, ocr)
+            workspace.log_ingest(result.source, source.sha256 if source.data else None,
+                                 result.status, result.error, result.id)
+            results.append(result)
+            if progress:
+                progress(len(results), max(total, len(results)), source.source)
+    finally:
+        ocr.close()
+    totals = {status: sum(r.status == status for r in results)
+              for status in ("ok", "failed", "duplicate")}
+    return {"documents": to_json(results), "totals": totals | {"files": len(results)},
+            "stopped": stopped}
+
+
+def _ingest_one(workspace: Workspace, source: ingest_stage.SourceFile,
+                settings: ingest_stage.IngestSettings,
+                ocr: ingest_stage.OcrEngine) -> ingest_stage.IngestResult:
+    if source.error:
+        return ingest_stage.IngestResult(source.source, "failed", source.error)
+    existing = workspace.find_document(source.sha256)
+    if existing is not None:
+        return ingest_stage.IngestResult(source.source, "duplicate", id=existing,
+                                         error="already in the workspace")
+    try:
+        document = ingest_stage.read_document(source, settings, ocr)
+    except ingest_stage.IngestError as error:
+        return ingest_stage.IngestResult(source.source, "failed", str(error))
+    except Exception as error:  # a library bug must not stop the batch or leak text
+        return ingest_stage.IngestResult(
+            source.source, "failed", f"unexpected {type(error).__name__} while reading")
+    flagged = [p.number for p in document.pages if p.method == "ocr"
+               and (p.ocr_confidence or 0) < settings.ocr_flag_confidence]
+    doc_id, created = workspace.store_document(
+        document, raw=source.data, status="ocr_flagged" if flagged else "ingested")
+    return ingest_stage.IngestResult(
+        source.source, "ok" if created else "duplicate", None if created else "already in the workspace",
+        doc_id, len(document.pages), sum(p.method == "ocr" for p in document.pages), flagged,
+        len(document.text), str(workspace.root / workspace.text_file_for(document.sha256)),
+        document.warnings)
 
 
 def chat_stream(

@@ -100,6 +100,20 @@ MIGRATIONS: list[str] = [
         metrics TEXT NOT NULL DEFAULT '{}', at TEXT NOT NULL
     );
     """,
+    # 1 -> 2: every ingest attempt, so failures are listed with their reason beside the
+    # documents (a failed file has no document row: nothing of it is stored).
+    """
+    CREATE TABLE ingest_log (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        sha256 TEXT,
+        status TEXT NOT NULL,              -- ok / failed / duplicate
+        error TEXT,
+        document_id INTEGER REFERENCES documents(id) ON DELETE SET NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX ingest_log_source ON ingest_log(source);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -246,7 +260,8 @@ class Workspace:
         return loose
 
     # -- documents -------------------------------------------------------------------
-    def store_document(self, document: Document, raw: bytes | None = None) -> tuple[int, bool]:
+    def store_document(self, document: Document, raw: bytes | None = None,
+                       status: str = "ingested") -> tuple[int, bool]:
         """Store a document (raw bytes and text files first, then its row).
         Returns (id, created); a document whose hash is already stored is not
         duplicated and returns the existing id with created=False."""
@@ -255,9 +270,11 @@ class Workspace:
             return existing, False
         raw_file = None
         if raw is not None:
-            raw_file = f"raw/{document.sha256}{Path(document.source).suffix.lower()}"
+            suffix = Path(document.source).suffix.lower()
+            suffix = suffix if suffix[1:].isalnum() and len(suffix) <= 8 else ""
+            raw_file = f"raw/{document.sha256}{suffix}"
             atomic_write(self.root / raw_file, raw)
-        text_file = f"text/{document.sha256}.txt"
+        text_file = self.text_file_for(document.sha256)
         atomic_write(self.root / text_file, document.text)
         pages = [
             {"number": p.number, "method": p.method, "ocr_confidence": p.ocr_confidence,
@@ -272,11 +289,16 @@ class Workspace:
                 return row["id"], False
             cursor = conn.execute(
                 "INSERT INTO documents (sha256, source, kind, raw_file, text_file, pages,"
-                " warnings, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " warnings, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (document.sha256, document.source, document.kind, raw_file, text_file,
-                 json.dumps(pages), json.dumps(document.warnings), now()),
+                 json.dumps(pages), json.dumps(document.warnings), status, now()),
             )
             return cursor.lastrowid, True
+
+    @staticmethod
+    def text_file_for(sha256: str) -> str:
+        """Where a document's extracted text lives, relative to the workspace root."""
+        return f"text/{sha256}.txt"
 
     def find_document(self, sha256: str) -> int | None:
         conn = self.connect()
@@ -304,6 +326,29 @@ class Workspace:
             offset += page["characters"] + 2  # Document.text joins pages with a blank line
         return Document(source=row["source"], sha256=row["sha256"], pages=pages,
                         kind=row["kind"], warnings=json.loads(row["warnings"]), id=row["id"])
+
+    def log_ingest(self, source: str, sha256: str | None, status: str, error: str | None,
+                   document_id: int | None) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO ingest_log (source, sha256, status, error, document_id, at)"
+                " VALUES (?, ?, ?, ?, ?, ?)", (source, sha256, status, error, document_id, now()))
+
+    def list_documents(self) -> list[dict]:
+        """Documents with their status, newest first, and the files whose latest ingest
+        failed (with the reason), for the Documents tab."""
+        conn = self.connect()
+        try:
+            documents = [dict(row) | {"pages": json.loads(row["pages"])} for row in conn.execute(
+                "SELECT id, source, kind, status, pages, text_file, created_at FROM documents"
+                " ORDER BY id DESC")]
+            failures = [dict(row) for row in conn.execute(
+                "SELECT source, error, at FROM ingest_log AS l WHERE status = 'failed' AND id ="
+                " (SELECT MAX(id) FROM ingest_log WHERE source = l.source) ORDER BY id DESC")]
+        finally:
+            conn.close()
+        return documents + [{"id": None, "source": f["source"], "status": "failed",
+                             "error": f["error"], "created_at": f["at"]} for f in failures]
 
     def document_count(self) -> int:
         conn = self.connect()

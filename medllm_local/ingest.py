@@ -1,0 +1,466 @@
+"""Ingest: report files -> Document records (text per page, how each page was read).
+
+Formats: PDF with a text layer (pdfminer.six, reading order kept on two-column pages),
+scanned or mixed PDF (pages with almost no text layer are rendered at 300 dpi by
+pypdfium2 and read by Tesseract), images (PNG, JPEG, multi-page TIFF), DOCX (body
+paragraphs and tables in order, plus headers and footers), TXT in any common encoding,
+RTF; folders (recursive) and zip archives of all of these.
+
+``read_document`` turns one file's bytes into a Document or raises ``IngestError`` with
+a one-line reason that names the problem, never the file's content. ``iter_sources``
+expands folders and zips safely (size caps, zip-bomb and path-traversal guards).
+Storing documents is pipeline.py's job; this module knows nothing of the workspace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import zipfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from medllm_local.records import Document, Page
+
+MiB = 1024 * 1024
+TEXT_SUFFIXES = {".txt", ".text", ".md", ".csv", ".tsv", ".log", ""}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+LATIN_LOOKALIKES = ("cp1250", "cp1252", "cp1257", "iso8859", "latin", "mac_", "cp775", "cp85",
+                    "hp_roman")
+OLD_FORMATS = {".doc": "old Word format: save it as DOCX", ".odt": "save it as DOCX",
+               ".xls": "a spreadsheet", ".xlsx": "a spreadsheet", ".ppt": "a presentation",
+               ".pages": "save it as DOCX or PDF", ".heic": "convert it to JPEG or PNG"}
+
+
+class IngestError(Exception):
+    """One file that cannot be read, with a one-line reason (no patient text in it)."""
+
+
+@dataclass
+class IngestSettings:
+    """How files are read. The CLI's ingest options and the UI's form come from these."""
+
+    ocr_min_chars: int = field(default=20, metadata={
+        "help": "a PDF page with fewer non-space characters in its text layer is OCR'd"})
+    ocr_dpi: int = field(default=300, metadata={"help": "rendering resolution for OCR"})
+    ocr_flag_confidence: float = field(default=75.0, metadata={
+        "help": "OCR pages whose mean word confidence (0-100) is below this are flagged"})
+    ocr_language: str = field(default="eng", metadata={"help": "Tesseract language(s)"})
+    ocr_workers: int = field(default=0, metadata={
+        "help": "parallel single-threaded tesseract processes (0: one per core)"})
+    max_file_mb: int = field(default=200, metadata={"help": "larger files are refused"})
+    zip_max_total_mb: int = field(default=2048, metadata={
+        "help": "most uncompressed bytes one zip may expand to"})
+    zip_max_files: int = field(default=5000, metadata={"help": "most files in one zip"})
+
+    def __post_init__(self) -> None:
+        if self.ocr_dpi < 72 or self.ocr_dpi > 1200:
+            raise ValueError("ocr_dpi must be between 72 and 1200")
+        if not 0 <= self.ocr_flag_confidence <= 100:
+            raise ValueError("ocr_flag_confidence must be between 0 and 100")
+        if self.ocr_workers < 0 or self.max_file_mb < 1:
+            raise ValueError("ocr_workers must be >= 0 and max_file_mb >= 1")
+
+    @property
+    def workers(self) -> int:
+        return self.ocr_workers or os.cpu_count() or 1
+
+
+@dataclass
+class SourceFile:
+    """One file to read: its display name (``archive.zip!inner/path.pdf`` inside zips),
+    its bytes, or why it could not even be opened."""
+
+    source: str
+    data: bytes | None = None
+    error: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data or b"").hexdigest()
+
+
+@dataclass
+class IngestResult:
+    """What happened to one input file (the CLI contract's per-file object)."""
+
+    source: str
+    status: str  # ok / failed / duplicate
+    error: str | None = None
+    id: int | None = None
+    pages: int = 0
+    ocr_pages: int = 0
+    flagged_pages: list[int] = field(default_factory=list)  # low OCR confidence
+    characters: int = 0
+    text_file: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+# -- expanding paths, folders and zips -----------------------------------------------
+def count_sources(paths: list[str | Path]) -> int:
+    """How many files ``iter_sources`` will yield, roughly (zip members are counted from
+    the archive's directory, nested zips as one): the progress bar's total."""
+    total = 0
+    for given in paths:
+        path = Path(given).expanduser()
+        files = ([p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")]
+                 if path.is_dir() else [path])
+        for file in files:
+            if file.suffix.lower() == ".zip":
+                try:
+                    with zipfile.ZipFile(file) as archive:
+                        total += sum(1 for m in archive.infolist() if not m.is_dir())
+                    continue
+                except (zipfile.BadZipFile, OSError):
+                    pass
+            total += 1
+    return total
+
+
+def iter_sources(paths: list[str | Path], settings: IngestSettings) -> Iterator[SourceFile]:
+    """Every file under ``paths`` (folders recursively, zips expanded), in a stable order.
+    A file that cannot be read yields a SourceFile with ``error`` set; the rest go on."""
+    for given in paths:
+        path = Path(given).expanduser()
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            for file in files:
+                yield from _read_path(file, settings)
+        elif path.exists():
+            yield from _read_path(path, settings)
+        else:
+            yield SourceFile(str(given), error="no such file or folder")
+
+
+def _read_path(path: Path, settings: IngestSettings) -> Iterator[SourceFile]:
+    try:
+        size = path.stat().st_size
+        if size > settings.max_file_mb * MiB:
+            yield SourceFile(str(path), error=f"file is {size / MiB:.0f} MB, over the "
+                                              f"{settings.max_file_mb} MB limit")
+            return
+        data = path.read_bytes()
+    except OSError as error:
+        yield SourceFile(str(path), error=f"cannot read file: {error.strerror or error}")
+        return
+    if path.suffix.lower() == ".zip" or (data[:4] == b"PK\x03\x04" and path.suffix.lower() not in
+                                         (".docx", ".odt", ".xlsx", ".pptx")):
+        yield from _read_zip(str(path), data, settings, depth=0)
+    else:
+        yield SourceFile(str(path), data)
+
+
+def _read_zip(name: str, data: bytes, settings: IngestSettings, depth: int) -> Iterator[SourceFile]:
+    """The members of a zip, guarded: total uncompressed size and file count are capped
+    (zip bombs), unsafe names are refused (path traversal), nested zips go one deeper."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = [m for m in archive.infolist() if not m.is_dir()]
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        yield SourceFile(name, error=f"corrupt zip archive ({error})")
+        return
+    budget = settings.zip_max_total_mb * MiB
+    declared = sum(m.file_size for m in members)
+    if len(members) > settings.zip_max_files or declared > budget:
+        yield SourceFile(name, error=(
+            f"zip refused as a possible zip bomb: {len(members)} files, {declared / MiB:.0f} MB "
+            f"uncompressed (limits {settings.zip_max_files} files, {settings.zip_max_total_mb} MB)"))
+        return
+    used = 0
+    for member in sorted(members, key=lambda m: m.filename):
+        inner = f"{name}!{member.filename}"
+        pure = PurePosixPath(member.filename.replace("\\", "/"))
+        if pure.is_absolute() or ".." in pure.parts or ":" in member.filename:
+            yield SourceFile(inner, error="unsafe path inside the zip (path traversal); skipped")
+            continue
+        if pure.name.startswith(".") or pure.parts[0] == "__MACOSX":
+            continue
+        if member.flag_bits & 0x1:
+            yield SourceFile(inner, error="password-protected zip entry")
+            continue
+        limit = min(settings.max_file_mb * MiB, budget - used)
+        try:
+            with archive.open(member) as handle:
+                content = handle.read(limit + 1)  # never trust the declared size
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
+            yield SourceFile(inner, error=f"corrupt zip entry ({error})")
+            continue
+        if len(content) > limit:
+            yield SourceFile(inner, error="zip entry expands past the size limit (zip bomb guard)")
+            return
+        used += len(content)
+        if pure.suffix.lower() == ".zip":
+            if depth >= 1:
+                yield SourceFile(inner, error="zip nested more than two deep; skipped")
+            else:
+                yield from _read_zip(inner, content, settings, depth + 1)
+        else:
+            yield SourceFile(inner, content)
+
+
+# -- one file -> Document ---------------------------------------------------------------
+def sniff_kind(name: str, data: bytes) -> str:
+    """pdf / docx / image / rtf / txt from the content first, the name second."""
+    suffix = Path(name.split("!")[-1]).suffix.lower()
+    if data.startswith(b"%PDF") or data[:1024].find(b"%PDF-") >= 0:
+        return "pdf"
+    if data.startswith(b"PK\x03\x04"):
+        if suffix == ".docx" or b"word/" in data[:4096]:
+            return "docx"
+        raise IngestError(f"unsupported type: a zip-based {suffix or 'file'} that is not DOCX")
+    if data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM")):
+        return "image"
+    if data.lstrip()[:5] == b"{\\rtf":
+        return "rtf"
+    if suffix in OLD_FORMATS:
+        raise IngestError(f"unsupported type {suffix} ({OLD_FORMATS[suffix]})")
+    if suffix in TEXT_SUFFIXES or suffix == ".rtf":
+        return "txt"
+    if suffix == ".pdf":
+        raise IngestError("corrupt PDF: no PDF header")
+    raise IngestError(f"unsupported type {suffix or '(no extension)'}")
+
+
+def read_document(source: SourceFile, settings: IngestSettings, ocr: OcrEngine | None = None) -> Document:
+    """Read one file into a Document, or raise IngestError with the reason."""
+    data = source.data
+    if not data or not data.strip():
+        raise IngestError("empty file")
+    kind = sniff_kind(source.source, data)
+    warnings: list[str] = []
+    if kind == "pdf":
+        pages = _read_pdf(data, settings, ocr, warnings)
+    elif kind == "image":
+        pages = _read_image(data, settings, ocr)
+    elif kind == "docx":
+        pages = [Page(1, _read_docx(data))]
+    elif kind == "rtf":
+        pages = [Page(1, _read_rtf(data))]
+    else:
+        pages = [Page(1, decode_text(data, warnings))]
+    document = Document(source=source.source, sha256=source.sha256, pages=pages, kind=kind,
+                        warnings=warnings)
+    if not document.text.strip():
+        raise IngestError("no text found (blank pages or an image with no readable text)")
+    for page in pages:
+        if page.method == "ocr" and (page.ocr_confidence or 0) < settings.ocr_flag_confidence:
+            warnings.append(f"page {page.number}: low OCR confidence "
+                            f"({page.ocr_confidence or 0:.0f}); review the text")
+    return document
+
+
+def decode_text(data: bytes, warnings: list[str]) -> str:
+    """Plain text in any common encoding: UTF-8 (with or without BOM) and UTF-16 by their
+    marks, anything else detected by charset-normalizer."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise IngestError("unsupported type: binary data, not text")
+    encoding = best.encoding
+    # Latin single-byte code pages cannot be told apart on short texts (cp1250 and
+    # cp1252 tie on French or German); the Windows Western one is by far the most
+    # common in clinical exports, so it wins the tie when it decodes cleanly.
+    if encoding.startswith(LATIN_LOOKALIKES) and encoding != "cp1252":
+        try:
+            text = data.decode("cp1252")
+            warnings.append("text decoded as cp1252 (Western single-byte)")
+            return text
+        except UnicodeDecodeError:
+            pass
+    warnings.append(f"text decoded as {encoding}")
+    return str(best)
+
+
+def _read_rtf(data: bytes) -> str:
+    from striprtf.striprtf import rtf_to_text
+
+    return rtf_to_text(data.decode("latin-1"), errors="ignore")
+
+
+def _read_docx(data: bytes) -> str:
+    """Headers, body (paragraphs and tables in document order) and footers. Letterheads
+    and footers carry identifiers that de-identification must see."""
+    import docx
+    from docx.table import Table
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as error:  # python-docx raises several types for broken packages
+        raise IngestError(f"corrupt DOCX ({type(error).__name__})") from None
+
+    def blocks(container) -> list[str]:
+        lines = []
+        for block in container.iter_inner_content():
+            if isinstance(block, Table):
+                for row in block.rows:
+                    cells, seen = [], set()
+                    for cell in row.cells:  # merged cells repeat: keep each once
+                        if id(cell._tc) not in seen:
+                            seen.add(id(cell._tc))
+                            cells.append(" ".join(blocks(cell)).strip())
+                    lines.append(" | ".join(c for c in cells if c))
+            else:
+                lines.append(block.text)
+        return lines
+
+    def unique_parts(attr: str) -> list[str]:
+        parts: list[str] = []
+        for section in document.sections:
+            for name in (f"first_page_{attr}", attr, f"even_page_{attr}"):
+                part = getattr(section, name)
+                if part.is_linked_to_previous and section is not document.sections[0]:
+                    continue
+                text = "\n".join(blocks(part)).strip()
+                if text and text not in parts:
+                    parts.append(text)
+        return parts
+
+    body = "\n".join(blocks(document)).strip()
+    return "\n\n".join([*unique_parts("header"), body, *unique_parts("footer")]).strip()
+
+
+def _read_pdf(data: bytes, settings: IngestSettings, ocr: OcrEngine | None,
+              warnings: list[str]) -> list[Page]:
+    """Text-layer pages through pdfminer (reading order), the others through OCR."""
+    import pypdfium2
+
+    try:
+        pdf = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError as error:
+        if "password" in str(error).lower():
+            raise IngestError("password-protected PDF: remove the password and ingest again") from None
+        raise IngestError(f"corrupt or unreadable PDF ({error})") from None
+    try:
+        needs_ocr = []
+        for index in range(len(pdf)):
+            text = pdf[index].get_textpage().get_text_range()
+            needs_ocr.append(len("".join(text.split())) < settings.ocr_min_chars)
+        if not len(pdf):
+            raise IngestError("PDF has no pages")
+        texts = _pdfminer_pages(data) if not all(needs_ocr) else [""] * len(pdf)
+        images = {i: pdf[i].render(scale=settings.ocr_dpi / 72).to_pil().convert("L")
+                  for i, flag in enumerate(needs_ocr) if flag}
+    finally:
+        pdf.close()
+    ocr_results = _ocr_images(list(images.values()), settings, ocr) if images else []
+    by_index = dict(zip(images, ocr_results))
+    pages = []
+    for index in range(len(needs_ocr)):
+        if index in by_index:
+            text, confidence = by_index[index]
+            pages.append(Page(index + 1, text, "ocr", confidence))
+        else:
+            pages.append(Page(index + 1, texts[index] if index < len(texts) else "", "text"))
+    return pages
+
+
+def _pdfminer_pages(data: bytes) -> list[str]:
+    """Text of each page, with ``boxes_flow=0.0`` so text boxes are ordered by position
+    (columns left to right) rather than by the default heuristic, which put the right
+    column first on a two-column layout."""
+    from pdfminer.converter import TextConverter
+    from pdfminer.layout import LAParams
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
+
+    manager = PDFResourceManager()
+    pages = []
+    try:
+        for page in PDFPage.get_pages(io.BytesIO(data)):
+            buffer = io.StringIO()
+            device = TextConverter(manager, buffer, laparams=LAParams(boxes_flow=0.0))
+            PDFPageInterpreter(manager, device).process_page(page)
+            device.close()
+            pages.append(buffer.getvalue().replace("\x0c", "").strip())
+    except Exception as error:  # pdfminer raises many types on broken files
+        if "password" in type(error).__name__.lower() or "encrypt" in type(error).__name__.lower():
+            raise IngestError("password-protected PDF: remove the password and ingest again") from None
+        raise IngestError(f"corrupt PDF ({type(error).__name__})") from None
+    return pages
+
+
+def _read_image(data: bytes, settings: IngestSettings, ocr: OcrEngine | None) -> list[Page]:
+    from PIL import Image, ImageSequence, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        frames = [frame.convert("L") for frame in ImageSequence.Iterator(image)]
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise IngestError(f"corrupt or unreadable image ({type(error).__name__})") from None
+    results = _ocr_images(frames, settings, ocr)
+    return [Page(i + 1, text, "ocr", confidence) for i, (text, confidence) in enumerate(results)]
+
+
+# -- OCR --------------------------------------------------------------------------------
+class OcrUnavailable(IngestError):
+    """Tesseract is not installed: say exactly what to install."""
+
+
+class OcrEngine:
+    """Tesseract through pytesseract, one single-threaded process per worker: two
+    threads per process under load were 6x slower than one process per core."""
+
+    def __init__(self, settings: IngestSettings):
+        self.settings = settings
+        self.pool = ThreadPoolExecutor(max_workers=settings.workers)  # each runs a subprocess
+
+    @staticmethod
+    def check() -> None:
+        if shutil.which("tesseract") is None:
+            raise OcrUnavailable(
+                "needs OCR, but Tesseract is not installed: "
+                "sudo apt-get install tesseract-ocr tesseract-ocr-eng")
+
+    def read_page(self, image) -> tuple[str, float]:
+        """(text, mean word confidence 0-100) of one page image."""
+        import pytesseract
+
+        os.environ["OMP_THREAD_LIMIT"] = "1"  # inherited by each tesseract process
+        data = pytesseract.image_to_data(image, lang=self.settings.ocr_language,
+                                         output_type=pytesseract.Output.DICT)
+        lines: dict[tuple[int, int, int], list[str]] = {}
+        confidences = []
+        for i, word in enumerate(data["text"]):
+            if not word.strip():
+                continue
+            key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
+            lines.setdefault(key, []).append(word)
+            if float(data["conf"][i]) >= 0:
+                confidences.append(float(data["conf"][i]))
+        text, previous = [], None
+        for key in sorted(lines):
+            if previous is not None and key[:2] != previous[:2]:
+                text.append("")  # a blank line between blocks and paragraphs
+            text.append(" ".join(lines[key]))
+            previous = key
+        mean = sum(confidences) / len(confidences) if confidences else 0.0
+        return "\n".join(text).strip(), round(mean, 1)
+
+    def read_pages(self, images: list) -> list[tuple[str, float]]:
+        return list(self.pool.map(self.read_page, images))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+def _ocr_images(images: list, settings: IngestSettings, ocr: OcrEngine | None) -> list[tuple[str, float]]:
+    OcrEngine.check()
+    if ocr is not None:
+        return ocr.read_pages(images)
+    engine = OcrEngine(settings)
+    try:
+        return engine.read_pages(images)
+    finally:
+        engine.close()
+
