@@ -17,13 +17,12 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import shutil
 import zipfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from medllm_local.ocr import OcrEngine, OcrUnavailable, ocr_images
 from medllm_local.records import Document, Page
 
 MiB = 1024 * 1024
@@ -101,14 +100,20 @@ class IngestResult:
 
 
 # -- expanding paths, folders and zips -----------------------------------------------
-def count_sources(paths: list[str | Path]) -> int:
+def _folder_files(folder: Path, exclude: Path | None) -> list[Path]:
+    excluded = exclude.resolve() if exclude else None
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+                  and (excluded is None or not p.resolve().is_relative_to(excluded)))
+
+
+def count_sources(paths: list[str | Path], exclude: Path | None = None) -> int:
     """How many files ``iter_sources`` will yield, roughly (zip members are counted from
     the archive's directory, nested zips as one): the progress bar's total."""
     total = 0
     for given in paths:
         path = Path(given).expanduser()
-        files = ([p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")]
-                 if path.is_dir() else [path])
+        files = _folder_files(path, exclude) if path.is_dir() else [path]
         for file in files:
             if file.suffix.lower() == ".zip":
                 try:
@@ -121,14 +126,15 @@ def count_sources(paths: list[str | Path]) -> int:
     return total
 
 
-def iter_sources(paths: list[str | Path], settings: IngestSettings) -> Iterator[SourceFile]:
-    """Every file under ``paths`` (folders recursively, zips expanded), in a stable order.
+def iter_sources(paths: list[str | Path], settings: IngestSettings,
+                 exclude: Path | None = None) -> Iterator[SourceFile]:
+    """Every file under ``paths`` (folders recursively, zips expanded), in a stable order,
+    leaving out hidden files and anything under ``exclude`` (the workspace itself).
     A file that cannot be read yields a SourceFile with ``error`` set; the rest go on."""
     for given in paths:
         path = Path(given).expanduser()
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            for file in files:
+            for file in _folder_files(path, exclude):
                 yield from _read_path(file, settings)
         elif path.exists():
             yield from _read_path(path, settings)
@@ -342,18 +348,24 @@ def _read_pdf(data: bytes, settings: IngestSettings, ocr: OcrEngine | None,
             raise IngestError("password-protected PDF: remove the password and ingest again") from None
         raise IngestError(f"corrupt or unreadable PDF ({error})") from None
     try:
+        if not len(pdf):
+            raise IngestError("PDF has no pages")
         needs_ocr = []
         for index in range(len(pdf)):
             text = pdf[index].get_textpage().get_text_range()
             needs_ocr.append(len("".join(text.split())) < settings.ocr_min_chars)
-        if not len(pdf):
-            raise IngestError("PDF has no pages")
-        texts = _pdfminer_pages(data) if not all(needs_ocr) else [""] * len(pdf)
+        texts = _pdfminer_pages(data) if not all(needs_ocr) else [("", 0)] * len(pdf)
+        for index, (text, unmapped) in enumerate(texts[:len(needs_ocr)]):
+            # A text layer whose glyphs do not map to characters (CID fonts without a
+            # ToUnicode table) reads as noise: such a page is better read by OCR.
+            if unmapped > 0.05 * max(len(text), 1):
+                needs_ocr[index] = True
+                warnings.append(f"page {index + 1}: text layer unreadable, read by OCR")
         images = {i: pdf[i].render(scale=settings.ocr_dpi / 72).to_pil().convert("L")
                   for i, flag in enumerate(needs_ocr) if flag}
     finally:
         pdf.close()
-    ocr_results = _ocr_images(list(images.values()), settings, ocr) if images else []
+    ocr_results = _ocr(list(images.values()), settings, ocr) if images else []
     by_index = dict(zip(images, ocr_results))
     pages = []
     for index in range(len(needs_ocr)):
@@ -361,28 +373,41 @@ def _read_pdf(data: bytes, settings: IngestSettings, ocr: OcrEngine | None,
             text, confidence = by_index[index]
             pages.append(Page(index + 1, text, "ocr", confidence))
         else:
-            pages.append(Page(index + 1, texts[index] if index < len(texts) else "", "text"))
+            text = texts[index][0] if index < len(texts) else ""
+            pages.append(Page(index + 1, text, "text"))
     return pages
 
 
-def _pdfminer_pages(data: bytes) -> list[str]:
-    """Text of each page, with ``boxes_flow=0.0`` so text boxes are ordered by position
-    (columns left to right) rather than by the default heuristic, which put the right
-    column first on a two-column layout."""
+def _pdfminer_pages(data: bytes) -> list[tuple[str, int]]:
+    """(text, characters without a text mapping) of each page, with ``boxes_flow=0.0`` so
+    text boxes are ordered by position (columns left to right) rather than by the default
+    heuristic, which put the right column first on a two-column layout."""
     from pdfminer.converter import TextConverter
     from pdfminer.layout import LAParams
     from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
     from pdfminer.pdfpage import PDFPage
+
+    class Converter(TextConverter):
+        unmapped = 0
+
+        def handle_undefined_char(self, font, cid: int) -> str:
+            # Simple fonts with no usable encoding are almost always WinAnsi, where the
+            # unused codes (0x7F, 0x81, ...) all draw a bullet (PDF reference, annex D).
+            if not font.is_multibyte() and cid < 256:
+                char = bytes([cid]).decode("cp1252", errors="replace")
+                return "•" if char in ("", "�") else char
+            self.unmapped += 1
+            return "�"
 
     manager = PDFResourceManager()
     pages = []
     try:
         for page in PDFPage.get_pages(io.BytesIO(data)):
             buffer = io.StringIO()
-            device = TextConverter(manager, buffer, laparams=LAParams(boxes_flow=0.0))
+            device = Converter(manager, buffer, laparams=LAParams(boxes_flow=0.0))
             PDFPageInterpreter(manager, device).process_page(page)
             device.close()
-            pages.append(buffer.getvalue().replace("\x0c", "").strip())
+            pages.append((buffer.getvalue().replace("\x0c", "").strip(), device.unmapped))
     except Exception as error:  # pdfminer raises many types on broken files
         if "password" in type(error).__name__.lower() or "encrypt" in type(error).__name__.lower():
             raise IngestError("password-protected PDF: remove the password and ingest again") from None
@@ -398,69 +423,12 @@ def _read_image(data: bytes, settings: IngestSettings, ocr: OcrEngine | None) ->
         frames = [frame.convert("L") for frame in ImageSequence.Iterator(image)]
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise IngestError(f"corrupt or unreadable image ({type(error).__name__})") from None
-    results = _ocr_images(frames, settings, ocr)
+    results = _ocr(frames, settings, ocr)
     return [Page(i + 1, text, "ocr", confidence) for i, (text, confidence) in enumerate(results)]
 
 
-# -- OCR --------------------------------------------------------------------------------
-class OcrUnavailable(IngestError):
-    """Tesseract is not installed: say exactly what to install."""
-
-
-class OcrEngine:
-    """Tesseract through pytesseract, one single-threaded process per worker: two
-    threads per process under load were 6x slower than one process per core."""
-
-    def __init__(self, settings: IngestSettings):
-        self.settings = settings
-        self.pool = ThreadPoolExecutor(max_workers=settings.workers)  # each runs a subprocess
-
-    @staticmethod
-    def check() -> None:
-        if shutil.which("tesseract") is None:
-            raise OcrUnavailable(
-                "needs OCR, but Tesseract is not installed: "
-                "sudo apt-get install tesseract-ocr tesseract-ocr-eng")
-
-    def read_page(self, image) -> tuple[str, float]:
-        """(text, mean word confidence 0-100) of one page image."""
-        import pytesseract
-
-        os.environ["OMP_THREAD_LIMIT"] = "1"  # inherited by each tesseract process
-        data = pytesseract.image_to_data(image, lang=self.settings.ocr_language,
-                                         output_type=pytesseract.Output.DICT)
-        lines: dict[tuple[int, int, int], list[str]] = {}
-        confidences = []
-        for i, word in enumerate(data["text"]):
-            if not word.strip():
-                continue
-            key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
-            lines.setdefault(key, []).append(word)
-            if float(data["conf"][i]) >= 0:
-                confidences.append(float(data["conf"][i]))
-        text, previous = [], None
-        for key in sorted(lines):
-            if previous is not None and key[:2] != previous[:2]:
-                text.append("")  # a blank line between blocks and paragraphs
-            text.append(" ".join(lines[key]))
-            previous = key
-        mean = sum(confidences) / len(confidences) if confidences else 0.0
-        return "\n".join(text).strip(), round(mean, 1)
-
-    def read_pages(self, images: list) -> list[tuple[str, float]]:
-        return list(self.pool.map(self.read_page, images))
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True)
-
-
-def _ocr_images(images: list, settings: IngestSettings, ocr: OcrEngine | None) -> list[tuple[str, float]]:
-    OcrEngine.check()
-    if ocr is not None:
-        return ocr.read_pages(images)
-    engine = OcrEngine(settings)
+def _ocr(images: list, settings: IngestSettings, ocr: OcrEngine | None) -> list[tuple[str, float]]:
     try:
-        return engine.read_pages(images)
-    finally:
-        engine.close()
-
+        return ocr_images(images, settings, ocr)
+    except OcrUnavailable as error:
+        raise IngestError(str(error)) from None

@@ -68,10 +68,11 @@ class AppProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.guard_log = tmp_path / "guard.jsonl"
         self.output = tmp_path / "app.log"
+        self.workspace = tmp_path / "ws"
         env = {**os.environ, "MEDLLM_SOCKET_GUARD": "record",
                "MEDLLM_SOCKET_GUARD_LOG": str(self.guard_log)}
         self.process = subprocess.Popen(
-            [PYTHON, str(ROOT / "launch.py"), "--workspace", str(tmp_path / "ws"),
+            [PYTHON, str(ROOT / "launch.py"), "--workspace", str(self.workspace),
              "--port", str(self.port), *extra_args],
             stdout=self.output.open("w"), stderr=subprocess.STDOUT, cwd=ROOT, env=env,
         )

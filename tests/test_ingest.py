@@ -12,7 +12,7 @@ import pytest
 from conftest import run_cli
 from ingest_fixtures import (LEFT_COLUMN, ONE_COLUMN, RIGHT_COLUMN, SCAN_TEXT, cer,
                              text_pdf, write_good_corpus, zip_of)
-from medllm_local import ingest, pipeline
+from medllm_local import ingest, ocr, pipeline
 from medllm_local.ingest import IngestSettings, SourceFile, read_document
 
 
@@ -202,8 +202,8 @@ def test_a_stopped_batch_resumes_without_redoing_finished_files(workspace, corpu
 
 
 def test_without_tesseract_text_formats_work_and_ocr_says_what_to_install(workspace, corpus, monkeypatch):
-    real_which = ingest.shutil.which
-    monkeypatch.setattr(ingest.shutil, "which",
+    real_which = ocr.shutil.which
+    monkeypatch.setattr(ocr.shutil, "which",
                         lambda name: None if name == "tesseract" else real_which(name))
     report = pipeline.ingest(workspace, [corpus[1]["one-column.pdf"], corpus[1]["letter.docx"],
                                          corpus[1]["utf8.txt"], corpus[1]["scan.png"]])

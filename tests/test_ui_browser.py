@@ -72,3 +72,34 @@ def test_settings_tab_shows_the_guard_on(app_process, browser_page):
     page.get_by_role("tab", name="Settings").click()
     shown = page.locator("#offline-status").inner_text()
     assert "record" in shown and "refused_attempts" in shown
+
+
+def test_documents_tab_ingests_uploads_and_the_demo_reports(app_process, browser_page, tmp_path):
+    from ingest_fixtures import ONE_COLUMN, text_pdf
+
+    page, requests = browser_page
+    report = tmp_path / "heart-failure-letter.pdf"
+    report.write_bytes(text_pdf(ONE_COLUMN))
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 not really")
+    page.goto(app_process.url, wait_until="networkidle")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#ingest-files input[type=file]").set_input_files([str(report), str(broken)])
+    page.locator("#ingest-files").get_by_text("heart-failure-letter.pdf").first.wait_for()
+    page.locator("#ingest-run").click()
+    status = page.locator("#ingest-status")
+    status.get_by_text("ingested").wait_for(timeout=60_000)
+    assert "1 ingested, 1 failed" in status.inner_text()
+    assert "broken.pdf: corrupt" in status.inner_text()
+    table = page.locator("#documents-table")
+    assert "heart-failure-letter.pdf" in table.inner_text()
+    # uploads land inside the owner-only workspace, and are deleted once ingested
+    uploads = app_process.workspace / ".uploads"
+    assert uploads.is_dir()
+    assert list(uploads.rglob("*.pdf")) == []
+
+    page.locator("#ingest-demo").click()
+    status.get_by_text("6 ingested").wait_for(timeout=120_000)
+    text = table.inner_text()
+    assert "demo-migraine-scan.png" in text and "demo-dvt.docx" in text
+    assert read_guard_log(app_process.guard_log) == []

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import threading
 import typing
 from pathlib import Path
 
 from medllm_local import models, offline, pipeline
 from medllm_local.chat import ChatSettings
+from medllm_local.ingest import IngestSettings
 from medllm_local.workspace import Workspace
 
 PENDING_TABS = {  # stage tab -> (issue, what it will do)
@@ -56,6 +59,34 @@ def text_of(content) -> str:
     return "" if content is None else str(content)
 
 
+DOCUMENT_COLUMNS = ["id", "file", "kind", "status", "pages", "OCR pages", "note"]
+
+
+def document_rows(workspace: Workspace) -> list[list]:
+    """The Documents table: stored documents, then files whose last ingest failed."""
+    rows = []
+    for doc in workspace.list_documents():
+        pages = doc.get("pages") or []
+        note = doc.get("error") or ""
+        if doc["status"] == "ocr_flagged":
+            low = [p["number"] for p in pages if p["method"] == "ocr"]
+            note = f"check OCR text of page(s) {low}"
+        rows.append([doc["id"] or "", Path(doc["source"].split("!")[-1]).name, doc.get("kind", ""),
+                     doc["status"], len(pages), sum(p["method"] == "ocr" for p in pages), note])
+    return rows or [["", "(no documents yet)", "", "", 0, 0, ""]]
+
+
+def ingest_summary(report: dict) -> str:
+    totals = report["totals"]
+    text = (f"{totals['ok']} ingested, {totals['failed']} failed, "
+            f"{totals['duplicate']} skipped as duplicates.")
+    if report["stopped"]:
+        text += " Stopped: run it again to continue where it stopped."
+    failures = [f"- {Path(d['source'].split('!')[-1]).name}: {d['error']}"
+                for d in report["documents"] if d["status"] == "failed"]
+    return "\n".join([text, *failures])
+
+
 def gguf_choices() -> list[tuple[str, str]]:
     return [(f"{m.name} ({m.source})", m.path) for m in models.list_models()
             if m.kind == "gguf" and m.path]
@@ -93,14 +124,44 @@ def build_app(workspace: Workspace):
         gr.Markdown(f"# medllm-local\n{DISCLAIMER}", elem_id="header")
         with gr.Tabs(selected="chat"):  # the one stage that works on first launch
             with gr.Tab("Documents", elem_id="tab-documents"):
-                inbox = workspace.folder("inbox")
-                files = sorted(str(p.relative_to(inbox)) for p in inbox.rglob("*") if p.is_file())
-                gr.Markdown(
-                    "Reading reports into the workspace (PDF, scans, DOCX, TXT, folders, "
-                    "zips) is not built yet (issue 3). Files waiting in the inbox:"
-                )
-                gr.Dataframe(value=[[f] for f in files] or [["(empty)"]], headers=["file"],
-                             interactive=False, elem_id="inbox-files")
+                gr.Markdown("Add reports: PDF (scanned too), images, DOCX, TXT, RTF, or a zip "
+                            "of a whole folder. Files stay in the workspace on this computer.")
+                uploads = gr.File(file_count="multiple", label="Reports", elem_id="ingest-files")
+                with gr.Row():
+                    ingest_button = gr.Button("Ingest uploaded files", variant="primary",
+                                              elem_id="ingest-run")
+                    demo_button = gr.Button("Ingest the demo reports", elem_id="ingest-demo")
+                    stop_ingest = gr.Button("Stop", elem_id="ingest-stop")
+                ingest_status = gr.Markdown("", elem_id="ingest-status")
+                documents = gr.Dataframe(value=document_rows(workspace), headers=DOCUMENT_COLUMNS,
+                                         interactive=False, elem_id="documents-table")
+                ingest_stop = threading.Event()
+
+                def run_ingest(paths, progress):
+                    ingest_stop.clear()
+                    report = pipeline.ingest(
+                        workspace, paths, IngestSettings(),
+                        progress=lambda done, total, source: progress(
+                            (done, total), desc=f"Reading {Path(source.split('!')[-1]).name}"),
+                        stop_event=ingest_stop)
+                    return document_rows(workspace), ingest_summary(report)
+
+                def ingest_uploads(files, progress=gr.Progress()):
+                    if not files:
+                        return document_rows(workspace), "Choose files to upload first."
+                    paths = [getattr(f, "name", f) for f in files]
+                    try:
+                        return run_ingest(paths, progress)
+                    finally:  # the raw copies are in the workspace now; drop the uploads
+                        for path in paths:
+                            Path(path).unlink(missing_ok=True)
+
+                def ingest_demo(progress=gr.Progress()):
+                    return run_ingest([workspace.folder("inbox") / pipeline.DEMO_INBOX], progress)
+
+                ingest_button.click(ingest_uploads, [uploads], [documents, ingest_status])
+                demo_button.click(ingest_demo, None, [documents, ingest_status])
+                stop_ingest.click(ingest_stop.set, None, None)
             for name, (issue, purpose) in PENDING_TABS.items():
                 with gr.Tab(name, elem_id=f"tab-{name.lower()}"):
                     gr.Markdown(f"Not built yet (issue {issue}): {purpose}.")
@@ -146,6 +207,9 @@ def launch_app(host: str = "127.0.0.1", port: int = 7860, workspace: str | Path 
     if not offline.is_local_address(host):
         offline.allow_host(host)  # the user chose to serve on this address
     ws = pipeline.open_workspace(workspace)
+    # Uploads are patient files: keep Gradio's copies inside the owner-only workspace
+    # (the UI deletes each upload once ingested), never in a shared /tmp folder.
+    os.environ["GRADIO_TEMP_DIR"] = str(ws.root / ".uploads")
     app = build_app(ws)
     auth = (lambda _user, given: given == password) if password else None
     print(json.dumps({"serving": f"http://{host}:{port}", "workspace": str(ws.root)}), flush=True)
