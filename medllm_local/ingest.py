@@ -100,14 +100,14 @@ class IngestResult:
 
 
 # -- expanding paths, folders and zips -----------------------------------------------
-def _folder_files(folder: Path, exclude: Path | None) -> list[Path]:
-    excluded = exclude.resolve() if exclude else None
+def _folder_files(folder: Path, exclude: tuple[Path, ...]) -> list[Path]:
+    excluded = [e.resolve() for e in exclude]
     return sorted(p for p in folder.rglob("*")
                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-                  and (excluded is None or not p.resolve().is_relative_to(excluded)))
+                  and not any(p.resolve().is_relative_to(e) for e in excluded))
 
 
-def count_sources(paths: list[str | Path], exclude: Path | None = None) -> int:
+def count_sources(paths: list[str | Path], exclude: tuple[Path, ...] = ()) -> int:
     """How many files ``iter_sources`` will yield, roughly (zip members are counted from
     the archive's directory, nested zips as one): the progress bar's total."""
     total = 0
@@ -127,9 +127,9 @@ def count_sources(paths: list[str | Path], exclude: Path | None = None) -> int:
 
 
 def iter_sources(paths: list[str | Path], settings: IngestSettings,
-                 exclude: Path | None = None) -> Iterator[SourceFile]:
+                 exclude: tuple[Path, ...] = ()) -> Iterator[SourceFile]:
     """Every file under ``paths`` (folders recursively, zips expanded), in a stable order,
-    leaving out hidden files and anything under ``exclude`` (the workspace itself).
+    leaving out hidden files and anything under ``exclude`` (the workspace's own files).
     A file that cannot be read yields a SourceFile with ``error`` set; the rest go on."""
     for given in paths:
         path = Path(given).expanduser()

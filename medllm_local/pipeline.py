@@ -64,12 +64,12 @@ def ingest(
     crashed batch resumes by running it again: stored files are skipped by hash.
     A bad file is reported with its reason and the batch goes on."""
     settings = settings or ingest_stage.IngestSettings()
-    total = ingest_stage.count_sources(paths, exclude=workspace.root)
+    total = ingest_stage.count_sources(paths, exclude=workspace.managed_paths())
     results: list[ingest_stage.IngestResult] = []
     ocr = ingest_stage.OcrEngine(settings)
     stopped = False
     try:
-        for source in ingest_stage.iter_sources(paths, settings, exclude=workspace.root):
+        for source in ingest_stage.iter_sources(paths, settings, exclude=workspace.managed_paths()):
             if stop_event is not None and stop_event.is_set():
                 stopped = True
                 break

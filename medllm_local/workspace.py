@@ -194,6 +194,12 @@ class Workspace:
             raise ValueError(f"unknown workspace folder {name!r}; known: {', '.join(FOLDERS)}")
         return self.root / name
 
+    def managed_paths(self) -> tuple[Path, ...]:
+        """What the workspace writes itself: never to be ingested as reports (a user may
+        ingest a folder that holds the workspace). The inbox is the user's, so not here."""
+        catalogue = [self.root / (CATALOGUE_NAME + end) for end in ("", "-wal", "-shm", "-journal")]
+        return (*catalogue, *(self.root / name for name in FOLDERS if name != "inbox"))
+
     def connect(self) -> sqlite3.Connection:
         """A new connection (one per thread or process; SQLite handles the locking)."""
         new_file = not self.catalogue_path.exists()
