@@ -193,7 +193,10 @@ def extract_converter(dirs: list[Path]) -> None:
                    and (m.isfile() or m.isdir())]
         for member in members:
             member.name = member.name[len(prefix):]
-        archive.extractall(staging, members=members, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python 3.11.4+: refuse links and odd paths
+            archive.extractall(staging, members=members, filter="data")
+        else:  # older 3.11: the members were already limited to plain files and folders
+            archive.extractall(staging, members=members)
     (staging / "VERSION").write_text(LLAMA_VERSION + "\n")
     shutil.rmtree(TOOLS, ignore_errors=True)
     staging.rename(TOOLS)

@@ -51,28 +51,38 @@ class ChatChunk:
 
 
 class _ModelCache:
-    """Loaded models by (path, n_ctx): loading takes seconds, a chat turn should not.
-    llama.cpp contexts are not thread-safe, so each model has a lock held per answer."""
+    """The loaded model: loading takes seconds, a chat turn should not. Only one model
+    is kept (an 8B model fills most of a 24 GB card): asking for another one, or another
+    context size, frees the first. llama.cpp contexts are not thread-safe, so the model
+    has a lock held for each answer."""
 
     def __init__(self) -> None:
-        self._models: dict[tuple[str, int], tuple[object, threading.Lock]] = {}
+        self._key: tuple[str, int] | None = None
+        self._model: tuple[object, threading.Lock] | None = None
         self._lock = threading.Lock()
-        # Free the models before the interpreter tears down the modules their
-        # finalizers need (else llama.cpp prints a TypeError at every exit).
+        # Free the model before the interpreter tears down the modules its finalizer
+        # needs (else llama.cpp prints a TypeError at every exit).
         atexit.register(self.close_all)
-
-    def close_all(self) -> None:
-        with self._lock:
-            for llm, _ in self._models.values():
-                llm.close()
-            self._models.clear()
 
     def get(self, path: Path, n_ctx: int) -> tuple[object, threading.Lock]:
         key = (str(path), n_ctx)
         with self._lock:
-            if key not in self._models:
-                self._models[key] = (load_llama(path, n_ctx), threading.Lock())
-            return self._models[key]
+            if self._key != key:
+                self._close()
+                self._model = (load_llama(path, n_ctx), threading.Lock())
+                self._key = key
+            return self._model
+
+    def _close(self) -> None:
+        if self._model is not None:
+            llm, lock = self._model
+            with lock:  # wait for an answer in progress
+                llm.close()
+        self._model, self._key = None, None
+
+    def close_all(self) -> None:
+        with self._lock:
+            self._close()
 
 
 _cache = _ModelCache()
@@ -90,12 +100,13 @@ def load_llama(path: Path, n_ctx: int = 4096):
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such GGUF file")
-    return llama_cpp.Llama(
-        model_path=str(path),
-        n_ctx=n_ctx,
-        n_gpu_layers=-1 if gpu_offload_supported() else 0,
-        verbose=False,
-    )
+    llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx,
+                          n_gpu_layers=-1 if gpu_offload_supported() else 0, verbose=False)
+    trained = llm._model.n_ctx_train()  # no public accessor in llama-cpp-python 0.3.36
+    if n_ctx > trained > 0:  # more context than the model knows: only wasted memory
+        llm.close()
+        raise ValueError(f"n_ctx {n_ctx} is larger than this model's trained context ({trained})")
+    return llm
 
 
 def stream_chat(

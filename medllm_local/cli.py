@@ -61,6 +61,15 @@ def stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+class PartialFailure(Exception):
+    """A batch that ran to the end with some items failed: the whole report is still
+    printed, and the exit status says not everything went through."""
+
+    def __init__(self, message: str, result: dict):
+        super().__init__(message)
+        self.result = result
+
+
 def fail(message: str, as_json: bool) -> int:
     line = " ".join(str(message).split())  # one line, always
     print(f"error: {line}", file=sys.stderr)
@@ -73,7 +82,7 @@ def fail(message: str, as_json: bool) -> int:
 def open_workspace(args: argparse.Namespace):
     from medllm_local import pipeline
 
-    return pipeline.open_workspace(args.workspace)
+    return pipeline.open_workspace(getattr(args, "workspace", None))
 
 
 def cmd_ingest(args: argparse.Namespace) -> dict:
@@ -100,6 +109,8 @@ def cmd_ingest(args: argparse.Namespace) -> dict:
     totals = report["totals"]
     print(f"{totals['ok']} ingested, {totals['failed']} failed, {totals['duplicate']} "
           f"skipped as duplicates ({totals['files']} files)", file=sys.stderr)
+    if totals["failed"]:
+        raise PartialFailure(f"{totals['failed']} of {totals['files']} files failed", report)
     return report
 
 
@@ -109,6 +120,8 @@ def cmd_chat(args: argparse.Namespace) -> dict:
     from medllm_local.records import to_json
 
     settings = settings_from_args(ChatSettings, args)
+    if args.prompt == "-":
+        args.prompt = sys.stdin.read()
     if args.json:
         return to_json(pipeline.chat_answer(args.prompt, args.model, settings))
     printed = 0
@@ -154,7 +167,7 @@ def cmd_not_built(args: argparse.Namespace) -> dict:
 def cmd_ui(args: argparse.Namespace) -> dict:
     from medllm_local.ui.app import launch_app
 
-    launch_app(host=args.host, port=args.port, workspace=args.workspace,
+    launch_app(host=args.host, port=args.port, workspace=getattr(args, "workspace", None),
                password=args.password or os.environ.get("MEDLLM_PASSWORD"))
     return {}
 
@@ -162,19 +175,24 @@ def cmd_ui(args: argparse.Namespace) -> dict:
 # -- parser ------------------------------------------------------------------------------
 def _stage_parent() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--workspace", metavar="DIR", default=None,
+    # SUPPRESS: a --workspace given before the command must survive the subparser.
+    parent.add_argument("--workspace", metavar="DIR", default=argparse.SUPPRESS,
                         help="workspace folder (default ~/medllm-workspace)")
     parent.add_argument("--json", action="store_true",
                         help="print one JSON object on stdout (progress goes to stderr)")
     return parent
 
 
-def _add_ui_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to serve the app on (default 127.0.0.1, this machine only)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 7860)")
-    parser.add_argument("--password", default=None,
-                        help="require this password in the browser (or set MEDLLM_PASSWORD)")
+def _add_ui_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
+    # Defaults live on the top-level parser only, so `--port 8000 ui` keeps 8000.
+    default = (lambda value: value) if top_level else (lambda value: argparse.SUPPRESS)
+    parser.add_argument("--host", default=default("127.0.0.1"),
+                        help="address to serve the app on (default 127.0.0.1, this machine "
+                             "only; any other address needs a password)")
+    parser.add_argument("--port", type=int, default=default(DEFAULT_PORT), help="port (default 7860)")
+    parser.add_argument("--password", default=default(None),
+                        help="require this password in the browser (better: set MEDLLM_PASSWORD, "
+                             "which other users cannot read in the process list)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"medllm-local {__version__}")
     parser.add_argument("--workspace", metavar="DIR", default=None,
                         help="workspace folder (default ~/medllm-workspace)")
-    _add_ui_options(parser)
+    _add_ui_options(parser, top_level=True)
     parent = _stage_parent()
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands: dict[str, Callable[[argparse.Namespace], dict]] = {}
@@ -220,14 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quant", default="Q4_K_M")
     p = add("chat", cmd_chat, "ask a model a question (streams the answer)")
     p.add_argument("--model", default=None, help="a GGUF name or path (default: the embedded model)")
-    p.add_argument("--prompt", required=True, help="the question")
+    p.add_argument("--prompt", required=True,
+                   help="the question; - reads it from stdin (keeps case text out of the "
+                        "process list)")
     add_settings_arguments(p, ChatSettings)
     p = add("models", cmd_models, "list installed models and what fits this GPU")
     p.add_argument("--seq-len", type=int, default=2048, help="sequence length for the memory estimate")
     p = add("demo", cmd_not_built, "run the whole pipeline on the demo reports [issue 5]")
     p.add_argument("--until", metavar="STAGE", default=None)
     p = add("ui", cmd_ui, "start the app (the default when no command is given)")
-    _add_ui_options(p)
+    _add_ui_options(p, top_level=False)
     parser.set_defaults(commands=commands)
     return parser
 
@@ -246,6 +266,11 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(result), flush=True)
         else:
             handler(args)
+    except PartialFailure as partial:
+        if as_json:
+            print(json.dumps(partial.result), flush=True)
+        print(f"error: {args.command}: {partial}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         fail("interrupted", as_json)
         return 130

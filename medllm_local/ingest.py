@@ -22,10 +22,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from medllm_local.ocr import OcrEngine, OcrUnavailable, ocr_images
+from medllm_local.ocr import OcrEngine, OcrFailed, OcrUnavailable, ocr_images
 from medllm_local.records import Document, Page
 
 MiB = 1024 * 1024
+MAX_OCR_PIXELS = 40_000_000  # an A4 page at 300 dpi is 8.7 million; A3 at 400 dpi ~31
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".csv", ".tsv", ".log", ""}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 LATIN_LOOKALIKES = ("cp1250", "cp1252", "cp1257", "iso8859", "latin", "mac_", "cp775", "cp85",
@@ -51,7 +52,11 @@ class IngestSettings:
     ocr_language: str = field(default="eng", metadata={"help": "Tesseract language(s)"})
     ocr_workers: int = field(default=0, metadata={
         "help": "parallel single-threaded tesseract processes (0: one per core)"})
+    ocr_timeout_s: int = field(default=180, metadata={
+        "help": "longest one page may take in Tesseract before it is given up"})
     max_file_mb: int = field(default=200, metadata={"help": "larger files are refused"})
+    max_pages: int = field(default=2000, metadata={
+        "help": "documents with more pages (or TIFF frames) are refused"})
     zip_max_total_mb: int = field(default=2048, metadata={
         "help": "most uncompressed bytes one zip may expand to"})
     zip_max_files: int = field(default=5000, metadata={"help": "most files in one zip"})
@@ -61,8 +66,8 @@ class IngestSettings:
             raise ValueError("ocr_dpi must be between 72 and 1200")
         if not 0 <= self.ocr_flag_confidence <= 100:
             raise ValueError("ocr_flag_confidence must be between 0 and 100")
-        if self.ocr_workers < 0 or self.max_file_mb < 1:
-            raise ValueError("ocr_workers must be >= 0 and max_file_mb >= 1")
+        if self.ocr_workers < 0 or self.max_file_mb < 1 or self.max_pages < 1:
+            raise ValueError("ocr_workers must be >= 0, max_file_mb and max_pages >= 1")
 
     @property
     def workers(self) -> int:
@@ -143,52 +148,69 @@ def iter_sources(paths: list[str | Path], settings: IngestSettings,
 
 
 def _read_path(path: Path, settings: IngestSettings) -> Iterator[SourceFile]:
+    limit = settings.max_file_mb * MiB
     try:
-        size = path.stat().st_size
-        if size > settings.max_file_mb * MiB:
-            yield SourceFile(str(path), error=f"file is {size / MiB:.0f} MB, over the "
-                                              f"{settings.max_file_mb} MB limit")
-            return
-        data = path.read_bytes()
+        with path.open("rb") as handle:  # read at most limit + 1: a FIFO or growing file
+            data = handle.read(limit + 1)
     except OSError as error:
         yield SourceFile(str(path), error=f"cannot read file: {error.strerror or error}")
         return
+    if len(data) > limit:
+        size = max(path.stat().st_size, len(data))
+        yield SourceFile(str(path), error=f"file is {size / MiB:.0f} MB, over the "
+                                          f"{settings.max_file_mb} MB limit")
+        return
     if path.suffix.lower() == ".zip" or (data[:4] == b"PK\x03\x04" and path.suffix.lower() not in
                                          (".docx", ".odt", ".xlsx", ".pptx")):
-        yield from _read_zip(str(path), data, settings, depth=0)
+        budget = _ZipBudget(settings.zip_max_total_mb * MiB, settings.zip_max_files)
+        yield from _read_zip(str(path), data, settings, budget, depth=0)
     else:
         yield SourceFile(str(path), data)
 
 
-def _read_zip(name: str, data: bytes, settings: IngestSettings, depth: int) -> Iterator[SourceFile]:
+@dataclass
+class _ZipBudget:
+    """What one top-level zip may still expand to, nested zips included."""
+
+    bytes_left: int
+    files_left: int
+
+
+def _unsafe_member(name: str) -> bool:
+    pure = PurePosixPath(name.replace("\\", "/"))
+    drive = len(name) > 1 and name[1] == ":" and name[0].isalpha()  # C:\...
+    return pure.is_absolute() or ".." in pure.parts or drive
+
+
+def _read_zip(name: str, data: bytes, settings: IngestSettings, budget: _ZipBudget,
+              depth: int) -> Iterator[SourceFile]:
     """The members of a zip, guarded: total uncompressed size and file count are capped
-    (zip bombs), unsafe names are refused (path traversal), nested zips go one deeper."""
+    across nested zips (zip bombs), and unsafe names are refused (path traversal)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        members = [m for m in archive.infolist() if not m.is_dir()]
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        members = sorted((m for m in archive.infolist() if not m.is_dir()), key=lambda m: m.filename)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
         yield SourceFile(name, error=f"corrupt zip archive ({error})")
         return
-    budget = settings.zip_max_total_mb * MiB
     declared = sum(m.file_size for m in members)
-    if len(members) > settings.zip_max_files or declared > budget:
+    if len(members) > budget.files_left or declared > budget.bytes_left:
         yield SourceFile(name, error=(
             f"zip refused as a possible zip bomb: {len(members)} files, {declared / MiB:.0f} MB "
             f"uncompressed (limits {settings.zip_max_files} files, {settings.zip_max_total_mb} MB)"))
         return
-    used = 0
-    for member in sorted(members, key=lambda m: m.filename):
+    for position, member in enumerate(members):
         inner = f"{name}!{member.filename}"
-        pure = PurePosixPath(member.filename.replace("\\", "/"))
-        if pure.is_absolute() or ".." in pure.parts or ":" in member.filename:
+        budget.files_left -= 1
+        if _unsafe_member(member.filename):
             yield SourceFile(inner, error="unsafe path inside the zip (path traversal); skipped")
             continue
+        pure = PurePosixPath(member.filename.replace("\\", "/"))
         if pure.name.startswith(".") or pure.parts[0] == "__MACOSX":
             continue
         if member.flag_bits & 0x1:
             yield SourceFile(inner, error="password-protected zip entry")
             continue
-        limit = min(settings.max_file_mb * MiB, budget - used)
+        limit = min(settings.max_file_mb * MiB, budget.bytes_left)
         try:
             with archive.open(member) as handle:
                 content = handle.read(limit + 1)  # never trust the declared size
@@ -196,14 +218,21 @@ def _read_zip(name: str, data: bytes, settings: IngestSettings, depth: int) -> I
             yield SourceFile(inner, error=f"corrupt zip entry ({error})")
             continue
         if len(content) > limit:
-            yield SourceFile(inner, error="zip entry expands past the size limit (zip bomb guard)")
-            return
-        used += len(content)
+            if limit == budget.bytes_left:  # the whole archive's allowance is spent
+                for rest in members[position:]:
+                    yield SourceFile(f"{name}!{rest.filename}", error=(
+                        "not read: the zip expands past its "
+                        f"{settings.zip_max_total_mb} MB limit (zip bomb guard)"))
+                budget.bytes_left = 0
+                return
+            yield SourceFile(inner, error=f"zip entry is over the {settings.max_file_mb} MB limit")
+            continue
+        budget.bytes_left -= len(content)
         if pure.suffix.lower() == ".zip":
             if depth >= 1:
                 yield SourceFile(inner, error="zip nested more than two deep; skipped")
             else:
-                yield from _read_zip(inner, content, settings, depth + 1)
+                yield from _read_zip(inner, content, settings, budget, depth + 1)
         else:
             yield SourceFile(inner, content)
 
@@ -212,13 +241,15 @@ def _read_zip(name: str, data: bytes, settings: IngestSettings, depth: int) -> I
 def sniff_kind(name: str, data: bytes) -> str:
     """pdf / docx / image / rtf / txt from the content first, the name second."""
     suffix = Path(name.split("!")[-1]).suffix.lower()
-    if data.startswith(b"%PDF") or data[:1024].find(b"%PDF-") >= 0:
-        return "pdf"
+    if data.startswith(b"%PDF") or (suffix == ".pdf" and data[:1024].find(b"%PDF-") >= 0):
+        return "pdf"  # some PDFs carry junk before the header; only trust that for .pdf
     if data.startswith(b"PK\x03\x04"):
         if suffix == ".docx" or b"word/" in data[:4096]:
             return "docx"
         raise IngestError(f"unsupported type: a zip-based {suffix or 'file'} that is not DOCX")
-    if data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM")):
+    if data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")):
+        return "image"
+    if data.startswith(b"BM") and suffix == ".bmp":  # "BM" alone also starts "BMI 31..."
         return "image"
     if data.lstrip()[:5] == b"{\\rtf":
         return "rtf"
@@ -322,10 +353,10 @@ def _read_docx(data: bytes) -> str:
 
     def unique_parts(attr: str) -> list[str]:
         parts: list[str] = []
-        for section in document.sections:
+        for index, section in enumerate(document.sections):
             for name in (f"first_page_{attr}", attr, f"even_page_{attr}"):
                 part = getattr(section, name)
-                if part.is_linked_to_previous and section is not document.sections[0]:
+                if part.is_linked_to_previous and index > 0:  # same as the section before
                     continue
                 text = "\n".join(blocks(part)).strip()
                 if text and text not in parts:
@@ -350,6 +381,8 @@ def _read_pdf(data: bytes, settings: IngestSettings, ocr: OcrEngine | None,
     try:
         if not len(pdf):
             raise IngestError("PDF has no pages")
+        if len(pdf) > settings.max_pages:
+            raise IngestError(f"PDF has {len(pdf)} pages, over the {settings.max_pages}-page limit")
         needs_ocr = []
         for index in range(len(pdf)):
             text = pdf[index].get_textpage().get_text_range()
@@ -361,21 +394,29 @@ def _read_pdf(data: bytes, settings: IngestSettings, ocr: OcrEngine | None,
             if unmapped > 0.05 * max(len(text), 1):
                 needs_ocr[index] = True
                 warnings.append(f"page {index + 1}: text layer unreadable, read by OCR")
-        images = {i: pdf[i].render(scale=settings.ocr_dpi / 72).to_pil().convert("L")
-                  for i, flag in enumerate(needs_ocr) if flag}
+        pages = [Page(i + 1, texts[i][0] if i < len(texts) else "", "text")
+                 for i in range(len(needs_ocr))]
+        to_ocr = [i for i, flag in enumerate(needs_ocr) if flag]
+        # Render only as many pages as there are OCR workers at a time: a long scanned
+        # chart rendered all at once at 300 dpi would need gigabytes.
+        for start in range(0, len(to_ocr), settings.workers):
+            chunk = to_ocr[start:start + settings.workers]
+            images = [_render(pdf[i], settings.ocr_dpi) for i in chunk]
+            for index, (text, confidence) in zip(chunk, _ocr(images, settings, ocr)):
+                pages[index] = Page(index + 1, text, "ocr", confidence)
     finally:
         pdf.close()
-    ocr_results = _ocr(list(images.values()), settings, ocr) if images else []
-    by_index = dict(zip(images, ocr_results))
-    pages = []
-    for index in range(len(needs_ocr)):
-        if index in by_index:
-            text, confidence = by_index[index]
-            pages.append(Page(index + 1, text, "ocr", confidence))
-        else:
-            text = texts[index][0] if index < len(texts) else ""
-            pages.append(Page(index + 1, text, "text"))
     return pages
+
+
+def _render(page, dpi: int):
+    """A page as a greyscale image at ``dpi``, scaled down if it would exceed
+    MAX_OCR_PIXELS (an oversized page box must not exhaust memory)."""
+    width, height = page.get_size()  # in points (1/72 inch)
+    scale = dpi / 72
+    if width * height * scale * scale > MAX_OCR_PIXELS:
+        scale = (MAX_OCR_PIXELS / (width * height)) ** 0.5
+    return page.render(scale=scale).to_pil().convert("L")
 
 
 def _pdfminer_pages(data: bytes) -> list[tuple[str, int]]:
@@ -416,19 +457,38 @@ def _pdfminer_pages(data: bytes) -> list[tuple[str, int]]:
 
 
 def _read_image(data: bytes, settings: IngestSettings, ocr: OcrEngine | None) -> list[Page]:
+    """Every frame of an image (multi-page TIFF too), OCR'd a few frames at a time."""
     from PIL import Image, ImageSequence, UnidentifiedImageError
 
     try:
         image = Image.open(io.BytesIO(data))
-        frames = [frame.convert("L") for frame in ImageSequence.Iterator(image)]
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        frame_count = getattr(image, "n_frames", 1)
+        if frame_count > settings.max_pages:
+            raise IngestError(f"image has {frame_count} frames, over the {settings.max_pages}-page limit")
+        pages: list[Page] = []
+        batch: list = []
+        for frame in ImageSequence.Iterator(image):
+            if frame.width * frame.height > MAX_OCR_PIXELS * 4:
+                raise IngestError(f"image frame of {frame.width}x{frame.height} pixels is too large")
+            batch.append(frame.convert("L"))
+            if len(batch) == settings.workers:
+                pages += _ocr_pages(batch, len(pages), settings, ocr)
+                batch = []
+        pages += _ocr_pages(batch, len(pages), settings, ocr) if batch else []
+    except Image.DecompressionBombError:
+        raise IngestError("image too large (possible decompression bomb)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise IngestError(f"corrupt or unreadable image ({type(error).__name__})") from None
-    results = _ocr(frames, settings, ocr)
-    return [Page(i + 1, text, "ocr", confidence) for i, (text, confidence) in enumerate(results)]
+    return pages
+
+
+def _ocr_pages(images: list, first: int, settings: IngestSettings, ocr: OcrEngine | None) -> list[Page]:
+    return [Page(first + i + 1, text, "ocr", confidence)
+            for i, (text, confidence) in enumerate(_ocr(images, settings, ocr))]
 
 
 def _ocr(images: list, settings: IngestSettings, ocr: OcrEngine | None) -> list[tuple[str, float]]:
     try:
         return ocr_images(images, settings, ocr)
-    except OcrUnavailable as error:
+    except (OcrUnavailable, OcrFailed) as error:
         raise IngestError(str(error)) from None

@@ -86,14 +86,26 @@ def list_models(root: Path | None = None) -> list[ModelInfo]:
     except ModelError as error:
         found.append(ModelInfo(EMBEDDED_NAME, "gguf", "", "embedded", 0, note=str(error)))
     if root.is_dir():
+        # One unreadable model (a truncated copy, a broken config.json) is listed with
+        # the reason and never hides the others.
         for config in sorted(root.glob("**/config.json")):
             folder = config.parent
-            arch, params = _hf_summary(folder)
             size = sum(f.stat().st_size for f in folder.glob("*.safetensors"))
             source = "converted" if folder.name == EMBEDDED_HF_FOLDER else "models_dir"
+            try:
+                arch, params = _hf_summary(folder)
+            except (OSError, ValueError) as error:
+                found.append(ModelInfo(folder.name, "hf", "", source, size,
+                                       note=f"unreadable config.json: {error}"))
+                continue
             found.append(ModelInfo(folder.name, "hf", str(folder), source, size, params, arch))
         for gguf in sorted(root.glob("**/*.gguf")):
-            arch, params = gguf_summary(gguf)
+            try:
+                arch, params = gguf_summary(gguf)
+            except Exception as error:  # gguf raises ValueError, struct.error, IndexError...
+                found.append(ModelInfo(gguf.stem, "gguf", "", "export", gguf.stat().st_size,
+                                       note=f"unreadable GGUF ({type(error).__name__})"))
+                continue
             found.append(ModelInfo(gguf.stem, "gguf", str(gguf), "export",
                                    gguf.stat().st_size, params, arch))
     return found
@@ -108,6 +120,8 @@ def resolve_model(name: str | None = None, kind: str = "gguf", root: Path | None
         if path.suffix == ".gguf":
             return ModelInfo(path.stem, "gguf", str(path), "export", path.stat().st_size)
         raise ModelError(f"{path}: neither a GGUF file nor a model folder with config.json")
+    if name and ("/" in name or name.endswith(".gguf")):
+        raise ModelError(f"{name}: no such file or folder")
     wanted = (name or EMBEDDED_NAME).lower()
     candidates = [m for m in list_models(root) if m.name.lower() == wanted and m.path]
     matching = [m for m in candidates if m.kind == kind] or candidates

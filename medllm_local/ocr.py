@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 
 
 class OcrUnavailable(Exception):
-    """Tesseract is not installed: say exactly what to install."""
+    """Tesseract or its language pack is not installed: say exactly what to install."""
+
+
+class OcrFailed(Exception):
+    """Tesseract could not read a page (timed out or crashed)."""
 
 
 class OcrEngine:
@@ -27,21 +31,39 @@ class OcrEngine:
     def __init__(self, settings: IngestSettings):
         self.settings = settings
         self.pool = ThreadPoolExecutor(max_workers=settings.workers)  # each runs a subprocess
+        self.checked = False
 
-    @staticmethod
-    def check() -> None:
+    def check(self) -> None:
+        """Tesseract and every language asked for are installed (checked once)."""
+        if self.checked:
+            return
         if shutil.which("tesseract") is None:
             raise OcrUnavailable(
                 "needs OCR, but Tesseract is not installed: "
                 "sudo apt-get install tesseract-ocr tesseract-ocr-eng")
+        import pytesseract
+
+        installed = set(pytesseract.get_languages(config=""))
+        missing = [lang for lang in self.settings.ocr_language.split("+") if lang not in installed]
+        if missing:
+            packages = " ".join(f"tesseract-ocr-{lang}" for lang in missing)
+            raise OcrUnavailable(f"needs OCR in {'+'.join(missing)}, but that Tesseract language "
+                                 f"pack is not installed: sudo apt-get install {packages}")
+        self.checked = True
 
     def read_page(self, image) -> tuple[str, float]:
         """(text, mean word confidence 0-100) of one page image."""
         import pytesseract
 
         os.environ["OMP_THREAD_LIMIT"] = "1"  # inherited by each tesseract process
-        data = pytesseract.image_to_data(image, lang=self.settings.ocr_language,
-                                         output_type=pytesseract.Output.DICT)
+        try:
+            data = pytesseract.image_to_data(image, lang=self.settings.ocr_language,
+                                             output_type=pytesseract.Output.DICT,
+                                             timeout=self.settings.ocr_timeout_s)
+        except RuntimeError as error:  # pytesseract's way of saying it killed a slow page
+            raise OcrFailed(f"OCR gave up on a page after {self.settings.ocr_timeout_s} s") from error
+        except pytesseract.TesseractError as error:
+            raise OcrFailed(f"Tesseract failed on a page (status {error.status})") from None
         lines: dict[tuple[int, int, int], list[str]] = {}
         confidences = []
         for i, word in enumerate(data["text"]):
@@ -68,12 +90,12 @@ class OcrEngine:
 
 
 def ocr_images(images: list, settings: IngestSettings, ocr: OcrEngine | None) -> list[tuple[str, float]]:
-    OcrEngine.check()
-    if ocr is not None:
-        return ocr.read_pages(images)
-    engine = OcrEngine(settings)
+    """OCR with the given engine, or with a short-lived one."""
+    engine = ocr or OcrEngine(settings)
     try:
+        engine.check()
         return engine.read_pages(images)
     finally:
-        engine.close()
+        if ocr is None:
+            engine.close()
 

@@ -3,10 +3,17 @@
 Imported first by every entry point (``medllm_local/__init__.py`` does it), before any
 library that might phone home (huggingface_hub, gradio, presidio's tldextract).
 
-The guard wraps ``socket.socket.connect``/``connect_ex``/``sendto`` and
-``socket.getaddrinfo``: a connection to anything but loopback (or an address the user
-serves the app on, see ``allow_host``) raises :class:`OfflineViolation`, an ``OSError``
-so libraries handle it like any refused connection, naming the code that tried.
+The guard wraps the socket calls that reach other hosts (``connect``, ``connect_ex``,
+``sendto``, ``sendmsg``) and the name lookups (``getaddrinfo``, ``gethostbyname[_ex]``,
+``gethostbyaddr``, ``getnameinfo``): anything but loopback (or an address the user serves
+the app on, see ``allow_host``) raises :class:`OfflineViolation`, an ``OSError`` so
+libraries handle it like any refused connection, naming the code that tried. Port 53 is
+refused on loopback too: a local DNS stub forwards lookups outside. Proxy variables are
+cleared, so no library relays through a local proxy.
+
+Scope: Python sockets of this process, which covers every Python library (urllib3,
+requests, httpx, asyncio, ssl). Native code and child processes (llama.cpp, Tesseract,
+the GGUF converter) are not covered by it; none of them opens network connections.
 
 Modes, from ``MEDLLM_SOCKET_GUARD``:
 - ``on`` (default): refuse non-loopback connections.
@@ -41,6 +48,7 @@ OFFLINE_ENV = {
     "WANDB_MODE": "disabled",
     "TOKENIZERS_PARALLELISM": "false",
 }
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "FTP_PROXY")
 LOCAL_NAMES = {"", "localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 
 
@@ -74,6 +82,9 @@ def apply_offline_env() -> None:
     """Set the variables that switch every known library to offline mode."""
     for key, value in OFFLINE_ENV.items():
         os.environ[key] = value
+    for key in PROXY_VARIABLES:
+        os.environ.pop(key, None)
+        os.environ.pop(key.lower(), None)
     no_proxy = {p for p in os.environ.get("NO_PROXY", "").split(",") if p}
     no_proxy |= {"127.0.0.1", "localhost", "::1"}
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = ",".join(sorted(no_proxy))
@@ -100,8 +111,15 @@ def _allowed(host: str) -> bool:
 
 def allow_host(host: str) -> None:
     """Allow connections to one more address: the one the user chose to serve the app
-    on with ``--host`` (the server checks itself there)."""
-    _state.allowed_hosts.add(host.strip("[]").lower())
+    on with ``--host`` (the server checks itself there), and the addresses it names."""
+    name = host.strip("[]").lower()
+    _state.allowed_hosts.add(name)
+    lookup = _state.originals.get("getaddrinfo", socket.getaddrinfo)
+    try:
+        for info in lookup(name, None):
+            _state.allowed_hosts.add(str(info[4][0]).lower())
+    except OSError:
+        pass  # not resolvable: the server's own bind will say so
 
 
 def _caller() -> str:
@@ -136,8 +154,10 @@ def _check(sock: socket.socket, kind: str, address: object) -> None:
     if sock.family not in (socket.AF_INET, socket.AF_INET6):
         return
     host = _host_of(address)
-    if host is not None and not _allowed(host):
-        port = address[1] if isinstance(address, tuple) and len(address) > 1 else "?"
+    if host is None:
+        return
+    port = address[1] if isinstance(address, tuple) and len(address) > 1 else "?"
+    if not _allowed(host) or port == 53:
         _refuse(kind, f"{host}:{port}")
 
 
@@ -150,10 +170,10 @@ def install_guard(mode: str | None = None) -> str:
     if mode == "off" or _state.installed:
         return mode
     orig = _state.originals
-    orig["connect"] = socket.socket.connect
-    orig["connect_ex"] = socket.socket.connect_ex
-    orig["sendto"] = socket.socket.sendto
-    orig["getaddrinfo"] = socket.getaddrinfo
+    for name in ("connect", "connect_ex", "sendto", "sendmsg"):
+        orig[name] = getattr(socket.socket, name)
+    for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo"):
+        orig[name] = getattr(socket, name)
 
     def connect(self, address):
         if _state.mode != "off":
@@ -170,19 +190,30 @@ def install_guard(mode: str | None = None) -> str:
             _check(self, "sendto", args[-1])
         return orig["sendto"](self, data, *args)
 
-    def getaddrinfo(host, *args, **kwargs):
+    def sendmsg(self, buffers, *args):
+        if _state.mode != "off" and len(args) >= 3 and args[2] is not None:
+            _check(self, "sendto", args[2])
+        return orig["sendmsg"](self, buffers, *args)
+
+    def lookup(function_name):
         # A DNS lookup of an outside name is itself traffic: refuse it before it leaves.
-        if _state.mode != "off" and host is not None:
-            name = host.decode() if isinstance(host, bytes) else str(host)
-            if not _allowed(name):
-                port = args[0] if args else kwargs.get("port")
-                _refuse("resolve", f"{name}:{port}" if port is not None else name)
-        return orig["getaddrinfo"](host, *args, **kwargs)
+        def guarded(host, *args, **kwargs):
+            if _state.mode != "off":
+                name = host[0] if isinstance(host, tuple) else host
+                name = name.decode() if isinstance(name, bytes) else name
+                if name is not None and not _allowed(str(name)):
+                    port = args[0] if args and function_name == "getaddrinfo" else kwargs.get("port")
+                    _refuse("resolve", f"{name}:{port}" if port is not None else str(name))
+            return orig[function_name](host, *args, **kwargs)
+
+        return guarded
 
     socket.socket.connect = connect
     socket.socket.connect_ex = connect_ex
     socket.socket.sendto = sendto
-    socket.getaddrinfo = getaddrinfo
+    socket.socket.sendmsg = sendmsg
+    for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo"):
+        setattr(socket, name, lookup(name))
     _state.installed = True
     return mode
 

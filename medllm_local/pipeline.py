@@ -6,13 +6,14 @@ function and returns that stage's records; it holds no stage logic of its own.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from medllm_local import chat, ingest as ingest_stage, models, offline
 from medllm_local.records import ChatAnswer, to_json
-from medllm_local.workspace import Workspace
+from medllm_local.workspace import CATALOGUE_NAME, DEFAULT_WORKSPACE, Workspace
 
 DEMO_INBOX = "demo-reports"
 
@@ -38,9 +39,12 @@ def require_built(stage: str) -> None:
 def open_workspace(path: str | Path | None = None) -> Workspace:
     """Open the workspace, creating it if needed; a new one gets the demo reports in its
     inbox so the pipeline can be tried before any real report is added."""
-    root = Path(path).expanduser() if path else None
-    is_new = root is None or not (root / "catalogue.sqlite").exists()
+    root = Path(path).expanduser() if path else DEFAULT_WORKSPACE
+    is_new = not (root / CATALOGUE_NAME).exists()
     workspace = Workspace.open(root)
+    # Temporary files of libraries (pytesseract's page images, for one) hold patient
+    # data: keep them inside the owner-only workspace, swept at every open.
+    tempfile.tempdir = str(workspace.temp_folder())
     demo_folder = workspace.folder("inbox") / DEMO_INBOX
     if is_new and not demo_folder.exists():
         from medllm_local.demo import write_demo_reports
@@ -105,8 +109,12 @@ def _ingest_one(workspace: Workspace, source: ingest_stage.SourceFile,
             source.source, "failed", f"unexpected {type(error).__name__} while reading")
     flagged = [p.number for p in document.pages if p.method == "ocr"
                and (p.ocr_confidence or 0) < settings.ocr_flag_confidence]
-    doc_id, created = workspace.store_document(
-        document, raw=source.data, status="ocr_flagged" if flagged else "ingested")
+    try:
+        doc_id, created = workspace.store_document(
+            document, raw=source.data, status="ocr_flagged" if flagged else "ingested")
+    except OSError as error:  # disk full, permissions: this file fails, the batch goes on
+        return ingest_stage.IngestResult(source.source, "failed",
+                                         f"could not store it: {error.strerror or error}")
     return ingest_stage.IngestResult(
         source.source, "ok" if created else "duplicate", None if created else "already in the workspace",
         doc_id, len(document.pages), sum(p.method == "ocr" for p in document.pages), flagged,

@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import stat
 import tempfile
@@ -36,6 +37,7 @@ DEFAULT_WORKSPACE = Path("~/medllm-workspace").expanduser()
 CATALOGUE_NAME = "catalogue.sqlite"
 FOLDERS = ("inbox", "raw", "text", "clean", "datasets", "runs", "exports", "evals", "logs")
 TMP_PREFIX = ".tmp-"
+TEMP_FOLDER, UPLOADS_FOLDER = ".tmp", ".uploads"
 
 # Each entry moves the schema from version i to i+1. Append, never edit: a workspace
 # made by an older release is brought forward by running the entries it has not seen.
@@ -118,6 +120,16 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def _pid_alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
 class WorkspaceError(RuntimeError):
     """A workspace that cannot be used as asked (wrong permissions, newer schema...)."""
 
@@ -135,7 +147,8 @@ def atomic_write(path: Path, data: bytes | str, mode: int = 0o600) -> Path:
     a part: temp file in the same folder, fsync, rename, fsync the folder."""
     path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+    # The writer's pid is in the name, so a sweep never takes a live writer's file.
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
@@ -175,6 +188,11 @@ class Workspace:
             root.mkdir(parents=True, mode=0o700)
         if not root.is_dir():
             raise WorkspaceError(f"{root}: not a folder")
+        if not (root / CATALOGUE_NAME).exists() and any(
+                p.name not in FOLDERS for p in root.iterdir()):
+            # Never take over (and chmod) a folder of other things, such as a home folder.
+            raise WorkspaceError(f"{root}: not a workspace and not empty; choose a new or "
+                                 "empty folder")
         # Owner-only, whatever the umask or an earlier copy left behind.
         os.chmod(root, 0o700)
         for name in FOLDERS:
@@ -193,6 +211,13 @@ class Workspace:
         if name not in FOLDERS:
             raise ValueError(f"unknown workspace folder {name!r}; known: {', '.join(FOLDERS)}")
         return self.root / name
+
+    def temp_folder(self, kind: str = TEMP_FOLDER) -> Path:
+        """This process's owner-only folder for temporary files (``TEMP_FOLDER``) or
+        uploads (``UPLOADS_FOLDER``); removed by a later open once the process is gone."""
+        folder = self.root / kind / str(os.getpid())
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return folder
 
     def managed_paths(self) -> tuple[Path, ...]:
         """What the workspace writes itself: never to be ingested as reports (a user may
@@ -251,11 +276,17 @@ class Workspace:
                 conn.execute(f"PRAGMA user_version = {target}")
 
     def _sweep_temp_files(self) -> None:
-        """Remove temp files a crashed writer left; no row ever points to one."""
+        """Remove what dead processes left: half-written temp files (no row ever points
+        to one) and their temp and upload folders. Live processes' files stay."""
         for name in FOLDERS:
             for leftover in (self.root / name).glob(TMP_PREFIX + "*"):
-                with contextlib.suppress(OSError):
-                    leftover.unlink()
+                if not _pid_alive(leftover.name[len(TMP_PREFIX):].split("-")[0]):
+                    with contextlib.suppress(OSError):
+                        leftover.unlink()
+        for name in (TEMP_FOLDER, UPLOADS_FOLDER):
+            for folder in (self.root / name).glob("*"):
+                if not _pid_alive(folder.name):
+                    shutil.rmtree(folder, ignore_errors=True)
 
     def check_permissions(self) -> list[str]:
         """Paths that others could read (should be none)."""
@@ -322,7 +353,8 @@ class Workspace:
             conn.close()
         if row is None:
             raise WorkspaceError(f"no document with id {document_id} in {self.root}")
-        text = (self.root / row["text_file"]).read_text(encoding="utf-8")
+        with open(self.root / row["text_file"], encoding="utf-8", newline="") as handle:
+            text = handle.read()  # newline="": CRLF stays CRLF, page offsets stay right
         page_rows = json.loads(row["pages"])
         pages, offset = [], 0
         for page in page_rows:
@@ -345,9 +377,11 @@ class Workspace:
         failed (with the reason), for the Documents tab."""
         conn = self.connect()
         try:
-            documents = [dict(row) | {"pages": json.loads(row["pages"])} for row in conn.execute(
-                "SELECT id, source, kind, status, pages, text_file, created_at FROM documents"
-                " ORDER BY id DESC")]
+            documents = [dict(row) | {"pages": json.loads(row["pages"]),
+                                      "warnings": json.loads(row["warnings"])}
+                         for row in conn.execute(
+                "SELECT id, source, kind, status, pages, warnings, text_file, created_at"
+                " FROM documents ORDER BY id DESC")]
             failures = [dict(row) for row in conn.execute(
                 "SELECT source, error, at FROM ingest_log AS l WHERE status = 'failed' AND id ="
                 " (SELECT MAX(id) FROM ingest_log WHERE source = l.source) ORDER BY id DESC")]

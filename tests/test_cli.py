@@ -53,6 +53,35 @@ def test_unbuilt_stage_exits_nonzero_with_one_plain_line(command, tmp_path):
     assert "not built yet" in error_lines[0] and f"issue {NOT_BUILT[command]}" in error_lines[0]
 
 
+def test_options_before_the_command_are_kept(tmp_path):
+    from medllm_local.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["--workspace", "/a", "ingest", "f"]).workspace == "/a"
+    assert parser.parse_args(["ingest", "f", "--workspace", "/b"]).workspace == "/b"
+    assert parser.parse_args(["--port", "8000", "ui"]).port == 8000
+    assert parser.parse_args(["ui", "--port", "8001"]).port == 8001
+    out = run_cli("--workspace", str(tmp_path / "ws"), "ingest", str(tmp_path / "none.txt"), "--json")
+    assert (tmp_path / "ws" / "catalogue.sqlite").exists()  # not ~/medllm-workspace
+
+
+def test_serving_beyond_loopback_needs_a_password():
+    out = run_cli("--host", "0.0.0.0", "--port", "7999")
+    assert out.returncode == 1
+    assert "set a password" in out.stderr
+
+
+def test_chat_prompt_from_stdin():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, str(ROOT / "launch.py"), "chat", "--prompt", "-",
+                          "--max-tokens", "16", "--json"], input="What is asthma?",
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["answer"]
+
+
 def test_models_json_lists_the_embedded_model_and_the_fit_table():
     out = run_cli("models", "--json")
     assert out.returncode == 0, out.stderr
@@ -88,7 +117,7 @@ def test_bad_input_gives_one_line_naming_the_problem(tmp_path):
     missing = tmp_path / "nope.gguf"
     out = run_cli("chat", "--model", str(missing), "--prompt", "hi", "--json")
     assert out.returncode == 1
-    assert "no model named" in json.loads(out.stdout)["error"]
+    assert json.loads(out.stdout)["error"] == f"chat: {missing}: no such file or folder"
     out = run_cli("chat", "--prompt", "hi", "--temperature", "5")
     assert out.returncode == 1 and "temperature must be between 0 and 2" in out.stderr
     out = run_cli("chat", "--prompt", "   ", "--json")

@@ -98,7 +98,7 @@ BAD_FILES = {
     "old.doc": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, "old Word format"),
     "broken.png": (b"\x89PNG\r\n\x1a\n" + b"\x00" * 30, "corrupt or unreadable image"),
     "broken.docx": (b"PK\x03\x04word/" + b"\x00" * 50, "corrupt DOCX"),
-    "huge.txt": (b"x" * (2 * 1024 * 1024), "over the 1 MB limit"),
+    "huge.txt": (b"Zebra-canary report text. " * 90_000, "over the 1 MB limit"),
 }
 
 
@@ -141,8 +141,18 @@ def test_bad_files_fail_alone_with_a_named_reason(workspace, corpus, bad_folder)
 
 def test_errors_never_carry_the_document_text(workspace, bad_folder):
     report = pipeline.ingest(workspace, [bad_folder], IngestSettings(max_file_mb=1))
-    for item in report["documents"]:
-        assert "Heart failure" not in (item["error"] or "")
+    errors = " ".join(item["error"] or "" for item in report["documents"])
+    assert "over the 1 MB limit" in errors  # the canary file did fail
+    assert "Zebra" not in errors and "Heart failure" not in errors
+
+
+def test_text_starting_like_a_file_signature_is_still_text(workspace, tmp_path):
+    note = tmp_path / "bmi-note.txt"
+    note.write_bytes(b"BMI 31, weight 92 kg.\r\nPlan: diet review.\r\n")
+    report = pipeline.ingest(workspace, [note])
+    assert report["totals"]["ok"] == 1
+    # CRLF survives the round trip through the workspace unchanged
+    assert workspace.load_document(report["documents"][0]["id"]).text == note.read_bytes().decode()
 
 
 def test_folders_and_zips_are_expanded_and_duplicates_skipped(workspace, corpus, tmp_path):
@@ -181,6 +191,37 @@ def test_zip_guards(workspace, tmp_path):
     assert "zip bomb" in results["many.zip"]["error"] and "12 files" in results["many.zip"]["error"]
     assert "corrupt zip" in results["corrupt.zip"]["error"]
     assert not (tmp_path / "evil.txt").exists() and not (workspace.root.parent / "evil.txt").exists()
+
+
+def test_one_oversized_zip_member_fails_alone(workspace, tmp_path):
+    outer = tmp_path / "outer.zip"
+    with zipfile.ZipFile(outer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a-small.txt", "Diagnosis: cellulitis.")
+        archive.writestr("b-large.txt", b"x" * (2 * 1024 * 1024))  # over max_file_mb=1
+        archive.writestr("c-small.txt", "Diagnosis: impetigo.")
+    report = pipeline.ingest(workspace, [outer], IngestSettings(max_file_mb=1, zip_max_total_mb=3))
+    results = {item["source"].split("!", 1)[1]: item for item in report["documents"]}
+    assert results["a-small.txt"]["status"] == "ok"
+    assert "over the 1 MB limit" in results["b-large.txt"]["error"]
+    assert results["c-small.txt"]["status"] == "ok"  # the members after it were still read
+
+
+def test_nested_zips_share_the_outer_zips_budget(workspace, tmp_path):
+    inner = tmp_path / "inner.zip"
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("inner-a.txt", b"a" * (600 * 1024))
+        archive.writestr("inner-b.txt", b"b" * (600 * 1024))
+    outer = tmp_path / "outer.zip"
+    with zipfile.ZipFile(outer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a-first.txt", b"c" * (900 * 1024))
+        archive.write(inner, "b-nested.zip")
+    # 2 MB for everything: after the first 0.9 MB, the nested 1.2 MB no longer fits
+    report = pipeline.ingest(workspace, [outer], IngestSettings(zip_max_total_mb=2))
+    results = {item["source"].split("!", 1)[1]: item for item in report["documents"]}
+    assert results["a-first.txt"]["status"] == "ok"
+    assert "zip bomb" in results["b-nested.zip"]["error"]
+    alone = pipeline.ingest(workspace, [inner], IngestSettings(zip_max_total_mb=2))
+    assert alone["totals"]["ok"] == 2  # on its own the inner zip is within the limit
 
 
 def test_a_stopped_batch_resumes_without_redoing_finished_files(workspace, corpus):
@@ -224,8 +265,9 @@ def test_raw_copies_are_owner_only(workspace, corpus):
 def test_cli_ingest_json_follows_the_contract(tmp_path, corpus):
     out = run_cli("ingest", str(corpus[1]["one-column.pdf"]), str(corpus[1]["scan.png"]),
                   str(tmp_path / "missing.pdf"), "--workspace", str(tmp_path / "ws"), "--json")
-    assert out.returncode == 0, out.stderr
-    report = json.loads(out.stdout)
+    assert out.returncode == 1  # one file failed: the batch ran, the status says so
+    assert "error: ingest: 1 of 3 files failed" in out.stderr
+    report = json.loads(out.stdout)  # the full report is still printed
     items = by_name(report)
     for item in report["documents"]:
         assert {"source", "id", "status", "error", "pages", "ocr_pages", "characters",

@@ -40,7 +40,13 @@ def test_models_dir_lists_hf_folders_and_ggufs(tmp_path):
         "architectures": ["LlamaForCausalLM"], "num_hidden_layers": 2, "hidden_size": 64,
         "intermediate_size": 128, "vocab_size": 1000, "num_attention_heads": 4,
         "num_key_value_heads": 2, "tie_word_embeddings": True}))
+    broken = tmp_path / "Broken-Copy"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    (tmp_path / "truncated.gguf").write_bytes(b"GGUF\x03\x00")
     found = {m.name: m for m in models.list_models(tmp_path)}
+    assert "unreadable config.json" in found["Broken-Copy"].note and not found["Broken-Copy"].path
+    assert "unreadable GGUF" in found["truncated"].note
     assert found["Tiny-Llama"].kind == "hf"
     # 2 blocks of (64*64*2 + 64*32*2 + 64*128*3) plus one tied 1000x64 embedding
     assert found["Tiny-Llama"].parameters == 2 * (8192 + 4096 + 24576) + 64000

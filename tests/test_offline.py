@@ -43,6 +43,32 @@ def test_guard_refuses_dns_lookups_of_outside_names_and_udp():
             sock.connect_ex(("2606:4700:4700::1111", 443))
 
 
+@pytest.mark.parametrize("call", [
+    lambda: socket.gethostbyname("pypi.org"),
+    lambda: socket.gethostbyname_ex("pypi.org"),
+    lambda: socket.gethostbyaddr("8.8.4.4"),
+    lambda: socket.getnameinfo(("1.1.1.1", 443), 0),
+])
+def test_guard_refuses_every_kind_of_name_lookup(call):
+    with pytest.raises(offline.OfflineViolation):
+        call()
+
+
+def test_guard_refuses_dns_through_a_local_stub_resolver_and_sendmsg():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        with pytest.raises(offline.OfflineViolation, match="127.0.0.53:53"):
+            sock.sendto(b"query", ("127.0.0.53", 53))
+        with pytest.raises(offline.OfflineViolation, match="9.9.9.9:53"):
+            sock.sendmsg([b"query"], [], 0, ("9.9.9.9", 53))
+
+
+def test_proxy_variables_are_cleared(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:3128")
+    offline.apply_offline_env()
+    assert "HTTPS_PROXY" not in os.environ and "http_proxy" not in os.environ
+
+
 def test_guard_lets_loopback_through():
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))

@@ -94,7 +94,7 @@ def test_documents_tab_ingests_uploads_and_the_demo_reports(app_process, browser
     table = page.locator("#documents-table")
     assert "heart-failure-letter.pdf" in table.inner_text()
     # uploads land inside the owner-only workspace, and are deleted once ingested
-    uploads = app_process.workspace / ".uploads"
+    uploads = app_process.workspace / ".uploads" / str(app_process.process.pid)
     assert uploads.is_dir()
     assert list(uploads.rglob("*.pdf")) == []
 

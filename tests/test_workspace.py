@@ -45,6 +45,30 @@ def test_loose_permissions_of_an_existing_folder_are_tightened(tmp_path):
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
 
 
+def test_a_folder_of_other_things_is_not_taken_over(tmp_path):
+    home_like = tmp_path / "home"
+    home_like.mkdir()
+    os.chmod(home_like, 0o755)  # explicit: an earlier open in this process set umask 077
+    (home_like / "letters.txt").write_text("private")
+    with pytest.raises(WorkspaceError, match="not a workspace and not empty"):
+        Workspace.open(home_like)
+    assert stat.S_IMODE(home_like.stat().st_mode) == 0o755  # untouched
+
+
+def test_sweep_removes_only_what_dead_processes_left(workspace):
+    mine = workspace.temp_folder()
+    (mine / "page.png").write_bytes(b"x")
+    dead = workspace.root / ".tmp" / "999999999"
+    dead.mkdir()
+    stale = workspace.folder("text") / ".tmp-999999999-abc"
+    stale.write_text("half")
+    live = workspace.folder("text") / f".tmp-{os.getpid()}-abc"
+    live.write_text("in progress")
+    Workspace.open(workspace.root)
+    assert (mine / "page.png").exists() and live.exists()
+    assert not dead.exists() and not stale.exists()
+
+
 def test_catalogue_uses_wal_and_current_schema(workspace):
     conn = workspace.connect()
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -18,7 +18,7 @@ from pathlib import Path
 from medllm_local import models, offline, pipeline
 from medllm_local.chat import ChatSettings
 from medllm_local.ingest import IngestSettings
-from medllm_local.workspace import Workspace
+from medllm_local.workspace import UPLOADS_FOLDER, Workspace
 
 PENDING_TABS = {  # stage tab -> (issue, what it will do)
     "Review": (4, "de-identified text beside highlighted findings; accept, reject, add, approve"),
@@ -69,8 +69,7 @@ def document_rows(workspace: Workspace) -> list[list]:
         pages = doc.get("pages") or []
         note = doc.get("error") or ""
         if doc["status"] == "ocr_flagged":
-            low = [p["number"] for p in pages if p["method"] == "ocr"]
-            note = f"check OCR text of page(s) {low}"
+            note = "; ".join(w for w in doc.get("warnings", []) if "OCR" in w)
         rows.append([doc["id"] or "", Path(doc["source"].split("!")[-1]).name, doc.get("kind", ""),
                      doc["status"], len(pages), sum(p["method"] == "ocr" for p in pages), note])
     return rows or [["", "(no documents yet)", "", "", 0, 0, ""]]
@@ -144,20 +143,21 @@ def build_app(workspace: Workspace):
                         progress=lambda done, total, source: progress(
                             (done, total), desc=f"Reading {Path(source.split('!')[-1]).name}"),
                         stop_event=ingest_stop)
-                    return document_rows(workspace), ingest_summary(report)
+                    return document_rows(workspace), ingest_summary(report), report
 
                 def ingest_uploads(files, progress=gr.Progress()):
                     if not files:
                         return document_rows(workspace), "Choose files to upload first."
                     paths = [getattr(f, "name", f) for f in files]
-                    try:
-                        return run_ingest(paths, progress)
-                    finally:  # the raw copies are in the workspace now; drop the uploads
-                        for path in paths:
-                            Path(path).unlink(missing_ok=True)
+                    rows, summary, report = run_ingest(paths, progress)
+                    # Read files are stored (raw copy in the workspace) or reported as
+                    # failed: drop their uploads. Unread ones (stopped) stay for the rerun.
+                    for item in report["documents"]:
+                        Path(item["source"].split("!")[0]).unlink(missing_ok=True)
+                    return rows, summary
 
                 def ingest_demo(progress=gr.Progress()):
-                    return run_ingest([workspace.folder("inbox") / pipeline.DEMO_INBOX], progress)
+                    return run_ingest([workspace.folder("inbox") / pipeline.DEMO_INBOX], progress)[:2]
 
                 ingest_button.click(ingest_uploads, [uploads], [documents, ingest_status])
                 demo_button.click(ingest_demo, None, [documents, ingest_status])
@@ -204,12 +204,15 @@ def offline_theme():
 def launch_app(host: str = "127.0.0.1", port: int = 7860, workspace: str | Path | None = None,
                password: str | None = None, block: bool = True):
     """Open the workspace and serve the app; returns the Gradio app when not blocking."""
-    if not offline.is_local_address(host):
+    if not offline.is_local_address(host) or host in ("0.0.0.0", "::"):
+        if not password:
+            raise ValueError(f"serving on {host} makes the app reachable from other computers; "
+                             "set a password (MEDLLM_PASSWORD or --password) to do that")
         offline.allow_host(host)  # the user chose to serve on this address
     ws = pipeline.open_workspace(workspace)
     # Uploads are patient files: keep Gradio's copies inside the owner-only workspace
     # (the UI deletes each upload once ingested), never in a shared /tmp folder.
-    os.environ["GRADIO_TEMP_DIR"] = str(ws.root / ".uploads")
+    os.environ["GRADIO_TEMP_DIR"] = str(ws.temp_folder(UPLOADS_FOLDER))
     app = build_app(ws)
     auth = (lambda _user, given: given == password) if password else None
     print(json.dumps({"serving": f"http://{host}:{port}", "workspace": str(ws.root)}), flush=True)
