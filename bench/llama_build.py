@@ -37,12 +37,14 @@ def configure(source: Path, build: Path, flags: str) -> dict:
                     "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON", *shlex.split(flags)],
                    check=True, capture_output=True)
     commands = json.loads((build / "compile_commands.json").read_text())
-    units = [c["file"] for c in commands]
+    per_target: dict[str, int] = {}
+    for command in commands:  # the CMake target a unit belongs to: .../CMakeFiles/<t>.dir/...
+        output = command.get("output") or command["command"].split(" -o ")[1].split()[0]
+        target = output.split("CMakeFiles/")[1].split(".dir/")[0] if "CMakeFiles/" in output else "?"
+        per_target[target] = per_target.get(target, 0) + 1
     return {"configure_seconds": round(time.perf_counter() - started, 1),
-            "translation_units": len(units),
-            "units_in": sorted({Path(u).relative_to(source).parts[2]
-                                if Path(u).relative_to(source).parts[:2] == ("vendor", "llama.cpp")
-                                else Path(u).relative_to(source).parts[0] for u in units})}
+            "translation_units": len(commands),
+            "units_per_target": dict(sorted(per_target.items()))}
 
 
 def build(build_dir: Path) -> float:
