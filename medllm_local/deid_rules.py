@@ -1,0 +1,189 @@
+"""Clinical identifier rules for de-identification: the patterns Presidio lacks, and the
+filters that remove its usual false positives on clinical text.
+
+Each rule is a regular expression whose group 1 (or whole match) is the identifier,
+with a HIPAA Safe Harbor type. Rules are plain data, so the benchmark can score them
+one by one and a user can see what fired (``recognizer`` names the rule).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|"
+          "december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+# Smith, McDonald, O'Neil, Smith-Jones, J. -- a capital then lower case, so that a
+# following "DOB" or "MRN" is not taken for part of the name.
+NAME_WORD = r"[A-Z](?:[a-z]|'[A-Z])[a-zA-Z'\-]*|[A-Z]\."
+NAME = rf"(?:{NAME_WORD})(?:[ \t](?:{NAME_WORD})){{0,3}}"
+CAPS_NAME = r"[A-Z][A-Z'\-]+(?:[ \t][A-Z][A-Z'\-]+){0,3}"
+TITLES = r"(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Doctor|Nurse|Sister)\.?"
+CREDENTIALS = r"(?:MD|M\.D\.|DO|RN|NP|PA-C|PA|DDS|DMD|PhD|MBBS|MBChB|FRCP|LPN|CNM|APRN|DPM)"
+NAME_LABELS = (r"(?:patient(?:'s)? name|patient|pt|name|physician|provider|attending|"
+               r"referring(?: physician| doctor)?|doctor|surgeon|nurse|signed(?: by)?|"
+               r"dictated by|electronically signed by|author|mother|father|wife|husband|son|"
+               r"daughter|spouse|partner|guardian|contact|emergency contact|next of kin|cc|"
+               r"seen by|resident|fellow|pcp|primary care(?: physician)?)")
+ID_LABELS = (r"(?:mrn|medical record(?: number| no\.?| #)?|record(?: number| no\.?| #)|"
+             r"acct|account(?: number| no\.?| #)?|accession(?: number| no\.?| #)?|"
+             r"member id|policy(?: number| no\.?| #)?|health ?plan(?: id| number)?|"
+             r"insurance(?: id| number)?|subscriber(?: id)?|licen[cs]e(?: number| no\.?| #)?|"
+             r"lic\.?|dea|npi|serial(?: number| no\.?| #)?|device(?: id| serial)?|vin|"
+             r"plate(?: number)?|case(?: number| no\.?| #)|encounter(?: id| number| #)?|"
+             r"visit(?: id| number| #)|fin|csn|ssn|social security(?: number)?)")
+STREET_TYPES = (r"(?:street|st|road|rd|avenue|ave|boulevard|blvd|lane|ln|drive|dr|court|ct|"
+                r"way|place|pl|terrace|ter|circle|cir|highway|hwy|parkway|pkwy|square|sq|"
+                r"close|crescent|row)")
+FACILITY_WORDS = (r"(?:hospital|clinic|medical cent(?:er|re)|health cent(?:er|re)|infirmary|"
+                  r"practice|surgery|hospice|nursing home|care home|health system|healthcare|"
+                  r"medical group|urgent care|rehabilitation cent(?:er|re)|laboratory|labs)")
+US_STATES = ("AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE "
+             "NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC").split()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One identifier pattern: ``pattern``'s group 1 (else the match) is the identifier."""
+
+    name: str
+    entity: str
+    pattern: str
+    score: float = 0.9
+    flags: int = re.IGNORECASE
+
+    def compiled(self) -> re.Pattern:
+        return re.compile(self.pattern, self.flags | re.MULTILINE)
+
+
+RULES: list[Rule] = [
+    # -- names -----------------------------------------------------------------------
+    Rule("titled_name", "PERSON", rf"\b{TITLES}[ \t]+({NAME})", 0.95, 0),
+    Rule("titled_caps_name", "PERSON", rf"\b(?:DR|MR|MRS|MS|MISS)\.?[ \t]+({CAPS_NAME})\b", 0.95, 0),
+    Rule("name_with_credential", "PERSON", rf"\b({NAME}),?[ \t]+{CREDENTIALS}\b", 0.95, 0),
+    Rule("labelled_name", "PERSON",
+         rf"(?i:\b{NAME_LABELS})[ \t]*:[ \t]*(?:{TITLES}[ \t]+)?({NAME}|{CAPS_NAME})", 0.95, 0),
+    # narrative openings: "Bruce Ward is a 62-year-old", "Brittany Edwards is a pleasant"
+    Rule("name_is_a", "PERSON",
+         rf"\b({NAME})(?=,?[ \t]+(?:is|was|who is)[ \t]+an?[ \t]+(?:\d{{1,3}}[- ]?(?:year|yr|month|week|day)|"
+         r"pleasant|very|delightful|well-known|known|previously))", 0.85, 0),
+    Rule("signature", "PERSON", rf"^[ \t]*(?:-{{2,}}|/s/)[ \t]*({NAME})", 0.9, 0),
+    # -- dates (all elements but the year) ---------------------------------------------
+    Rule("date_numeric", "DATE_TIME",
+         r"\b((?:0?[1-9]|1[0-2])[/\-.](?:0?[1-9]|[12]\d|3[01])[/\-.](?:19|20)?\d{2})\b", 0.95),
+    # 7/22 with no year: also how murmurs, strength and doses are written ("3/6 murmur")
+    Rule("date_short", "DATE_TIME",
+         r"\b((?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01]))\b(?![/\d])(?![ \t]*(?:strength|murmur|"
+         r"systolic|diastolic|holosystolic|power|reflex|pulses?|tab|pill|dose|score|scale|"
+         r"in |of |times|x\b|[a-z]*motor))", 0.7),
+    Rule("date_iso", "DATE_TIME", r"\b((?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01]))\b", 0.95),
+    Rule("date_day_first", "DATE_TIME",
+         r"\b((?:0?[1-9]|[12]\d|3[01])[/.](?:0?[1-9]|1[0-2])[/.](?:19|20)\d{2})\b", 0.9),
+    Rule("date_month_name", "DATE_TIME",
+         rf"\b((?:{MONTHS})\.?[ \t]+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?(?:,?[ \t]+(?:19|20)\d{{2}})?)\b", 0.95),
+    Rule("date_day_month", "DATE_TIME",
+         rf"\b((?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?(?:{MONTHS})\.?(?:,?[ \t]+(?:19|20)\d{{2}})?)\b", 0.95),
+    Rule("date_month_year", "DATE_TIME", rf"\b((?:{MONTHS})\.?,?[ \t]+(?:19|20)\d{{2}})\b", 0.9),
+    Rule("date_apostrophe_year", "DATE_TIME", r"(?<![\w'])('\d{2})\b", 0.6),
+    Rule("weekday", "DATE_TIME", rf"\b((?:{WEEKDAYS}))\b", 0.5),
+    # -- ages over 89 ------------------------------------------------------------------
+    Rule("age_over_89", "AGE",
+         r"\b((?:9\d|1[0-4]\d))(?=[ \t-]*(?:years?|yrs?|y/?o\b|y\.o\.|-year))", 0.95),
+    Rule("aged_over_89", "AGE", r"\b(?:aged?|age:)[ \t]*((?:9\d|1[0-4]\d))\b", 0.95),
+    # -- contact -------------------------------------------------------------------------
+    Rule("phone", "PHONE_NUMBER",
+         r"(?<!\d)((?:\+?1[ \t.-]?)?(?:\(\d{3}\)[ \t]*|\d{3}[ \t.-])\d{3}[ \t.-]\d{4}"
+         r"(?:[ \t]*(?:x|ext\.?|extension)[ \t]*\d{1,5})?)(?!\d)", 0.9),
+    Rule("labelled_phone", "PHONE_NUMBER",
+         r"\b(?:tel|phone|ph|fax|pager|pgr|beeper|cell|mobile|ext)\.?[ \t]*(?:no\.?|#|:)?[ \t]*"
+         r"(\+?[\d][\d \t().-]{3,18}\d)", 0.9),
+    Rule("email", "EMAIL_ADDRESS", r"\b([\w.+-]+@[\w-]+(?:\.[\w-]+)+)\b", 0.95),
+    Rule("url", "URL", r"\b((?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)])", 0.9),
+    Rule("ip", "IP_ADDRESS", r"\b((?:\d{1,3}\.){3}\d{1,3})\b", 0.8),
+    # -- numbers by their label -----------------------------------------------------------
+    Rule("labelled_id", "ID",
+         rf"\b{ID_LABELS}[ \t]*(?:number|no\.?|#)?[ \t]*[:#]?[ \t]*((?=[A-Z0-9\-]*\d)[A-Z0-9][A-Z0-9\-]{{3,}})\b", 0.95),
+    Rule("ssn", "US_SSN", r"\b(\d{3}-\d{2}-\d{4})\b", 0.9),
+    # -- places ---------------------------------------------------------------------------
+    Rule("street_address", "LOCATION",
+         rf"\b(\d{{1,6}}[ \t]+(?:[A-Z][a-zA-Z'\-]+[ \t]+){{1,4}}{STREET_TYPES}\.?"
+         r"(?:,?[ \t]*(?:apt|apartment|suite|ste|unit|#)\.?[ \t]*\w+)?)\b", 0.9),
+    Rule("po_box", "LOCATION", r"\b(p\.?[ \t]*o\.?[ \t]*box[ \t]+\d+)\b", 0.9),
+    Rule("city_state_zip", "LOCATION",
+         rf"\b((?:[A-Z][a-zA-Z'\-]+[ \t]+){{0,2}}[A-Z][a-zA-Z'\-]+,?[ \t]+(?:{'|'.join(US_STATES)})[ \t]+\d{{5}}(?:-\d{{4}})?)\b",
+         0.95, 0),
+    Rule("labelled_zip", "ZIP", r"\b(?:zip|postal code|post code)[ \t]*(?:code)?[ \t]*:?[ \t]*(\d{5}(?:-\d{4})?)\b", 0.95),
+    Rule("city_zip", "LOCATION", r"(?<=, )([A-Z][a-zA-Z'\-]+[ \t]+\d{5}(?:-\d{4})?)\b", 0.85, 0),
+    Rule("facility", "FACILITY",
+         rf"\b((?:[A-Z][a-zA-Z'&\-]+[ \t]+){{1,4}}(?i:{FACILITY_WORDS}))\b", 0.85, 0),
+]
+
+# Words that Presidio's spaCy model often calls a PERSON, ORG or place in clinical text.
+CLINICAL_WORDS = set("""
+dob dod mrn age sex gender male female dx ddx tx rx hx sx fhx shx pt
+abdomen abdominal acute allergies allergy anemia anaemia ankle aorta appendicitis arm
+arthritis assessment asthma atrial bilateral blood bp breast bronchitis cardiac
+cardiology cardiovascular cc chest chief cholesterol chronic ckd clinic colon complaint
+constitutional copd covid ct cva cxr daily dermatology diabetes diagnosis diet
+differential dvt dyspnea ecg echo edema ekg emergency endocrine ent examination exam
+extremities eyes family fever follow gastrointestinal genitourinary gi gu hba1c head
+heart heent hematology hepatic history hpi hypertension imaging impression infection
+insulin kidney knee labs lasix left lisinopril liver lung lungs lymph medical
+medications metformin mri msk musculoskeletal neck neuro neurological neurology normal
+objective oncology pain past patient pe physical plan plus pmh pneumonia procedure
+psychiatric pulmonary pulse rehab renal respiratory results review right ros shoulder
+sinus skin social spine subjective surgery surgical symptoms systems tachycardia
+temperature thyroid tylenol ultrasound urinalysis urine vital vitals wbc xray x-ray
+""".split())
+
+# Geographic names that Safe Harbor lets stay (states and countries are not identifiers).
+KEEP_PLACES = set("""
+alabama alaska arizona arkansas california colorado connecticut delaware florida georgia
+hawaii idaho illinois indiana iowa kansas kentucky louisiana maine maryland massachusetts
+michigan minnesota mississippi missouri montana nebraska nevada ohio oklahoma oregon
+pennsylvania tennessee texas utah vermont virginia washington wisconsin wyoming
+america usa us u.s. uk england scotland wales ireland canada mexico france germany italy
+spain china india japan africa europe asia
+""".split())
+
+DATE_EVIDENCE = re.compile(rf"\d[/\-.]\d|\b(?:{MONTHS})\b|\b(?:{WEEKDAYS})\b|\b(?:19|20)\d{{2}}\b",
+                           re.IGNORECASE)
+
+
+# Capitalised at a sentence start, never a name by themselves.
+NOT_NAME_WORDS = set("""
+a an the this that these those he she they his her their patient pt today she's he's it
+mr mrs ms dr miss mx prof doctor nurse sister
+""".split())
+
+
+def trim_clinical_edges(span: str) -> tuple[int, int]:
+    """(start, end) inside ``span`` without leading or trailing clinical words: spaCy
+    often runs a name on into the next field label ("Alex Example    DOB")."""
+    words = list(re.finditer(r"\S+", span))
+    def ordinary(word: str) -> bool:
+        word = word.strip(".,:;()").lower()
+        return word in CLINICAL_WORDS or word in NOT_NAME_WORDS
+
+    while words and ordinary(words[-1].group()):
+        words.pop()
+    while words and ordinary(words[0].group()):
+        words.pop(0)
+    return (words[0].start(), words[-1].end()) if words else (0, 0)
+
+
+def spacy_false_positive(entity: str, span: str) -> bool:
+    """True when a spaCy NER span is one of its usual clinical false positives: a
+    duration or frequency called a date, a clinical word called a person or place."""
+    words = [w.strip(".,:;()'").lower() for w in span.split()]
+    if entity == "DATE_TIME":
+        return not DATE_EVIDENCE.search(span)  # "four days", "daily", "65-year-old"
+    if entity in ("PERSON", "LOCATION"):
+        if any(not w for w in words) or not span[:1].isalpha():
+            return True
+        if all(w in CLINICAL_WORDS for w in words):
+            return True
+        if entity == "LOCATION" and span.strip().lower() in KEEP_PLACES:
+            return True
+    return entity in ("ORGANIZATION", "NRP")  # facilities have their own rule

@@ -1,0 +1,164 @@
+"""Consistent, realistic surrogates for identifiers.
+
+The same real value always gets the same surrogate, within a document and across every
+document of the workspace: each surrogate is drawn from Faker (offline, never from the
+input) with a seed made from a keyed hash (HMAC-SHA256) of the real value under a
+secret kept in the workspace's owner-only raw area. So no real-to-surrogate table is
+needed for consistency; one is kept (also in the raw area) only when the settings ask,
+for the residual-PHI scan to look for the real values.
+
+Dates move by one offset per patient (a whole number of days from the same keyed hash
+of the patient's key), so intervals between a patient's events stay true; or they are
+reduced to the year.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from pathlib import Path
+
+from medllm_local.deid_rules import MONTHS
+
+MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August",
+               "September", "October", "November", "December"]
+NUMERIC_DATE = re.compile(r"^(\d{1,2})([/\-.])(\d{1,2})(?:([/\-.])(\d{2}|\d{4}))?$")
+ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+NAMED_DATE = re.compile(rf"^({MONTHS})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?$", re.I)
+
+
+def load_secret(path: Path) -> bytes:
+    """The workspace's surrogate key: made once, owner-only, never leaves the raw area."""
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    key = secrets.token_bytes(32)
+    from medllm_local.workspace import atomic_write
+
+    atomic_write(path, key.hex())
+    return key
+
+
+def match_case(surrogate: str, original: str) -> str:
+    if original.isupper() and len(original) > 1:
+        return surrogate.upper()
+    if original.islower():
+        return surrogate.lower()
+    return surrogate
+
+
+class Surrogates:
+    """Makes surrogates for one workspace (or one ``deid --file`` run)."""
+
+    def __init__(self, secret: bytes, date_mode: str = "shift"):
+        from faker import Faker
+
+        if date_mode not in ("shift", "year"):
+            raise ValueError("date_mode must be 'shift' or 'year'")
+        self.secret = secret
+        self.date_mode = date_mode
+        self.faker = Faker("en_US")
+
+    def _seed(self, kind: str, value: str) -> int:
+        digest = hmac.new(self.secret, f"{kind}\0{value.strip().lower()}".encode(), hashlib.sha256)
+        return int.from_bytes(digest.digest()[:8], "big")
+
+    def _fake(self, kind: str, value: str, make) -> str:
+        self.faker.seed_instance(self._seed(kind, value))
+        return make(self.faker)
+
+    def date_offset_days(self, patient_key: str) -> int:
+        """The patient's date shift: 30 to 365 days back or forward, never zero."""
+        seed = self._seed("date-shift", patient_key)
+        days = 30 + seed % 336
+        return days if (seed >> 20) % 2 else -days
+
+    # -- per type ---------------------------------------------------------------------
+    def person(self, real: str) -> str:
+        """Name by name: "Alex Example" and later "Mr. Example" stay consistent."""
+        out = []
+        words = real.split()
+        for index, word in enumerate(words):
+            if re.fullmatch(r"[A-Za-z]\.?", word):  # an initial
+                out.append(self._fake("initial", word, lambda f: f.random_uppercase_letter()) + "."
+                           if word.endswith(".") else word)
+                continue
+            is_first = index == 0 and len(words) > 1
+            fake = self._fake("name", word,
+                              (lambda f: f.first_name()) if is_first else (lambda f: f.last_name()))
+            out.append(match_case(fake, word))
+        return " ".join(out)
+
+    def date(self, real: str, patient_key: str) -> str:
+        text = real.strip()
+        parsed = _parse_date(text)
+        if parsed is None:
+            return "[DATE]"
+        day, style = parsed
+        if self.date_mode == "year":
+            return str(day.year) if style.get("year") else "[DATE]"
+        shifted = day + dt.timedelta(days=self.date_offset_days(patient_key))
+        return _format_date(shifted, style)
+
+    def replacement(self, entity: str, real: str, patient_key: str) -> str:
+        """The surrogate text for one identifier of type ``entity``."""
+        if entity == "PERSON":
+            return self.person(real)
+        if entity == "DATE_TIME":
+            return self.date(real, patient_key)
+        if entity == "AGE":
+            return "90+"
+        fake = {
+            "PHONE_NUMBER": lambda f: f"(555) 01{f.random_int(0, 9)}-{f.random_int(1000, 9999)}",
+            "EMAIL_ADDRESS": lambda f: f"{f.user_name()}@example.org",
+            "URL": lambda f: f"https://example.org/{f.slug()}",
+            "IP_ADDRESS": lambda f: f"192.0.2.{f.random_int(1, 254)}",
+            "LOCATION": lambda f: f.street_address() if real[:1].isdigit() else f.city(),
+            "ZIP": lambda f: f.numerify("#####"),
+            "FACILITY": lambda f: f"{f.last_name()} {f.random_element(['Hospital', 'Clinic', 'Medical Center'])}",
+            "US_SSN": lambda f: f.numerify("9##-##-####"),
+            "DENY_LIST": lambda f: f.last_name(),
+        }.get(entity)
+        if fake is None:  # record numbers and other IDs: same shape, other characters
+            return self._fake(entity, real, lambda f: re.sub(
+                r"[A-Za-z]", lambda _: f.random_uppercase_letter(),
+                re.sub(r"\d", lambda _: str(f.random_digit()), real)))
+        return match_case(self._fake(entity, real, fake), real)
+
+
+def _parse_date(text: str) -> tuple[dt.date, dict] | None:
+    """(date, how it was written) for the forms the rules find; None if unparseable."""
+    try:
+        if match := ISO_DATE.match(text):
+            year, month, day = map(int, match.groups())
+            return dt.date(year, month, day), {"kind": "iso", "year": True}
+        if match := NUMERIC_DATE.match(text):
+            month, sep, day, _, year = match.groups()
+            full_year = None if year is None else int(year) + (0 if len(year) == 4 else
+                                                               (1900 if int(year) > 30 else 2000))
+            base = dt.date(full_year or 2001, int(month), int(day))
+            return base, {"kind": "numeric", "sep": sep, "year": year is not None,
+                          "year_digits": len(year or ""), "pad": len(match.group(1)) == 2}
+        if match := NAMED_DATE.match(text):
+            name, day, year = match.groups()
+            month = next(i for i, m in enumerate(MONTH_NAMES, 1) if m.lower().startswith(name.lower()[:3]))
+            return dt.date(int(year or 2001), month, int(day)), {"kind": "named", "year": year is not None}
+    except ValueError:
+        return None
+    return None
+
+
+def _format_date(day: dt.date, style: dict) -> str:
+    if style["kind"] == "iso":
+        return day.isoformat()
+    if style["kind"] == "numeric":
+        month, date = (f"{day.month:02d}", f"{day.day:02d}") if style["pad"] else (str(day.month), str(day.day))
+        text = f"{month}{style['sep']}{date}"
+        if style["year"]:
+            year = str(day.year) if style["year_digits"] == 4 else f"{day.year % 100:02d}"
+            text += f"{style['sep']}{year}"
+        return text
+    text = f"{MONTH_NAMES[day.month - 1]} {day.day}"
+    return f"{text}, {day.year}" if style["year"] else text
