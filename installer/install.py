@@ -229,6 +229,7 @@ def install(dev: bool = False, wheels: list[Path] | None = None, force: bool = F
     given = [*(wheels or []), *os.environ.get("MEDLLM_WHEELS", "").split(os.pathsep)]
     dirs = [Path(w).expanduser().resolve() for w in given if w]
     dirs = [d for d in dirs if d.is_dir()]
+    dev = dev or bool(installed_state().get("dev"))  # an update keeps the test extras
     if is_installed(dev) and not force:
         say("0/6", f"nothing to do: {VENV} is up to date")
         extract_converter(dirs)

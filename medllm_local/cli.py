@@ -114,6 +114,48 @@ def cmd_ingest(args: argparse.Namespace) -> dict:
     return report
 
 
+def cmd_deid(args: argparse.Namespace) -> dict:
+    from medllm_local import pipeline
+    from medllm_local.deid import DeidSettings
+
+    settings = settings_from_args(DeidSettings, args)
+    if args.file:
+        if args.doc_ids or args.all or args.approve:
+            raise ValueError("--file works outside the workspace: give no DOC_ID, --all or --approve")
+        report = pipeline.deid_files(args.file, settings)
+        if not args.json:
+            for item in report["files"]:
+                print(f"== {item['file']}: " + (item["error"] or f"{len(item['findings'])} findings"))
+                print(item["text"] or "")
+        failed = [item for item in report["files"] if item["error"]]
+        if failed:
+            raise PartialFailure(f"{len(failed)} of {len(report['files'])} files failed", report)
+        return report
+    if not (args.doc_ids or args.all or args.approve):
+        raise ValueError("say which documents: DOC_ID..., --all, or --file NOTE.txt")
+    workspace = open_workspace(args)
+    ids = [int(i) for i in args.doc_ids] or None
+    report: dict = {"documents": []}
+    if args.doc_ids or args.all:
+        from tqdm import tqdm
+
+        with tqdm(total=0, unit="doc", file=sys.stderr) as bar:
+            def progress(done: int, total: int, _: str) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            report = pipeline.deid_documents(workspace, ids, settings, progress)
+    if args.approve:
+        approved = pipeline.approve_documents(workspace, ids)
+        report |= approved
+        print(approved["message"], file=sys.stderr)
+    if not args.json:
+        for item in report["documents"]:
+            found = ", ".join(f"{n} {t}" for t, n in sorted(item["findings"].items())) or "nothing"
+            print(f"{item['id']}: {Path(item['source']).name}: {found}")
+    return report
+
+
 def cmd_chat(args: argparse.Namespace) -> dict:
     from medllm_local import pipeline
     from medllm_local.chat import ChatSettings
@@ -197,6 +239,7 @@ def _add_ui_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from medllm_local.chat import ChatSettings
+    from medllm_local.deid import DeidSettings
     from medllm_local.ingest import IngestSettings
 
     parser = argparse.ArgumentParser(
@@ -221,11 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ingest", cmd_ingest, "read reports (PDF, scans, images, DOCX, TXT, RTF, folders, zips)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or zip archives")
     add_settings_arguments(p, IngestSettings)
-    p = add("deid", cmd_not_built, "de-identify documents and review findings [issue 4]")
-    p.add_argument("doc_ids", nargs="*", metavar="DOC_ID")
-    p.add_argument("--all", action="store_true")
-    p.add_argument("--approve", action="store_true")
-    p.add_argument("--file", nargs="+", metavar="NOTE.txt")
+    p = add("deid", cmd_deid, "de-identify documents (or files), then approve them for training")
+    p.add_argument("doc_ids", nargs="*", metavar="DOC_ID", help="documents to de-identify")
+    p.add_argument("--all", action="store_true", help="every document not de-identified yet")
+    p.add_argument("--approve", action="store_true",
+                   help="approve the de-identified documents for training (says how many "
+                        "findings were not reviewed)")
+    p.add_argument("--file", nargs="+", metavar="NOTE.txt",
+                   help="de-identify these files without a workspace; nothing is stored")
+    add_settings_arguments(p, DeidSettings)
     add("clean", cmd_not_built, "clean de-identified text, recording each change [issue 5]")
     add("build", cmd_not_built, "build instruction pairs and train/validation/test splits [issue 5]")
     p = add("train", cmd_not_built, "fine-tune with QLoRA (GPU) or LoRA (CPU) [issue 6]")

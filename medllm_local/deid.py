@@ -158,7 +158,8 @@ class DeidEngine:
                     inner_start, inner_end = trim_clinical_edges(span)
                     start, end = result.start + inner_start, result.start + inner_end
                     span = text[start:end]
-                if not span or (recognizer == "SpacyRecognizer" and spacy_false_positive(entity, span)):
+                if not span or (recognizer == "SpacyRecognizer"
+                                and spacy_false_positive(entity, span, text[end:end + 40])):
                     continue
             if entity in ("ORGANIZATION", "NRP"):
                 continue

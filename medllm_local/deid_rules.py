@@ -121,6 +121,7 @@ RULES: list[Rule] = [
 
 # Words that Presidio's spaCy model often calls a PERSON, ORG or place in clinical text.
 CLINICAL_WORDS = set("""
+tel fax phone email pager cell mobile ext
 dob dod mrn age sex gender male female dx ddx tx rx hx sx fhx shx pt
 abdomen abdominal acute allergies allergy anemia anaemia ankle aorta appendicitis arm
 arthritis assessment asthma atrial bilateral blood bp breast bronchitis cardiac
@@ -147,6 +148,21 @@ america usa us u.s. uk england scotland wales ireland canada mexico france germa
 spain china india japan africa europe asia
 """.split())
 
+# Eponyms: "Baker's cyst", "Wells score", "Parkinson disease" name no person here.
+EPONYM_FOLLOWER = re.compile(
+    r"^(?:'s)?[ \t]+(?:disease|syndrome|cyst|sign|score|criteria|test|maneuver|manoeuvre|"
+    r"palsy|phenomenon|lymphoma|ulcer|node|fracture|triad|reflex|classification|scale|"
+    r"operation|procedure|tumou?r|anomaly|diverticulum|esophagus|oesophagus|position|law|"
+    r"rule|index|ratio|sarcoma|dementia|thyroiditis|hernia|contracture|encephalopathy)\b",
+    re.IGNORECASE)
+# Generic drug name stems (WHO INN): a "person" ending like this is a drug.
+DRUG_STEM = re.compile(
+    r"(?:aban|atran|pril|sartan|olol|alol|dipine|statin|azole|mycin|micin|cillin|cef\w*|"
+    r"floxacin|cycline|tidine|prazole|mab|nib|vir|parin|gliptin|gliflozin|glutide|"
+    r"formin|sone|olone|semide|thiazide|caine|azepam|azolam|oxetine|aline|triptan|"
+    r"profen|oxacin|conazole|dronate|lukast|terol|tropium|setron|platin|rubicin|taxel|"
+    r"barb|mide|zosin|afil|lamide|pramine|tyline|idone|apine|lukast)$", re.IGNORECASE)
+
 DATE_EVIDENCE = re.compile(rf"\d[/\-.]\d|\b(?:{MONTHS})\b|\b(?:{WEEKDAYS})\b|\b(?:19|20)\d{{2}}\b",
                            re.IGNORECASE)
 
@@ -155,6 +171,8 @@ DATE_EVIDENCE = re.compile(rf"\d[/\-.]\d|\b(?:{MONTHS})\b|\b(?:{WEEKDAYS})\b|\b(
 NOT_NAME_WORDS = set("""
 a an the this that these those he she they his her their patient pt today she's he's it
 mr mrs ms dr miss mx prof doctor nurse sister
+started stopped start stop continue continued increased decreased reduced given
+prescribed take takes taking advised review reviewed refer referred seen discussed
 """.split())
 
 
@@ -173,10 +191,14 @@ def trim_clinical_edges(span: str) -> tuple[int, int]:
     return (words[0].start(), words[-1].end()) if words else (0, 0)
 
 
-def spacy_false_positive(entity: str, span: str) -> bool:
+def spacy_false_positive(entity: str, span: str, after: str = "") -> bool:
     """True when a spaCy NER span is one of its usual clinical false positives: a
-    duration or frequency called a date, a clinical word called a person or place."""
+    duration or frequency called a date, a clinical word, an eponym ("Baker's cyst",
+    given the text ``after`` the span) or a drug called a person or place."""
     words = [w.strip(".,:;()'").lower() for w in span.split()]
+    if entity == "PERSON" and (EPONYM_FOLLOWER.match(after)
+                               or any(DRUG_STEM.search(w) for w in words)):
+        return True
     if entity == "DATE_TIME":
         return not DATE_EVIDENCE.search(span)  # "four days", "daily", "65-year-old"
     if entity in ("PERSON", "LOCATION"):

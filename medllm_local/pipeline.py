@@ -6,20 +6,21 @@ function and returns that stage's records; it holds no stage logic of its own.
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from medllm_local import chat, ingest as ingest_stage, models, offline
+from medllm_local import chat, deid, ingest as ingest_stage, models, offline
+from medllm_local.surrogates import SurrogateMap, Surrogates, load_secret
 from medllm_local.records import ChatAnswer, to_json
 from medllm_local.workspace import CATALOGUE_NAME, DEFAULT_WORKSPACE, Workspace
 
 DEMO_INBOX = "demo-reports"
 
 # Stages of the CLI contract that later issues build. Said plainly, never faked.
-NOT_BUILT: dict[str, int] = {
-    "deid": 4, "clean": 5, "build": 5, "train": 6, "export": 7,
+NOT_BUILT: dict[str, int] = { "clean": 5, "build": 5, "train": 6, "export": 7,
     "eval": 8, "demo": 5,
 }
 
@@ -32,7 +33,7 @@ def require_built(stage: str) -> None:
     if stage in NOT_BUILT:
         raise NotBuiltError(
             f"`{stage}` is not built yet in this release (tracked as issue {NOT_BUILT[stage]}); "
-            "available now: ingest, chat, models, and the app"
+            "available now: ingest, deid, chat, models, and the app"
         )
 
 
@@ -120,6 +121,98 @@ def _ingest_one(workspace: Workspace, source: ingest_stage.SourceFile,
         doc_id, len(document.pages), sum(p.method == "ocr" for p in document.pages), flagged,
         len(document.text), str(workspace.root / workspace.text_file_for(document.sha256)),
         document.warnings)
+
+
+class GateError(RuntimeError):
+    """Documents that may not be used for training yet: not de-identified and approved."""
+
+
+SURROGATE_KEY, SURROGATE_MAP = "surrogate.key", "surrogate-map.sqlite"
+
+
+def deid_files(paths: list[str | Path], settings: deid.DeidSettings | None = None) -> dict:
+    """De-identify files outside any workspace (one engine load for all): per file the
+    de-identified text and the findings, with offsets in the input text. Surrogates are
+    consistent within the run; nothing is stored."""
+    settings = settings or deid.DeidSettings()
+    engine = deid.DeidEngine(settings)
+    surrogates = Surrogates(secrets.token_bytes(32), settings.date_mode)
+    texts: dict[int, str] = {}
+    results: list[dict] = []
+    for index, source in enumerate(ingest_stage.iter_sources(paths, ingest_stage.IngestSettings())):
+        results.append({"file": source.source, "text": None, "findings": [], "error": source.error})
+        if source.error:
+            continue
+        try:
+            texts[index] = ingest_stage.read_document(source, ingest_stage.IngestSettings()).text
+        except ingest_stage.IngestError as error:
+            results[index]["error"] = str(error)
+    done = deid.deidentify_texts(engine, list(texts.values()), surrogates)
+    for index, result in zip(texts, done):
+        results[index]["text"] = result.text
+        results[index]["findings"] = [finding_json(f) for f in result.findings]
+    return {"files": results}
+
+
+def finding_json(finding) -> dict:
+    """A finding without the identifier itself: offsets say where it is."""
+    return {"start": finding.start, "end": finding.end, "type": finding.type,
+            "score": finding.score, "recognizer": finding.recognizer}
+
+
+def deid_documents(workspace: Workspace, document_ids: list[int] | None = None,
+                   settings: deid.DeidSettings | None = None,
+                   progress: ProgressCallback | None = None, batch_size: int = 16) -> dict:
+    """De-identify documents of the workspace (``None``: those not de-identified yet).
+    Re-running a document replaces its findings, so it needs review again."""
+    settings = settings or deid.DeidSettings()
+    rows = workspace.document_rows(document_ids)
+    if document_ids is None:
+        rows = [r for r in rows if r["status"] in ("ingested", "ocr_flagged")]
+    engine = deid.DeidEngine(settings)
+    surrogates = Surrogates(load_secret(workspace.folder("raw") / SURROGATE_KEY), settings.date_mode)
+    report = []
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start:start + batch_size]
+        texts = [workspace.load_document(row["id"]).text for row in batch]
+        for row, result in zip(batch, deid.deidentify_texts(engine, texts, surrogates)):
+            deid_file = workspace.store_deid(row["id"], row["sha256"], result.text, result.findings,
+                                             surrogates.patient_hash(result.patient_key))
+            counts: dict[str, int] = {}
+            for finding in result.findings:
+                counts[finding.type] = counts.get(finding.type, 0) + 1
+            report.append({"id": row["id"], "source": row["source"], "status": "deidentified",
+                           "findings": counts, "deid_file": str(workspace.root / deid_file)})
+        if progress:
+            progress(min(start + batch_size, len(rows)), len(rows), "de-identifying")
+    if settings.keep_map and surrogates.used:
+        SurrogateMap(workspace.folder("raw") / SURROGATE_MAP).add(surrogates.used)
+    return {"documents": report}
+
+
+def approve_documents(workspace: Workspace, document_ids: list[int] | None = None) -> dict:
+    """Approve de-identified documents for training. A bulk approval says how many
+    findings nobody looked at, so the choice is made knowingly."""
+    rows = workspace.document_rows(document_ids)
+    if document_ids is None:
+        rows = [r for r in rows if r["status"] == "deidentified"]
+    not_ready = [Path(r["source"]).name for r in rows if r["status"] not in ("deidentified", "approved")]
+    if not_ready:
+        raise GateError("not de-identified yet, so not approved: " + ", ".join(not_ready)
+                        + " (run deid on them first)")
+    unreviewed = sum(workspace.pending_findings(r["id"]) for r in rows)
+    workspace.set_status([r["id"] for r in rows], "approved")
+    return {"approved": [r["id"] for r in rows], "unreviewed_findings": unreviewed,
+            "message": f"approved {len(rows)} documents; {unreviewed} findings were approved "
+                       "without being reviewed one by one"}
+
+
+def require_approved(workspace: Workspace, document_ids: list[int]) -> None:
+    """The gate before datasets and training: every document de-identified and approved."""
+    blocked = [f"{Path(r['source']).name} ({r['status']})"
+               for r in workspace.document_rows(document_ids) if r["status"] != "approved"]
+    if blocked:
+        raise GateError("not de-identified and approved: " + ", ".join(blocked))
 
 
 def chat_stream(

@@ -60,6 +60,11 @@ class Surrogates:
         self.secret = secret
         self.date_mode = date_mode
         self.faker = Faker("en_US")
+        self.used: set[tuple[str, str, str]] = set()  # (type, real, surrogate) this run
+
+    def patient_hash(self, patient_key: str) -> str:
+        """A patient's key as stored in the catalogue: keyed, so it reveals nothing."""
+        return f"{self._seed('patient', patient_key):016x}"
 
     def _seed(self, kind: str, value: str) -> int:
         digest = hmac.new(self.secret, f"{kind}\0{value.strip().lower()}".encode(), hashlib.sha256)
@@ -104,6 +109,11 @@ class Surrogates:
 
     def replacement(self, entity: str, real: str, patient_key: str) -> str:
         """The surrogate text for one identifier of type ``entity``."""
+        surrogate = self._replacement(entity, real, patient_key)
+        self.used.add((entity, real, surrogate))
+        return surrogate
+
+    def _replacement(self, entity: str, real: str, patient_key: str) -> str:
         if entity == "PERSON":
             return self.person(real)
         if entity == "DATE_TIME":
@@ -126,6 +136,32 @@ class Surrogates:
                 r"[A-Za-z]", lambda _: f.random_uppercase_letter(),
                 re.sub(r"\d", lambda _: str(f.random_digit()), real)))
         return match_case(self._fake(entity, real, fake), real)
+
+
+class SurrogateMap:
+    """The real-to-surrogate table, kept (when the settings say so) in the owner-only raw
+    area only, so the residual-PHI scan can look for real values in datasets."""
+
+    def __init__(self, path: Path):
+        import sqlite3
+
+        self.path = path
+        with sqlite3.connect(path) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS surrogates (type TEXT, real TEXT, "
+                         "surrogate TEXT, UNIQUE(type, real, surrogate))")
+        path.chmod(0o600)
+
+    def add(self, rows: set[tuple[str, str, str]]) -> None:
+        import sqlite3
+
+        with sqlite3.connect(self.path) as conn:
+            conn.executemany("INSERT OR IGNORE INTO surrogates VALUES (?, ?, ?)", sorted(rows))
+
+    def real_values(self) -> set[str]:
+        import sqlite3
+
+        with sqlite3.connect(self.path) as conn:
+            return {row[0] for row in conn.execute("SELECT real FROM surrogates")}
 
 
 def _parse_date(text: str) -> tuple[dt.date, dict] | None:

@@ -8,6 +8,7 @@ Layout (every path is defined here and nowhere else)::
       inbox/              files waiting to be ingested (uploads, the demo reports)
       raw/                the files as given, named by content hash
       text/               extracted text, one file per document
+      deid/               de-identified text, one file per document
       clean/ datasets/ runs/ exports/ evals/ logs/
 
 Writes are atomic: files go to a temporary name in the same folder, are flushed to disk
@@ -31,92 +32,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from medllm_local.records import Document, Page
+from medllm_local.records import Document, Finding, Page
+from medllm_local.schema import MIGRATIONS
 
 DEFAULT_WORKSPACE = Path("~/medllm-workspace").expanduser()
 CATALOGUE_NAME = "catalogue.sqlite"
-FOLDERS = ("inbox", "raw", "text", "clean", "datasets", "runs", "exports", "evals", "logs")
+FOLDERS = ("inbox", "raw", "deid", "text", "clean", "datasets", "runs", "exports", "evals", "logs")
 TMP_PREFIX = ".tmp-"
 TEMP_FOLDER, UPLOADS_FOLDER = ".tmp", ".uploads"
 
-# Each entry moves the schema from version i to i+1. Append, never edit: a workspace
-# made by an older release is brought forward by running the entries it has not seen.
-MIGRATIONS: list[str] = [
-    # 0 -> 1: the first catalogue.
-    """
-    CREATE TABLE documents (
-        id INTEGER PRIMARY KEY,
-        sha256 TEXT NOT NULL UNIQUE,
-        source TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        raw_file TEXT,
-        text_file TEXT NOT NULL,
-        pages TEXT NOT NULL,               -- JSON list of Page without text
-        warnings TEXT NOT NULL DEFAULT '[]',
-        status TEXT NOT NULL DEFAULT 'ingested',
-        created_at TEXT NOT NULL
-    );
-    CREATE TABLE findings (
-        id INTEGER PRIMARY KEY,
-        document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-        start INTEGER NOT NULL, end INTEGER NOT NULL,
-        type TEXT NOT NULL, score REAL NOT NULL, recognizer TEXT NOT NULL,
-        decision TEXT NOT NULL DEFAULT 'pending'
-    );
-    CREATE TABLE pairs (
-        id INTEGER PRIMARY KEY,
-        document_id INTEGER REFERENCES documents(id) ON DELETE SET NULL,
-        task TEXT NOT NULL,
-        messages TEXT NOT NULL,            -- JSON, OpenAI-style messages
-        reference TEXT NOT NULL DEFAULT '',
-        split TEXT,
-        excluded INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL
-    );
-    CREATE TABLE splits (
-        id INTEGER PRIMARY KEY, name TEXT NOT NULL, file TEXT NOT NULL,
-        config TEXT NOT NULL, created_at TEXT NOT NULL
-    );
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY, base_model TEXT NOT NULL, status TEXT NOT NULL,
-        config TEXT NOT NULL, result TEXT, folder TEXT NOT NULL,
-        created_at TEXT NOT NULL, finished_at TEXT
-    );
-    CREATE TABLE evaluations (
-        id INTEGER PRIMARY KEY, model TEXT NOT NULL, split_id INTEGER REFERENCES splits(id),
-        metrics TEXT NOT NULL, cases_file TEXT, created_at TEXT NOT NULL
-    );
-    CREATE TABLE exports (
-        id INTEGER PRIMARY KEY, run_id INTEGER REFERENCES runs(id), gguf TEXT NOT NULL,
-        quant TEXT NOT NULL, checks TEXT NOT NULL, created_at TEXT NOT NULL
-    );
-    CREATE TABLE jobs (
-        id INTEGER PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL,
-        pid INTEGER, command TEXT NOT NULL, error TEXT,
-        started_at TEXT NOT NULL, finished_at TEXT
-    );
-    CREATE TABLE progress (
-        id INTEGER PRIMARY KEY,
-        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
-        step INTEGER NOT NULL, total INTEGER, message TEXT NOT NULL,
-        metrics TEXT NOT NULL DEFAULT '{}', at TEXT NOT NULL
-    );
-    """,
-    # 1 -> 2: every ingest attempt, so failures are listed with their reason beside the
-    # documents (a failed file has no document row: nothing of it is stored).
-    """
-    CREATE TABLE ingest_log (
-        id INTEGER PRIMARY KEY,
-        source TEXT NOT NULL,
-        sha256 TEXT,
-        status TEXT NOT NULL,              -- ok / failed / duplicate
-        error TEXT,
-        document_id INTEGER REFERENCES documents(id) ON DELETE SET NULL,
-        at TEXT NOT NULL
-    );
-    CREATE INDEX ingest_log_source ON ingest_log(source);
-    """,
-]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -389,6 +313,51 @@ class Workspace:
             conn.close()
         return documents + [{"id": None, "source": f["source"], "status": "failed",
                              "error": f["error"], "created_at": f["at"]} for f in failures]
+
+    # -- de-identification ---------------------------------------------------------------
+    def store_deid(self, document_id: int, sha256: str, text: str, findings: list[Finding],
+                   patient: str) -> str:
+        """Store a document's de-identified text (file first) and its findings, replacing
+        earlier ones; the document goes back to "deidentified" (not approved)."""
+        deid_file = f"deid/{sha256}.txt"
+        atomic_write(self.root / deid_file, text)
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM findings WHERE document_id = ?", (document_id,))
+            conn.executemany(
+                "INSERT INTO findings (document_id, start, end, type, score, recognizer)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(document_id, f.start, f.end, f.type, f.score, f.recognizer) for f in findings])
+            conn.execute("UPDATE documents SET deid_file = ?, patient = ?, status = 'deidentified'"
+                         " WHERE id = ?", (deid_file, patient, document_id))
+        return deid_file
+
+    def document_rows(self, ids: list[int] | None = None) -> list[sqlite3.Row]:
+        """Catalogue rows of the given documents (all when ``ids`` is None), by id."""
+        conn = self.connect()
+        try:
+            if ids is None:
+                return conn.execute("SELECT * FROM documents ORDER BY id").fetchall()
+            rows = {r["id"]: r for r in conn.execute(
+                f"SELECT * FROM documents WHERE id IN ({','.join('?' * len(ids))})", ids)}
+        finally:
+            conn.close()
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            raise WorkspaceError(f"no document with id {', '.join(map(str, missing))} in {self.root}")
+        return [rows[i] for i in ids]
+
+    def pending_findings(self, document_id: int) -> int:
+        conn = self.connect()
+        try:
+            return conn.execute("SELECT COUNT(*) FROM findings WHERE document_id = ? AND"
+                                " decision = 'pending'", (document_id,)).fetchone()[0]
+        finally:
+            conn.close()
+
+    def set_status(self, document_ids: list[int], status: str) -> None:
+        with self.transaction() as conn:
+            conn.executemany("UPDATE documents SET status = ? WHERE id = ?",
+                             [(status, i) for i in document_ids])
 
     def document_count(self) -> int:
         conn = self.connect()

@@ -1,0 +1,90 @@
+"""The workspace catalogue's schema, as the list of migrations that build it.
+
+Each entry moves the schema from version i to i+1 (SQLite's ``user_version``). Append,
+never edit: a workspace made by an older release is brought forward by running the
+entries it has not seen, in one transaction.
+"""
+
+MIGRATIONS: list[str] = [
+    # 0 -> 1: the first catalogue.
+    """
+    CREATE TABLE documents (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        raw_file TEXT,
+        text_file TEXT NOT NULL,
+        pages TEXT NOT NULL,               -- JSON list of Page without text
+        warnings TEXT NOT NULL DEFAULT '[]',
+        status TEXT NOT NULL DEFAULT 'ingested',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE findings (
+        id INTEGER PRIMARY KEY,
+        document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        start INTEGER NOT NULL, end INTEGER NOT NULL,
+        type TEXT NOT NULL, score REAL NOT NULL, recognizer TEXT NOT NULL,
+        decision TEXT NOT NULL DEFAULT 'pending'
+    );
+    CREATE TABLE pairs (
+        id INTEGER PRIMARY KEY,
+        document_id INTEGER REFERENCES documents(id) ON DELETE SET NULL,
+        task TEXT NOT NULL,
+        messages TEXT NOT NULL,            -- JSON, OpenAI-style messages
+        reference TEXT NOT NULL DEFAULT '',
+        split TEXT,
+        excluded INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE splits (
+        id INTEGER PRIMARY KEY, name TEXT NOT NULL, file TEXT NOT NULL,
+        config TEXT NOT NULL, created_at TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY, base_model TEXT NOT NULL, status TEXT NOT NULL,
+        config TEXT NOT NULL, result TEXT, folder TEXT NOT NULL,
+        created_at TEXT NOT NULL, finished_at TEXT
+    );
+    CREATE TABLE evaluations (
+        id INTEGER PRIMARY KEY, model TEXT NOT NULL, split_id INTEGER REFERENCES splits(id),
+        metrics TEXT NOT NULL, cases_file TEXT, created_at TEXT NOT NULL
+    );
+    CREATE TABLE exports (
+        id INTEGER PRIMARY KEY, run_id INTEGER REFERENCES runs(id), gguf TEXT NOT NULL,
+        quant TEXT NOT NULL, checks TEXT NOT NULL, created_at TEXT NOT NULL
+    );
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL,
+        pid INTEGER, command TEXT NOT NULL, error TEXT,
+        started_at TEXT NOT NULL, finished_at TEXT
+    );
+    CREATE TABLE progress (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        step INTEGER NOT NULL, total INTEGER, message TEXT NOT NULL,
+        metrics TEXT NOT NULL DEFAULT '{}', at TEXT NOT NULL
+    );
+    """,
+    # 1 -> 2: every ingest attempt, so failures are listed with their reason beside the
+    # documents (a failed file has no document row: nothing of it is stored).
+    """
+    CREATE TABLE ingest_log (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        sha256 TEXT,
+        status TEXT NOT NULL,              -- ok / failed / duplicate
+        error TEXT,
+        document_id INTEGER REFERENCES documents(id) ON DELETE SET NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX ingest_log_source ON ingest_log(source);
+    """,
+    # 2 -> 3: de-identification. The de-identified text lives in deid/; the patient a
+    # document belongs to is kept as a keyed hash only (it ties date shifts together).
+    """
+    ALTER TABLE documents ADD COLUMN deid_file TEXT;
+    ALTER TABLE documents ADD COLUMN patient TEXT;
+    CREATE INDEX findings_document ON findings(document_id);
+    """,
+]

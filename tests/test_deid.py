@@ -1,0 +1,199 @@
+"""De-identification with the real Presidio and spaCy model: every Safe Harbor class is
+removed, clinical content survives, surrogates are consistent, and the gate holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import stat
+
+import pytest
+
+from conftest import run_cli
+from medllm_local import pipeline
+from medllm_local.deid import DeidEngine, DeidSettings, deidentify_texts
+from medllm_local.demo import DEMO_REPORTS
+from medllm_local.surrogates import Surrogates
+
+SAFE_HARBOR_NOTE = """Patient: Margaret Okonkwo-Reyes    DOB: 04/17/1931    MRN: 0098-7734
+Seen at Maple Ridge Community Hospital, 4410 Larkspur Avenue, Apt 3B, Fairhaven, OR 97218.
+Phone (503) 555-0147 ext 22, fax 503-555-0199, email m.okonkwo@mailbox.example.com.
+SSN 123-45-6789. Account number: AC-55821907. Health plan ID: HP99812734.
+Licence number: D1234-5678. VIN: 1HGCM82633A004352. Device serial: PM-88213-X.
+Portal https://portal.mapleridge.example.org/records and server 10.24.8.17.
+She is a 93-year-old woman admitted on March 3, 2024 and seen again on 3/10.
+ASSESSMENT: Community-acquired pneumonia. Started amoxicillin 500 mg three times daily.
+Signed: Dr. Tobias Vandermeer, MD"""
+IDENTIFIERS = ["Margaret", "Okonkwo-Reyes", "04/17/1931", "0098-7734", "Maple Ridge",
+               "4410 Larkspur Avenue", "Fairhaven", "97218", "(503) 555-0147", "503-555-0199",
+               "m.okonkwo@mailbox.example.com", "123-45-6789", "AC-55821907", "HP99812734",
+               "D1234-5678", "1HGCM82633A004352", "PM-88213-X", "portal.mapleridge",
+               "10.24.8.17", "93-year-old", "March 3", "3/10", "Tobias", "Vandermeer"]
+CLINICAL = ["Community-acquired pneumonia", "amoxicillin 500 mg three times daily", "woman"]
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return DeidEngine()
+
+
+@pytest.fixture
+def surrogates():
+    return Surrogates(b"test-secret-key-of-32-bytes-long", "shift")
+
+
+def deidentify(engine, surrogates, *texts):
+    return deidentify_texts(engine, list(texts), surrogates)
+
+
+def test_every_safe_harbor_class_is_removed_and_clinical_text_kept(engine, surrogates):
+    result = deidentify(engine, surrogates, SAFE_HARBOR_NOTE)[0]
+    for identifier in IDENTIFIERS:
+        assert identifier.lower() not in result.text.lower(), identifier
+    for phrase in CLINICAL:
+        assert phrase in result.text, phrase
+    assert "90+" in result.text  # ages over 89 are aggregated
+    types = {f.type for f in result.findings}
+    assert {"PERSON", "DATE_TIME", "ID", "PHONE_NUMBER", "EMAIL_ADDRESS", "URL",
+            "IP_ADDRESS", "LOCATION", "AGE"} <= types
+
+
+def test_findings_point_into_the_input(engine):
+    findings = engine.find(SAFE_HARBOR_NOTE)
+    spans = [SAFE_HARBOR_NOTE[f.start:f.end] for f in findings]
+    assert any("Margaret Okonkwo-Reyes" in s for s in spans)
+    assert all(f.start < f.end for f in findings)
+    assert sorted(findings, key=lambda f: f.start) == findings
+    assert all(a.end <= b.start for a, b in zip(findings, findings[1:]))  # no overlaps
+
+
+def test_demo_reports_lose_every_identifier_and_keep_their_diagnosis(engine, surrogates):
+    results = deidentify(engine, surrogates, *[r.text for r in DEMO_REPORTS])
+    for report, result in zip(DEMO_REPORTS, results):
+        for word in report.patient.replace("-", " ").split():
+            assert word not in result.text, (report.slug, word)
+        for identifier in re.findall(r"MRN: (\S+)|DOB: (\S+)", report.text):
+            assert all(i not in result.text for i in identifier if i)
+        assert "Jordan" not in result.text and "Morgan Testcase" not in result.text
+        assert report.diagnosis in result.text, report.slug
+
+
+def test_eponyms_drugs_and_young_ages_survive(engine, surrogates):
+    text = ("Patient: Dana Quill. 47-year-old with a Baker's cyst, Parkinson's disease and "
+            "a Wells score of 3. Started Apixaban 5 mg and Atorvastatin 20 mg.")
+    result = deidentify(engine, surrogates, text)[0]
+    for kept in ("47-year-old", "Baker's cyst", "Parkinson's disease", "Wells score",
+                 "Apixaban 5 mg", "Atorvastatin 20 mg"):
+        assert kept in result.text, kept
+    assert "Dana" not in result.text and "Quill" not in result.text
+
+
+def test_a_name_found_once_is_removed_everywhere_in_any_case(engine, surrogates):
+    text = ("Patient: Brian Whitcombe\nHPI: brian reports chest pain. MR. WHITCOMBE denies "
+            "fever. Whitcombe's wife is worried.")
+    result = deidentify(engine, surrogates, text)[0]
+    assert "whitcombe" not in result.text.lower() and "brian" not in result.text.lower()
+
+
+def test_surrogates_are_consistent_and_never_taken_from_the_input(engine, surrogates):
+    first, second = deidentify(
+        engine, surrogates,
+        "Patient: Ann Porter. Seen by Dr. Lena Castellano on 02/01/2024.",
+        "Follow-up letter from Dr. Lena Castellano about Ann Porter.")
+    doctor = re.search(r"Dr\. (\w+ \w+)", first.text).group(1)
+    assert f"Dr. {doctor}" in second.text  # the same person, the same surrogate
+    assert doctor != "Lena Castellano"
+    again = Surrogates(b"test-secret-key-of-32-bytes-long", "shift")
+    assert again.person("Lena Castellano") == doctor  # stable across runs with the key
+
+
+def test_dates_shift_by_one_offset_per_patient(engine, surrogates):
+    result = deidentify(engine, surrogates,
+                        "Patient: Ivo Brandt. Admitted 01/10/2024, discharged 01/24/2024.")[0]
+    dates = re.findall(r"\d{2}/\d{2}/\d{4}", result.text)
+    assert len(dates) == 2 and "01/10/2024" not in dates
+    start, end = (dt.datetime.strptime(d, "%m/%d/%Y") for d in dates)
+    assert (end - start).days == 14  # the interval is clinically true
+
+
+def test_year_mode_keeps_only_the_year(engine):
+    result = deidentify_texts(engine, ["Patient: Ivo Brandt. Admitted 01/10/2024 and 3/4."],
+                              Surrogates(b"k" * 32, "year"))[0]
+    assert "2024" in result.text and "01/10" not in result.text and "3/4" not in result.text
+
+
+def test_deny_and_allow_lists(surrogates):
+    engine = DeidEngine(DeidSettings(deny_list="Lakeside, Hilltop Annex", allow_list="Hope"))
+    text = "Referred from Lakeside to the Hilltop Annex. Hope for recovery is good."
+    result = deidentify_texts(engine, [text], surrogates)[0]
+    assert "Lakeside" not in result.text and "Hilltop Annex" not in result.text
+    assert "Hope for recovery" in result.text
+
+
+def test_deid_file_cli_prints_text_and_offsets_but_never_the_identifiers(tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text(SAFE_HARBOR_NOTE)
+    out = run_cli("deid", "--file", str(note), str(tmp_path / "missing.txt"), "--json")
+    assert out.returncode == 1  # one of the two files failed
+    report = json.loads(out.stdout)
+    good, bad = report["files"]
+    assert bad["error"] == "no such file or folder"
+    assert "Margaret" not in good["text"] and "Community-acquired pneumonia" in good["text"]
+    assert "Margaret" in SAFE_HARBOR_NOTE[good["findings"][0]["start"]:good["findings"][0]["end"]]
+    for finding in good["findings"]:
+        assert set(finding) == {"start", "end", "type", "score", "recognizer"}
+    assert "Margaret" not in out.stdout.replace(good["text"], "") and "Margaret" not in out.stderr
+
+
+def test_workspace_deid_approve_and_the_gate(workspace, tmp_path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "a.txt").write_text(DEMO_REPORTS[0].text)
+    (folder / "b.txt").write_text(DEMO_REPORTS[4].text)
+    ids = [d["id"] for d in pipeline.ingest(workspace, [folder])["documents"]]
+    with pytest.raises(pipeline.GateError, match="a.txt \\(ingested\\)"):
+        pipeline.require_approved(workspace, ids)
+    with pytest.raises(pipeline.GateError, match="not de-identified yet"):
+        pipeline.approve_documents(workspace, ids)
+
+    report = pipeline.deid_documents(workspace)
+    assert [d["id"] for d in report["documents"]] == ids
+    deid_text = open(report["documents"][0]["deid_file"]).read()
+    assert "Alex Example" not in deid_text and "Community-acquired pneumonia" in deid_text
+    with pytest.raises(pipeline.GateError, match="deidentified"):
+        pipeline.require_approved(workspace, ids)
+    approved = pipeline.approve_documents(workspace)
+    assert approved["approved"] == ids and approved["unreviewed_findings"] > 5
+    pipeline.require_approved(workspace, ids)  # passes now
+
+    # the real values live only in the raw area, owner-only; the catalogue has offsets
+    raw = workspace.folder("raw")
+    for name in (pipeline.SURROGATE_KEY, pipeline.SURROGATE_MAP):
+        assert stat.S_IMODE((raw / name).stat().st_mode) == 0o600
+    conn = workspace.connect()
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(findings)")]
+    patients = [r[0] for r in conn.execute("SELECT patient FROM documents")]
+    conn.close()
+    assert "text" not in columns
+    assert all(re.fullmatch(r"[0-9a-f]{16}", p) for p in patients)
+    catalogue = workspace.catalogue_path.read_bytes()
+    assert b"Alex Example" not in catalogue and b"4471-0923" not in catalogue
+
+    pipeline.deid_documents(workspace, [ids[0]])  # re-run: needs approval again
+    with pytest.raises(pipeline.GateError, match="a.txt \\(deidentified\\)"):
+        pipeline.require_approved(workspace, ids)
+
+
+def test_cli_deid_all_then_approve(tmp_path):
+    ws = str(tmp_path / "ws")
+    note = tmp_path / "note.txt"
+    note.write_text(DEMO_REPORTS[4].text)
+    assert run_cli("ingest", str(note), "--workspace", ws).returncode == 0
+    out = run_cli("deid", "--all", "--approve", "--workspace", ws, "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["documents"][0]["findings"]["PERSON"] >= 2
+    assert report["approved"] == [1]
+    assert "findings were approved without being reviewed" in out.stderr
+    assert "Jamie" not in out.stdout + out.stderr
