@@ -5,7 +5,10 @@
 - how much ordinary text is removed: lower-case word tokens inside findings, as a share
   of all tokens (names and dates are rarely lower case in these notes, so this
   approximates clinical vocabulary removed by mistake);
-- findings per note by type, and throughput (notes per second on one core).
+- findings per note by type, and throughput (notes per second on one core);
+- span recall per Safe Harbor type and a lower bound on precision on the PHI-injection
+  benchmark (bench/phi_injection.py: identifiers inserted into ACI-Bench and MTS-Dialog
+  notes at known offsets, a quarter of the notes in ALL CAPS).
 
     .venv/bin/python bench/deid.py [--notes 87]
 """
@@ -26,6 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 import medllm_local  # noqa: E402,F401  (offline guard first)
 from medllm_local.deid import DeidEngine  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from phi_injection import make_benchmark, score  # noqa: E402
 
 ACI = ROOT.parent / "shared" / "data" / "aci_bench"
 
@@ -53,6 +59,7 @@ def name_spans(note: str, names: list[str]) -> list[tuple[int, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notes", type=int, default=87)
+    parser.add_argument("--injected", type=int, default=300, help="notes in the injection benchmark")
     args = parser.parse_args()
     notes = load_notes(args.notes)
     started = time.perf_counter()
@@ -89,6 +96,12 @@ def main() -> None:
         "notes_per_second_one_process": round(len(notes) / seconds, 1),
         "missed_examples": misses[:10],
     }
+    injected = make_benchmark(args.injected)
+    started = time.perf_counter()
+    injected_findings = engine.find_many([note.text for note in injected])
+    report["injection_benchmark"] = {
+        "notes": len(injected), **score(injected, injected_findings),
+        "notes_per_second_one_process": round(len(injected) / (time.perf_counter() - started), 1)}
     print(json.dumps(report, indent=2))
 
 

@@ -33,9 +33,23 @@ ID_LABELS = (r"(?:mrn|medical record(?: number| no\.?| #)?|record(?: number| no\
              r"lic\.?|dea|npi|serial(?: number| no\.?| #)?|device(?: id| serial)?|vin|"
              r"plate(?: number)?|case(?: number| no\.?| #)|encounter(?: id| number| #)?|"
              r"visit(?: id| number| #)|fin|csn|ssn|social security(?: number)?)")
-STREET_TYPES = (r"(?:street|st|road|rd|avenue|ave|boulevard|blvd|lane|ln|drive|dr|court|ct|"
-                r"way|place|pl|terrace|ter|circle|cir|highway|hwy|parkway|pkwy|square|sq|"
-                r"close|crescent|row)")
+# USPS street suffixes (the common ones, full and abbreviated, singular and plural)
+STREET_TYPES = (r"(?:alley|aly|annex|arcade|avenue|ave|bayou|beach|bend|bluffs?|bottom|"
+                r"boulevard|blvd|branch|bridge|brook|burgs?|bypass|camp|canyon|cape|causeway|"
+                r"cent(?:er|re)s?|circles?|cir|cliffs?|club|commons?|corners?|course|courts?|ct|"
+                r"coves?|creek|crescent|crest|crossing|curve|dale|dam|divide|drives?|dr|"
+                r"estates?|expressway|extensions?|falls?|ferry|fields?|flats?|fords?|forest|"
+                r"forges?|forks?|fort|freeway|gardens?|gateway|glens?|greens?|groves?|harbors?|"
+                r"haven|heights|highway|hwy|hills?|hollow|inlet|islands?|isle|junctions?|keys?|"
+                r"knolls?|lakes?|land|landing|lane|ln|lights?|loaf|locks?|lodge|loop|mall|"
+                r"manors?|meadows?|mews|mills?|mission|motorway|mount|mountains?|neck|orchard|"
+                r"oval|overpass|park|parkways?|pkwy|pass|passage|path|pike|pines?|place|pl|"
+                r"plains?|plaza|points?|ports?|prairie|radial|ranch|rapids?|rest|ridges?|river|"
+                r"road|rd|roads|route|row|rue|run|shoals?|shores?|skyway|springs?|spurs?|"
+                r"squares?|sq|station|stravenue|stream|streets?|st|summit|terrace|ter|"
+                r"throughway|trace|track|trafficway|trail|trailer|tunnel|turnpike|underpass|"
+                r"unions?|valleys?|viaduct|views?|villages?|ville|vista|walks?|wall|ways?|"
+                r"wells?|close)")
 FACILITY_WORDS = (r"(?:hospital|clinic|medical cent(?:er|re)|health cent(?:er|re)|infirmary|"
                   r"practice|surgery|hospice|nursing home|care home|health system|healthcare|"
                   r"medical group|urgent care|rehabilitation cent(?:er|re)|laboratory|labs)")
@@ -109,6 +123,9 @@ RULES: list[Rule] = [
     Rule("street_address", "LOCATION",
          rf"\b(\d{{1,6}}[ \t]+(?:[A-Z][a-zA-Z'\-]+[ \t]+){{1,4}}{STREET_TYPES}\.?"
          r"(?:,?[ \t]*(?:apt|apartment|suite|ste|unit|#)\.?[ \t]*\w+)?)\b", 0.9),
+    Rule("address_by_label", "LOCATION",
+         r"\b(?:lives at|living at|resides at|residing at|address|home address|moved to)[ \t]*:?[ \t]*"
+         r"(\d{1,6}[ \t]+[^,\n]{3,60}?)(?=,|\n|$|\.[ \t])", 0.85),
     Rule("po_box", "LOCATION", r"\b(p\.?[ \t]*o\.?[ \t]*box[ \t]+\d+)\b", 0.9),
     Rule("city_state_zip", "LOCATION",
          rf"\b((?:[A-Z][a-zA-Z'\-]+[ \t]+){{0,2}}[A-Z][a-zA-Z'\-]+,?[ \t]+(?:{'|'.join(US_STATES)})[ \t]+\d{{5}}(?:-\d{{4}})?)\b",
