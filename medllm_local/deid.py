@@ -233,3 +233,40 @@ def deidentify_texts(engine: DeidEngine, texts: list[str], surrogates: Surrogate
         key = patient_key(text, findings)
         results.append(DeidResult(replace(text, findings, surrogates, key), findings, key))
     return results
+
+
+@dataclass
+class ResidualHit:
+    """Something that still looks identifying in a text meant to be de-identified
+    (offsets only: the scan's report must not repeat what it found)."""
+
+    name: str
+    start: int
+    end: int
+    type: str
+    reason: str
+
+
+def residual_phi(engine: DeidEngine, texts: dict[str, str], surrogate_words: set[str],
+                 real_values: set[str]) -> list[ResidualHit]:
+    """Scan de-identified ``texts`` (name -> text) for identifiers left behind: the
+    detectors (at the engine's, ideally high-recall, setting), ignoring spans made only
+    of surrogate words; any known real value (from the surrogate map); the deny list
+    (part of the engine's rules)."""
+    hits: list[ResidualHit] = []
+    names = list(texts)
+    real = sorted((v for v in real_values if len(v.strip()) >= 4), key=len, reverse=True)
+    real_pattern = (re.compile(r"(?<!\w)(" + "|".join(re.escape(v) for v in real) + r")(?!\w)",
+                               re.IGNORECASE) if real else None)
+    for name, findings in zip(names, engine.find_many([texts[n] for n in names])):
+        text = texts[name]
+        for finding in findings:
+            words = {w.lower() for w in re.findall(r"[A-Za-z0-9]+", text[finding.start:finding.end])}
+            if finding.recognizer == "name_propagation" or (words and words <= surrogate_words):
+                continue  # a surrogate we put there ourselves
+            hits.append(ResidualHit(name, finding.start, finding.end, finding.type,
+                                    f"detector {finding.recognizer}"))
+        for match in real_pattern.finditer(text) if real_pattern else ():
+            hits.append(ResidualHit(name, match.start(), match.end(), "KNOWN_REAL_VALUE",
+                                    "a real identifier from the surrogate map"))
+    return hits

@@ -6,6 +6,7 @@ function and returns that stage's records; it holds no stage logic of its own.
 
 from __future__ import annotations
 
+import re
 import secrets
 import tempfile
 import threading
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from medllm_local import chat, deid, ingest as ingest_stage, models, offline
 from medllm_local.surrogates import SurrogateMap, Surrogates, load_secret
-from medllm_local.records import ChatAnswer, to_json
+from medllm_local.records import ChatAnswer, Finding, to_json
 from medllm_local.workspace import CATALOGUE_NAME, DEFAULT_WORKSPACE, Workspace
 
 DEMO_INBOX = "demo-reports"
@@ -185,14 +186,73 @@ def deid_documents(workspace: Workspace, document_ids: list[int] | None = None,
                            "findings": counts, "deid_file": str(workspace.root / deid_file)})
         if progress:
             progress(min(start + batch_size, len(rows)), len(rows), "de-identifying")
-    if settings.keep_map and surrogates.used:
-        SurrogateMap(workspace.folder("raw") / SURROGATE_MAP).add(surrogates.used)
+    if surrogates.used:
+        SurrogateMap(workspace.folder("raw") / SURROGATE_MAP).add(surrogates.used, settings.keep_map)
     return {"documents": report}
 
 
-def approve_documents(workspace: Workspace, document_ids: list[int] | None = None) -> dict:
-    """Approve de-identified documents for training. A bulk approval says how many
-    findings nobody looked at, so the choice is made knowingly."""
+def residual_scan(workspace: Workspace, texts: dict[str, str],
+                  settings: deid.DeidSettings | None = None) -> list[dict]:
+    """What still looks identifying in texts about to leave the de-identified area (a
+    dataset before export or training). Any hit must block; the hits carry offsets and
+    types, never the text found."""
+    settings = settings or deid.DeidSettings(score_threshold=0.2, propagate_names=False)
+    map_path = workspace.folder("raw") / SURROGATE_MAP
+    surrogate_map = SurrogateMap(map_path) if map_path.exists() else None
+    hits = deid.residual_phi(
+        deid.DeidEngine(settings), texts,
+        surrogate_map.surrogate_words() if surrogate_map else set(),
+        surrogate_map.real_values() if surrogate_map else set())
+    return to_json(hits)
+
+
+def review_document(workspace: Workspace, document_id: int) -> dict:
+    """A document as the reviewer sees it: its text, its findings with their decisions,
+    and the de-identified text the decisions produce."""
+    row = workspace.document_rows([document_id])[0]
+    if not row["deid_file"]:
+        raise GateError(f"{Path(row['source']).name} is not de-identified yet")
+    text = workspace.load_document(document_id).text
+    deid_text = (workspace.root / row["deid_file"]).read_text(encoding="utf-8")
+    findings = [dict(f) for f in workspace.findings_for(document_id)]
+    return {"id": document_id, "source": row["source"], "status": row["status"], "text": text,
+            "deid_text": deid_text, "findings": findings}
+
+
+def revise_document(workspace: Workspace, document_id: int, reject: list[int] = (),
+                    accept: list[int] = (), add_text: str = "", add_type: str = "PERSON",
+                    settings: deid.DeidSettings | None = None) -> dict:
+    """Apply a reviewer's decisions: reject or accept findings, add every occurrence of
+    ``add_text`` as a new finding, and rebuild the de-identified text from the findings
+    not rejected (same key, so the same surrogates). The document needs approval again."""
+    settings = settings or deid.DeidSettings()
+    row = workspace.document_rows([document_id])[0]
+    text = workspace.load_document(document_id).text
+    workspace.set_decision(document_id, list(reject), "rejected")
+    workspace.set_decision(document_id, list(accept), "accepted")
+    if add_text.strip():
+        pattern = re.compile(r"(?<!\w)" + re.escape(add_text.strip()) + r"(?!\w)", re.IGNORECASE)
+        added = [Finding(m.start(), m.end(), add_type, 1.0, "reviewer", m.group())
+                 for m in pattern.finditer(text)]
+        if not added:
+            raise ValueError("that text does not occur in the document")
+        workspace.add_findings(document_id, added)
+    kept = [Finding(f["start"], f["end"], f["type"], f["score"], f["recognizer"],
+                    text[f["start"]:f["end"]])
+            for f in workspace.findings_for(document_id) if f["decision"] != "rejected"]
+    kept = deid.merge_overlapping(kept)
+    surrogates = Surrogates(load_secret(workspace.folder("raw") / SURROGATE_KEY), settings.date_mode)
+    key = deid.patient_key(text, kept)
+    workspace.write_deid_text(document_id, row["sha256"], deid.replace(text, kept, surrogates, key))
+    SurrogateMap(workspace.folder("raw") / SURROGATE_MAP).add(surrogates.used, settings.keep_map)
+    return review_document(workspace, document_id)
+
+
+def approve_documents(workspace: Workspace, document_ids: list[int] | None = None,
+                      reviewed: bool = False) -> dict:
+    """Approve de-identified documents for training. ``reviewed``: a person looked at
+    every finding (the review screen), so pending ones count as accepted. Otherwise this
+    is a bulk approval, and it says how many findings nobody looked at."""
     rows = workspace.document_rows(document_ids)
     if document_ids is None:
         rows = [r for r in rows if r["status"] == "deidentified"]
@@ -200,6 +260,10 @@ def approve_documents(workspace: Workspace, document_ids: list[int] | None = Non
     if not_ready:
         raise GateError("not de-identified yet, so not approved: " + ", ".join(not_ready)
                         + " (run deid on them first)")
+    if reviewed:
+        for r in rows:
+            pending = [f["id"] for f in workspace.findings_for(r["id"]) if f["decision"] == "pending"]
+            workspace.set_decision(r["id"], pending, "accepted")
     unreviewed = sum(workspace.pending_findings(r["id"]) for r in rows)
     workspace.set_status([r["id"] for r in rows], "approved")
     return {"approved": [r["id"] for r in rows], "unreviewed_findings": unreviewed,

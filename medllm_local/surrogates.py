@@ -139,8 +139,8 @@ class Surrogates:
 
 
 class SurrogateMap:
-    """The real-to-surrogate table, kept (when the settings say so) in the owner-only raw
-    area only, so the residual-PHI scan can look for real values in datasets."""
+    """The surrogates handed out, in the owner-only raw area only: the residual-PHI scan
+    ignores them and, when the settings keep real values too, looks for those."""
 
     def __init__(self, path: Path):
         import sqlite3
@@ -151,9 +151,11 @@ class SurrogateMap:
                          "surrogate TEXT, UNIQUE(type, real, surrogate))")
         path.chmod(0o600)
 
-    def add(self, rows: set[tuple[str, str, str]]) -> None:
+    def add(self, rows: set[tuple[str, str, str]], keep_real: bool = True) -> None:
+        """Record surrogates handed out; their real values only when ``keep_real``."""
         import sqlite3
 
+        rows = {(kind, real if keep_real else "", surrogate) for kind, real, surrogate in rows}
         with sqlite3.connect(self.path) as conn:
             conn.executemany("INSERT OR IGNORE INTO surrogates VALUES (?, ?, ?)", sorted(rows))
 
@@ -161,7 +163,15 @@ class SurrogateMap:
         import sqlite3
 
         with sqlite3.connect(self.path) as conn:
-            return {row[0] for row in conn.execute("SELECT real FROM surrogates")}
+            return {row[0] for row in conn.execute("SELECT real FROM surrogates") if row[0]}
+
+    def surrogate_words(self) -> set[str]:
+        """Every word of every surrogate handed out: the residual scan ignores these."""
+        import sqlite3
+
+        with sqlite3.connect(self.path) as conn:
+            values = [row[0] for row in conn.execute("SELECT surrogate FROM surrogates")]
+        return {w.lower() for v in values for w in re.findall(r"[A-Za-z0-9]+", v)}
 
 
 def _parse_date(text: str) -> tuple[dt.date, dict] | None:

@@ -346,6 +346,35 @@ class Workspace:
             raise WorkspaceError(f"no document with id {', '.join(map(str, missing))} in {self.root}")
         return [rows[i] for i in ids]
 
+    def findings_for(self, document_id: int) -> list[sqlite3.Row]:
+        conn = self.connect()
+        try:
+            return conn.execute("SELECT * FROM findings WHERE document_id = ? ORDER BY start",
+                                (document_id,)).fetchall()
+        finally:
+            conn.close()
+
+    def set_decision(self, document_id: int, finding_ids: list[int], decision: str) -> None:
+        """Mark findings of one document accepted, rejected or pending (from review)."""
+        if decision not in ("accepted", "rejected", "pending"):
+            raise ValueError(f"unknown decision {decision!r}")
+        with self.transaction() as conn:
+            conn.executemany("UPDATE findings SET decision = ? WHERE id = ? AND document_id = ?",
+                             [(decision, i, document_id) for i in finding_ids])
+
+    def add_findings(self, document_id: int, findings: list[Finding]) -> None:
+        """Spans a reviewer added: accepted from the start."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO findings (document_id, start, end, type, score, recognizer, decision)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'accepted')",
+                [(document_id, f.start, f.end, f.type, f.score, f.recognizer) for f in findings])
+
+    def write_deid_text(self, document_id: int, sha256: str, text: str) -> None:
+        """Replace a document's de-identified text after review; it needs approval again."""
+        atomic_write(self.root / f"deid/{sha256}.txt", text)
+        self.set_status([document_id], "deidentified")
+
     def pending_findings(self, document_id: int) -> int:
         conn = self.connect()
         try:

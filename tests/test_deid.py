@@ -197,3 +197,20 @@ def test_cli_deid_all_then_approve(tmp_path):
     assert report["approved"] == [1]
     assert "findings were approved without being reviewed" in out.stderr
     assert "Jamie" not in out.stdout + out.stderr
+
+
+def test_residual_scan_passes_deidentified_text_and_catches_what_is_left(workspace, tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text(DEMO_REPORTS[0].text)
+    doc_id = pipeline.ingest(workspace, [note])["documents"][0]["id"]
+    deid_file = pipeline.deid_documents(workspace)["documents"][0]["deid_file"]
+    clean = open(deid_file).read()
+    assert pipeline.residual_scan(workspace, {"train.jsonl": clean}) == []
+    # a real value that slipped back in (say, pasted by hand) is caught by the map...
+    leaked = clean + "\nCopied from the original: MRN 4471-0923."
+    hits = pipeline.residual_scan(workspace, {"train.jsonl": leaked})
+    assert any(h["type"] == "KNOWN_REAL_VALUE" for h in hits)
+    # ...and a new identifier by the detectors; no hit repeats what it found
+    hits = pipeline.residual_scan(workspace, {"train.jsonl": clean + "\nCall Dr. Quentin Halvorsen."})
+    assert hits and all("Halvorsen" not in json.dumps(h) for h in hits)
+    assert workspace.load_document(doc_id).text == DEMO_REPORTS[0].text  # raw untouched

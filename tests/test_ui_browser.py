@@ -103,3 +103,36 @@ def test_documents_tab_ingests_uploads_and_the_demo_reports(app_process, browser
     text = table.inner_text()
     assert "demo-migraine-scan.png" in text and "demo-dvt.docx" in text
     assert read_guard_log(app_process.guard_log) == []
+
+
+def test_review_tab_deidentifies_rejects_adds_and_approves(app_process, browser_page, tmp_path):
+    from conftest import run_cli
+    from medllm_local.workspace import Workspace
+
+    page, _ = browser_page
+    demo = app_process.workspace / "inbox" / "demo-reports" / "demo-pneumonia.txt"
+    assert run_cli("ingest", str(demo), "--workspace", str(app_process.workspace)).returncode == 0
+    page.goto(app_process.url, wait_until="networkidle")
+    page.get_by_role("tab", name="Review").click()
+    page.locator("#deid-run").click()
+    page.locator("#review-status").get_by_text("De-identified 1 documents").wait_for(timeout=120_000)
+    page.locator("#review-doc input").click()
+    page.get_by_role("option", name="demo-pneumonia.txt").click()
+    findings = page.locator("#review-findings")
+    findings.get_by_text("Alex Example").first.wait_for(timeout=30_000)
+    assert "Alex Example" not in page.locator("#review-deid textarea").input_value()
+
+    workspace = Workspace.open(app_process.workspace)
+    phone = next(f for f in workspace.findings_for(1) if f["type"] == "PHONE_NUMBER")
+    page.locator("#review-reject textarea").fill(str(phone["id"]))
+    page.locator("#review-add textarea").fill("rusty")  # a word no detector removes
+    page.locator("#review-apply").click()
+    page.locator("#review-status").get_by_text("Applied").wait_for(timeout=30_000)
+    deid_text = page.locator("#review-deid textarea").input_value()
+    assert "(555) 010-4477" in deid_text  # the rejected finding stays as written
+    assert "rusty" not in deid_text and "Alex Example" not in deid_text
+    page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
+    page.locator("#review-approve").click()
+    page.locator("#review-status").get_by_text("Approved.").wait_for(timeout=30_000)
+    assert workspace.document_rows([1])[0]["status"] == "approved"
+    assert workspace.pending_findings(1) == 0

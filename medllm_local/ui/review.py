@@ -1,0 +1,102 @@
+"""The Review tab: de-identify, then look at each document's findings highlighted in
+its text, reject or add spans, see the de-identified result, and approve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from medllm_local import pipeline
+from medllm_local.workspace import Workspace
+
+FINDING_COLUMNS = ["finding", "text", "type", "score", "found by", "decision"]
+
+
+def review_choices(workspace: Workspace) -> list[tuple[str, int]]:
+    return [(f"{row['id']}: {Path(row['source'].split('!')[-1]).name} ({row['status']})", row["id"])
+            for row in workspace.document_rows() if row["deid_file"]]
+
+
+def highlighted(view: dict) -> list[tuple[str, str | None]]:
+    """The text cut into (piece, label) for gr.HighlightedText; rejected spans unlabelled."""
+    pieces, position = [], 0
+    for finding in view["findings"]:
+        if finding["start"] < position:
+            continue
+        pieces.append((view["text"][position:finding["start"]], None))
+        label = finding["type"] if finding["decision"] != "rejected" else None
+        pieces.append((view["text"][finding["start"]:finding["end"]], label))
+        position = finding["end"]
+    pieces.append((view["text"][position:], None))
+    return pieces
+
+
+def finding_rows(view: dict) -> list[list]:
+    return [[f["id"], view["text"][f["start"]:f["end"]], f["type"], f["score"], f["recognizer"],
+             f["decision"]] for f in view["findings"]]
+
+
+def build_review_tab(workspace: Workspace) -> None:
+    import gradio as gr
+
+    gr.Markdown("De-identify new documents, then check each one: findings are highlighted "
+                "in the original text. Reject a wrong finding by its number, add anything "
+                "missed, and approve. Only approved documents can be used for training.")
+    with gr.Row():
+        deid_button = gr.Button("De-identify new documents", variant="primary", elem_id="deid-run")
+        bulk_button = gr.Button("Approve all de-identified (without review)", elem_id="deid-bulk")
+    status = gr.Markdown("", elem_id="review-status")
+    document = gr.Dropdown(choices=review_choices(workspace), label="Document", elem_id="review-doc")
+    original = gr.HighlightedText(label="Original with findings", elem_id="review-original",
+                                  combine_adjacent=False)
+    findings = gr.Dataframe(headers=FINDING_COLUMNS, interactive=False, elem_id="review-findings")
+    with gr.Row():
+        reject = gr.Textbox(label="Reject findings (numbers, comma-separated)", elem_id="review-reject")
+        add = gr.Textbox(label="Also remove this text (every occurrence)", elem_id="review-add")
+        add_type = gr.Dropdown(["PERSON", "DATE_TIME", "LOCATION", "ID", "PHONE_NUMBER", "FACILITY",
+                                "OTHER"], value="PERSON", label="as", elem_id="review-add-type")
+    with gr.Row():
+        apply_button = gr.Button("Apply changes", elem_id="review-apply")
+        approve_button = gr.Button("Approve this document", variant="primary", elem_id="review-approve")
+    result = gr.Textbox(label="De-identified text", lines=14, interactive=False, elem_id="review-deid")
+
+    def show(doc_id):
+        if doc_id is None:
+            return [], [], "", ""
+        view = pipeline.review_document(workspace, int(doc_id))
+        return highlighted(view), finding_rows(view), view["deid_text"], f"Status: {view['status']}"
+
+    def run_deid(progress=gr.Progress()):
+        report = pipeline.deid_documents(
+            workspace, progress=lambda done, total, _: progress((done, total), desc="De-identifying"))
+        return (gr.update(choices=review_choices(workspace)),
+                f"De-identified {len(report['documents'])} documents.")
+
+    def apply(doc_id, reject_text, add_text, kind):
+        if doc_id is None:
+            return [], [], "", "Choose a document first."
+        try:
+            ids = [int(x) for x in reject_text.replace(" ", "").split(",") if x]
+            view = pipeline.revise_document(workspace, int(doc_id), reject=ids,
+                                            add_text=add_text, add_type=kind)
+        except ValueError as error:
+            return *show(doc_id)[:3], f"Not applied: {error}"
+        return highlighted(view), finding_rows(view), view["deid_text"], "Applied; approve when done."
+
+    def approve(doc_id):
+        if doc_id is None:
+            return gr.update(), "Choose a document first."
+        pipeline.approve_documents(workspace, [int(doc_id)], reviewed=True)
+        return gr.update(choices=review_choices(workspace)), "Approved."
+
+    def bulk():
+        try:
+            report = pipeline.approve_documents(workspace)
+        except pipeline.GateError as error:
+            return gr.update(), str(error)
+        return gr.update(choices=review_choices(workspace)), report["message"]
+
+    document.change(show, [document], [original, findings, result, status])
+    deid_button.click(run_deid, None, [document, status])
+    apply_button.click(apply, [document, reject, add, add_type], [original, findings, result, status])
+    approve_button.click(approve, [document], [document, status])
+    bulk_button.click(bulk, None, [document, status])
