@@ -6,6 +6,7 @@ function and returns that stage's records; it holds no stage logic of its own.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 import tempfile
@@ -161,12 +162,25 @@ def finding_json(finding) -> dict:
             "score": finding.score, "recognizer": finding.recognizer}
 
 
+def saved_deid_settings(workspace: Workspace, settings: deid.DeidSettings | None = None
+                        ) -> deid.DeidSettings:
+    """``settings`` with the workspace's saved deny and allow lists added to its own."""
+    settings = settings or deid.DeidSettings()
+    saved = workspace.load_settings()
+
+    def joined(given: str, key: str) -> str:
+        return ", ".join(t for t in (given, saved.get(key, "")) if t.strip())
+
+    return dataclasses.replace(settings, deny_list=joined(settings.deny_list, "deny_list"),
+                               allow_list=joined(settings.allow_list, "allow_list"))
+
+
 def deid_documents(workspace: Workspace, document_ids: list[int] | None = None,
                    settings: deid.DeidSettings | None = None,
                    progress: ProgressCallback | None = None, batch_size: int = 16) -> dict:
     """De-identify documents of the workspace (``None``: those not de-identified yet).
     Re-running a document replaces its findings, so it needs review again."""
-    settings = settings or deid.DeidSettings()
+    settings = saved_deid_settings(workspace, settings)
     rows = workspace.document_rows(document_ids)
     if document_ids is None:
         rows = [r for r in rows if r["status"] in ("ingested", "ocr_flagged")]

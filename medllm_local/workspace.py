@@ -37,6 +37,7 @@ from medllm_local.schema import MIGRATIONS
 
 DEFAULT_WORKSPACE = Path("~/medllm-workspace").expanduser()
 CATALOGUE_NAME = "catalogue.sqlite"
+SETTINGS_NAME = "settings.json"  # the user's saved choices (deny and allow lists...)
 FOLDERS = ("inbox", "raw", "deid", "text", "clean", "datasets", "runs", "exports", "evals", "logs")
 TMP_PREFIX = ".tmp-"
 TEMP_FOLDER, UPLOADS_FOLDER = ".tmp", ".uploads"
@@ -147,7 +148,18 @@ class Workspace:
         """What the workspace writes itself: never to be ingested as reports (a user may
         ingest a folder that holds the workspace). The inbox is the user's, so not here."""
         catalogue = [self.root / (CATALOGUE_NAME + end) for end in ("", "-wal", "-shm", "-journal")]
-        return (*catalogue, *(self.root / name for name in FOLDERS if name != "inbox"))
+        return (*catalogue, self.root / SETTINGS_NAME,
+                *(self.root / name for name in FOLDERS if name != "inbox"))
+
+    def load_settings(self) -> dict:
+        path = self.root / SETTINGS_NAME
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def save_settings(self, changes: dict) -> dict:
+        """Merge ``changes`` into the saved settings (atomically) and return them all."""
+        settings = self.load_settings() | changes
+        atomic_write(self.root / SETTINGS_NAME, json.dumps(settings, indent=2))
+        return settings
 
     def connect(self) -> sqlite3.Connection:
         """A new connection (one per thread or process; SQLite handles the locking)."""

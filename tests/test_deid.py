@@ -214,3 +214,57 @@ def test_residual_scan_passes_deidentified_text_and_catches_what_is_left(workspa
     hits = pipeline.residual_scan(workspace, {"train.jsonl": clean + "\nCall Dr. Quentin Halvorsen."})
     assert hits and all("Halvorsen" not in json.dumps(h) for h in hits)
     assert workspace.load_document(doc_id).text == DEMO_REPORTS[0].text  # raw untouched
+
+
+def test_canary_identifiers_never_leave_the_raw_area(tmp_path):
+    """50 unique identifiers planted across the demo reports, then ingest, de-identify and
+    approve through the CLI: none may appear in any file or catalogue field outside the
+    raw area (raw/, text/, inbox/), nor in anything the commands printed."""
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(50)
+    canaries, folder = [], tmp_path / "reports"
+    folder.mkdir()
+    for i, report in enumerate(DEMO_REPORTS):
+        lines = []
+        for _ in range(10):
+            kind = len(canaries) % 5
+            value = [f"{fake.first_name()}zq {fake.last_name()}zq",
+                     fake.numerify("MRN: 7#######"),
+                     fake.numerify("(5##) 7##-####"),
+                     f"{fake.user_name()}zq@example.net",
+                     f"{fake.random_int(100, 9999)} {fake.last_name()}zq Street"][kind]
+            label = ["Contact: ", "", "Phone ", "Email ", "Lives at "][kind]
+            canaries.append(value.replace("MRN: ", ""))
+            lines.append(f"{label}{value}.")
+        (folder / f"{report.slug}.txt").write_text(report.text + "\n" + "\n".join(lines) + "\n")
+    assert len(set(canaries)) == 50
+    ws = tmp_path / "ws"
+    printed = ""
+    for command in (["ingest", str(folder)], ["deid", "--all", "--approve"]):
+        out = run_cli(*command, "--workspace", str(ws), "--json")
+        assert out.returncode == 0, out.stderr
+        printed += out.stdout + out.stderr
+    raw_area = {"raw", "text", "inbox"}
+    outside = [p for p in ws.rglob("*") if p.is_file()
+               and p.relative_to(ws).parts[0] not in raw_area]
+    assert any(p.parts[-2] == "deid" for p in outside)
+    extracted = b"".join(p.read_bytes() for p in (ws / "text").iterdir())
+    assert all(c.encode() in extracted for c in canaries)  # they were there to leak
+    for canary in canaries:
+        needle = canary.encode()
+        assert needle not in printed.encode(), canary
+        for path in outside:
+            assert needle not in path.read_bytes(), (canary, path.relative_to(ws))
+
+
+def test_saved_deny_and_allow_lists_apply_to_workspace_deid(workspace, tmp_path):
+    workspace.save_settings({"deny_list": "Riverbend", "allow_list": ""})
+    assert workspace.load_settings()["deny_list"] == "Riverbend"
+    note = tmp_path / "note.txt"
+    note.write_text("Patient transferred from riverbend after a fall. Stable.")
+    pipeline.ingest(workspace, [note])
+    deid_file = pipeline.deid_documents(workspace)["documents"][0]["deid_file"]
+    assert "riverbend" not in open(deid_file).read().lower()
+    assert "transferred from" in open(deid_file).read()

@@ -187,6 +187,19 @@ def build_app(workspace: Workspace):
                 stop.click(None, None, None, cancels=events)
             with gr.Tab("Settings", elem_id="tab-settings"):
                 gr.Markdown(f"Workspace: `{workspace.root}`")
+                saved = workspace.load_settings()
+                deny = gr.Textbox(value=saved.get("deny_list", ""), elem_id="settings-deny",
+                                  label="Always remove (your name, staff, sites; comma-separated)")
+                allow = gr.Textbox(value=saved.get("allow_list", ""), elem_id="settings-allow",
+                                   label="Never remove (words wrongly taken for identifiers)")
+                save = gr.Button("Save de-identification lists", elem_id="settings-save")
+                saved_note = gr.Markdown("", elem_id="settings-saved")
+
+                def save_lists(deny_list: str, allow_list: str) -> str:
+                    workspace.save_settings({"deny_list": deny_list, "allow_list": allow_list})
+                    return "Saved; used by the next de-identification."
+
+                save.click(save_lists, [deny, allow], [saved_note])
                 guard = gr.JSON(value=offline.guard_status(), label="Offline guard",
                                 elem_id="offline-status")
                 report = gr.JSON(value=None, label="Models and what fits this GPU")
