@@ -190,12 +190,16 @@ class Workspace:
         finally:
             conn.close()
 
-    def schema_version(self) -> int:
+    def query(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
+        """Rows of one read, on a connection of its own."""
         conn = self.connect()
         try:
-            return conn.execute("PRAGMA user_version").fetchone()[0]
+            return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
+
+    def schema_version(self) -> int:
+        return self.query("PRAGMA user_version")[0][0]
 
     def _migrate(self) -> None:
         with self.transaction() as conn:
@@ -274,21 +278,11 @@ class Workspace:
         return f"text/{sha256}.txt"
 
     def find_document(self, sha256: str) -> int | None:
-        conn = self.connect()
-        try:
-            row = conn.execute("SELECT id FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
-            return row["id"] if row else None
-        finally:
-            conn.close()
+        rows = self.query("SELECT id FROM documents WHERE sha256 = ?", (sha256,))
+        return rows[0]["id"] if rows else None
 
     def load_document(self, document_id: int) -> Document:
-        conn = self.connect()
-        try:
-            row = conn.execute("SELECT * FROM documents WHERE id = ?", (document_id,)).fetchone()
-        finally:
-            conn.close()
-        if row is None:
-            raise WorkspaceError(f"no document with id {document_id} in {self.root}")
+        row = self.document_rows([document_id])[0]
         with open(self.root / row["text_file"], encoding="utf-8", newline="") as handle:
             text = handle.read()  # newline="": CRLF stays CRLF, page offsets stay right
         page_rows = json.loads(row["pages"])
@@ -311,18 +305,14 @@ class Workspace:
     def list_documents(self) -> list[dict]:
         """Documents with their status, newest first, and the files whose latest ingest
         failed (with the reason), for the Documents tab."""
-        conn = self.connect()
-        try:
-            documents = [dict(row) | {"pages": json.loads(row["pages"]),
-                                      "warnings": json.loads(row["warnings"])}
-                         for row in conn.execute(
-                "SELECT id, source, kind, status, pages, warnings, text_file, created_at"
-                " FROM documents ORDER BY id DESC")]
-            failures = [dict(row) for row in conn.execute(
-                "SELECT source, error, at FROM ingest_log AS l WHERE status = 'failed' AND id ="
-                " (SELECT MAX(id) FROM ingest_log WHERE source = l.source) ORDER BY id DESC")]
-        finally:
-            conn.close()
+        documents = [dict(row) | {"pages": json.loads(row["pages"]),
+                                  "warnings": json.loads(row["warnings"])}
+                     for row in self.query(
+            "SELECT id, source, kind, status, pages, warnings, text_file, created_at"
+            " FROM documents ORDER BY id DESC")]
+        failures = [dict(row) for row in self.query(
+            "SELECT source, error, at FROM ingest_log AS l WHERE status = 'failed' AND id ="
+            " (SELECT MAX(id) FROM ingest_log WHERE source = l.source) ORDER BY id DESC")]
         return documents + [{"id": None, "source": f["source"], "status": "failed",
                              "error": f["error"], "created_at": f["at"]} for f in failures]
 
@@ -345,26 +335,17 @@ class Workspace:
 
     def document_rows(self, ids: list[int] | None = None) -> list[sqlite3.Row]:
         """Catalogue rows of the given documents (all when ``ids`` is None), by id."""
-        conn = self.connect()
-        try:
-            if ids is None:
-                return conn.execute("SELECT * FROM documents ORDER BY id").fetchall()
-            rows = {r["id"]: r for r in conn.execute(
-                f"SELECT * FROM documents WHERE id IN ({','.join('?' * len(ids))})", ids)}
-        finally:
-            conn.close()
+        if ids is None:
+            return self.query("SELECT * FROM documents ORDER BY id")
+        rows = {r["id"]: r for r in self.query(
+            f"SELECT * FROM documents WHERE id IN ({','.join('?' * len(ids))})", ids)}
         missing = [i for i in ids if i not in rows]
         if missing:
             raise WorkspaceError(f"no document with id {', '.join(map(str, missing))} in {self.root}")
         return [rows[i] for i in ids]
 
     def findings_for(self, document_id: int) -> list[sqlite3.Row]:
-        conn = self.connect()
-        try:
-            return conn.execute("SELECT * FROM findings WHERE document_id = ? ORDER BY start",
-                                (document_id,)).fetchall()
-        finally:
-            conn.close()
+        return self.query("SELECT * FROM findings WHERE document_id = ? ORDER BY start", (document_id,))
 
     def set_decision(self, document_id: int, finding_ids: list[int], decision: str) -> None:
         """Mark findings of one document accepted, rejected or pending (from review)."""
@@ -388,12 +369,8 @@ class Workspace:
         self.set_status([document_id], "deidentified")
 
     def pending_findings(self, document_id: int) -> int:
-        conn = self.connect()
-        try:
-            return conn.execute("SELECT COUNT(*) FROM findings WHERE document_id = ? AND"
-                                " decision = 'pending'", (document_id,)).fetchone()[0]
-        finally:
-            conn.close()
+        return self.query("SELECT COUNT(*) FROM findings WHERE document_id = ? AND"
+                          " decision = 'pending'", (document_id,))[0][0]
 
     def set_status(self, document_ids: list[int], status: str) -> None:
         with self.transaction() as conn:
@@ -401,8 +378,4 @@ class Workspace:
                              [(status, i) for i in document_ids])
 
     def document_count(self) -> int:
-        conn = self.connect()
-        try:
-            return conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-        finally:
-            conn.close()
+        return self.query("SELECT COUNT(*) FROM documents")[0][0]
