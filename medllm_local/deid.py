@@ -17,7 +17,8 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from medllm_local.deid_rules import CLINICAL_WORDS, RULES, spacy_false_positive, trim_clinical_edges
+from medllm_local.deid_rules import (CLINICAL_WORDS, DRUG_STEM, EPONYM_FOLLOWER, RULES,
+                                     spacy_false_positive, trim_clinical_edges)
 from medllm_local.records import Finding
 from medllm_local.surrogates import Surrogates
 
@@ -38,6 +39,9 @@ class DeidSettings:
         "help": "findings scored below this are ignored (lower: more recall)"})
     propagate_names: bool = field(default=True, metadata={
         "help": "also remove every other occurrence of each name word found"})
+    recall_zipf: float = field(default=0.0, metadata={
+        "help": "also remove capitalised words inside sentences rarer than this in English "
+                "(zipf scale, e.g. 2.5; 0: off). More recall, but brand drug names go too"})
     date_mode: str = field(default="shift", metadata={
         "help": "shift: move dates by one offset per patient; year: keep only the year"})
     keep_map: bool = field(default=True, metadata={
@@ -166,6 +170,8 @@ class DeidEngine:
             if span.strip().lower() in allow:
                 continue
             findings.append(Finding(start, end, entity, round(result.score, 2), recognizer, span))
+        if self.settings.recall_zipf > 0:
+            findings += rare_capitalised_words(text, findings, self.settings.recall_zipf, allow)
         findings = merge_overlapping(findings)
         if self.settings.propagate_names:
             findings = merge_overlapping(findings + propagate_names(text, findings, allow))
@@ -188,11 +194,45 @@ def merge_overlapping(findings: list[Finding]) -> list[Finding]:
     return merged
 
 
+DOSE_AFTER = re.compile(r"^[ \t]*\d+(?:\.\d+)?[ \t]*(?:mg|mcg|g|ml|mL|units?|iu|tabs?|tablets?|puffs?)\b",
+                        re.IGNORECASE)
+
+
+def rare_capitalised_words(text: str, findings: list[Finding], max_zipf: float,
+                           allow: set[str]) -> list[Finding]:
+    """The recall pass for what NER misses (in the spirit of Philter): a capitalised word
+    inside a sentence that is rare in English is most often a name (Okonkwo, Vandermeer).
+    Not in mostly upper-case notes (capitals say nothing there), not for clinical words,
+    drug stems, short abbreviations, or a word followed by a dose (a brand name)."""
+    from wordfreq import zipf_frequency
+
+    letters = [c for c in text if c.isalpha()]
+    if letters and sum(c.isupper() for c in letters) > 0.6 * len(letters):
+        return []
+    covered = [(f.start, f.end) for f in findings]
+    found = []
+    for match in re.finditer(r"\b[A-Z][a-z]+(?:[-'][A-Za-z]+)*\b", text):
+        word, start, end = match.group(), match.start(), match.end()
+        before = text[:start].rstrip(" \t\"'(")
+        if not before or before[-1] in ".!?:;\n•-*#|>" or before.endswith(("\n\n",)):
+            continue  # a sentence or field start: capitalised anyway
+        lower = word.lower()
+        if (len(word) < 3 or lower in CLINICAL_WORDS or lower in allow
+                or DRUG_STEM.search(lower) or DOSE_AFTER.match(text[end:end + 16])
+                or EPONYM_FOLLOWER.match(text[end:end + 40])
+                or any(s <= start < e for s, e in covered)):
+            continue
+        if zipf_frequency(lower, "en") < max_zipf:
+            found.append(Finding(start, end, "PERSON", 0.5, "rare_capitalised_word", word))
+    return found
+
+
 def propagate_names(text: str, findings: list[Finding], allow: set[str]) -> list[Finding]:
     """Every other occurrence, in any case, of each word of each name found."""
     words = set()
     for finding in findings:
-        if finding.type == "PERSON":
+        # The rare-word pass is a guess: spreading its guesses would multiply mistakes.
+        if finding.type == "PERSON" and finding.recognizer != "rare_capitalised_word":
             for word in re.findall(r"[A-Za-z][A-Za-z'\-]+", finding.text):
                 lower = word.lower()
                 if len(word) > 1 and lower not in TITLE_WORDS and lower not in CLINICAL_WORDS \

@@ -268,3 +268,12 @@ def test_saved_deny_and_allow_lists_apply_to_workspace_deid(workspace, tmp_path)
     deid_file = pipeline.deid_documents(workspace)["documents"][0]["deid_file"]
     assert "riverbend" not in open(deid_file).read().lower()
     assert "transferred from" in open(deid_file).read()
+
+
+def test_rare_word_pass_finds_names_ner_misses_when_asked(surrogates):
+    text = "Discussed the plan with Okonkwo and Vandermeer at the bedside; no chest pain."
+    off = deidentify_texts(DeidEngine(), [text], surrogates)[0]
+    on = deidentify_texts(DeidEngine(DeidSettings(recall_zipf=2.5)), [text], surrogates)[0]
+    assert "Okonkwo" not in on.text and "Vandermeer" not in on.text
+    assert "chest pain" in on.text and "Discussed the plan" in on.text
+    assert {f.recognizer for f in on.findings} - {f.recognizer for f in off.findings}
