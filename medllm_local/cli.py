@@ -156,6 +156,22 @@ def cmd_deid(args: argparse.Namespace) -> dict:
     return report
 
 
+def cmd_build(args: argparse.Namespace) -> dict:
+    from medllm_local import pipeline
+    from medllm_local.dataset import BuildSettings
+
+    report = pipeline.build_dataset(open_workspace(args), settings_from_args(BuildSettings, args))
+    if not args.json:
+        print(", ".join(f"{n} {task} pairs" for task, n in report["pairs"].items()))
+        for name, info in report["splits"].items():
+            print(f"{name}: {info['pairs']} pairs from {len(info['documents'])} documents -> {info['file']}")
+        for item in report["unparsed"]:
+            print(f"no pairs from {item['source']}: {item['reason']}")
+        if report["not_approved"]:
+            print(f"left out (not approved): {len(report['not_approved'])} documents")
+    return report
+
+
 def cmd_chat(args: argparse.Namespace) -> dict:
     from medllm_local import pipeline
     from medllm_local.chat import ChatSettings
@@ -239,6 +255,7 @@ def _add_ui_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from medllm_local.chat import ChatSettings
+    from medllm_local.dataset import BuildSettings
     from medllm_local.deid import DeidSettings
     from medllm_local.ingest import IngestSettings
 
@@ -274,7 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="de-identify these files without a workspace; nothing is stored")
     add_settings_arguments(p, DeidSettings)
     add("clean", cmd_not_built, "clean de-identified text, recording each change [issue 5]")
-    add("build", cmd_not_built, "build instruction pairs and train/validation/test splits [issue 5]")
+    p = add("build", cmd_build, "build instruction pairs and train/validation/test splits "
+                                "from the approved documents")
+    add_settings_arguments(p, BuildSettings)
     p = add("train", cmd_not_built, "fine-tune with QLoRA (GPU) or LoRA (CPU) [issue 6]")
     p.add_argument("--model", default=None, help="base model (default: the embedded model)")
     p = add("eval", cmd_not_built, "evaluate models on the held-out split [issue 8]")

@@ -285,14 +285,20 @@ class ResidualHit:
     end: int
     type: str
     reason: str
+    blocking: bool = True
 
 
 def residual_phi(engine: DeidEngine, texts: dict[str, str], surrogate_words: set[str],
-                 real_values: set[str]) -> list[ResidualHit]:
+                 real_values: set[str], approved: dict[str, str] | None = None) -> list[ResidualHit]:
     """Scan de-identified ``texts`` (name -> text) for identifiers left behind: the
     detectors (at the engine's, ideally high-recall, setting), ignoring spans made only
-    of surrogate words; any known real value (from the surrogate map); the deny list
-    (part of the engine's rules)."""
+    of surrogate words; any known real value (from the surrogate map); the deny list.
+
+    ``approved`` maps a text to the approved de-identified document it came from. A
+    detector hit on words a person already reviewed and approved there does not block
+    (it is reported as a warning: the high-recall setting flags words like "insipidus");
+    a hit on anything else, a known real value or a deny-list term always blocks."""
+    approved = approved or {}
     hits: list[ResidualHit] = []
     names = list(texts)
     real = sorted((v for v in real_values if len(v.strip()) >= 4), key=len, reverse=True)
@@ -304,8 +310,12 @@ def residual_phi(engine: DeidEngine, texts: dict[str, str], surrogate_words: set
             words = {w.lower() for w in re.findall(r"[A-Za-z0-9]+", text[finding.start:finding.end])}
             if finding.recognizer == "name_propagation" or (words and words <= surrogate_words):
                 continue  # a surrogate we put there ourselves
+            reviewed = (finding.recognizer != "deny_list"
+                        and text[finding.start:finding.end] in approved.get(name, ""))
             hits.append(ResidualHit(name, finding.start, finding.end, finding.type,
-                                    f"detector {finding.recognizer}"))
+                                    f"detector {finding.recognizer}"
+                                    + (" (in approved text: a warning)" if reviewed else ""),
+                                    blocking=not reviewed))
         for match in real_pattern.finditer(text) if real_pattern else ():
             hits.append(ResidualHit(name, match.start(), match.end(), "KNOWN_REAL_VALUE",
                                     "a real identifier from the surrogate map"))

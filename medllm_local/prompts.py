@@ -14,35 +14,51 @@ SYSTEM_PROMPT = (
 
 @dataclass(frozen=True)
 class Task:
-    """One kind of question asked of a case, and how its answer is laid out."""
+    """One kind of question asked of a case. Several phrasings, so a fine-tune learns
+    the task and not one wording; evaluation and chat use the first."""
 
     name: str
-    instruction: str
+    phrasings: tuple[str, ...]
 
 
 TASKS: dict[str, Task] = {
-    "diagnosis": Task(
-        "diagnosis",
+    "diagnosis": Task("diagnosis", (
         "Based on the clinical report below, what is the most likely diagnosis? "
         "Answer with the diagnosis only.",
-    ),
-    "differential": Task(
-        "differential",
+        "Read this case and give the single most likely diagnosis, nothing else.",
+        "What is the most probable diagnosis for the patient described below? "
+        "Reply with the diagnosis only.",
+    )),
+    "differential": Task("differential", (
         "Based on the clinical report below, give a ranked differential diagnosis as a "
         "numbered list, most likely first.",
-    ),
-    "treatment": Task(
-        "treatment",
-        "Based on the clinical report below, outline the treatment and follow-up plan.",
-    ),
+        "List the differential diagnoses for this case, numbered, from most to least likely.",
+        "Give a numbered differential diagnosis for the patient below, most likely first.",
+    )),
+    "treatment": Task("treatment", (
+        "Based on the clinical report and diagnosis below, outline the treatment and "
+        "follow-up plan.",
+        "Given this case and its diagnosis, what is the management plan?",
+        "Write the treatment plan for the patient below, including follow-up.",
+    )),
 }
 
 
-def case_prompt(task: str, report: str) -> str:
-    """The user turn for one case: the task's instruction, then the report."""
+def case_prompt(task: str, report: str, phrasing: int = 0, diagnosis: str | None = None) -> str:
+    """The user turn for one case: one phrasing of the task, then the report (and, for
+    the treatment task, the diagnosis the plan is for)."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
-    return f"{TASKS[task].instruction}\n\nReport:\n{report.strip()}"
+    phrasings = TASKS[task].phrasings
+    text = f"{phrasings[phrasing % len(phrasings)]}\n\nReport:\n{report.strip()}"
+    if diagnosis:
+        text += f"\n\nDiagnosis: {diagnosis}"
+    return text
+
+
+def differential_answer(items: list[str]) -> str:
+    """How a ranked differential is written, in training data and in answers parsed."""
+    return "\n".join(f"{rank}. {item}" for rank, item in enumerate(items, 1))
 
 
 def chat_messages(

@@ -87,4 +87,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE documents ADD COLUMN patient TEXT;
     CREATE INDEX findings_document ON findings(document_id);
     """,
+    # 3 -> 4: datasets. A pair remembers whether a person edited it; a split row names
+    # its build and file.
+    """
+    ALTER TABLE pairs ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE splits ADD COLUMN build TEXT;
+    """,
 ]

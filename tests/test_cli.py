@@ -61,7 +61,7 @@ def test_options_before_the_command_are_kept(tmp_path):
     assert parser.parse_args(["ingest", "f", "--workspace", "/b"]).workspace == "/b"
     assert parser.parse_args(["--port", "8000", "ui"]).port == 8000
     assert parser.parse_args(["ui", "--port", "8001"]).port == 8001
-    out = run_cli("--workspace", str(tmp_path / "ws"), "ingest", str(tmp_path / "none.txt"), "--json")
+    run_cli("--workspace", str(tmp_path / "ws"), "ingest", str(tmp_path / "none.txt"), "--json")
     assert (tmp_path / "ws" / "catalogue.sqlite").exists()  # not ~/medllm-workspace
 
 

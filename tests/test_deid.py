@@ -217,9 +217,10 @@ def test_residual_scan_passes_deidentified_text_and_catches_what_is_left(workspa
 
 
 def test_canary_identifiers_never_leave_the_raw_area(tmp_path):
-    """50 unique identifiers planted across the demo reports, then ingest, de-identify and
-    approve through the CLI: none may appear in any file or catalogue field outside the
-    raw area (raw/, text/, inbox/), nor in anything the commands printed."""
+    """50 unique identifiers planted across the demo reports, then ingest, de-identify,
+    approve and build the dataset through the CLI: none may appear in any file or
+    catalogue field outside the raw area (raw/, text/, inbox/), in the dataset files, nor
+    in anything the commands printed."""
     from faker import Faker
 
     fake = Faker("en_US")
@@ -242,7 +243,7 @@ def test_canary_identifiers_never_leave_the_raw_area(tmp_path):
     assert len(set(canaries)) == 50
     ws = tmp_path / "ws"
     printed = ""
-    for command in (["ingest", str(folder)], ["deid", "--all", "--approve"]):
+    for command in (["ingest", str(folder)], ["deid", "--all", "--approve"], ["build"]):
         out = run_cli(*command, "--workspace", str(ws), "--json")
         assert out.returncode == 0, out.stderr
         printed += out.stdout + out.stderr
@@ -250,6 +251,7 @@ def test_canary_identifiers_never_leave_the_raw_area(tmp_path):
     outside = [p for p in ws.rglob("*") if p.is_file()
                and p.relative_to(ws).parts[0] not in raw_area]
     assert any(p.parts[-2] == "deid" for p in outside)
+    assert any(p.name == "train.jsonl" for p in outside)  # the dataset was written
     extracted = b"".join(p.read_bytes() for p in (ws / "text").iterdir())
     assert all(c.encode() in extracted for c in canaries)  # they were there to leak
     for canary in canaries:

@@ -1,0 +1,22 @@
+"""Runs stages against a workspace. The CLI and the UI call only this layer; each
+module here serves one group of stages (documents, privacy, datasets, assistant).
+
+Each function here resolves its inputs (a workspace, a model name), calls one stage
+function and returns that stage's records; it holds no stage logic of its own.
+"""
+
+from medllm_local.pipeline.assistant import chat_answer, chat_stream, models_report
+from medllm_local.pipeline.common import (DEMO_INBOX, NOT_BUILT, GateError, NotBuiltError,
+                                          ProgressCallback, open_workspace, require_built)
+from medllm_local.pipeline.datasets import build_dataset
+from medllm_local.pipeline.documents import ingest
+from medllm_local.pipeline.privacy import (SURROGATE_KEY, SURROGATE_MAP, approve_documents,
+                                           deid_documents, deid_files, finding_json,
+                                           require_approved, residual_scan, review_document,
+                                           revise_document, saved_deid_settings)
+
+__all__ = ["DEMO_INBOX", "NOT_BUILT", "SURROGATE_KEY", "SURROGATE_MAP", "GateError",
+           "NotBuiltError", "ProgressCallback", "approve_documents", "build_dataset",
+           "chat_answer", "chat_stream", "deid_documents", "deid_files", "finding_json",
+           "ingest", "models_report", "open_workspace", "require_approved", "require_built",
+           "residual_scan", "review_document", "revise_document", "saved_deid_settings"]

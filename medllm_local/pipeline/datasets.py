@@ -1,0 +1,84 @@
+"""Dataset building against the workspace: pairs from approved documents, the residual
+scan, splits written as JSONL and recorded in the catalogue."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from medllm_local import dataset
+from medllm_local.pipeline.common import GateError, ProgressCallback
+from medllm_local.pipeline.privacy import residual_scan
+from medllm_local.workspace import Workspace, atomic_write, now
+
+
+def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None = None,
+                  progress: ProgressCallback | None = None) -> dict:
+    """Pairs from every approved document, split by document (and patient), checked for
+    residual PHI, written as JSONL per split. Documents not approved are listed and left
+    out; nothing is written when the scan finds anything."""
+    settings = settings or dataset.BuildSettings()
+    rows = workspace.document_rows()
+    approved = [r for r in rows if r["status"] == "approved"]
+    skipped = [{"id": r["id"], "source": Path(r["source"]).name, "status": r["status"]}
+               for r in rows if r["status"] != "approved"]
+    if not approved:
+        raise GateError("no approved documents: de-identify and approve them first "
+                        "(deid --all, then deid --approve, or the Review tab)")
+    built, texts = [], {}
+    for index, row in enumerate(approved):
+        text = (workspace.root / row["deid_file"]).read_text(encoding="utf-8")
+        built.append((row, dataset.pairs_for_document(row["id"], text, settings.task_list)))
+        if progress:
+            progress(index + 1, len(approved), "building pairs")
+    sources = {}
+    for row, result in built:
+        source = (workspace.root / row["deid_file"]).read_text(encoding="utf-8")
+        for number, pair in enumerate(result.pairs):
+            name = f"{Path(row['source']).name} pair {number + 1}"
+            texts[name] = "\n".join(m["content"] for m in pair.messages[1:])
+            sources[name] = source
+    hits = residual_scan(workspace, texts, sources)
+    warnings = [h for h in hits if not h["blocking"]]
+    if len(warnings) < len(hits):
+        where = sorted({f"{h['name']} ({h['type']})" for h in hits if h["blocking"]})
+        raise GateError(f"residual identifiers found, nothing written: {'; '.join(where[:10])}"
+                        + (f" and {len(where) - 10} more" if len(where) > 10 else "")
+                        + ". Review those documents and approve them again.")
+    with_pairs = [(row, result) for row, result in built if result.pairs]
+    split_of = dataset.assign_splits(
+        {row["id"]: row["patient"] or f"document {row['id']}" for row, _ in with_pairs}, settings)
+    build_id = now().replace(":", "").replace("+0000", "Z")
+    folder = workspace.folder("datasets") / build_id
+    folder.mkdir(mode=0o700, exist_ok=True)
+    report_splits: dict[str, dict] = {}
+    pair_rows = []
+    for split in ("train", "validation", "test"):
+        pairs = [p for row, result in with_pairs if split_of[row["id"]] == split for p in result.pairs]
+        path = atomic_write(folder / f"{split}.jsonl", dataset.dump(pairs, "messages"))
+        report_splits[split] = {"pairs": len(pairs), "file": str(path),
+                                "documents": sorted({p.document_id for p in pairs})}
+        pair_rows += [(p.document_id, p.task, json.dumps(p.messages), p.reference, split, now())
+                      for p in pairs]
+    with workspace.transaction() as conn:
+        conn.execute("DELETE FROM pairs WHERE edited = 0")
+        conn.executemany("INSERT INTO pairs (document_id, task, messages, reference, split,"
+                         " created_at) VALUES (?, ?, ?, ?, ?, ?)", pair_rows)
+        conn.executemany("INSERT INTO splits (name, file, config, created_at, build) VALUES"
+                         " (?, ?, ?, ?, ?)",
+                         [(name, info["file"], json.dumps(dataclasses.asdict(settings)), now(), build_id)
+                          for name, info in report_splits.items()])
+    tasks: dict[str, int] = {}
+    sections: dict[str, int] = {}
+    for _, result in with_pairs:
+        for pair in result.pairs:
+            tasks[pair.task] = tasks.get(pair.task, 0) + 1
+    for _, result in built:
+        for name in result.sections:
+            sections[name] = sections.get(name, 0) + 1
+    return {"build": build_id, "pairs": tasks, "splits": report_splits,
+            "residual_scan": {"blocking": 0, "warnings": len(warnings)},
+            "sections_found": sections, "not_approved": skipped,
+            "unparsed": [{"id": row["id"], "source": Path(row["source"]).name, "reason": result.problem}
+                         for row, result in built if not result.pairs]}

@@ -1,0 +1,77 @@
+"""Ingest against the workspace: files in, documents stored one by one."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from medllm_local import ingest as ingest_stage
+from medllm_local.pipeline.common import ProgressCallback
+from medllm_local.records import to_json
+from medllm_local.workspace import Workspace
+
+
+def ingest(
+    workspace: Workspace,
+    paths: list[str | Path],
+    settings: ingest_stage.IngestSettings | None = None,
+    progress: ProgressCallback | None = None,
+    stop_event: threading.Event | None = None,
+) -> dict:
+    """Read every file under ``paths`` into the workspace, one at a time: each document
+    is stored (raw copy, text, catalogue row) as soon as it is read, so a stopped or
+    crashed batch resumes by running it again: stored files are skipped by hash.
+    A bad file is reported with its reason and the batch goes on."""
+    settings = settings or ingest_stage.IngestSettings()
+    total = ingest_stage.count_sources(paths, exclude=workspace.managed_paths())
+    results: list[ingest_stage.IngestResult] = []
+    ocr = ingest_stage.OcrEngine(settings)
+    stopped = False
+    try:
+        for source in ingest_stage.iter_sources(paths, settings, exclude=workspace.managed_paths()):
+            if stop_event is not None and stop_event.is_set():
+                stopped = True
+                break
+            result = _ingest_one(workspace, source, settings, ocr)
+            workspace.log_ingest(result.source, source.sha256 if source.data else None,
+                                 result.status, result.error, result.id)
+            results.append(result)
+            if progress:
+                progress(len(results), max(total, len(results)), source.source)
+    finally:
+        ocr.close()
+    totals = {status: sum(r.status == status for r in results)
+              for status in ("ok", "failed", "duplicate")}
+    return {"documents": to_json(results), "totals": totals | {"files": len(results)},
+            "stopped": stopped}
+
+
+def _ingest_one(workspace: Workspace, source: ingest_stage.SourceFile,
+                settings: ingest_stage.IngestSettings,
+                ocr: ingest_stage.OcrEngine) -> ingest_stage.IngestResult:
+    if source.error:
+        return ingest_stage.IngestResult(source.source, "failed", source.error)
+    existing = workspace.find_document(source.sha256)
+    if existing is not None:
+        return ingest_stage.IngestResult(source.source, "duplicate", id=existing,
+                                         error="already in the workspace")
+    try:
+        document = ingest_stage.read_document(source, settings, ocr)
+    except ingest_stage.IngestError as error:
+        return ingest_stage.IngestResult(source.source, "failed", str(error))
+    except Exception as error:  # a library bug must not stop the batch or leak text
+        return ingest_stage.IngestResult(
+            source.source, "failed", f"unexpected {type(error).__name__} while reading")
+    flagged = [p.number for p in document.pages if p.method == "ocr"
+               and (p.ocr_confidence or 0) < settings.ocr_flag_confidence]
+    try:
+        doc_id, created = workspace.store_document(
+            document, raw=source.data, status="ocr_flagged" if flagged else "ingested")
+    except OSError as error:  # disk full, permissions: this file fails, the batch goes on
+        return ingest_stage.IngestResult(source.source, "failed",
+                                         f"could not store it: {error.strerror or error}")
+    return ingest_stage.IngestResult(
+        source.source, "ok" if created else "duplicate", None if created else "already in the workspace",
+        doc_id, len(document.pages), sum(p.method == "ocr" for p in document.pages), flagged,
+        len(document.text), str(workspace.root / workspace.text_file_for(document.sha256)),
+        document.warnings)

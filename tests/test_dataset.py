@@ -1,0 +1,189 @@
+"""Pairs from real report text, splits without leakage, the chat-data formats, and the
+build stage behind the de-identification gate."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from conftest import SHARED_DATA, run_cli
+from medllm_local import pipeline
+from medllm_local.dataset import (BuildSettings, assign_splits, dump, load, pairs_for_document,
+                                  to_record)
+from medllm_local.demo import DEMO_REPORTS
+from medllm_local.sections import main_diagnosis, numbered_items, parse_sections
+
+ALL_TASKS = ["diagnosis", "differential", "treatment"]
+
+
+def aci_notes() -> list[str]:
+    notes = []
+    for split in ("train", "valid"):
+        path = SHARED_DATA / "aci_bench" / f"{split}.csv"
+        if not path.exists():
+            pytest.skip("../shared/data not present")
+        notes += [row["note"] for row in csv.DictReader(path.open(encoding="utf-8"))]
+    return notes
+
+
+def agentclinic_reports() -> list[tuple[str, str]]:
+    """AgentClinic OSCE cases (MIT) flattened to report text, with their diagnosis."""
+    path = SHARED_DATA / "agentclinic" / "agentclinic_medqa_extended.jsonl"
+    if not path.exists():
+        pytest.skip("../shared/data not present")
+
+    def flat(value) -> str:
+        if isinstance(value, dict):
+            return "; ".join(f"{k.replace('_', ' ')}: {flat(v)}" for k, v in value.items())
+        return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+    reports = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        case = json.loads(line)["OSCE_Examination"]
+        actor = case["Patient_Actor"]
+        text = (f"CHIEF COMPLAINT: {flat(actor.get('Symptoms', ''))}\n\n"
+                f"HISTORY OF PRESENT ILLNESS: {actor.get('Demographics', '')}. {actor.get('History', '')}\n\n"
+                f"PAST MEDICAL HISTORY: {actor.get('Past_Medical_History', '')}\n\n"
+                f"PHYSICAL EXAMINATION: {flat(case.get('Physical_Examination_Findings', {}))}\n\n"
+                f"RESULTS: {flat(case.get('Test_Results', {}))}\n\n"
+                f"DIAGNOSIS: {case['Correct_Diagnosis']}\n")
+        reports.append((text, case["Correct_Diagnosis"]))
+    return reports
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("HPI: cough.\nAssessment - asthma.\nPlan: inhaler.", ["hpi", "assessment", "plan"]),
+    ("Chief Complaint\ncough\n\nIMPRESSION:\nviral bronchitis", ["chief_complaint", "diagnosis"]),
+    ("history of present illness: two days of fever\nros: negative\nA/P: flu", ["hpi", "ros", "assessment_plan"]),
+    ("HISTORY: pain.\nThe plan is to review tomorrow and the history is clear.", ["hpi"]),
+])
+def test_section_headings_in_any_spelling_and_case(text, expected):
+    assert parse_sections(text).found == expected
+
+
+def test_numbered_differentials_across_lines():
+    assert numbered_items("1. Migraine with aura 2. Tension-type\nheadache 3. Cluster headache") == [
+        "Migraine with aura", "Tension-type headache", "Cluster headache"]
+    assert numbered_items("1) a\n2) b\n4) d") == ["a", "b"]
+
+
+def test_every_aci_note_gives_a_diagnosis_and_no_answer_leaks_into_its_question():
+    notes = aci_notes()
+    assert len(notes) == 87
+    results = [pairs_for_document(i, note, ALL_TASKS) for i, note in enumerate(notes)]
+    parsed = [parse_sections(note) for note in notes]
+    assert all(main_diagnosis(parse_sections(n)) for n in notes)
+    diagnosis = [p for r in results for p in r.pairs if p.task == "diagnosis"]
+    assert len(diagnosis) >= 55  # the rest state their diagnosis in the history: no question left
+    for result, report in zip(results, parsed):
+        targets = [report.sections[name] for name in ("assessment_plan", "assessment", "plan",
+                                                      "diagnosis", "differential") if name in report.sections]
+        for pair in result.pairs:
+            question, answer = pair.messages[1]["content"], pair.messages[2]["content"]
+            assert answer and pair.reference == answer
+            if pair.task != "treatment":
+                assert answer.lower() not in question.lower()
+            for target in targets:  # the target sections stay out of every input
+                assert len(target) < 40 or target not in question
+            if pair.task == "treatment":
+                assert answer not in question
+
+
+def test_agentclinic_cases_give_their_correct_diagnosis():
+    reports = agentclinic_reports()
+    assert len(reports) == 214
+    produced = matched = 0
+    for i, (text, correct) in enumerate(reports):
+        result = pairs_for_document(i, text, ["diagnosis"])
+        if result.pairs:  # none when the case text itself names its diagnosis (no question)
+            produced += 1
+            assert correct.lower() not in result.pairs[0].messages[1]["content"].lower()
+            matched += result.pairs[0].reference.strip().lower() == correct.strip().rstrip(".").lower()
+    assert produced >= 180 and matched == produced
+
+
+def test_splits_are_by_patient_repeatable_and_small_sets_still_get_a_test_case():
+    groups = {i: f"patient {i // 2}" for i in range(40)}  # two documents per patient
+    splits = assign_splits(groups, BuildSettings())
+    assert assign_splits(groups, BuildSettings()) == splits
+    for i in range(0, 40, 2):
+        assert splits[i] == splits[i + 1]  # a patient's documents stay together
+    assert {"train", "validation", "test"} == set(splits.values())
+    tiny = assign_splits({1: "a", 2: "b", 3: "c"}, BuildSettings())
+    assert sorted(tiny.values()) == ["test", "train", "train"]
+
+
+@pytest.mark.parametrize("fmt", ["messages", "sharegpt", "alpaca", "csv"])
+def test_formats_round_trip(fmt):
+    pairs = pairs_for_document(1, DEMO_REPORTS[0].text, ALL_TASKS).pairs
+    assert len(pairs) == 3
+    again = load(dump(pairs, fmt))
+    assert [p.messages for p in again] == [p.messages for p in pairs]
+
+
+def test_import_accepts_the_common_shapes():
+    text = json.dumps([{"instruction": "Q?", "output": "A."},
+                       {"conversations": [{"from": "human", "value": "Q2?"}, {"from": "gpt", "value": "A2."}]},
+                       {"prompt": "Q3?", "response": "A3."}])
+    pairs = load(text)
+    assert [p.messages[1]["content"] for p in pairs] == ["Q?", "Q2?", "Q3?"]
+    assert load("question one,answer one\nquestion two,answer two\n")[1].reference == "answer two"
+    with pytest.raises(ValueError, match="non-empty answer"):
+        load('{"instruction": "Q?", "output": ""}\n')
+    assert to_record(pairs[0], "alpaca")["output"] == "A."
+
+
+def approved_workspace(workspace, tmp_path, reports=DEMO_REPORTS):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    for report in reports:
+        (folder / f"{report.slug}.txt").write_text(report.text)
+    pipeline.ingest(workspace, [folder])
+    pipeline.deid_documents(workspace)
+    return pipeline.approve_documents(workspace)
+
+
+def test_build_writes_splits_without_leakage(workspace, tmp_path):
+    with pytest.raises(pipeline.GateError, match="no approved documents"):
+        pipeline.build_dataset(workspace)
+    approved_workspace(workspace, tmp_path)
+    extra = tmp_path / "extra.txt"
+    extra.write_text(DEMO_REPORTS[0].text + "\nAddendum.")
+    pipeline.ingest(workspace, [extra])  # ingested, not approved: left out and listed
+    report = pipeline.build_dataset(workspace)
+    assert report["pairs"] == {"diagnosis": 5, "differential": 5, "treatment": 5}
+    assert [d["source"] for d in report["not_approved"]] == ["extra.txt"]
+    seen: dict[int, str] = {}
+    for name, info in report["splits"].items():
+        lines = open(info["file"]).read().splitlines()
+        assert len(lines) == info["pairs"]
+        for doc in info["documents"]:
+            assert seen.setdefault(doc, name) == name  # no document in two splits
+        for line in lines:
+            assert [m["role"] for m in json.loads(line)["messages"]] == ["system", "user", "assistant"]
+    assert report["splits"]["test"]["pairs"] > 0 and report["residual_scan"]["blocking"] == 0
+    assert len(workspace.query("SELECT * FROM pairs")) == 15
+
+
+def test_build_is_blocked_by_a_residual_identifier(workspace, tmp_path):
+    approved_workspace(workspace, tmp_path, DEMO_REPORTS[:2])
+    workspace.save_settings({"deny_list": "pleuritic"})  # a word still in the approved text
+    with pytest.raises(pipeline.GateError, match="residual identifiers found, nothing written"):
+        pipeline.build_dataset(workspace)
+    assert list(workspace.folder("datasets").iterdir()) == []
+
+
+def test_cli_build_json(tmp_path):
+    ws = str(tmp_path / "ws")
+    note = tmp_path / "note.txt"
+    note.write_text(DEMO_REPORTS[1].text)
+    assert run_cli("ingest", str(note), "--workspace", ws).returncode == 0
+    assert run_cli("deid", "--all", "--approve", "--workspace", ws).returncode == 0
+    out = run_cli("build", "--workspace", ws, "--json", "--tasks", "diagnosis")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["pairs"] == {"diagnosis": 1}
+    assert set(report["splits"]) == {"train", "validation", "test"}
+    assert {"pairs", "documents", "file"} <= set(report["splits"]["train"])
