@@ -159,6 +159,13 @@ class SurrogateMap:
         with sqlite3.connect(self.path) as conn:
             conn.executemany("INSERT OR IGNORE INTO surrogates VALUES (?, ?, ?)", sorted(rows))
 
+    def forget(self, real_values: set[str]) -> None:
+        """A reviewer said these are not identifiers: stop treating them as real ones."""
+        import sqlite3
+
+        with sqlite3.connect(self.path) as conn:
+            conn.executemany("DELETE FROM surrogates WHERE real = ?", [(v,) for v in real_values])
+
     def real_values(self) -> set[str]:
         import sqlite3
 

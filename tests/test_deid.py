@@ -279,3 +279,18 @@ def test_rare_word_pass_finds_names_ner_misses_when_asked(surrogates):
     assert "Okonkwo" not in on.text and "Vandermeer" not in on.text
     assert "chest pain" in on.text and "Discussed the plan" in on.text
     assert {f.recognizer for f in on.findings} - {f.recognizer for f in off.findings}
+
+
+def test_a_rejected_finding_is_kept_in_the_text_and_no_longer_counts_as_real(workspace, tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text(DEMO_REPORTS[0].text)
+    doc_id = pipeline.ingest(workspace, [note])["documents"][0]["id"]
+    pipeline.deid_documents(workspace)
+    phone = next(f for f in workspace.findings_for(doc_id) if f["type"] == "PHONE_NUMBER")
+    view = pipeline.revise_document(workspace, doc_id, reject=[phone["id"]], add_text="rusty")
+    assert "(555) 010-4477" in view["deid_text"] and "rusty" not in view["deid_text"]
+    assert "Alex Example" not in view["deid_text"]
+    hits = pipeline.residual_scan(workspace, {"x": view["deid_text"]}, {"x": view["deid_text"]})
+    assert not [h for h in hits if h["blocking"]]
+    with pytest.raises(ValueError, match="does not occur"):
+        pipeline.revise_document(workspace, doc_id, add_text="no such words here")

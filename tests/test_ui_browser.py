@@ -136,3 +136,9 @@ def test_review_tab_deidentifies_rejects_adds_and_approves(app_process, browser_
     page.locator("#review-status").get_by_text("Approved.").wait_for(timeout=30_000)
     assert workspace.document_rows([1])[0]["status"] == "approved"
     assert workspace.pending_findings(1) == 0
+
+    page.get_by_role("tab", name="Dataset").click()
+    page.locator("#dataset-build").click()
+    page.locator("#dataset-status").get_by_text("Pairs:").wait_for(timeout=60_000)
+    assert "1 diagnosis" in page.locator("#dataset-status").inner_text()
+    assert "Community-acquired pneumonia" in page.locator("#dataset-pairs").inner_text()

@@ -131,6 +131,8 @@ def revise_document(workspace: Workspace, document_id: int, reject: list[int] = 
     row = workspace.document_rows([document_id])[0]
     text = workspace.load_document(document_id).text
     workspace.set_decision(document_id, list(reject), "rejected")
+    rejected = {text[f["start"]:f["end"]] for f in workspace.findings_for(document_id)
+                if f["id"] in set(reject)}
     workspace.set_decision(document_id, list(accept), "accepted")
     if add_text.strip():
         pattern = re.compile(r"(?<!\w)" + re.escape(add_text.strip()) + r"(?!\w)", re.IGNORECASE)
@@ -146,7 +148,9 @@ def revise_document(workspace: Workspace, document_id: int, reject: list[int] = 
     surrogates = Surrogates(load_secret(workspace.folder("raw") / SURROGATE_KEY), settings.date_mode)
     key = deid.patient_key(text, kept)
     workspace.write_deid_text(document_id, row["sha256"], deid.replace(text, kept, surrogates, key))
-    SurrogateMap(workspace.folder("raw") / SURROGATE_MAP).add(surrogates.used, settings.keep_map)
+    surrogate_map = SurrogateMap(workspace.folder("raw") / SURROGATE_MAP)
+    surrogate_map.forget(rejected)
+    surrogate_map.add(surrogates.used, settings.keep_map)
     return review_document(workspace, document_id)
 
 

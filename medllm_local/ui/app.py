@@ -18,11 +18,11 @@ from pathlib import Path
 from medllm_local import models, offline, pipeline
 from medllm_local.chat import ChatSettings
 from medllm_local.ingest import IngestSettings
+from medllm_local.ui.dataset_tab import build_dataset_tab
 from medllm_local.ui.review import build_review_tab
 from medllm_local.workspace import UPLOADS_FOLDER, Workspace
 
 PENDING_TABS = {  # stage tab -> (issue, what it will do)
-    "Dataset": (5, "build instruction pairs, browse and edit them, review augmentation"),
     "Train": (6, "QLoRA on the GPU or LoRA on the CPU, with a live loss plot, stop and resume"),
     "Evaluate": (8, "base against fine-tuned on held-out cases: top-1, MRR, ROUGE, BLEU"),
     "Export": (7, "merge, convert to GGUF, quantize, and check the result"),
@@ -164,6 +164,8 @@ def build_app(workspace: Workspace):
                 stop_ingest.click(ingest_stop.set, None, None)
             with gr.Tab("Review", elem_id="tab-review"):
                 build_review_tab(workspace)
+            with gr.Tab("Dataset", elem_id="tab-dataset"):
+                build_dataset_tab(workspace)
             for name, (issue, purpose) in PENDING_TABS.items():
                 with gr.Tab(name, elem_id=f"tab-{name.lower()}"):
                     gr.Markdown(f"Not built yet (issue {issue}): {purpose}.")

@@ -1,0 +1,51 @@
+"""The Dataset tab: build pairs from the approved documents and see what was made."""
+
+from __future__ import annotations
+
+from medllm_local import pipeline
+from medllm_local.workspace import Workspace
+
+PAIR_COLUMNS = ["split", "task", "document", "answer"]
+
+
+def pair_rows(workspace: Workspace) -> list[list]:
+    rows = workspace.query("SELECT split, task, document_id, reference FROM pairs ORDER BY split, id")
+    return [[r["split"], r["task"], r["document_id"], r["reference"][:120]] for r in rows] or \
+        [["", "(no pairs yet)", "", ""]]
+
+
+def build_summary(report: dict) -> str:
+    lines = ["Pairs: " + ", ".join(f"{n} {task}" for task, n in report["pairs"].items())]
+    for name, info in report["splits"].items():
+        lines.append(f"- {name}: {info['pairs']} pairs from {len(info['documents'])} documents "
+                     f"(`{info['file']}`)")
+    if report["not_approved"]:
+        lines.append(f"Left out, not approved: {len(report['not_approved'])} documents.")
+    for item in report["unparsed"]:
+        lines.append(f"No pairs from {item['source']}: {item['reason']}")
+    if report["residual_scan"]["warnings"]:
+        lines.append(f"Residual scan: {report['residual_scan']['warnings']} words in approved text "
+                     "look like identifiers to the high-recall detectors; worth a look in Review.")
+    return "\n".join(lines)
+
+
+def build_dataset_tab(workspace: Workspace) -> None:
+    import gradio as gr
+
+    gr.Markdown("Build instruction pairs (most likely diagnosis, ranked differential, "
+                "treatment plan) from the approved documents, split by patient into train, "
+                "validation and test. Documents not approved are left out.")
+    build = gr.Button("Build dataset", variant="primary", elem_id="dataset-build")
+    status = gr.Markdown("", elem_id="dataset-status")
+    table = gr.Dataframe(value=pair_rows(workspace), headers=PAIR_COLUMNS, interactive=False,
+                         elem_id="dataset-pairs")
+
+    def run(progress=gr.Progress()):
+        try:
+            report = pipeline.build_dataset(
+                workspace, progress=lambda done, total, _: progress((done, total), desc="Building"))
+        except pipeline.GateError as error:
+            return pair_rows(workspace), f"Not built: {error}"
+        return pair_rows(workspace), build_summary(report)
+
+    build.click(run, None, [table, status])
