@@ -22,6 +22,7 @@ from pathlib import Path
 from medllm_local import __version__
 
 PROG = "launch.py"
+DEMO_WORKSPACE = "~/medllm-demo"
 DEFAULT_PORT = 7860
 
 
@@ -172,6 +173,16 @@ def cmd_build(args: argparse.Namespace) -> dict:
     return report
 
 
+def cmd_demo(args: argparse.Namespace) -> dict:
+    from medllm_local import pipeline
+
+    report = pipeline.run_demo(getattr(args, "workspace", None) or DEMO_WORKSPACE, args.until)
+    if not args.json:
+        for stage in report:
+            print(f"{stage}: done")
+    return report
+
+
 def cmd_chat(args: argparse.Namespace) -> dict:
     from medllm_local import pipeline
     from medllm_local.chat import ChatSettings
@@ -310,8 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_settings_arguments(p, ChatSettings)
     p = add("models", cmd_models, "list installed models and what fits this GPU")
     p.add_argument("--seq-len", type=int, default=2048, help="sequence length for the memory estimate")
-    p = add("demo", cmd_not_built, "run the whole pipeline on the demo reports [issue 5]")
-    p.add_argument("--until", metavar="STAGE", default=None)
+    p = add("demo", cmd_demo, "run the pipeline on the demo reports, in its own workspace "
+                              "(default ~/medllm-demo)")
+    p.add_argument("--until", metavar="STAGE", default="build",
+                   help="last stage to run: ingest, deid or build (the later stages are not "
+                        "built yet)")
     p = add("ui", cmd_ui, "start the app (the default when no command is given)")
     _add_ui_options(p, top_level=False)
     parser.set_defaults(commands=commands)

@@ -122,3 +122,15 @@ def test_bad_input_gives_one_line_naming_the_problem(tmp_path):
     assert out.returncode == 1 and "temperature must be between 0 and 2" in out.stderr
     out = run_cli("chat", "--prompt", "   ", "--json")
     assert out.returncode == 1 and "the question is empty" in out.stdout
+
+
+def test_demo_runs_ingest_deid_and_build_on_the_demo_reports(tmp_path):
+    out = run_cli("demo", "--workspace", str(tmp_path / "demo"), "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert list(report) == ["ingest", "deid", "build"]
+    assert report["ingest"]["totals"]["ok"] == 6
+    assert report["deid"]["approved"] == [1, 2, 3, 4, 5, 6]
+    assert report["build"]["pairs"] == {"diagnosis": 6, "differential": 6, "treatment": 6}
+    later = run_cli("demo", "--workspace", str(tmp_path / "demo"), "--until", "train")
+    assert later.returncode == 1 and "cannot run train yet" in later.stderr
