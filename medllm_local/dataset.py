@@ -114,6 +114,42 @@ def assign_splits(groups: dict[int, str], settings: BuildSettings) -> dict[int, 
     return {doc: split_of_key[key] for doc, key in groups.items()}
 
 
+TOKEN_BINS = (128, 256, 512, 1024, 2048, 4096)
+
+
+def pair_text(pair: Pair) -> str:
+    return "\n".join(m["content"] for m in pair.messages)
+
+
+def dataset_card(by_split: dict[str, list[Pair]], documents: list[DocumentPairs],
+                 duplicates: int, token_lengths: list[int]) -> dict:
+    """What a dataset holds: pairs per task and split, how long the pairs are in the
+    base model's tokens (the choice of max sequence length rests on it), which sections
+    the reports had, and how many duplicate pairs were dropped."""
+    lengths = sorted(token_lengths)  # of every pair, in the base model's tokens
+    histogram = {f"<={edge}": sum(1 for n in lengths if n <= edge and (i == 0 or n > TOKEN_BINS[i - 1]))
+                 for i, edge in enumerate(TOKEN_BINS)}
+    histogram[f">{TOKEN_BINS[-1]}"] = sum(1 for n in lengths if n > TOKEN_BINS[-1])
+    sections: dict[str, int] = {}
+    for document in documents:
+        for name in document.sections:
+            sections[name] = sections.get(name, 0) + 1
+    tasks: dict[str, int] = {}
+    for pairs in by_split.values():
+        for pair in pairs:
+            tasks[pair.task] = tasks.get(pair.task, 0) + 1
+    return {
+        "pairs_per_task": tasks,
+        "pairs_per_split": {split: {task: sum(p.task == task for p in pairs) for task in tasks}
+                            for split, pairs in by_split.items()},
+        "tokens": {"histogram": histogram, "max": lengths[-1] if lengths else 0,
+                   "p95": lengths[int(0.95 * (len(lengths) - 1))] if lengths else 0},
+        "documents": len(documents),
+        "documents_per_section": sections,
+        "duplicate_pairs_removed": duplicates,
+    }
+
+
 # -- formats -----------------------------------------------------------------------------
 def to_record(pair: Pair, fmt: str) -> dict:
     """One pair in a chat-data format (``messages`` is the project's own)."""

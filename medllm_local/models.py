@@ -162,6 +162,18 @@ def ensure_hf_copy(root: Path | None = None) -> Path:
     return target
 
 
+def token_lengths(texts: list[str], path: Path | None = None) -> list[int]:
+    """How many tokens each text is for a GGUF's own tokenizer (the embedded model's by
+    default); only the vocabulary is loaded, in a fraction of a second."""
+    import llama_cpp
+
+    vocab = llama_cpp.Llama(model_path=str(path or embedded_gguf()), vocab_only=True, verbose=False)
+    try:
+        return [len(vocab.tokenize(t.encode("utf-8"), add_bos=False, special=True)) for t in texts]
+    finally:
+        vocab.close()
+
+
 # -- what fits this GPU ------------------------------------------------------------------
 @dataclass(frozen=True)
 class ArchShape:

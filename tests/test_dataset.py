@@ -187,3 +187,23 @@ def test_cli_build_json(tmp_path):
     assert report["pairs"] == {"diagnosis": 1}
     assert set(report["splits"]) == {"train", "validation", "test"}
     assert {"pairs", "documents", "file"} <= set(report["splits"]["train"])
+
+
+def test_dataset_card_counts_lengths_sections_and_dropped_duplicates(workspace, tmp_path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "a.txt").write_text(DEMO_REPORTS[0].text)
+    (folder / "b.txt").write_text(DEMO_REPORTS[0].text + "\n\n")  # another file, same pairs
+    (folder / "c.txt").write_text(DEMO_REPORTS[1].text)
+    pipeline.ingest(workspace, [folder])
+    pipeline.deid_documents(workspace)
+    pipeline.approve_documents(workspace)
+    report = pipeline.build_dataset(workspace)
+    card = report["card"]
+    assert card["duplicate_pairs_removed"] == 3
+    assert card["pairs_per_task"] == {"diagnosis": 2, "differential": 2, "treatment": 2}
+    assert sum(card["tokens"]["histogram"].values()) == 6
+    assert 100 < card["tokens"]["p95"] <= card["tokens"]["max"] < 2048
+    assert card["documents_per_section"]["hpi"] == 3
+    build_folder = tmp_path / "ws" / "datasets" / report["build"]
+    assert json.loads((build_folder / "card.json").read_text()) == card

@@ -7,7 +7,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from medllm_local import dataset
+from medllm_local import dataset, models
 from medllm_local.pipeline.common import GateError, ProgressCallback
 from medllm_local.pipeline.privacy import residual_scan
 from medllm_local.workspace import Workspace, atomic_write, now
@@ -26,19 +26,27 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     if not approved:
         raise GateError("no approved documents: de-identify and approve them first "
                         "(deid --all, then deid --approve, or the Review tab)")
-    built, texts = [], {}
+    built, texts, sources = [], {}, {}
+    seen: set[tuple[str, str, str]] = set()
+    duplicates = 0
     for index, row in enumerate(approved):
         text = (workspace.root / row["deid_file"]).read_text(encoding="utf-8")
-        built.append((row, dataset.pairs_for_document(row["id"], text, settings.task_list)))
-        if progress:
-            progress(index + 1, len(approved), "building pairs")
-    sources = {}
-    for row, result in built:
-        source = (workspace.root / row["deid_file"]).read_text(encoding="utf-8")
+        result = dataset.pairs_for_document(row["id"], text, settings.task_list)
+        unique = []
+        for pair in result.pairs:  # the same report ingested as PDF and as scan, say
+            key = (pair.task, pair.messages[1]["content"], pair.messages[2]["content"])
+            duplicates += key in seen
+            if key not in seen:
+                seen.add(key)
+                unique.append(pair)
+        result.pairs = unique
+        built.append((row, result))
         for number, pair in enumerate(result.pairs):
             name = f"{Path(row['source']).name} pair {number + 1}"
             texts[name] = "\n".join(m["content"] for m in pair.messages[1:])
-            sources[name] = source
+            sources[name] = text
+        if progress:
+            progress(index + 1, len(approved), "building pairs")
     hits = residual_scan(workspace, texts, sources)
     warnings = [h for h in hits if not h["blocking"]]
     if len(warnings) < len(hits):
@@ -54,8 +62,10 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     folder.mkdir(mode=0o700, exist_ok=True)
     report_splits: dict[str, dict] = {}
     pair_rows = []
+    by_split: dict[str, list] = {}
     for split in ("train", "validation", "test"):
         pairs = [p for row, result in with_pairs if split_of[row["id"]] == split for p in result.pairs]
+        by_split[split] = pairs
         path = atomic_write(folder / f"{split}.jsonl", dataset.dump(pairs, "messages"))
         report_splits[split] = {"pairs": len(pairs), "file": str(path),
                                 "documents": sorted({p.document_id for p in pairs})}
@@ -69,16 +79,11 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
                          " (?, ?, ?, ?, ?)",
                          [(name, info["file"], json.dumps(dataclasses.asdict(settings)), now(), build_id)
                           for name, info in report_splits.items()])
-    tasks: dict[str, int] = {}
-    sections: dict[str, int] = {}
-    for _, result in with_pairs:
-        for pair in result.pairs:
-            tasks[pair.task] = tasks.get(pair.task, 0) + 1
-    for _, result in built:
-        for name in result.sections:
-            sections[name] = sections.get(name, 0) + 1
-    return {"build": build_id, "pairs": tasks, "splits": report_splits,
+    lengths = models.token_lengths([dataset.pair_text(p) for pairs in by_split.values() for p in pairs])
+    card = dataset.dataset_card(by_split, [result for _, result in built], duplicates, lengths)
+    atomic_write(folder / "card.json", json.dumps(card, indent=2))
+    return {"build": build_id, "pairs": card["pairs_per_task"], "splits": report_splits,
             "residual_scan": {"blocking": 0, "warnings": len(warnings)},
-            "sections_found": sections, "not_approved": skipped,
+            "card": card, "not_approved": skipped,
             "unparsed": [{"id": row["id"], "source": Path(row["source"]).name, "reason": result.problem}
                          for row, result in built if not result.pairs]}

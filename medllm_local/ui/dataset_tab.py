@@ -19,6 +19,9 @@ def build_summary(report: dict) -> str:
     for name, info in report["splits"].items():
         lines.append(f"- {name}: {info['pairs']} pairs from {len(info['documents'])} documents "
                      f"(`{info['file']}`)")
+    card = report["card"]
+    lines.append(f"Length in tokens: p95 {card['tokens']['p95']}, max {card['tokens']['max']}; "
+                 f"duplicate pairs dropped: {card['duplicate_pairs_removed']}.")
     if report["not_approved"]:
         lines.append(f"Left out, not approved: {len(report['not_approved'])} documents.")
     for item in report["unparsed"]:
