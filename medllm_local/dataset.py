@@ -38,6 +38,8 @@ class BuildSettings:
     min_test_documents: int = field(default=1, metadata={
         "help": "at least this many documents in test (when there are 3 or more)"})
     seed: int = field(default=13, metadata={"help": "fixed seed: the same documents, the same splits"})
+    grow_test: bool = field(default=False, metadata={
+        "help": "let new documents join a test split that is frozen (used by an evaluation)"})
 
     def __post_init__(self) -> None:
         unknown = set(self.task_list) - {"diagnosis", "differential", "treatment"}
@@ -99,18 +101,32 @@ def pairs_for_document(document_id: int, text: str, tasks: list[str]) -> Documen
     return DocumentPairs(document_id, pairs, parsed.found, problem)
 
 
-def assign_splits(groups: dict[int, str], settings: BuildSettings) -> dict[int, str]:
+def assign_splits(groups: dict[int, str], settings: BuildSettings,
+                  existing: dict[int, str] | None = None, test_frozen: bool = False) -> dict[int, str]:
     """document id -> train / validation / test. Documents of one group (the patient,
-    else the document itself) always land together; a fixed seed makes it repeatable."""
-    keys = sorted(set(groups.values()))
-    random.Random(settings.seed).shuffle(keys)
-    n = len(keys)
-    n_test = round(n * settings.test_fraction)
-    if n >= 3:
-        n_test = max(n_test, min(settings.min_test_documents, n - 2))
-    n_validation = round(n * settings.validation_fraction) if n - n_test >= 2 else 0
-    split_of_key = {key: ("test" if i < n_test else "validation" if i < n_test + n_validation
-                          else "train") for i, key in enumerate(keys)}
+    else the document itself) always land together, and a document keeps the split an
+    earlier build gave it. The first build allocates exactly by the fractions (fixed
+    seed); a group that arrives later is placed by a hash of its key, in proportion, and
+    never in a frozen test split unless ``settings.grow_test``."""
+    existing = {doc: split for doc, split in (existing or {}).items() if doc in groups}
+    if not existing:
+        keys = sorted(set(groups.values()))
+        random.Random(settings.seed).shuffle(keys)
+        n = len(keys)
+        n_test = 0 if test_frozen and not settings.grow_test else round(n * settings.test_fraction)
+        if n >= 3 and not (test_frozen and not settings.grow_test):
+            n_test = max(n_test, min(settings.min_test_documents, n - 2))
+        n_validation = round(n * settings.validation_fraction) if n - n_test >= 2 else 0
+        split_of_key = {key: ("test" if i < n_test else "validation" if i < n_test + n_validation
+                              else "train") for i, key in enumerate(keys)}
+        return {doc: split_of_key[key] for doc, key in groups.items()}
+    split_of_key = {groups[doc]: split for doc, split in existing.items()}
+    test_share = 0.0 if test_frozen and not settings.grow_test else settings.test_fraction
+    for key in sorted(set(groups.values()) - set(split_of_key)):
+        digest = hashlib.sha256(f"{settings.seed}:{key}".encode()).digest()
+        u = int.from_bytes(digest[:8], "big") / 2**64
+        split_of_key[key] = ("test" if u < test_share else
+                             "validation" if u < test_share + settings.validation_fraction else "train")
     return {doc: split_of_key[key] for doc, key in groups.items()}
 
 

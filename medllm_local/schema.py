@@ -93,4 +93,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE pairs ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE splits ADD COLUMN build TEXT;
     """,
+    # 4 -> 5: a document keeps its split from build to build, so adding reports never
+    # moves a case between train and test (model versions stay comparable).
+    """
+    ALTER TABLE documents ADD COLUMN split TEXT;
+    """,
 ]

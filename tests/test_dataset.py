@@ -207,3 +207,28 @@ def test_dataset_card_counts_lengths_sections_and_dropped_duplicates(workspace, 
     assert card["documents_per_section"]["hpi"] == 3
     build_folder = tmp_path / "ws" / "datasets" / report["build"]
     assert json.loads((build_folder / "card.json").read_text()) == card
+
+
+def test_documents_keep_their_split_and_a_frozen_test_split_takes_no_newcomers(workspace, tmp_path):
+    approved_workspace(workspace, tmp_path)
+    first = pipeline.build_dataset(workspace)
+    before = {doc: name for name, info in first["splits"].items() for doc in info["documents"]}
+    pipeline.freeze_test_split(workspace)
+    more = tmp_path / "more"
+    more.mkdir()
+    for i in range(12):  # twelve new patients
+        (more / f"new{i}.txt").write_text(DEMO_REPORTS[i % 5].text.replace(
+            DEMO_REPORTS[i % 5].patient, f"Newpatient Number{i}").replace(
+            "CHIEF COMPLAINT: ", f"CHIEF COMPLAINT: Referral number {i + 1}. "))
+    pipeline.ingest(workspace, [more])
+    pipeline.deid_documents(workspace)
+    pipeline.approve_documents(workspace)
+    second = pipeline.build_dataset(workspace)
+    after = {doc: name for name, info in second["splits"].items() for doc in info["documents"]}
+    assert all(after[doc] == split for doc, split in before.items())  # nobody moved
+    new_docs = set(after) - set(before)
+    assert len(new_docs) >= 10
+    assert all(after[doc] != "test" for doc in new_docs)
+    grown = pipeline.build_dataset(workspace, BuildSettings(grow_test=True, test_fraction=0.5))
+    grown_after = {d: n for n, info in grown["splits"].items() for d in info["documents"]}
+    assert all(grown_after[doc] == split for doc, split in after.items())  # still nobody moved

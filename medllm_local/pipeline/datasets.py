@@ -56,7 +56,9 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
                         + ". Review those documents and approve them again.")
     with_pairs = [(row, result) for row, result in built if result.pairs]
     split_of = dataset.assign_splits(
-        {row["id"]: row["patient"] or f"document {row['id']}" for row, _ in with_pairs}, settings)
+        {row["id"]: row["patient"] or f"document {row['id']}" for row, _ in with_pairs}, settings,
+        existing={row["id"]: row["split"] for row, _ in with_pairs if row["split"]},
+        test_frozen=bool(workspace.load_settings().get("test_frozen")))
     build_id = now().replace(":", "").replace("+0000", "Z")
     folder = workspace.folder("datasets") / build_id
     folder.mkdir(mode=0o700, exist_ok=True)
@@ -72,6 +74,8 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
         pair_rows += [(p.document_id, p.task, json.dumps(p.messages), p.reference, split, now())
                       for p in pairs]
     with workspace.transaction() as conn:
+        conn.executemany("UPDATE documents SET split = ? WHERE id = ?",
+                         [(split, doc) for doc, split in split_of.items()])
         conn.execute("DELETE FROM pairs WHERE edited = 0")
         conn.executemany("INSERT INTO pairs (document_id, task, messages, reference, split,"
                          " created_at) VALUES (?, ?, ?, ?, ?, ?)", pair_rows)
@@ -87,3 +91,11 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
             "card": card, "not_approved": skipped,
             "unparsed": [{"id": row["id"], "source": Path(row["source"]).name, "reason": result.problem}
                          for row, result in built if not result.pairs]}
+
+
+def freeze_test_split(workspace: Workspace) -> dict:
+    """Keep the test cases fixed from now on (evaluation calls this when it first uses
+    them): later builds put new documents in train and validation only."""
+    workspace.save_settings({"test_frozen": True})
+    test = [r["id"] for r in workspace.document_rows() if r["split"] == "test"]
+    return {"test_frozen": True, "test_documents": test}
