@@ -232,3 +232,22 @@ def test_documents_keep_their_split_and_a_frozen_test_split_takes_no_newcomers(w
     grown = pipeline.build_dataset(workspace, BuildSettings(grow_test=True, test_fraction=0.5))
     grown_after = {d: n for n, info in grown["splits"].items() for d in info["documents"]}
     assert all(grown_after[doc] == split for doc, split in after.items())  # still nobody moved
+
+
+def test_a_persons_edits_and_exclusions_survive_rebuilds(workspace, tmp_path):
+    approved_workspace(workspace, tmp_path, DEMO_REPORTS[:3])
+    pipeline.build_dataset(workspace)
+    rows = {(r["document_id"], r["task"]): r["id"] for r in workspace.query("SELECT * FROM pairs")}
+    pipeline.revise_pair(workspace, rows[(1, "diagnosis")], answer="Lobar pneumonia")
+    pipeline.revise_pair(workspace, rows[(2, "treatment")], exclude=True)
+    with pytest.raises(ValueError, match="may not be empty"):
+        pipeline.revise_pair(workspace, rows[(1, "treatment")], answer="  ")
+    report = pipeline.build_dataset(workspace)
+    assert report["pairs"] == {"diagnosis": 3, "differential": 3, "treatment": 2}
+    answers = [json.loads(line)["messages"][2]["content"] for info in report["splits"].values()
+               for line in open(info["file"]).read().splitlines()]
+    assert "Lobar pneumonia" in answers
+    assert "Community-acquired pneumonia, right lower lobe" not in answers
+    assert len(workspace.query("SELECT * FROM pairs")) == 9  # 8 used + the excluded one
+    again = pipeline.build_dataset(workspace)  # and once more: nothing lost
+    assert again["pairs"] == report["pairs"]

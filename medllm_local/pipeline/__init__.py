@@ -8,7 +8,7 @@ function and returns that stage's records; it holds no stage logic of its own.
 from medllm_local.pipeline.assistant import chat_answer, chat_stream, models_report
 from medllm_local.pipeline.common import (DEMO_INBOX, NOT_BUILT, GateError, NotBuiltError,
                                           ProgressCallback, open_workspace, require_built)
-from medllm_local.pipeline.datasets import build_dataset, freeze_test_split
+from medllm_local.pipeline.datasets import build_dataset, freeze_test_split, revise_pair
 from medllm_local.pipeline.demo import STAGES, run_demo
 from medllm_local.pipeline.documents import ingest
 from medllm_local.pipeline.privacy import (SURROGATE_KEY, SURROGATE_MAP, approve_documents,
@@ -17,7 +17,7 @@ from medllm_local.pipeline.privacy import (SURROGATE_KEY, SURROGATE_MAP, approve
                                            revise_document, saved_deid_settings)
 
 __all__ = ["DEMO_INBOX", "NOT_BUILT", "SURROGATE_KEY", "SURROGATE_MAP", "GateError",
-           "NotBuiltError", "ProgressCallback", "approve_documents", "build_dataset", "freeze_test_split",
+           "NotBuiltError", "ProgressCallback", "approve_documents", "build_dataset", "freeze_test_split", "revise_pair",
            "chat_answer", "chat_stream", "deid_documents", "deid_files", "finding_json",
            "ingest", "models_report", "open_workspace", "require_approved", "require_built",
            "residual_scan", "run_demo", "STAGES", "review_document", "revise_document", "saved_deid_settings"]

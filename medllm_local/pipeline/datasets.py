@@ -54,6 +54,21 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
         raise GateError(f"residual identifiers found, nothing written: {'; '.join(where[:10])}"
                         + (f" and {len(where) - 10} more" if len(where) > 10 else "")
                         + ". Review those documents and approve them again.")
+    # A person's edits and exclusions outlive rebuilds: they replace the generated pair of
+    # the same document and task.
+    overrides = {(r["document_id"], r["task"]): r
+                 for r in workspace.query("SELECT * FROM pairs WHERE edited = 1")}
+    for _, result in built:
+        kept = []
+        for pair in result.pairs:
+            override = overrides.get((pair.document_id, pair.task))
+            if override is not None and override["excluded"]:
+                continue
+            if override is not None:
+                pair.messages = json.loads(override["messages"])
+                pair.reference = override["reference"]
+            kept.append(pair)
+        result.pairs = kept
     with_pairs = [(row, result) for row, result in built if result.pairs]
     split_of = dataset.assign_splits(
         {row["id"]: row["patient"] or f"document {row['id']}" for row, _ in with_pairs}, settings,
@@ -72,11 +87,13 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
         report_splits[split] = {"pairs": len(pairs), "file": str(path),
                                 "documents": sorted({p.document_id for p in pairs})}
         pair_rows += [(p.document_id, p.task, json.dumps(p.messages), p.reference, split, now())
-                      for p in pairs]
+                      for p in pairs if (p.document_id, p.task) not in overrides]
     with workspace.transaction() as conn:
         conn.executemany("UPDATE documents SET split = ? WHERE id = ?",
                          [(split, doc) for doc, split in split_of.items()])
         conn.execute("DELETE FROM pairs WHERE edited = 0")
+        conn.executemany("UPDATE pairs SET split = ? WHERE document_id = ? AND edited = 1",
+                         [(split, doc) for doc, split in split_of.items()])
         conn.executemany("INSERT INTO pairs (document_id, task, messages, reference, split,"
                          " created_at) VALUES (?, ?, ?, ?, ?, ?)", pair_rows)
         conn.executemany("INSERT INTO splits (name, file, config, created_at, build) VALUES"
@@ -99,3 +116,24 @@ def freeze_test_split(workspace: Workspace) -> dict:
     workspace.save_settings({"test_frozen": True})
     test = [r["id"] for r in workspace.document_rows() if r["split"] == "test"]
     return {"test_frozen": True, "test_documents": test}
+
+
+def revise_pair(workspace: Workspace, pair_id: int, answer: str | None = None,
+                exclude: bool | None = None) -> dict:
+    """A person's correction of one pair: a new answer, or leaving it out. Kept across
+    rebuilds; takes effect in the JSONL files at the next build."""
+    rows = workspace.query("SELECT * FROM pairs WHERE id = ?", (pair_id,))
+    if not rows:
+        raise ValueError(f"no pair with id {pair_id}")
+    row = rows[0]
+    messages = json.loads(row["messages"])
+    if answer is not None:
+        if not answer.strip():
+            raise ValueError("the answer may not be empty (exclude the pair instead)")
+        messages[-1]["content"] = answer.strip()
+    excluded = row["excluded"] if exclude is None else int(exclude)
+    with workspace.transaction() as conn:
+        conn.execute("UPDATE pairs SET messages = ?, reference = ?, excluded = ?, edited = 1"
+                     " WHERE id = ?", (json.dumps(messages), messages[-1]["content"], excluded, pair_id))
+    return {"id": pair_id, "task": row["task"], "document_id": row["document_id"],
+            "answer": messages[-1]["content"], "excluded": bool(excluded), "edited": True}

@@ -5,13 +5,14 @@ from __future__ import annotations
 from medllm_local import pipeline
 from medllm_local.workspace import Workspace
 
-PAIR_COLUMNS = ["split", "task", "document", "answer"]
+PAIR_COLUMNS = ["pair", "split", "task", "document", "answer", "edited", "excluded"]
 
 
 def pair_rows(workspace: Workspace) -> list[list]:
-    rows = workspace.query("SELECT split, task, document_id, reference FROM pairs ORDER BY split, id")
-    return [[r["split"], r["task"], r["document_id"], r["reference"][:120]] for r in rows] or \
-        [["", "(no pairs yet)", "", ""]]
+    rows = workspace.query("SELECT * FROM pairs ORDER BY split, id")
+    return [[r["id"], r["split"], r["task"], r["document_id"], r["reference"][:160],
+             "yes" if r["edited"] else "", "yes" if r["excluded"] else ""] for r in rows] or \
+        [["", "", "(no pairs yet)", "", "", "", ""]]
 
 
 def build_summary(report: dict) -> str:
@@ -51,4 +52,20 @@ def build_dataset_tab(workspace: Workspace) -> None:
             return pair_rows(workspace), f"Not built: {error}"
         return pair_rows(workspace), build_summary(report)
 
+    with gr.Row():
+        pair_id = gr.Number(label="Pair", precision=0, elem_id="pair-id")
+        answer = gr.Textbox(label="Corrected answer (empty: keep)", elem_id="pair-answer")
+        exclude = gr.Checkbox(label="Leave this pair out", elem_id="pair-exclude")
+        save = gr.Button("Save pair", elem_id="pair-save")
+
+    def save_pair(pid, new_answer, leave_out):
+        if pid is None:
+            return pair_rows(workspace), "Give a pair number first."
+        try:
+            pipeline.revise_pair(workspace, int(pid), new_answer or None, bool(leave_out))
+        except ValueError as error:
+            return pair_rows(workspace), f"Not saved: {error}"
+        return pair_rows(workspace), "Saved; build again to write it into the dataset files."
+
     build.click(run, None, [table, status])
+    save.click(save_pair, [pair_id, answer, exclude], [table, status])
