@@ -238,10 +238,11 @@ def test_a_persons_edits_and_exclusions_survive_rebuilds(workspace, tmp_path):
     approved_workspace(workspace, tmp_path, DEMO_REPORTS[:3])
     pipeline.build_dataset(workspace)
     rows = {(r["document_id"], r["task"]): r["id"] for r in workspace.query("SELECT * FROM pairs")}
-    pipeline.revise_pair(workspace, rows[(1, "diagnosis")], answer="Lobar pneumonia")
-    pipeline.revise_pair(workspace, rows[(2, "treatment")], exclude=True)
+    doc = {r["source"].split("/")[-1]: r["id"] for r in workspace.document_rows()}
+    pipeline.revise_pair(workspace, rows[(doc["pneumonia.txt"], "diagnosis")], answer="Lobar pneumonia")
+    pipeline.revise_pair(workspace, rows[(doc["dvt.txt"], "treatment")], exclude=True)
     with pytest.raises(ValueError, match="may not be empty"):
-        pipeline.revise_pair(workspace, rows[(1, "treatment")], answer="  ")
+        pipeline.revise_pair(workspace, rows[(doc["pneumonia.txt"], "treatment")], answer="  ")
     report = pipeline.build_dataset(workspace)
     assert report["pairs"] == {"diagnosis": 3, "differential": 3, "treatment": 2}
     answers = [json.loads(line)["messages"][2]["content"] for info in report["splits"].values()
