@@ -91,7 +91,8 @@ def pairs_for_document(document_id: int, text: str, tasks: list[str]) -> Documen
     pairs = []
     for task, (answer, given_diagnosis) in targets.items():
         prompt = case_prompt(task, case, phrasing, diagnosis=given_diagnosis)
-        if task != "treatment" and answer.lower() in prompt.lower():
+        leaked = answer if task == "diagnosis" else differential[0] if task == "differential" else ""
+        if leaked and leaked.lower() in prompt.lower():
             continue  # the answer is written in the input itself: no question left to ask
         pairs.append(Pair(task=task, document_id=document_id, reference=answer, messages=[
             {"role": "system", "content": SYSTEM_PROMPT},
@@ -221,6 +222,7 @@ def dump(pairs: list[Pair], fmt: str) -> str:
 def load(text: str) -> list[Pair]:
     """Pairs from JSONL, a JSON list, or CSV (instruction,output or prompt,response
     columns; two unnamed columns are read as question, answer)."""
+    text = text.lstrip("\ufeff")  # a byte-order mark, as spreadsheet programs write
     stripped = text.lstrip()
     if stripped.startswith("["):
         return [from_record(r) for r in json.loads(stripped)]

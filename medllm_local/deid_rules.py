@@ -34,7 +34,7 @@ ID_LABELS = (r"(?:mrn|medical record(?: number| no\.?| #)?|record(?: number| no\
              r"plate(?: number)?|case(?: number| no\.?| #)|encounter(?: id| number| #)?|"
              r"visit(?: id| number| #)|fin|csn|ssn|social security(?: number)?)")
 # USPS street suffixes (the common ones, full and abbreviated, singular and plural)
-STREET_TYPES = (r"(?:alley|aly|annex|arcade|avenue|ave|bayou|beach|bend|bluffs?|bottom|"
+STREET_TYPES = (r"(?i:alley|aly|annex|arcade|avenue|ave|bayou|beach|bend|bluffs?|bottom|"
                 r"boulevard|blvd|branch|bridge|brook|burgs?|bypass|camp|canyon|cape|causeway|"
                 r"cent(?:er|re)s?|circles?|cir|cliffs?|club|commons?|corners?|course|courts?|ct|"
                 r"coves?|creek|crescent|crest|crossing|curve|dale|dam|divide|drives?|dr|"
@@ -90,7 +90,7 @@ RULES: list[Rule] = [
     Rule("date_short", "DATE_TIME",
          r"\b((?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01]))\b(?![/\d])(?![ \t]*(?:strength|murmur|"
          r"systolic|diastolic|holosystolic|power|reflex|pulses?|tab|pill|dose|score|scale|"
-         r"in |of |times|x\b|[a-z]*motor))", 0.7),
+         r"in |of |times|x\b|[a-z]*motor|blood|cultures?|ns\b|normal saline))", 0.7),
     Rule("date_iso", "DATE_TIME", r"\b((?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01]))\b", 0.95),
     Rule("date_day_first", "DATE_TIME",
          r"\b((?:0?[1-9]|[12]\d|3[01])[/.](?:0?[1-9]|1[0-2])[/.](?:19|20)\d{2})\b", 0.9),
@@ -104,27 +104,29 @@ RULES: list[Rule] = [
     # -- ages over 89 ------------------------------------------------------------------
     Rule("age_over_89", "AGE",
          r"\b((?:9\d|1[0-4]\d))(?=[ \t-]*(?:years?|yrs?|y/?o\b|y\.o\.|-year))", 0.95),
-    Rule("aged_over_89", "AGE", r"\b(?:aged?|age:)[ \t]*((?:9\d|1[0-4]\d))\b", 0.95),
+    Rule("aged_over_89", "AGE", r"\b(?:aged?|age:|age of)[ \t]*((?:9\d|1[0-4]\d))\b", 0.95),
     # -- contact -------------------------------------------------------------------------
     Rule("phone", "PHONE_NUMBER",
          r"(?<!\d)((?:\+?1[ \t.-]?)?(?:\(\d{3}\)[ \t]*|\d{3}[ \t.-])\d{3}[ \t.-]\d{4}"
          r"(?:[ \t]*(?:x|ext\.?|extension)[ \t]*\d{1,5})?)(?!\d)", 0.9),
     Rule("labelled_phone", "PHONE_NUMBER",
-         r"\b(?:tel|phone|ph|fax|pager|pgr|beeper|cell|mobile|ext)\.?[ \t]*(?:no\.?|#|:)?[ \t]*"
+         r"\b(?:tel|phone|fax|pager|pgr|beeper|cell|mobile|ext)\.?[ \t]*(?:no\.?|#|:)?[ \t]*"
          r"(\+?[\d][\d \t().-]{3,18}\d)", 0.9),
-    Rule("email", "EMAIL_ADDRESS", r"\b([\w.+-]+@[\w-]+(?:\.[\w-]+)+)\b", 0.95),
+    # bounded local part: "[\w.+-]+@" alone is quadratic on long runs of "a.a.a."
+    Rule("email", "EMAIL_ADDRESS", r"(?<![\w.+-])([\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8})\b", 0.95),
     Rule("url", "URL", r"\b((?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)])", 0.9),
     Rule("ip", "IP_ADDRESS", r"\b((?:\d{1,3}\.){3}\d{1,3})\b", 0.8),
     # -- numbers by their label -----------------------------------------------------------
     Rule("labelled_id", "ID",
-         rf"\b{ID_LABELS}[ \t]*(?:number|no\.?|#)?[ \t]*[:#]?[ \t]*((?=[A-Z0-9\-]*\d)[A-Z0-9][A-Z0-9\-]{{3,}})\b", 0.95),
+         rf"\b{ID_LABELS}[ \t]*(?:number|no\.?|#)?[ \t]*(?:[:#-]|is|was)?[ \t]*"
+         r"((?=[A-Z0-9\-. ]*\d)[A-Z0-9](?:[A-Z0-9\-]|[. ](?=[A-Z0-9]*\d)){3,})\b", 0.95),
     Rule("ssn", "US_SSN", r"\b(\d{3}-\d{2}-\d{4})\b", 0.9),
     # -- places ---------------------------------------------------------------------------
     Rule("street_address", "LOCATION",
          rf"\b(\d{{1,6}}[ \t]+(?:[A-Z][a-zA-Z'\-]+[ \t]+){{1,4}}{STREET_TYPES}\.?"
-         r"(?:,?[ \t]*(?:apt|apartment|suite|ste|unit|#)\.?[ \t]*\w+)?)\b", 0.9),
+         r"(?:,?[ \t]*(?i:apt|apartment|suite|ste|unit|#)\.?[ \t]*\w+)?)\b", 0.9, 0),
     Rule("address_by_label", "LOCATION",
-         r"\b(?:lives at|living at|resides at|residing at|address|home address|moved to)[ \t]*:?[ \t]*"
+         r"\b(?:lives at|living at|resides at|residing at|address|home address)[ \t]*:?[ \t]*"
          r"(\d{1,6}[ \t]+[^,\n]{3,60}?)(?=,|\n|$|\.[ \t])", 0.85),
     Rule("po_box", "LOCATION", r"\b(p\.?[ \t]*o\.?[ \t]*box[ \t]+\d+)\b", 0.9),
     Rule("city_state_zip", "LOCATION",
@@ -174,11 +176,12 @@ EPONYM_FOLLOWER = re.compile(
     re.IGNORECASE)
 # Generic drug name stems (WHO INN): a "person" ending like this is a drug.
 DRUG_STEM = re.compile(
-    r"(?:aban|atran|pril|sartan|olol|alol|dipine|statin|azole|mycin|micin|cillin|cef\w*|"
-    r"floxacin|cycline|tidine|prazole|mab|nib|vir|parin|gliptin|gliflozin|glutide|"
-    r"formin|sone|olone|semide|thiazide|caine|azepam|azolam|oxetine|aline|triptan|"
-    r"profen|oxacin|conazole|dronate|lukast|terol|tropium|setron|platin|rubicin|taxel|"
-    r"barb|mide|zosin|afil|lamide|pramine|tyline|idone|apine|lukast)$", re.IGNORECASE)
+    r"^\w{2,}(?:xaban|gatran|pril|sartan|olol|alol|dipine|statin|azole|mycin|micin|cillin|"
+    r"floxacin|cycline|tidine|prazole|umab|ximab|zumab|tinib|ciclovir|clovir|amivir|"
+    r"buvir|parin|gliptin|gliflozin|glutide|formin|olone|semide|thiazide|docaine|"
+    r"vacaine|azepam|azolam|oxetine|traline|triptan|profen|conazole|dronate|lukast|"
+    r"terol|tropium|setron|platin|rubicin|taxel|zosin|afil|pramine|tyline|peridone|"
+    r"apine|barbital)$", re.IGNORECASE)
 
 DATE_EVIDENCE = re.compile(rf"\d[/\-.]\d|\b(?:{MONTHS})\b|\b(?:{WEEKDAYS})\b|\b(?:19|20)\d{{2}}\b",
                            re.IGNORECASE)

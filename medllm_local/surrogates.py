@@ -71,8 +71,14 @@ class Surrogates:
         return int.from_bytes(digest.digest()[:8], "big")
 
     def _fake(self, kind: str, value: str, make) -> str:
-        self.faker.seed_instance(self._seed(kind, value))
-        return make(self.faker)
+        """A surrogate drawn with the value's keyed seed; drawn again, with a salt, in
+        the rare case that it comes out equal to the real value."""
+        for salt in range(5):
+            self.faker.seed_instance(self._seed(f"{kind}:{salt}" if salt else kind, value))
+            fake = make(self.faker)
+            if fake.strip().lower() != value.strip().lower():
+                return fake
+        return f"[{kind.upper()}]"
 
     def date_offset_days(self, patient_key: str) -> int:
         """The patient's date shift: 30 to 365 days back or forward, never zero."""
@@ -86,9 +92,9 @@ class Surrogates:
         out = []
         words = real.split()
         for index, word in enumerate(words):
-            if re.fullmatch(r"[A-Za-z]\.?", word):  # an initial
-                out.append(self._fake("initial", word, lambda f: f.random_uppercase_letter()) + "."
-                           if word.endswith(".") else word)
+            if re.fullmatch(r"[A-Za-z]\.?", word):  # an initial: another letter
+                letter = self._fake("initial", word[0], lambda f: f.random_uppercase_letter())
+                out.append(letter + ("." if word.endswith(".") else ""))
                 continue
             is_first = index == 0 and len(words) > 1
             fake = self._fake("name", word,
@@ -104,7 +110,10 @@ class Surrogates:
         day, style = parsed
         if self.date_mode == "year":
             return str(day.year) if style.get("year") else "[DATE]"
-        shifted = day + dt.timedelta(days=self.date_offset_days(patient_key))
+        try:
+            shifted = day + dt.timedelta(days=self.date_offset_days(patient_key))
+        except OverflowError:  # year 1 or 9999: no sensible shift
+            return "[DATE]"
         return _format_date(shifted, style)
 
     def replacement(self, entity: str, real: str, patient_key: str) -> str:
@@ -172,13 +181,12 @@ class SurrogateMap:
         with sqlite3.connect(self.path) as conn:
             return {row[0] for row in conn.execute("SELECT real FROM surrogates") if row[0]}
 
-    def surrogate_words(self) -> set[str]:
-        """Every word of every surrogate handed out: the residual scan ignores these."""
+    def surrogate_values(self) -> set[str]:
+        """Every surrogate handed out: the residual scan does not flag these."""
         import sqlite3
 
         with sqlite3.connect(self.path) as conn:
-            values = [row[0] for row in conn.execute("SELECT surrogate FROM surrogates")]
-        return {w.lower() for v in values for w in re.findall(r"[A-Za-z0-9]+", v)}
+            return {row[0] for row in conn.execute("SELECT surrogate FROM surrogates")}
 
 
 def _parse_date(text: str) -> tuple[dt.date, dict] | None:

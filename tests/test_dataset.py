@@ -252,3 +252,17 @@ def test_a_persons_edits_and_exclusions_survive_rebuilds(workspace, tmp_path):
     assert len(workspace.query("SELECT * FROM pairs")) == 9  # 8 used + the excluded one
     again = pipeline.build_dataset(workspace)  # and once more: nothing lost
     assert again["pairs"] == report["pairs"]
+
+
+def test_an_identifier_brought_in_by_an_edit_blocks_the_build(workspace, tmp_path):
+    approved_workspace(workspace, tmp_path, DEMO_REPORTS[:2])
+    pipeline.build_dataset(workspace)
+    pair = workspace.query("SELECT id FROM pairs WHERE task = 'treatment' LIMIT 1")[0]["id"]
+    pipeline.revise_pair(workspace, pair, answer="Ring the patient on (503) 555-0147 tomorrow.")
+    with pytest.raises(pipeline.GateError, match="residual identifiers found"):
+        pipeline.build_dataset(workspace)
+
+
+def test_spreadsheet_csv_with_a_byte_order_mark():
+    pairs = load("\ufeffinstruction,input,output\nWhat is it?,case text,Asthma\n")
+    assert len(pairs) == 1 and pairs[0].reference == "Asthma"

@@ -290,7 +290,11 @@ def test_a_rejected_finding_is_kept_in_the_text_and_no_longer_counts_as_real(wor
     view = pipeline.revise_document(workspace, doc_id, reject=[phone["id"]], add_text="rusty")
     assert "(555) 010-4477" in view["deid_text"] and "rusty" not in view["deid_text"]
     assert "Alex Example" not in view["deid_text"]
-    hits = pipeline.residual_scan(workspace, {"x": view["deid_text"]}, {"x": view["deid_text"]})
-    assert not [h for h in hits if h["blocking"]]
+    rejected = {"x": pipeline.rejected_texts(workspace, doc_id)}
+    assert rejected["x"] == {"(555) 010-4477"}
+    hits = pipeline.residual_scan(workspace, {"x": view["deid_text"]}, rejected=rejected)
+    assert not [h for h in hits if h["blocking"]]  # the reviewer said it is not an identifier
+    unreviewed = pipeline.residual_scan(workspace, {"x": view["deid_text"]})
+    assert any(h["blocking"] and h["type"] == "PHONE_NUMBER" for h in unreviewed)
     with pytest.raises(ValueError, match="does not occur"):
         pipeline.revise_document(workspace, doc_id, add_text="no such words here")

@@ -12,7 +12,7 @@ from medllm_local.pipeline.datasets import build_dataset, freeze_test_split, rev
 from medllm_local.pipeline.demo import STAGES, run_demo
 from medllm_local.pipeline.documents import ingest
 from medllm_local.pipeline.privacy import (SURROGATE_KEY, SURROGATE_MAP, approve_documents,
-                                           deid_documents, deid_files, finding_json,
+                                           deid_documents, deid_files, finding_json, rejected_texts,
                                            require_approved, residual_scan, review_document,
                                            revise_document, saved_deid_settings)
 
@@ -20,4 +20,4 @@ __all__ = ["DEMO_INBOX", "NOT_BUILT", "SURROGATE_KEY", "SURROGATE_MAP", "GateErr
            "NotBuiltError", "ProgressCallback", "approve_documents", "build_dataset", "freeze_test_split", "revise_pair",
            "chat_answer", "chat_stream", "deid_documents", "deid_files", "finding_json",
            "ingest", "models_report", "open_workspace", "require_approved", "require_built",
-           "residual_scan", "run_demo", "STAGES", "review_document", "revise_document", "saved_deid_settings"]
+           "rejected_texts", "residual_scan", "run_demo", "STAGES", "review_document", "revise_document", "saved_deid_settings"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from medllm_local import dataset, models
 from medllm_local.pipeline.common import GateError, ProgressCallback
-from medllm_local.pipeline.privacy import residual_scan
+from medllm_local.pipeline.privacy import rejected_texts, residual_scan
 from medllm_local.workspace import Workspace, atomic_write, now
 
 
@@ -26,15 +26,29 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     if not approved:
         raise GateError("no approved documents: de-identify and approve them first "
                         "(deid --all, then deid --approve, or the Review tab)")
-    built, texts, sources = [], {}, {}
+    # A person's edits and exclusions outlive rebuilds: an edit replaces the answer of the
+    # generated pair of the same document and task (the question is always rebuilt from
+    # the current de-identified text), and everything is scanned after that.
+    overrides = {(r["document_id"], r["task"]): r
+                 for r in workspace.query("SELECT * FROM pairs WHERE edited = 1")}
+    built, texts, sources, rejected = [], {}, {}, {}
     seen: set[tuple[str, str, str]] = set()
     duplicates = 0
     for index, row in enumerate(approved):
         text = (workspace.root / row["deid_file"]).read_text(encoding="utf-8")
         result = dataset.pairs_for_document(row["id"], text, settings.task_list)
+        doc_rejected = rejected_texts(workspace, row["id"])
         unique = []
         for pair in result.pairs:  # the same report ingested as PDF and as scan, say
-            key = (pair.task, pair.messages[1]["content"], pair.messages[2]["content"])
+            override = overrides.get((pair.document_id, pair.task))
+            if override is not None and override["excluded"]:
+                continue
+            if override is not None:
+                pair.messages[2]["content"] = pair.reference = override["reference"]
+            # the case without its phrasing, and the answer: one report ingested twice
+            # gives the same key whatever phrasing each copy drew
+            key = (pair.task, pair.messages[1]["content"].split("\n\n", 1)[-1],
+                   pair.messages[2]["content"])
             duplicates += key in seen
             if key not in seen:
                 seen.add(key)
@@ -45,30 +59,16 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
             name = f"{Path(row['source']).name} pair {number + 1}"
             texts[name] = "\n".join(m["content"] for m in pair.messages[1:])
             sources[name] = text
+            rejected[name] = doc_rejected
         if progress:
             progress(index + 1, len(approved), "building pairs")
-    hits = residual_scan(workspace, texts, sources)
+    hits = residual_scan(workspace, texts, sources, rejected)
     warnings = [h for h in hits if not h["blocking"]]
     if len(warnings) < len(hits):
         where = sorted({f"{h['name']} ({h['type']})" for h in hits if h["blocking"]})
         raise GateError(f"residual identifiers found, nothing written: {'; '.join(where[:10])}"
                         + (f" and {len(where) - 10} more" if len(where) > 10 else "")
                         + ". Review those documents and approve them again.")
-    # A person's edits and exclusions outlive rebuilds: they replace the generated pair of
-    # the same document and task.
-    overrides = {(r["document_id"], r["task"]): r
-                 for r in workspace.query("SELECT * FROM pairs WHERE edited = 1")}
-    for _, result in built:
-        kept = []
-        for pair in result.pairs:
-            override = overrides.get((pair.document_id, pair.task))
-            if override is not None and override["excluded"]:
-                continue
-            if override is not None:
-                pair.messages = json.loads(override["messages"])
-                pair.reference = override["reference"]
-            kept.append(pair)
-        result.pairs = kept
     with_pairs = [(row, result) for row, result in built if result.pairs]
     split_of = dataset.assign_splits(
         {row["id"]: row["patient"] or f"document {row['id']}" for row, _ in with_pairs}, settings,

@@ -67,6 +67,8 @@ def deid_documents(workspace: Workspace, document_ids: list[int] | None = None,
     """De-identify documents of the workspace (``None``: those not de-identified yet).
     Re-running a document replaces its findings, so it needs review again."""
     settings = saved_deid_settings(workspace, settings)
+    # how dates were handled must be the same when a reviewer's changes rebuild a text
+    workspace.save_settings({"deid_date_mode": settings.date_mode, "deid_keep_map": settings.keep_map})
     rows = workspace.document_rows(document_ids)
     if document_ids is None:
         rows = [r for r in rows if r["status"] in ("ingested", "ocr_flagged")]
@@ -92,19 +94,20 @@ def deid_documents(workspace: Workspace, document_ids: list[int] | None = None,
 
 
 def residual_scan(workspace: Workspace, texts: dict[str, str],
-                  approved: dict[str, str] | None = None) -> list[dict]:
+                  approved: dict[str, str] | None = None,
+                  rejected: dict[str, set[str]] | None = None) -> list[dict]:
     """What still looks identifying in texts about to leave the de-identified area (a
-    dataset before export or training). Blocking hits must stop it; ``approved`` (text
-    name -> approved de-identified text it came from) turns detector hits on reviewed
-    words into warnings. Hits carry offsets and types, never the text found."""
+    dataset before export or training). Blocking hits must stop it (see
+    ``deid.residual_phi`` for what blocks and what only warns). Hits carry offsets and
+    types, never the text found."""
     settings = saved_deid_settings(workspace, deid.DeidSettings(score_threshold=0.2,
                                                                 propagate_names=False))
     map_path = workspace.folder("raw") / SURROGATE_MAP
     surrogate_map = SurrogateMap(map_path) if map_path.exists() else None
     hits = deid.residual_phi(
         deid.DeidEngine(settings), texts,
-        surrogate_map.surrogate_words() if surrogate_map else set(),
-        surrogate_map.real_values() if surrogate_map else set(), approved)
+        surrogate_map.surrogate_values() if surrogate_map else set(),
+        surrogate_map.real_values() if surrogate_map else set(), approved, rejected)
     return to_json(hits)
 
 
@@ -127,7 +130,9 @@ def revise_document(workspace: Workspace, document_id: int, reject: list[int] = 
     """Apply a reviewer's decisions: reject or accept findings, add every occurrence of
     ``add_text`` as a new finding, and rebuild the de-identified text from the findings
     not rejected (same key, so the same surrogates). The document needs approval again."""
-    settings = settings or deid.DeidSettings()
+    saved = workspace.load_settings()
+    settings = settings or deid.DeidSettings(date_mode=saved.get("deid_date_mode", "shift"),
+                                             keep_map=saved.get("deid_keep_map", True))
     row = workspace.document_rows([document_id])[0]
     text = workspace.load_document(document_id).text
     workspace.set_decision(document_id, list(reject), "rejected")
@@ -183,3 +188,10 @@ def require_approved(workspace: Workspace, document_ids: list[int]) -> None:
                for r in workspace.document_rows(document_ids) if r["status"] != "approved"]
     if blocked:
         raise GateError("not de-identified and approved: " + ", ".join(blocked))
+
+
+def rejected_texts(workspace: Workspace, document_id: int) -> set[str]:
+    """What a reviewer explicitly said is not an identifier in one document."""
+    text = workspace.load_document(document_id).text
+    return {text[f["start"]:f["end"]].strip() for f in workspace.findings_for(document_id)
+            if f["decision"] == "rejected"}
