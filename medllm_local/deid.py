@@ -31,6 +31,9 @@ DROPPED_RECOGNIZERS = {"UsLicenseRecognizer", "UsBankRecognizer", "UsItinRecogni
 # Never spread as names, whatever a finding contained ("CC: Shortness Of Breath").
 PROPAGATION_STOPWORDS = {"the", "and", "for", "with", "from", "not", "but", "has", "had", "was",
                          "are", "his", "her", "she", "him", "they", "this", "that", "who"}
+# Words that rules keep around an identifier ("Lives at ...", "MRN: ...").
+LABEL_WORDS = {"lives", "living", "at", "resides", "residing", "address", "home", "mrn", "tel",
+               "phone", "fax", "email", "patient", "name", "dob", "signed", "by", "of", "is"}
 TITLE_WORDS = {"dr", "mr", "mrs", "ms", "miss", "mx", "prof", "doctor", "nurse", "sister"}
 
 
@@ -307,21 +310,30 @@ def residual_phi(engine: DeidEngine, texts: dict[str, str], surrogate_values: se
     real = sorted((v for v in real_values if len(v.strip()) >= 3), key=len, reverse=True)
     real_pattern = (re.compile(r"(?<!\w)(" + "|".join(re.escape(v) for v in real) + r")(?!\w)",
                                re.IGNORECASE) if real else None)
-    def words(value: str) -> str:  # "(555) 011-3485" and "555 011-3485" compare equal
-        return " ".join(w for w in re.findall(r"[\w'-]+", value.lower()) if w not in TITLE_WORDS)
-
-    surrogates = [words(v) for v in surrogate_values if v.strip()]
+    # Where our own surrogates stand in each text: a hit made only of surrogate text (plus
+    # titles and labels such as "Dr." or "Lives at") is ours, not a leftover identifier.
+    values = sorted({v.strip() for v in surrogate_values if len(v.strip()) >= 2}, key=len, reverse=True)
+    surrogate_pattern = (re.compile("|".join(re.escape(v) for v in values), re.IGNORECASE)
+                         if values else None)
     for name, findings in zip(names, engine.find_many([texts[n] for n in names])):
         text = texts[name]
+        covered = bytearray(len(text))
+        for match in surrogate_pattern.finditer(text) if surrogate_pattern else ():
+            covered[match.start():match.end()] = b"\x01" * (match.end() - match.start())
         for finding in findings:
             span = text[finding.start:finding.end]
-            core = words(span)
+            leftover = [m.group().lower() for m in re.finditer(r"[A-Za-z0-9]+", span)
+                        if not all(covered[finding.start + i] for i in range(m.start(), m.end()))]
+            ours = not [w for w in leftover if w not in TITLE_WORDS and w not in LABEL_WORDS]
             if finding.recognizer != "deny_list" and (
-                    (core and any(core in value for value in surrogates))
-                    or span.strip() in rejected.get(name, set())):
+                    ours or span.strip() in rejected.get(name, set())):
                 continue  # a surrogate we put there, or a reviewer's "not an identifier"
+            # NER spans shift with context (and may run across the joins of a pair), so
+            # the test is word by word: every word was in the approved text
             ner_only = finding.recognizer in ("SpacyRecognizer", "name_propagation")
-            warning = ner_only and span in approved.get(name, "")
+            warning = ner_only and all(
+                re.search(rf"(?<!\w){re.escape(w)}(?!\w)", approved.get(name, ""), re.IGNORECASE)
+                for w in re.findall(r"[A-Za-z0-9]+", span))
             hits.append(ResidualHit(name, finding.start, finding.end, finding.type,
                                     f"detector {finding.recognizer}"
                                     + (" (NER, in approved text: a warning)" if warning else ""),
