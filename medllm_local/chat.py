@@ -2,7 +2,7 @@
 
 The model's own chat template (stored in the GGUF) formats the conversation; the system
 prompt comes from prompts.py. On a CUDA build every layer is offloaded to the GPU.
-The UI and the CLI both call ``stream_chat``; ``answer`` is the same stream, collected.
+The UI and the CLI both call ``stream_chat`` (pipeline.chat_answer collects it).
 """
 
 from __future__ import annotations
@@ -159,13 +159,3 @@ def stream_chat(
         model=str(model_path),
     )
     yield ChatChunk(answer.answer, done=True, answer=answer)
-
-
-def answer(model_path: Path, user_text: str, history: list[dict[str, str]] | None = None,
-           settings: ChatSettings | None = None) -> ChatAnswer:
-    """The whole answer at once (the CLI's ``chat``): the same stream, collected."""
-    final = None
-    for chunk in stream_chat(model_path, user_text, history, settings):
-        final = chunk
-    assert final is not None and final.answer is not None
-    return final.answer
