@@ -283,11 +283,18 @@ def read_document(source: SourceFile, settings: IngestSettings, ocr: OcrEngine |
                         warnings=warnings)
     if not document.text.strip():
         raise IngestError("no text found (blank pages or an image with no readable text)")
+    low = flagged_pages(document, settings)
     for page in pages:
-        if page.method == "ocr" and (page.ocr_confidence or 0) < settings.ocr_flag_confidence:
+        if page.number in low:
             warnings.append(f"page {page.number}: low OCR confidence "
                             f"({page.ocr_confidence or 0:.0f}); review the text")
     return document
+
+
+def flagged_pages(document: Document, settings: IngestSettings) -> list[int]:
+    """Pages read by OCR whose mean word confidence is under the review threshold."""
+    return [p.number for p in document.pages if p.method == "ocr"
+            and (p.ocr_confidence or 0) < settings.ocr_flag_confidence]
 
 
 def decode_text(data: bytes, warnings: list[str]) -> str:

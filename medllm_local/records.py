@@ -96,14 +96,3 @@ class ChatAnswer:
     seconds: float
     stop_reason: str  # "stop" (end-of-turn token) or "length" (hit max tokens)
     model: str
-
-
-@dataclass
-class ProgressRow:
-    """One progress report of a long job, written by the job, polled by the UI."""
-
-    job_id: int
-    step: int
-    total: int | None
-    message: str
-    metrics: dict[str, float] = field(default_factory=dict)

@@ -62,8 +62,7 @@ def _ingest_one(workspace: Workspace, source: ingest_stage.SourceFile,
     except Exception as error:  # a library bug must not stop the batch or leak text
         return ingest_stage.IngestResult(
             source.source, "failed", f"unexpected {type(error).__name__} while reading")
-    flagged = [p.number for p in document.pages if p.method == "ocr"
-               and (p.ocr_confidence or 0) < settings.ocr_flag_confidence]
+    flagged = ingest_stage.flagged_pages(document, settings)
     try:
         doc_id, created = workspace.store_document(
             document, raw=source.data, status="ocr_flagged" if flagged else "ingested")

@@ -27,12 +27,13 @@ def deid_files(paths: list[str | Path], settings: deid.DeidSettings | None = Non
     surrogates = Surrogates(secrets.token_bytes(32), settings.date_mode)
     texts: dict[int, str] = {}
     results: list[dict] = []
-    for index, source in enumerate(ingest_stage.iter_sources(paths, ingest_stage.IngestSettings())):
+    reading = ingest_stage.IngestSettings()
+    for index, source in enumerate(ingest_stage.iter_sources(paths, reading)):
         results.append({"file": source.source, "text": None, "findings": [], "error": source.error})
         if source.error:
             continue
         try:
-            texts[index] = ingest_stage.read_document(source, ingest_stage.IngestSettings()).text
+            texts[index] = ingest_stage.read_document(source, reading).text
         except ingest_stage.IngestError as error:
             results[index]["error"] = str(error)
     done = deid.deidentify_texts(engine, list(texts.values()), surrogates)
