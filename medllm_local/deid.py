@@ -305,6 +305,10 @@ def residual_phi(engine: DeidEngine, texts: dict[str, str], surrogate_values: se
       with context, and those exact words were in the text that was approved.
     - Known real values (from the surrogate map) and deny-list terms always block."""
     approved, rejected = approved or {}, rejected or {}
+
+    def in_text(word: str, text: str) -> bool:
+        return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE) is not None
+
     hits: list[ResidualHit] = []
     names = list(texts)
     real = sorted((v for v in real_values if len(v.strip()) >= 3), key=len, reverse=True)
@@ -324,16 +328,20 @@ def residual_phi(engine: DeidEngine, texts: dict[str, str], surrogate_values: se
             span = text[finding.start:finding.end]
             leftover = [m.group().lower() for m in re.finditer(r"[A-Za-z0-9]+", span)
                         if not all(covered[finding.start + i] for i in range(m.start(), m.end()))]
-            ours = not [w for w in leftover if w not in TITLE_WORDS and w not in LABEL_WORDS]
+            leftover = [w for w in leftover if w not in TITLE_WORDS and w not in LABEL_WORDS]
+            partly_ours = any(covered[finding.start:finding.end])
+            # all ours; or ours plus words of the approved text the detector ran on into
+            # (merged spans cross lines: "975 Andrew Place\nContact")
+            ours = not leftover or (partly_ours and all(
+                in_text(w, approved.get(name, "")) for w in leftover))
             if finding.recognizer != "deny_list" and (
                     ours or span.strip() in rejected.get(name, set())):
                 continue  # a surrogate we put there, or a reviewer's "not an identifier"
             # NER spans shift with context (and may run across the joins of a pair), so
             # the test is word by word: every word was in the approved text
             ner_only = finding.recognizer in ("SpacyRecognizer", "name_propagation")
-            warning = ner_only and all(
-                re.search(rf"(?<!\w){re.escape(w)}(?!\w)", approved.get(name, ""), re.IGNORECASE)
-                for w in re.findall(r"[A-Za-z0-9]+", span))
+            warning = ner_only and all(in_text(w, approved.get(name, ""))
+                                       for w in re.findall(r"[A-Za-z0-9]+", span))
             hits.append(ResidualHit(name, finding.start, finding.end, finding.type,
                                     f"detector {finding.recognizer}"
                                     + (" (NER, in approved text: a warning)" if warning else ""),
