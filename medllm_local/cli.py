@@ -226,6 +226,52 @@ def cmd_models(args: argparse.Namespace) -> dict:
     return report
 
 
+def cmd_train(args: argparse.Namespace) -> dict:
+    import signal
+    import threading
+
+    from medllm_local import pipeline
+    from medllm_local.train import TrainSettings
+
+    settings = settings_from_args(TrainSettings, args)
+    if args.plan:
+        report = pipeline.plan_training(args.model, settings)
+        if not args.json:
+            print(report["advice"] if not report["fits"] else json.dumps(report["plan"], indent=2))
+        return report
+    workspace = open_workspace(args)
+    if args.list:
+        runs = pipeline.list_runs(workspace)
+        if not args.json:
+            for run in runs:
+                print(f"run {run['run']}: {run['status']}, {run['base_model']}, steps {run['steps']}, "
+                      f"final loss {run['final_loss']}" + (f", from run {run['parent_run']}"
+                                                            if run["parent_run"] else ""))
+        return {"runs": runs}
+    # Ctrl-C or the app's Stop (SIGTERM): save a checkpoint at the next step, then end.
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def progress(row: dict) -> None:
+        parts = [f"step {row['step']}/{row['max_steps']}"]
+        parts += [f"{key} {row[key]:.4g}" for key in ("loss", "eval_loss", "learning_rate") if key in row]
+        parts.append(f"{row['tokens_per_second']:.0f} tok/s")
+        if row.get("eta_seconds") is not None:
+            parts.append(f"eta {row['eta_seconds']:.0f} s")
+        print("train: " + ", ".join(parts), file=sys.stderr, flush=True)
+
+    report = pipeline.train_run(workspace, args.model, settings, resume_run=args.resume,
+                                parent_run=args.parent, job_id=args.job, stop=stop,
+                                progress=progress)
+    if not args.json:
+        state = "stopped (resume with --resume)" if report["stopped"] else "finished"
+        print(f"run {report['run']} {state} after {report['steps']} steps; adapter: {report['adapter']}")
+        print(f"final loss {report['losses'][-1] if report['losses'] else '-'}, "
+              f"{report['tokens_per_second']} tokens/s, peak memory {report['peak_memory_gib']} GiB")
+    return report
+
+
 def cmd_not_built(args: argparse.Namespace) -> dict:
     from medllm_local import pipeline
 
@@ -249,6 +295,8 @@ def _stage_parent() -> argparse.ArgumentParser:
                         help="workspace folder (default ~/medllm-workspace)")
     parent.add_argument("--json", action="store_true",
                         help="print one JSON object on stdout (progress goes to stderr)")
+    # The app starts long jobs as child processes; this ties one to its catalogue row.
+    parent.add_argument("--job", type=int, default=None, help=argparse.SUPPRESS)
     return parent
 
 
@@ -269,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     from medllm_local.dataset import BuildSettings
     from medllm_local.deid import DeidSettings
     from medllm_local.ingest import IngestSettings
+    from medllm_local.train import TrainSettings
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -305,8 +354,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("build", cmd_build, "build instruction pairs and train/validation/test splits "
                                 "from the approved documents")
     add_settings_arguments(p, BuildSettings)
-    p = add("train", cmd_not_built, "fine-tune with QLoRA (GPU) or LoRA (CPU) [issue 6]")
-    p.add_argument("--model", default=None, help="base model (default: the embedded model)")
+    p = add("train", cmd_train, "fine-tune with QLoRA (GPU) or LoRA (CPU) on the latest build; "
+                                "Ctrl-C saves a checkpoint and stops")
+    p.add_argument("--model", default=None, help="base model: an HF folder name under models/ "
+                                                 "(default: the embedded model)")
+    p.add_argument("--resume", type=int, metavar="RUN", default=None,
+                   help="continue a stopped or interrupted run from its last checkpoint")
+    p.add_argument("--parent", type=int, metavar="RUN", default=None,
+                   help="train a new version starting from this run's adapter (new reports)")
+    p.add_argument("--plan", action="store_true",
+                   help="only say how it would train here and whether it fits; load nothing")
+    p.add_argument("--list", action="store_true", help="list the runs (model versions)")
+    add_settings_arguments(p, TrainSettings)
     p = add("eval", cmd_not_built, "evaluate models on the held-out split [issue 8]")
     p.add_argument("--model", default=None)
     p.add_argument("--cases", metavar="FILE", default=None)
@@ -324,8 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", cmd_demo, "run the pipeline on the demo reports, in its own workspace "
                               "(default ~/medllm-demo)")
     p.add_argument("--until", metavar="STAGE", default="build",
-                   help="last stage to run: ingest, deid or build (the later stages are not "
-                        "built yet)")
+                   help="last stage to run: ingest, deid, build or train (a few LoRA steps "
+                        "on the embedded model; export, eval and chat are not built yet)")
     p = add("ui", cmd_ui, "start the app (the default when no command is given)")
     _add_ui_options(p, top_level=False)
     parser.set_defaults(commands=commands)
@@ -339,13 +398,16 @@ def main(argv: list[str] | None = None) -> int:
         args.command, args.json = "ui", False
     handler = args.commands[args.command]
     as_json = bool(getattr(args, "json", False))
+    job = getattr(args, "job", None)
     try:
         if as_json:
             with stdout_to_stderr():
                 result = handler(args)
             print(json.dumps(result), flush=True)
         else:
-            handler(args)
+            result = handler(args)
+        if job is not None:
+            _finish_job(args, job, "stopped" if result.get("stopped") else "done")
     except PartialFailure as partial:
         if as_json:
             print(json.dumps(partial.result), flush=True)
@@ -353,12 +415,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         fail("interrupted", as_json)
+        if job is not None:
+            _finish_job(args, job, "failed", "interrupted")
         return 130
     except Exception as error:  # one line for the user; the stage already cleaned up
+        if job is not None:
+            _finish_job(args, job, "failed", " ".join(str(error).split()))
         if os.environ.get("MEDLLM_DEBUG"):
             raise
         return fail(f"{args.command}: {error}", as_json)
     return 0
+
+
+def _finish_job(args: argparse.Namespace, job: int, status: str, error: str | None = None) -> None:
+    from medllm_local.pipeline.jobs import finish_job
+
+    finish_job(open_workspace(args), job, status, error)
 
 
 if __name__ == "__main__":

@@ -98,4 +98,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE documents ADD COLUMN split TEXT;
     """,
+    # 5 -> 6: model versions. A run names the dataset build it trained on and the run it
+    # continued (retraining on new reports); a job names the run it drives.
+    """
+    ALTER TABLE runs ADD COLUMN build TEXT;
+    ALTER TABLE runs ADD COLUMN parent_id INTEGER REFERENCES runs(id);
+    ALTER TABLE jobs ADD COLUMN run_id INTEGER REFERENCES runs(id);
+    """,
 ]

@@ -8,8 +8,13 @@ from medllm_local.pipeline.common import DEMO_INBOX, NOT_BUILT, NotBuiltError, o
 from medllm_local.pipeline.datasets import build_dataset
 from medllm_local.pipeline.documents import ingest
 from medllm_local.pipeline.privacy import approve_documents, deid_documents
+from medllm_local.pipeline.training import train_run
+from medllm_local.train import TrainSettings
 
 STAGES = ("ingest", "deid", "build", "train", "export", "eval", "chat")
+# A few LoRA steps on the embedded model: enough to see the loss fall on a CPU in minutes.
+DEMO_TRAINING = TrainSettings(max_steps=6, batch_size=2, grad_accum=1, max_length=768,
+                              learning_rate=3e-4, save_every=3, eval_every=3)
 
 
 def run_demo(workspace_path: str | Path | None, until: str = "build") -> dict:
@@ -22,7 +27,7 @@ def run_demo(workspace_path: str | Path | None, until: str = "build") -> dict:
     missing = [s for s in wanted if s in NOT_BUILT]
     if missing:
         raise NotBuiltError(f"the demo cannot run {', '.join(missing)} yet (not built in this "
-                            f"release); use --until build")
+                            f"release); use --until train")
     workspace = open_workspace(workspace_path)
     report: dict = {}
     for stage in wanted:
@@ -32,4 +37,6 @@ def run_demo(workspace_path: str | Path | None, until: str = "build") -> dict:
             report["deid"] = deid_documents(workspace) | approve_documents(workspace)
         elif stage == "build":
             report["build"] = build_dataset(workspace)
+        elif stage == "train":
+            report["train"] = train_run(workspace, settings=DEMO_TRAINING)
     return report

@@ -20,10 +20,10 @@ from medllm_local.chat import ChatSettings
 from medllm_local.ingest import IngestSettings
 from medllm_local.ui.dataset_tab import build_dataset_tab
 from medllm_local.ui.review import build_review_tab
+from medllm_local.ui.train_tab import build_train_tab
 from medllm_local.workspace import UPLOADS_FOLDER, Workspace
 
 PENDING_TABS = {  # stage tab -> (issue, what it will do)
-    "Train": (6, "QLoRA on the GPU or LoRA on the CPU, with a live loss plot, stop and resume"),
     "Evaluate": (8, "base against fine-tuned on held-out cases: top-1, MRR, ROUGE, BLEU"),
     "Export": (7, "merge, convert to GGUF, quantize, and check the result"),
 }
@@ -166,6 +166,8 @@ def build_app(workspace: Workspace):
                 build_review_tab(workspace)
             with gr.Tab("Dataset", elem_id="tab-dataset"):
                 build_dataset_tab(workspace)
+            with gr.Tab("Train", elem_id="tab-train"):
+                build_train_tab(workspace)
             for name, (issue, purpose) in PENDING_TABS.items():
                 with gr.Tab(name, elem_id=f"tab-{name.lower()}"):
                     gr.Markdown(f"Not built yet (issue {issue}): {purpose}.")

@@ -1,0 +1,175 @@
+"""Training against the workspace: the latest dataset build in, a run (model version)
+out, recorded with its base model, data build, settings, parent and metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+from pathlib import Path
+
+from medllm_local import models, train
+from medllm_local.pipeline.common import GateError
+from medllm_local.pipeline.jobs import attach_run, pid_alive, record_progress
+from medllm_local.pipeline.privacy import require_approved
+from medllm_local.workspace import Workspace, atomic_write, now
+
+
+def base_model_folder(name: str | None) -> Path:
+    """The HF folder to train: the embedded model (converted once) or one under models/."""
+    if not name or name.lower() == models.EMBEDDED_NAME:
+        return models.ensure_hf_copy()
+    found = models.resolve_model(name, kind="hf")
+    path = Path(found.path)
+    if found.kind != "hf" or not (path / "config.json").exists():
+        raise train.TrainError(f"{name} is not a Hugging Face model folder (a GGUF cannot be "
+                               "trained; put the original model folder under models/)")
+    return path
+
+
+def latest_build(workspace: Workspace) -> dict:
+    rows = workspace.query("SELECT build FROM splits WHERE build IS NOT NULL ORDER BY id DESC LIMIT 1")
+    if not rows:
+        raise GateError("no dataset yet: build one from approved reports first (`build`)")
+    build = rows[0]["build"]
+    files = {r["name"]: r["file"] for r in workspace.query(
+        "SELECT name, file FROM splits WHERE build = ?", (build,))}
+    return {"build": build, "files": files}
+
+
+def plan_training(model: str | None = None, settings: train.TrainSettings | None = None) -> dict:
+    """Before anything is loaded: the device, precision, batch and the memory estimate,
+    or why it will not fit and what would."""
+    settings = settings or train.TrainSettings()
+    base = base_model_folder(model)
+    shape = models.ArchShape.from_config(json.loads((base / "config.json").read_text()))
+    gpu = models.gpu_memory_gib()
+    report = {"base_model": str(base), "parameters_b": round(shape.parameters / 1e9, 3),
+              "gpu": {"name": gpu[0], "memory_gib": round(gpu[1], 1)} if gpu else None}
+    budget = None
+    if gpu:
+        budget = min(gpu[1], settings.gpu_memory_gib) if settings.gpu_memory_gib > 0 else gpu[1]
+    try:
+        plan = train.hardware_plan(settings, shape, cuda=gpu is not None and train.cuda_available(),
+                                   gpu_gib=budget,
+                                   flash=train.flash_attention_installed())
+    except train.TrainError as error:
+        return report | {"fits": False, "advice": str(error), "plan": None}
+    return report | {"fits": True, "advice": plan.note, "plan": dataclasses.asdict(plan)}
+
+
+def train_run(workspace: Workspace, model: str | None = None,
+              settings: train.TrainSettings | None = None, *, resume_run: int | None = None,
+              parent_run: int | None = None, job_id: int | None = None,
+              stop: threading.Event | None = None, progress=None) -> dict:
+    """Train on the latest build's train split (validation split for validation loss).
+
+    ``resume_run`` continues an interrupted run from its last checkpoint with its own
+    settings; ``parent_run`` starts a new version from that run's adapter (retraining
+    on new reports). Every document behind the pairs must still be approved."""
+    if resume_run is not None:
+        run = _run_row(workspace, resume_run)
+        if run["status"] == "done":
+            raise train.TrainError(f"run {resume_run} has finished; nothing to resume")
+        config = json.loads(run["config"])
+        settings = train.TrainSettings(**config["settings"])
+        base, build, files = Path(config["base_model"]), config["build"], config["files"]
+        parent_adapter = Path(config["parent_adapter"]) if config.get("parent_adapter") else None
+        run_id, folder = resume_run, Path(run["folder"])
+    else:
+        settings = settings or train.TrainSettings()
+        parent_adapter = None
+        if parent_run is not None:
+            parent = _run_row(workspace, parent_run)
+            parent_adapter = Path(parent["folder"]) / train.ADAPTER_FOLDER
+            if not (parent_adapter / "adapter_config.json").exists():
+                raise train.TrainError(f"run {parent_run} has no adapter to continue from")
+            base = Path(json.loads(parent["config"])["base_model"])
+        else:
+            base = base_model_folder(model)
+        latest = latest_build(workspace)
+        build, files = latest["build"], latest["files"]
+        run_id, folder = None, None
+    documents = [r["document_id"] for r in workspace.query(
+        "SELECT DISTINCT document_id FROM pairs WHERE split IN ('train', 'validation')"
+        " AND document_id IS NOT NULL")]
+    require_approved(workspace, documents)
+    train_pairs = train.read_messages(Path(files["train"]))
+    validation_pairs = train.read_messages(Path(files["validation"])) if files.get("validation") else []
+    if run_id is None:
+        config = {"settings": dataclasses.asdict(settings), "base_model": str(base), "build": build,
+                  "files": files, "parent_run": parent_run,
+                  "parent_adapter": str(parent_adapter) if parent_adapter else None,
+                  "train_pairs": len(train_pairs), "validation_pairs": len(validation_pairs)}
+        with workspace.transaction() as conn:
+            run_id = conn.execute(
+                "INSERT INTO runs (base_model, status, config, folder, created_at, build, parent_id)"
+                " VALUES (?, 'running', ?, '', ?, ?, ?)",
+                (base.name, json.dumps(config), now(), build, parent_run)).lastrowid
+            folder = workspace.folder("runs") / f"run-{run_id}"
+            conn.execute("UPDATE runs SET folder = ? WHERE id = ?", (str(folder), run_id))
+        folder.mkdir(mode=0o700, exist_ok=True)
+        atomic_write(folder / "config.json", json.dumps(config, indent=2))
+    _set_run(workspace, run_id, "running", {"pid": os.getpid()})
+    if job_id is not None:
+        attach_run(workspace, job_id, run_id)
+
+    def sink(row: dict) -> None:
+        if job_id is not None:
+            record_progress(workspace, job_id, row["step"], row["max_steps"], "training", row)
+        if progress:
+            progress(row)
+
+    try:
+        result = train.train(base, train_pairs, validation_pairs, folder, settings,
+                             resume=resume_run is not None, parent_adapter=parent_adapter,
+                             sink=sink, stop=stop)
+    except BaseException as error:  # recorded, then raised on for the CLI to report
+        _set_run(workspace, run_id, "failed", {"error": " ".join(str(error).split())[:500]})
+        raise
+    report = {"run": run_id, "base_model": str(base), "build": build, "parent_run": config.get("parent_run"),
+              "folder": str(folder), "metrics_file": str(folder / train.METRICS_FILE)}
+    report |= dataclasses.asdict(result)
+    _set_run(workspace, run_id, "stopped" if result.stopped else "done", report)
+    return report
+
+
+def _run_row(workspace: Workspace, run_id: int):
+    rows = workspace.query("SELECT * FROM runs WHERE id = ?", (run_id,))
+    if not rows:
+        raise train.TrainError(f"no run {run_id}")
+    return rows[0]
+
+
+def _set_run(workspace: Workspace, run_id: int, status: str, result: dict) -> None:
+    finished = now() if status in ("done", "stopped", "failed") else None
+    with workspace.transaction() as conn:
+        conn.execute("UPDATE runs SET status = ?, result = ?, finished_at = ? WHERE id = ?",
+                     (status, json.dumps(result), finished, run_id))
+
+
+def list_runs(workspace: Workspace) -> list[dict]:
+    """Every model version, newest first; a run whose process is gone mid-training shows
+    as ``interrupted`` (resume it)."""
+    runs = []
+    for row in workspace.query("SELECT * FROM runs ORDER BY id DESC"):
+        result = json.loads(row["result"] or "{}")
+        status = row["status"]
+        if status == "running" and not pid_alive(result.get("pid")):
+            status = "interrupted"
+        config = json.loads(row["config"])
+        runs.append({"run": row["id"], "status": status, "base_model": row["base_model"],
+                     "build": row["build"], "parent_run": row["parent_id"],
+                     "created_at": row["created_at"], "finished_at": row["finished_at"],
+                     "steps": result.get("steps"), "final_loss": (result.get("losses") or [None])[-1],
+                     "adapter": result.get("adapter"), "train_pairs": config.get("train_pairs"),
+                     "error": result.get("error")})
+    return runs
+
+
+def run_metrics(workspace: Workspace, run_id: int) -> list[dict]:
+    path = Path(_run_row(workspace, run_id)["folder"]) / train.METRICS_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

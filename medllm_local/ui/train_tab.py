@@ -1,0 +1,159 @@
+"""The Train tab: choose a base model and settings, see whether it fits before starting,
+then watch the loss live. Training runs as a child process (`launch.py train`), so an
+out-of-memory error or a crash never takes the app down; Stop asks it to checkpoint
+and end, and Resume continues from that checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from medllm_local import models, pipeline
+from medllm_local.train import TrainSettings
+from medllm_local.workspace import Workspace
+
+# The settings shown in the form; the others keep their defaults (the CLI has them all).
+FORM_FIELDS = ("epochs", "max_steps", "learning_rate", "batch_size", "max_length", "lora_r",
+               "gpu_memory_gib")
+RUN_COLUMNS = ["run", "status", "base model", "from run", "steps", "final loss", "pairs", "created"]
+
+
+def base_model_choices() -> list[tuple[str, str]]:
+    choices = [(f"{models.EMBEDDED_NAME} (embedded)", models.EMBEDDED_NAME)]
+    choices += [(m.name, m.name) for m in models.list_models()
+                if m.kind == "hf" and m.path and m.name != models.EMBEDDED_HF_FOLDER]
+    return choices
+
+
+def settings_args(values: dict) -> list[str]:
+    """Form values -> `train` options, only where they differ from the defaults."""
+    args = []
+    for item in dataclasses.fields(TrainSettings):
+        if item.name in values and values[item.name] is not None and values[item.name] != item.default:
+            args += ["--" + item.name.replace("_", "-"), str(values[item.name])]
+    return args
+
+
+def run_rows(workspace: Workspace) -> list[list]:
+    rows = [[r["run"], r["status"], r["base_model"], r["parent_run"] or "", r["steps"] or "",
+             r["final_loss"] if r["final_loss"] is not None else "", r["train_pairs"] or "",
+             r["created_at"]] for r in pipeline.list_runs(workspace)]
+    return rows or [["", "(no runs yet)", "", "", "", "", "", ""]]
+
+
+def loss_frame(rows: list[dict]):
+    import pandas as pd
+
+    points = [{"step": r["step"], "loss": r[key], "series": key.replace("_", " ")}
+              for r in rows for key in ("loss", "eval_loss") if key in r]
+    return pd.DataFrame(points or [{"step": 0, "loss": None, "series": "loss"}])
+
+
+def progress_text(report: dict) -> str:
+    job, rows = report["job"], report["progress"]
+    line = f"Job {job['id']}: **{job['status']}**"
+    if rows:
+        last = rows[-1]["metrics"]
+        losses = [r["metrics"]["loss"] for r in rows if "loss" in r["metrics"]]
+        line += f" · step {last['step']}/{last['max_steps']}"
+        if losses:
+            line += f" · loss {losses[-1]:.4f}"
+        line += f" · {last['tokens_per_second']:.0f} tokens/s · memory {last['memory_gib']:.2f} GiB"
+        if last.get("eta_seconds") is not None and job["status"] == "running":
+            line += f" · about {last['eta_seconds'] / 60:.1f} min left"
+    if job.get("error"):
+        line += f"\n\n{job['error']}"
+    result = report.get("result") or {}
+    if result.get("adapter"):
+        line += f"\n\nAdapter: `{result['adapter']}`"
+    return line
+
+
+def build_train_tab(workspace: Workspace) -> None:
+    import gradio as gr
+
+    gr.Markdown("Fine-tune a base model on the latest dataset build: QLoRA (4-bit) on an "
+                "NVIDIA GPU, plain LoRA on the CPU (slow; fine for the small embedded model). "
+                "Training runs in its own process: Stop saves a checkpoint, Resume goes on "
+                "from it.")
+    defaults = TrainSettings()
+    with gr.Row():
+        choices = base_model_choices()
+        base = gr.Dropdown(choices=choices, value=choices[0][1], label="Base model",
+                           elem_id="train-model")
+        check = gr.Button("Check fit", elem_id="train-check")
+    fit = gr.Markdown(elem_id="train-fit")
+    with gr.Row():
+        fields = {name: gr.Number(value=getattr(defaults, name), label=name.replace("_", " "),
+                                  precision=0 if isinstance(getattr(defaults, name), int) else None,
+                                  elem_id=f"train-{name}")
+                  for name in FORM_FIELDS}
+    with gr.Row():
+        start = gr.Button("Start training", variant="primary", elem_id="train-start")
+        stop = gr.Button("Stop (checkpoint)", elem_id="train-stop")
+    status = gr.Markdown(elem_id="train-status")
+    plot = gr.LinePlot(loss_frame([]), x="step", y="loss", color="series", label="Loss",
+                       elem_id="train-plot")
+    runs = gr.Dataframe(value=run_rows(workspace), headers=RUN_COLUMNS, interactive=False,
+                        label="Runs (model versions)", elem_id="train-runs")
+    with gr.Row():
+        run_id = gr.Number(label="Run", precision=0, elem_id="train-run-id")
+        resume = gr.Button("Resume run", elem_id="train-resume")
+        retrain = gr.Button("New version from run (new reports)", elem_id="train-retrain")
+    job = gr.State(None)
+    timer = gr.Timer(2.0, active=False)
+
+    def values_of(*numbers) -> dict:
+        return {name: (int(v) if isinstance(getattr(defaults, name), int) and v is not None else v)
+                for name, v in zip(FORM_FIELDS, numbers)}
+
+    def check_fit(model, *numbers):
+        settings = dataclasses.replace(defaults, **{k: v for k, v in values_of(*numbers).items()
+                                                    if v is not None})
+        report = pipeline.plan_training(model, settings)
+        if not report["fits"]:
+            return f"**Will not fit.** {report['advice']}"
+        plan = report["plan"]
+        text = (f"Trains on **{plan['device']}**: {report['advice']}; batch {plan['batch_size']}, "
+                f"sequence length {plan['max_length']}, {plan['batching']} batches.")
+        if plan["estimate_gib"]:
+            text += f" Estimated peak GPU memory {plan['estimate_gib']} GiB of {plan['gpu_gib']:.1f}."
+        return text
+
+    def launch(args: list[str], run: int | None = None):
+        job_id = pipeline.start_job(workspace, "train", args, run_id=run)
+        return job_id, f"Job {job_id}: starting", gr.Timer(active=True)
+
+    def start_training(model, *numbers):
+        return launch(["train", "--model", model, *settings_args(values_of(*numbers))])
+
+    def resume_run(run):
+        if not run:
+            raise gr.Error("Give the run to resume (see the runs table).")
+        return launch(["train", "--resume", str(int(run))], int(run))
+
+    def retrain_run(run):
+        if not run:
+            raise gr.Error("Give the run to continue from (see the runs table).")
+        return launch(["train", "--parent", str(int(run))])
+
+    def poll(job_id):
+        if job_id is None:
+            return gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
+        report = pipeline.job_report(workspace, job_id)
+        running = report["job"]["status"] in ("starting", "running", "stopping")
+        rows = [r["metrics"] for r in report["progress"]]
+        return (progress_text(report), loss_frame(rows), run_rows(workspace),
+                gr.Timer(active=running))
+
+    def stop_training(job_id):
+        if job_id is None or not pipeline.stop_job(workspace, job_id):
+            return "Nothing is training."
+        return f"Job {job_id}: stopping at the next step (a checkpoint is saved)."
+
+    numbers = list(fields.values())
+    check.click(check_fit, [base, *numbers], fit)
+    start.click(start_training, [base, *numbers], [job, status, timer])
+    resume.click(resume_run, run_id, [job, status, timer])
+    retrain.click(retrain_run, run_id, [job, status, timer])
+    stop.click(stop_training, job, status)
+    timer.tick(poll, job, [status, plot, runs, timer])

@@ -1,0 +1,261 @@
+"""Training: LoRA on CPU through the same code path as QLoRA on CUDA.
+
+The fast tests train a tiny random llama with SmolLM2's real tokenizer and chat
+template (the same architecture as an 8B llama, 2 layers of width 64); the slow test
+runs the whole pipeline on the embedded model. The CUDA choices are checked here as
+configuration; bench/train_gpu.py runs them on a GPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+from medllm_local import models, testing, train
+
+ANSWERS = ("Community-acquired pneumonia", "Acute bronchitis")
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(tmp_path_factory) -> Path:
+    """SmolLM2's tokenizer and chat template, read from the embedded GGUF (seconds)."""
+    from transformers import AutoTokenizer
+
+    gguf = models.embedded_gguf()
+    folder = tmp_path_factory.mktemp("smollm2-tokenizer")
+    AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory, tokenizer_dir) -> Path:
+    return testing.tiny_model(tmp_path_factory.mktemp("tiny-llama"), tokenizer_dir)
+
+
+def toy_pairs(count: int = 12) -> list[list[dict]]:
+    from medllm_local.prompts import case_prompt, chat_messages
+
+    pairs = []
+    for i in range(count):
+        report = f"Fever and productive cough for {i + 2} days; crackles at the right base."
+        messages = chat_messages(case_prompt("diagnosis", report, phrasing=i))
+        pairs.append(messages + [{"role": "assistant", "content": ANSWERS[i % 2]}])
+    return pairs
+
+
+FAST = dict(learning_rate=2e-2, batch_size=4, grad_accum=1, max_length=256, warmup_ratio=0.0,
+            save_every=2, eval_every=2)
+
+
+def completion_loss(model, tokenizer, pairs) -> float:
+    """Mean loss of the answers given the prompts, as a user of the model would see it."""
+    import torch
+
+    losses = []
+    for messages in pairs:
+        prompt = tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True,
+                                               return_dict=True)["input_ids"]
+        full = tokenizer.apply_chat_template(messages, return_dict=True)["input_ids"]
+        labels = [-100] * len(prompt) + full[len(prompt):]
+        with torch.no_grad():
+            out = model(input_ids=torch.tensor([full]), labels=torch.tensor([labels]))
+        losses.append(out.loss.item())
+    return sum(losses) / len(losses)
+
+
+def load(base: Path, adapter: Path | None = None):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base)
+    model = PeftModel.from_pretrained(model, adapter) if adapter else model
+    return model.eval()
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_lora_lowers_the_loss_on_its_pairs_and_changes_only_lora_weights(tiny, tmp_path):
+    from safetensors import safe_open
+    from transformers import AutoTokenizer
+
+    pairs = toy_pairs()
+    weights_before = digest(tiny / "model.safetensors")
+    tokenizer = AutoTokenizer.from_pretrained(tiny)
+    before = completion_loss(load(tiny), tokenizer, pairs)
+    result = train.train(tiny, pairs, [], tmp_path / "run", train.TrainSettings(max_steps=12, **FAST))
+    after = completion_loss(load(tiny, Path(result.adapter)), tokenizer, pairs)
+    assert result.steps == 12 and len(result.losses) == 12 and result.device == "cpu"
+    assert after < before * 0.7, (before, after)
+    assert digest(tiny / "model.safetensors") == weights_before  # the base is never written
+    with safe_open(Path(result.adapter) / "adapter_model.safetensors", "pt") as saved:
+        names = list(saved.keys())
+        assert names and all("lora_A" in n or "lora_B" in n for n in names)
+        # LoRA's B starts at zero: non-zero B means those weights, and only those, moved.
+        assert all(saved.get_tensor(n).abs().sum() > 0 for n in names if "lora_B" in n)
+    modules = {n.split(".lora_")[0].rsplit(".", 1)[-1] for n in names}
+    assert modules == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    assert result.tokens > 0 and result.tokens_per_second > 0
+    rows = [json.loads(line) for line in (tmp_path / "run" / train.METRICS_FILE).read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == list(range(1, 13))
+    assert all({"learning_rate", "tokens_per_second", "memory_gib", "eta_seconds"} <= set(r)
+               for r in rows if "loss" in r)
+
+
+def test_only_the_answer_and_its_end_of_turn_carry_loss(tiny, tmp_path):
+    pairs = toy_pairs(4)
+    rows = train.preview_batch(tiny, pairs, train.TrainSettings(max_steps=1, **FAST), tmp_path)
+    assert len(rows) == 4
+    for row in rows:
+        trained = row["trained_text"]
+        assert trained.replace("<|im_end|>", "").strip() in ANSWERS
+        assert trained.rstrip().endswith("<|im_end|>")  # it learns to stop
+        assert "Report:" in row["text"] and "Report:" not in trained
+        masked = [i for i, label in enumerate(row["labels"]) if label == -100]
+        assert len(masked) > len(row["labels"]) // 2  # the prompt is the longer part
+
+
+def test_adapter_reloads_to_identical_outputs(tiny, tmp_path):
+    import torch
+    from transformers import AutoTokenizer
+
+    result = train.train(tiny, toy_pairs(), [], tmp_path / "run", train.TrainSettings(max_steps=3, **FAST))
+    ids = AutoTokenizer.from_pretrained(tiny)("Fever and cough", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        first = load(tiny, Path(result.adapter))(ids).logits
+        second = load(tiny, Path(result.adapter))(ids).logits
+        base = load(tiny)(ids).logits
+    assert torch.equal(first, second)
+    assert not torch.allclose(first, base)
+
+
+def test_stop_checkpoints_and_resume_runs_to_the_end(tiny, tmp_path):
+    stop = threading.Event()
+
+    def sink(row):
+        if row.get("step", 0) >= 3:
+            stop.set()
+
+    settings = train.TrainSettings(max_steps=8, **FAST)
+    first = train.train(tiny, toy_pairs(), toy_pairs(4), tmp_path / "run", settings, sink=sink, stop=stop)
+    assert first.stopped and first.steps == 3
+    assert train.last_checkpoint(tmp_path / "run").name == "checkpoint-3"
+    resumed = train.train(tiny, toy_pairs(), toy_pairs(4), tmp_path / "run", settings, resume=True)
+    assert not resumed.stopped and resumed.steps == 8
+    assert resumed.eval_losses and resumed.best_checkpoint
+
+
+CHILD = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
+from test_train import toy_pairs, FAST
+from medllm_local import train
+settings = train.TrainSettings(max_steps=10, **(FAST | dict(save_every=2)))
+train.train(Path({tiny!r}), toy_pairs(), [], Path({out!r}), settings, resume={resume})
+"""
+
+
+def run_child(tiny: Path, out: Path, resume: bool) -> subprocess.Popen:
+    code = CHILD.format(root=str(ROOT), tests=str(ROOT / "tests"), tiny=str(tiny), out=str(out),
+                        resume=resume)
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=os.environ | {"OMP_NUM_THREADS": "1"})
+
+
+def metrics(out: Path) -> list[dict]:
+    path = out / train.METRICS_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tiny, tmp_path):
+    clean = tmp_path / "clean"
+    assert run_child(tiny, clean, resume=False).wait(timeout=600) == 0
+    killed = tmp_path / "killed"
+    child = run_child(tiny, killed, resume=False)
+    deadline = time.monotonic() + 600
+    while not any(r.get("step", 0) >= 5 for r in metrics(killed)):
+        assert child.poll() is None and time.monotonic() < deadline, "child ended before step 5"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert not (killed / train.ADAPTER_FOLDER).exists()
+    resumed_from = train.last_checkpoint(killed)
+    assert resumed_from is not None and int(resumed_from.name.split("-")[1]) < 10
+    assert run_child(tiny, killed, resume=True).wait(timeout=600) == 0
+    final_clean = [r["loss"] for r in metrics(clean) if "loss" in r]
+    final_resumed = {r["step"]: r["loss"] for r in metrics(killed) if "loss" in r}
+    assert max(final_resumed) == 10 and len(final_clean) == 10
+    # Same seed, same batches, same optimizer state: the resumed run retraces the clean one.
+    assert [final_resumed[step] for step in range(1, 11)] == pytest.approx(final_clean, rel=1e-5)
+
+
+# -- the CUDA path, as configuration (bench/train_gpu.py runs it on a GPU) --------------
+EIGHT_B = models.REFERENCE_SHAPES["8B (Llama-3.1-8B)"]
+SEVENTY_B = models.REFERENCE_SHAPES["70B (Llama-3.1-70B)"]
+
+
+def test_cuda_plan_is_qlora_as_in_the_paper():
+    plan = train.hardware_plan(train.TrainSettings(), EIGHT_B, cuda=True, gpu_gib=24.0)
+    assert plan.device == "cuda" and plan.quantize_4bit and plan.optimizer == "paged_adamw_8bit"
+    assert plan.compute_dtype == "bfloat16" and plan.gradient_checkpointing
+    assert plan.max_length == 2048 and plan.estimate_gib <= 23.0
+    config = train.bnb_config(plan)
+    assert config.load_in_4bit and config.bnb_4bit_quant_type == "nf4"
+    assert config.bnb_4bit_use_double_quant and str(config.bnb_4bit_compute_dtype) == "torch.bfloat16"
+    old_card = train.hardware_plan(train.TrainSettings(), EIGHT_B, cuda=True, gpu_gib=24.0, bf16=False)
+    assert old_card.compute_dtype == "float16"
+    sft = train.sft_arguments(train.TrainSettings(), plan, Path("/nonexistent"), has_validation=True)
+    assert sft["optim"] == "paged_adamw_8bit" and sft["bf16"] and not sft["use_cpu"]
+    assert sft["gradient_checkpointing"] and sft["completion_only_loss"]
+    assert sft["load_best_model_at_end"] and sft["metric_for_best_model"] == "eval_loss"
+
+
+def test_a_model_too_big_for_the_card_is_refused_with_what_would_fit():
+    with pytest.raises(train.TrainError) as refused:
+        train.hardware_plan(train.TrainSettings(), SEVENTY_B, cuda=True, gpu_gib=24.0)
+    message = str(refused.value)
+    assert message.startswith("will not fit") and "8B" in message and "14B" in message
+    assert "70B" not in message.split("What would fit")[1]
+    smaller = train.hardware_plan(train.TrainSettings(), EIGHT_B, cuda=True, gpu_gib=12.0)
+    assert smaller.max_length < 2048 or smaller.batch_size == 1  # it shrinks before refusing
+
+
+def test_cpu_plan_never_uses_bitsandbytes():
+    plan = train.hardware_plan(train.TrainSettings(), EIGHT_B, cuda=False)
+    assert plan.device == "cpu" and not plan.quantize_4bit and plan.compute_dtype == "float32"
+    with pytest.raises(train.TrainError, match="CUDA"):
+        train.hardware_plan(train.TrainSettings(quantize="4bit"), EIGHT_B, cuda=False)
+    with pytest.raises(train.TrainError, match="no CUDA"):
+        train.hardware_plan(train.TrainSettings(device="cuda"), EIGHT_B, cuda=False)
+    with pytest.raises(ValueError):
+        train.TrainSettings(batching="sideways")
+
+
+@pytest.mark.slow
+def test_demo_trains_the_embedded_model_through_the_cli(tmp_path):
+    """The contract: `demo --until train --json` runs ingest, de-identification, the
+    dataset build and a few LoRA steps on the embedded model."""
+    workspace = tmp_path / "ws"
+    done = run_cli("demo", "--until", "train", "--workspace", str(workspace), "--json", timeout=1500)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)["train"]
+    assert Path(report["adapter"], "adapter_model.safetensors").exists()
+    assert len(report["losses"]) == report["steps"] == 6
+    assert report["tokens_per_second"] > 0 and report["peak_memory_gib"] > 0
+    listed = run_cli("train", "--list", "--workspace", str(workspace), "--json")
+    runs = json.loads(listed.stdout)["runs"]
+    assert runs[0]["run"] == report["run"] and runs[0]["status"] == "done"
