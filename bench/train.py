@@ -86,7 +86,10 @@ def padded_baseline(base: Path, pairs: list[list[dict]], settings: train.TrainSe
 
 
 def _child(queue, job, args) -> None:
-    queue.put(job(*args))
+    try:
+        queue.put(("ok", job(*args)))
+    except BaseException as error:  # the parent must hear of it, or it waits forever
+        queue.put(("error", f"{type(error).__name__}: {error}"))
 
 
 def isolated(job, *args) -> dict:
@@ -98,8 +101,10 @@ def isolated(job, *args) -> dict:
     queue = context.Queue()
     process = context.Process(target=_child, args=(queue, job, args))
     process.start()
-    result = queue.get()
+    status, result = queue.get()
     process.join()
+    if status == "error":
+        raise RuntimeError(result)
     return result
 
 
@@ -119,7 +124,10 @@ def compare(base: Path, settings: train.TrainSettings, copies: int = 3,
     try:
         # The baselines run first, so any warm-up advantage (caches, allocator) is theirs.
         for name, run in jobs:
-            runs[name] = run(work / name)
+            try:
+                runs[name] = run(work / name)
+            except Exception as error:  # a kernel missing here must not lose the other numbers
+                runs[name] = {"error": f"{type(error).__name__}: {error}"[:500], "tokens_per_second": None}
             gc.collect()
             print(f"{name}: {runs[name]}", file=sys.stderr, flush=True)
     finally:
@@ -127,7 +135,10 @@ def compare(base: Path, settings: train.TrainSettings, copies: int = 3,
     cuda = train.cuda_available()
     default = "ours_" + "_".join(reversed(train.kernel_choice(
         settings, "cuda" if cuda else "cpu", train.flash_attention_installed())))
-    ratios = {name: {base_name: round(run["tokens_per_second"] / runs[base_name]["tokens_per_second"], 2)
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return round(a / b, 2) if a and b else None
+
+    ratios = {name: {base_name: ratio(run["tokens_per_second"], runs[base_name]["tokens_per_second"])
                      for base_name in ("padded_longest", "padded_max_length")}
               for name, run in runs.items() if name.startswith("ours_")}
     return {"pairs": len(pairs), "device": "cuda" if cuda else "cpu", "default": default,

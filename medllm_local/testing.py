@@ -24,8 +24,8 @@ def tiny_model(folder: Path, tokenizer_dir: Path, architecture: str = "llama",
     config = AutoConfig.for_model(
         architecture, vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True, max_position_embeddings=2048, initializer_range=TINY_INIT,
-        **(TINY_SIZES | overrides))
+        tie_word_embeddings=True, max_position_embeddings=2048,
+        **({"initializer_range": TINY_INIT} | TINY_SIZES | overrides))
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     folder.mkdir(parents=True, exist_ok=True)

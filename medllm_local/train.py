@@ -217,7 +217,7 @@ def load_model(base: Path, plan: HardwarePlan, parent_adapter: Path | None, sett
     """The base model on the planned device with a trainable LoRA adapter on every
     linear projection (a parent adapter goes on training instead of a new one)."""
     import torch
-    from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
+    from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import AutoModelForCausalLM
 
     dtype = getattr(torch, plan.compute_dtype)
@@ -228,10 +228,12 @@ def load_model(base: Path, plan: HardwarePlan, parent_adapter: Path | None, sett
             kwargs["quantization_config"] = bnb_config(plan)
     model = AutoModelForCausalLM.from_pretrained(base, **kwargs)
     model.config.use_cache = False
-    if plan.quantize_4bit:
-        model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=True,
-            gradient_checkpointing_kwargs={"use_reentrant": False})
+    if plan.gradient_checkpointing:
+        # What peft's prepare_model_for_kbit_training does, less its upcast of every
+        # 16-bit weight to fp32: for an 8B model that alone adds ~2 GiB (embeddings and
+        # head), more than a 24 GB card can spare at sequence length 2048.
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
     if parent_adapter:
         return PeftModel.from_pretrained(model, parent_adapter, is_trainable=True)
     return get_peft_model(model, LoraConfig(
