@@ -82,12 +82,11 @@ def section_cuda_path(tokenizer: Path, work: Path) -> dict:
 
 
 def section_compare(tokenizer: Path, work: Path) -> dict:
-    import importlib.util
+    import importlib
 
-    spec = importlib.util.spec_from_file_location("bench_train", Path(__file__).with_name("train.py"))
-    bench_train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench_train)
-    compare = bench_train.compare
+    # bench/train.py, importable by name so its measurements can run in spawned processes
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    compare = importlib.import_module("train").compare
 
     base = smollm_shaped(tokenizer, work / "smollm2-shape-cmp")
     settings = train.TrainSettings(max_steps=12, batch_size=8, grad_accum=1, max_length=1024,
@@ -112,6 +111,8 @@ def long_pairs(count: int, tokens: int, tokenizer: Path) -> list[list[dict]]:
 
 
 def section_8b(tokenizer: Path, work: Path, cap_gib: float = 24.0) -> dict:
+    """Llama-3.1-8B's shape under a 24 GiB cap: peak VRAM against our estimate at a few
+    sequence lengths and batch sizes (the model is made once, random, and saved)."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
@@ -124,21 +125,25 @@ def section_8b(tokenizer: Path, work: Path, cap_gib: float = 24.0) -> dict:
     del model
     torch.cuda.empty_cache()
     AutoTokenizer.from_pretrained(tokenizer).save_pretrained(folder)
-    made = time.monotonic() - started
-    pairs = long_pairs(8, 2048, tokenizer)
     shape = models.ArchShape.from_config(config.to_dict())
-    settings = train.TrainSettings(max_steps=6, grad_accum=1, max_length=2048, batch_size=1,
-                                   gpu_memory_gib=cap_gib, save_every=10_000, eval_every=10_000,
-                                   batching="padded")
-    torch.cuda.reset_peak_memory_stats()
-    result = train.train(folder, pairs, [], work / "run-8b", settings)
-    return {"model_made_seconds": round(made, 1), "parameters_b": round(shape.parameters / 1e9, 2),
-            "cap_gib": cap_gib, "plan": result.plan,
-            "estimate_gib": models.estimate_qlora_gib(shape, seq_len=2048, batch=1),
+    report = {"model_made_seconds": round(time.monotonic() - started, 1),
+              "parameters_b": round(shape.parameters / 1e9, 2), "cap_gib": cap_gib, "runs": []}
+    for seq_len, batch in ((2048, 1), (2048, 2), (4096, 1)):
+        pairs = long_pairs(8, seq_len, tokenizer)
+        settings = train.TrainSettings(max_steps=4, grad_accum=1, max_length=seq_len, batch_size=batch,
+                                       gpu_memory_gib=cap_gib, save_every=10_000, eval_every=10_000,
+                                       batching="padded")
+        torch.cuda.reset_peak_memory_stats()
+        result = train.train(folder, pairs, [], work / f"run-8b-{seq_len}-{batch}", settings)
+        report["runs"].append({
+            "seq_len": seq_len, "batch": batch,
+            "estimate_gib": models.estimate_qlora_gib(shape, seq_len=seq_len, batch=batch)["total"],
             "peak_allocated_gib": result.peak_memory_gib,
             "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / models.GiB, 2),
             "tokens_per_second": result.tokens_per_second, "losses": result.losses,
-            "seconds": result.seconds}
+            "seconds": result.seconds})
+        torch.cuda.empty_cache()
+    return report
 
 
 def section_oom(tokenizer: Path, work: Path) -> dict:
@@ -150,12 +155,14 @@ def section_oom(tokenizer: Path, work: Path) -> dict:
     train._estimate = lambda *args: 0.1  # pretend it fits, so the GPU itself says no
     try:
         settings = train.TrainSettings(max_steps=3, batch_size=64, max_length=2048, grad_accum=1,
-                                       gpu_memory_gib=0.5, batching="padded", save_every=10_000,
+                                       gpu_memory_gib=1.6, batching="padded", save_every=10_000,
                                        eval_every=10_000)
-        train.train(base, long_pairs(64, 2048, tokenizer) or demo_pairs(8), [], work / "run-oom", settings)
+        train.train(base, long_pairs(8, 2048, tokenizer) * 8, [], work / "run-oom", settings)
         return {"raised": False}
     except train.TrainError as error:
-        return {"raised": True, "message": str(error)}
+        # "out of GPU memory: ..." is the real error caught; "will not fit" would be the plan
+        return {"raised": True, "real_oom": str(error).startswith("out of GPU memory"),
+                "message": str(error)}
     finally:
         train._estimate = real_estimate
 

@@ -2,9 +2,10 @@
 
 TRL's SFTTrainer does the work. Pairs go in as prompt/completion conversations, so the
 base model's own chat template renders them and only the assistant's answer carries loss.
-Short medical pairs are packed without padding (best-fit decreasing, position ids mark
-where each pair starts, so attention never crosses pairs). Every choice that depends on
-the hardware is made in ``hardware_plan`` so it can be checked without the hardware.
+On CUDA short medical pairs are packed without padding (best-fit decreasing; position
+ids restart at each pair, so attention never crosses pairs); on a CPU batches group
+pairs of similar length. Every choice that depends on the hardware is made in
+train_plan.py, so it can be checked without the hardware.
 """
 
 from __future__ import annotations
@@ -15,86 +16,17 @@ import resource
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from medllm_local import models
+from medllm_local.train_plan import (HardwarePlan, TrainError, TrainSettings, cuda_available,  # noqa: F401
+                                     flash_attention_installed, hardware_plan, kernel_choice,
+                                     not_fitting_advice, out_of_memory_advice)
 
 ADAPTER_FOLDER = "adapter"
 CHECKPOINTS_FOLDER = "checkpoints"
 METRICS_FILE = "metrics.jsonl"
-CPU_BUDGET_NOTE = "CPU: plain LoRA in fp32 (no bitsandbytes); slow, meant for small models"
-
-
-class TrainError(RuntimeError):
-    """Training cannot start or could not finish; the message says what to change."""
-
-
-@dataclass
-class TrainSettings:
-    epochs: float = field(default=3.0, metadata={"help": "passes over the training pairs"})
-    max_steps: int = field(default=-1, metadata={"help": "stop after this many optimizer steps "
-                                                         "(overrides --epochs when > 0)"})
-    learning_rate: float = field(default=2e-4, metadata={"help": "peak learning rate (LoRA)"})
-    batch_size: int = field(default=0, metadata={"help": "sequences per step on the device; "
-                                                         "0 picks by memory"})
-    grad_accum: int = field(default=4, metadata={"help": "gradient accumulation steps"})
-    warmup_ratio: float = field(default=0.05, metadata={"help": "share of steps to warm up"})
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
-    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
-    max_length: int = field(default=0, metadata={"help": "tokens per sequence; 0 picks by memory"})
-    batching: str = field(default="auto", metadata={
-        "help": "packed (pairs packed without padding; pays with flash attention), grouped "
-                "(batches of similar length, padded to the longest) or padded (random "
-                "batches); auto: packed with flash attention, else grouped"})
-    attention: str = field(default="auto", metadata={
-        "help": "attention kernel: auto (flash_attention_2 when installed, else sdpa), sdpa, "
-                "flash_attention_2, flex_attention or eager"})
-    quantize: str = field(default="auto", metadata={"help": "auto (4-bit NF4 on CUDA, none on "
-                                                            "CPU), 4bit or none"})
-    device: str = field(default="auto", metadata={"help": "auto, cuda or cpu"})
-    gpu_memory_gib: float = field(default=0.0, metadata={
-        "help": "GPU memory this run may use, in GiB (0: the whole card); leave room for a "
-                "chat model on the same card"})
-    seed: int = field(default=42, metadata={"help": "random seed (data order, LoRA init)"})
-    save_every: int = field(default=25, metadata={"help": "checkpoint every N steps (resume point)"})
-    eval_every: int = field(default=25, metadata={"help": "validation loss every N steps"})
-    log_every: int = field(default=1, metadata={"help": "metrics every N steps"})
-    early_stopping: int = field(default=0, metadata={"help": "stop after N evaluations without a "
-                                                             "better validation loss (0: off)"})
-
-    def __post_init__(self) -> None:
-        if self.quantize not in ("auto", "4bit", "none"):
-            raise ValueError(f"quantize must be auto, 4bit or none, not {self.quantize!r}")
-        if self.batching not in ("auto", "packed", "grouped", "padded"):
-            raise ValueError(f"batching must be auto, packed, grouped or padded, not {self.batching!r}")
-        if self.attention not in ("auto", "sdpa", "flash_attention_2", "flex_attention", "eager"):
-            raise ValueError(f"unknown attention kernel {self.attention!r}")
-        if self.device not in ("auto", "cuda", "cpu"):
-            raise ValueError(f"device must be auto, cuda or cpu, not {self.device!r}")
-        if self.max_steps <= 0 and self.epochs <= 0:
-            raise ValueError("give --epochs > 0 or --max-steps > 0")
-        if min(self.grad_accum, self.lora_r, self.save_every, self.eval_every, self.log_every) < 1:
-            raise ValueError("grad_accum, lora_r, save_every, eval_every and log_every must be >= 1")
-
-
-@dataclass(frozen=True)
-class HardwarePlan:
-    """What the hardware decides: device, weights' precision, optimizer, memory budget."""
-
-    device: str                 # cuda / cpu
-    quantize_4bit: bool
-    compute_dtype: str          # bfloat16 / float16 / float32
-    optimizer: str
-    gradient_checkpointing: bool
-    batch_size: int
-    max_length: int
-    attention: str              # the attention kernel transformers is asked for
-    batching: str               # packed / grouped / padded
-    estimate_gib: float | None  # QLoRA estimate on CUDA; None on CPU
-    gpu_gib: float | None
-    note: str
 
 
 @dataclass
@@ -112,88 +44,6 @@ class TrainResult:
     stopped: bool
     best_checkpoint: str | None
     plan: dict
-
-
-def cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def flash_attention_installed() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("flash_attn") is not None
-
-
-def kernel_choice(settings: TrainSettings, device: str, flash: bool) -> tuple[str, str]:
-    """(attention kernel, batching). Packing without padding only pays when the kernel
-    attends within each packed pair (flash attention's variable-length path); with SDPA
-    the packed row is one long sequence under a block mask, quadratic in its length, so
-    batches of similar length padded to their longest are faster there (bench/train.py)."""
-    attention = settings.attention
-    if attention == "auto":
-        attention = "flash_attention_2" if device == "cuda" and flash else "sdpa"
-    batching = settings.batching
-    if batching == "auto":
-        batching = "packed" if attention == "flash_attention_2" else "grouped"
-    return attention, batching
-
-
-def hardware_plan(settings: TrainSettings, shape: models.ArchShape | None, *, cuda: bool,
-                  gpu_gib: float | None = None, bf16: bool = True,
-                  flash: bool = False) -> HardwarePlan:
-    """Choose how to train on this hardware, before anything is loaded.
-
-    On CUDA the batch and sequence length are the largest that the QLoRA estimate fits
-    into the card (1 GiB kept free); if nothing fits, TrainError says what would."""
-    device = settings.device if settings.device != "auto" else ("cuda" if cuda else "cpu")
-    if device == "cuda" and not cuda:
-        raise TrainError("--device cuda asked for, but no CUDA GPU is visible to torch")
-    if device == "cpu":
-        if settings.quantize == "4bit":
-            raise TrainError("4-bit training needs a CUDA GPU (bitsandbytes on CPU silently "
-                             "stops LoRA learning); use --quantize none on CPU")
-        attention, batching = kernel_choice(settings, "cpu", False)
-        return HardwarePlan("cpu", False, "float32", "adamw_torch", False,
-                            settings.batch_size or 4, settings.max_length or 512, attention,
-                            batching, None, None, CPU_BUDGET_NOTE)
-    quantize = settings.quantize != "none"
-    dtype = "bfloat16" if bf16 else "float16"
-    batch, length, estimate = settings.batch_size or 1, settings.max_length or 2048, None
-    if shape is not None and gpu_gib is not None:
-        budget = gpu_gib - 1.0
-        lengths = [settings.max_length] if settings.max_length else [2048, 1024, 512]
-        batches = [settings.batch_size] if settings.batch_size else [8, 4, 2, 1]
-        fitting = [(b * n, b, n) for n in lengths for b in batches
-                   if _estimate(shape, n, b, settings.lora_r, quantize) <= budget]
-        if not fitting:
-            raise TrainError(not_fitting_advice(shape, gpu_gib, lengths[-1], quantize))
-        # Longest sequences first (fewer pairs cut), then the biggest batch at that length.
-        _, batch, length = max(fitting, key=lambda item: (item[2], item[1]))
-        estimate = round(_estimate(shape, length, batch, settings.lora_r, quantize), 2)
-    note = ("QLoRA: 4-bit NF4 weights, double quantization, paged 8-bit AdamW" if quantize
-            else "LoRA on 16-bit weights")
-    attention, batching = kernel_choice(settings, "cuda", flash)
-    return HardwarePlan("cuda", quantize, dtype, "paged_adamw_8bit" if quantize else "adamw_torch",
-                        True, batch, length, attention, batching, estimate, gpu_gib, note)
-
-
-def _estimate(shape: models.ArchShape, seq_len: int, batch: int, lora_r: int, quantize: bool) -> float:
-    parts = models.estimate_qlora_gib(shape, seq_len=seq_len, batch=batch, lora_r=lora_r)
-    if not quantize:  # 16-bit weights instead of ~0.55 byte per parameter
-        body = shape.parameters - shape.embedding_parameters
-        parts["total"] += body * (2 - 0.55) / models.GiB
-    return parts["total"]
-
-
-def not_fitting_advice(shape: models.ArchShape, gpu_gib: float, seq_len: int, quantize: bool = True) -> str:
-    need = _estimate(shape, seq_len, 1, 16, quantize)
-    fits = [row["model"] for row in models.fit_table(gpu_gib, seq_len=seq_len) if row["fits"]]
-    return (f"will not fit: a {shape.parameters / 1e9:.1f}B model needs ~{need:.1f} GiB for "
-            f"QLoRA at sequence length {seq_len}, batch 1; this GPU has {gpu_gib:.1f} GiB. "
-            f"What would fit: {', '.join(fits) or 'none of the reference sizes'}"
-            " (or a shorter --max-length).")
 
 
 # -- data ------------------------------------------------------------------------------
@@ -458,16 +308,16 @@ def train(base: Path, train_pairs: list[list[dict]], validation_pairs: list[list
     callbacks = [_progress_callback(sink, metrics_file, stop, plan.device == "cuda")]
     if settings.early_stopping and validation_pairs:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping))
-    trainer = build_trainer(base, train_pairs, validation_pairs, output_dir, settings, plan,
-                            parent_adapter, callbacks)
-    if plan.device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
     started = time.monotonic()
-    try:
+    try:  # loading can run out of memory too, not only the first steps
+        trainer = build_trainer(base, train_pairs, validation_pairs, output_dir, settings, plan,
+                                parent_adapter, callbacks)
+        if plan.device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        started = time.monotonic()
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     except torch.OutOfMemoryError as error:
-        raise TrainError("out of GPU memory: " + (not_fitting_advice(shape, gpu, plan.max_length)
-                                                  if gpu else str(error))) from error
+        raise TrainError(out_of_memory_advice(shape, plan) if gpu else str(error)) from error
     seconds = time.monotonic() - started
     state = trainer.state
     adapter = output_dir / ADAPTER_FOLDER

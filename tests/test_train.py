@@ -259,3 +259,108 @@ def test_demo_trains_the_embedded_model_through_the_cli(tmp_path):
     listed = run_cli("train", "--list", "--workspace", str(workspace), "--json")
     runs = json.loads(listed.stdout)["runs"]
     assert runs[0]["run"] == report["run"] and runs[0]["status"] == "done"
+
+
+def test_packed_pairs_do_not_attend_across_each_other(tiny):
+    """Padding-free packing puts several pairs in one row; position ids restarting at 0
+    must keep each pair's attention to itself, so each pair's logits are those it gets
+    alone (what makes packing safe with SDPA as well as flash attention)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny)
+    model = AutoModelForCausalLM.from_pretrained(tiny, attn_implementation="sdpa").eval()
+    sequences = [tokenizer.apply_chat_template(p, return_dict=True)["input_ids"] for p in toy_pairs(3)]
+    collator = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id, padding_free=True)
+    batch = collator([{"input_ids": s} for s in sequences])
+    assert batch["input_ids"].shape == (1, sum(map(len, sequences))) and "attention_mask" not in batch
+    with torch.no_grad():  # as in training: no KV cache (with one, transformers ignores packing)
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
+                       use_cache=False).logits[0]
+        alone = torch.cat([model(input_ids=torch.tensor([s]), use_cache=False).logits[0] for s in sequences])
+        crossed = model(input_ids=batch["input_ids"], use_cache=False).logits[0]  # one long text
+    assert torch.allclose(packed, alone, atol=1e-4)
+    assert not torch.allclose(crossed, alone, atol=1e-2)
+
+
+def fake_build(workspace, pairs: list[list[dict]], validation: list[list[dict]]) -> None:
+    """A dataset build as `build` records it (split files plus their catalogue rows)."""
+    from medllm_local.workspace import atomic_write, now
+
+    folder = workspace.folder("datasets") / "b1"
+    folder.mkdir()
+    with workspace.transaction() as conn:
+        for name, rows in (("train", pairs), ("validation", validation)):
+            path = atomic_write(folder / f"{name}.jsonl",
+                                "".join(json.dumps({"messages": m}) + "\n" for m in rows))
+            conn.execute("INSERT INTO splits (name, file, config, created_at, build) VALUES (?, ?, '{}', ?, 'b1')",
+                         (name, str(path), now()))
+
+
+def wait_for(predicate, timeout: float = 300.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_the_app_trains_in_a_child_process_that_stops_and_resumes(tiny, tmp_path, monkeypatch):
+    """What the Train tab does: start `train` as a job, read its progress rows, stop it
+    (it checkpoints), resume it to the end; the runs list tells the story."""
+    import shutil
+
+    from medllm_local import pipeline
+
+    models_dir = tmp_path / "models"
+    shutil.copytree(tiny, models_dir / "tiny-llama")
+    monkeypatch.setenv("MEDLLM_MODELS_DIR", str(models_dir))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    workspace = pipeline.open_workspace(tmp_path / "ws")
+    fake_build(workspace, toy_pairs(), toy_pairs(4))
+    args = ["train", "--model", "tiny-llama", "--max-steps", "30", "--batch-size", "4",
+            "--grad-accum", "1", "--save-every", "2", "--eval-every", "2", "--max-length", "256"]
+    job = pipeline.start_job(workspace, "train", args)
+    wait_for(lambda: len(pipeline.job_report(workspace, job)["progress"]) >= 3)
+    assert pipeline.stop_job(workspace, job)
+    report = wait_for(lambda: (r := pipeline.job_report(workspace, job))["job"]["status"] != "stopping" and r)
+    assert report["job"]["status"] == "stopped", pipeline.job_log_tail(workspace, job)
+    assert report["result"]["stopped"] and report["result"]["steps"] < 30
+    run = report["result"]["run"]
+    assert pipeline.list_runs(workspace)[0]["status"] == "stopped"
+    resumed = pipeline.start_job(workspace, "train", ["train", "--resume", str(run)], run_id=run)
+    final = wait_for(lambda: (r := pipeline.job_report(workspace, resumed))["job"]["status"]
+                     not in ("starting", "running") and r)
+    assert final["job"]["status"] == "done", pipeline.job_log_tail(workspace, resumed)
+    assert final["result"]["run"] == run and final["result"]["steps"] == 30
+    steps = [row["step"] for row in pipeline.run_metrics(workspace, run) if "loss" in row]
+    assert steps[-1] == 30 and set(range(1, 31)) <= set(steps)
+    listed = pipeline.list_runs(workspace)
+    assert [(r["run"], r["status"], r["steps"]) for r in listed] == [(run, "done", 30)]
+
+
+def test_training_refuses_pairs_from_documents_not_approved(tiny, tmp_path, monkeypatch):
+    from medllm_local import pipeline
+    from medllm_local.records import Document, Page
+
+    monkeypatch.setenv("MEDLLM_MODELS_DIR", str(tiny.parent))
+    workspace = pipeline.open_workspace(tmp_path / "ws")
+    fake_build(workspace, toy_pairs(), [])
+    document, _ = workspace.store_document(Document(source="/inbox/visit.txt", kind="txt", sha256="ab" * 32,
+                                                    pages=[Page(number=1, text="HPI: cough")]))
+    with workspace.transaction() as conn:
+        conn.execute("INSERT INTO pairs (document_id, task, messages, split, created_at)"
+                     " VALUES (?, 'diagnosis', '[]', 'train', 'now')", (document,))
+    with pytest.raises(pipeline.GateError, match="not de-identified and approved: visit.txt"):
+        pipeline.train_run(workspace, tiny.name, train.TrainSettings(max_steps=1, **FAST))
+    assert pipeline.list_runs(workspace) == []  # refused before a run was recorded
+
+
+def test_out_of_memory_advice_names_smaller_settings_and_models():
+    plan = train.hardware_plan(train.TrainSettings(), EIGHT_B, cuda=True, gpu_gib=24.0)
+    advice = train.out_of_memory_advice(EIGHT_B, plan)
+    assert advice.startswith("out of GPU memory") and f"--max-length {plan.max_length // 2}" in advice
+    assert "8B" in advice.split("fit this GPU:")[1] and "70B" not in advice
