@@ -219,11 +219,17 @@ def prepare(base: Path, settings: TrainSettings) -> tuple[HardwarePlan, models.A
     return plan, shape, gpu
 
 
-def trainer_class():
-    """TRL's SFTTrainer, with length-grouped batches drawn from seed + epoch: the stock
-    sampler draws from the global RNG, which a resumed run restores mid-epoch, so it
-    would see other batches than an uninterrupted run of the same seed."""
+def trainer_class(chunked_loss: bool = True):
+    """TRL's SFTTrainer, with two changes.
+
+    Length-grouped batches are drawn from seed + epoch: the stock sampler draws from the
+    global RNG, which a resumed run restores mid-epoch, so it would see other batches
+    than an uninterrupted run of the same seed. Without ``chunked_loss`` the loss is the
+    model's own cross-entropy: TRL's vocabulary-chunked loss saves GPU memory (no full
+    logits) but also computes entropy and accuracy over the vocabulary at every step,
+    which made CPU training 4x slower in bench/train.py; the loss values are identical."""
     import torch
+    from transformers import Trainer as PlainTrainer
     from transformers.trainer_pt_utils import LengthGroupedSampler
     from trl import SFTTrainer
 
@@ -244,6 +250,10 @@ def trainer_class():
                 return EpochSeededLengthGroupedSampler(sampler.batch_size, sampler.lengths, seed)
             return sampler
 
+        if not chunked_loss:
+            def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+                return PlainTrainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
+
     return Trainer
 
 
@@ -261,7 +271,7 @@ def build_trainer(base: Path, train_pairs: list[list[dict]], validation_pairs: l
     set_seed(settings.seed)  # LoRA's initial weights too, not only the data order
     model = load_model(base, plan, parent_adapter, settings)
     validation = Dataset.from_list(conversation_rows(validation_pairs)) if validation_pairs else None
-    return trainer_class()(
+    return trainer_class(plan.chunked_loss)(
         model=model, processing_class=tokenizer,
         args=SFTConfig(**sft_arguments(settings, plan, output_dir / CHECKPOINTS_FOLDER,
                                        validation is not None)),

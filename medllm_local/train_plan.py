@@ -78,6 +78,7 @@ class HardwarePlan:
     max_length: int
     attention: str              # the attention kernel transformers is asked for
     batching: str               # packed / grouped / padded
+    chunked_loss: bool          # TRL's vocabulary-chunked loss: no full logits in memory
     estimate_gib: float | None  # QLoRA estimate on CUDA; None on CPU
     gpu_gib: float | None
     note: str
@@ -128,7 +129,7 @@ def hardware_plan(settings: TrainSettings, shape: models.ArchShape | None, *, cu
         attention, batching = kernel_choice(settings, "cpu", False)
         return HardwarePlan("cpu", False, "float32", "adamw_torch", False,
                             settings.batch_size or 4, settings.max_length or 512, attention,
-                            batching, None, None, CPU_BUDGET_NOTE)
+                            batching, False, None, None, CPU_BUDGET_NOTE)
     quantize = settings.quantize != "none"
     dtype = "bfloat16" if bf16 else "float16"
     batch, length, estimate = settings.batch_size or 1, settings.max_length or 2048, None
@@ -147,7 +148,7 @@ def hardware_plan(settings: TrainSettings, shape: models.ArchShape | None, *, cu
             else "LoRA on 16-bit weights")
     attention, batching = kernel_choice(settings, "cuda", flash)
     return HardwarePlan("cuda", quantize, dtype, "paged_adamw_8bit" if quantize else "adamw_torch",
-                        True, batch, length, attention, batching, estimate, gpu_gib, note)
+                        True, batch, length, attention, batching, True, estimate, gpu_gib, note)
 
 
 def _estimate(shape: models.ArchShape, seq_len: int, batch: int, lora_r: int, quantize: bool) -> float:

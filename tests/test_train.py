@@ -213,6 +213,7 @@ def test_cuda_plan_is_qlora_as_in_the_paper():
     assert plan.device == "cuda" and plan.quantize_4bit and plan.optimizer == "paged_adamw_8bit"
     assert plan.compute_dtype == "bfloat16" and plan.gradient_checkpointing
     assert plan.max_length == 2048 and plan.estimate_gib <= 23.0
+    assert plan.batching == "packed" and plan.chunked_loss  # measured fastest, leanest there
     config = train.bnb_config(plan)
     assert config.load_in_4bit and config.bnb_4bit_quant_type == "nf4"
     assert config.bnb_4bit_use_double_quant and str(config.bnb_4bit_compute_dtype) == "torch.bfloat16"
@@ -237,6 +238,7 @@ def test_a_model_too_big_for_the_card_is_refused_with_what_would_fit():
 def test_cpu_plan_never_uses_bitsandbytes():
     plan = train.hardware_plan(train.TrainSettings(), EIGHT_B, cuda=False)
     assert plan.device == "cpu" and not plan.quantize_4bit and plan.compute_dtype == "float32"
+    assert plan.batching == "grouped" and not plan.chunked_loss
     with pytest.raises(train.TrainError, match="CUDA"):
         train.hardware_plan(train.TrainSettings(quantize="4bit"), EIGHT_B, cuda=False)
     with pytest.raises(train.TrainError, match="no CUDA"):
