@@ -151,8 +151,10 @@ def section_oom(tokenizer: Path, work: Path) -> dict:
     if not base.exists():
         smollm_shaped(tokenizer, base)
 
-    real_estimate = train._estimate
-    train._estimate = lambda *args: 0.1  # pretend it fits, so the GPU itself says no
+    from medllm_local import train_plan
+
+    real_estimate = train_plan._estimate
+    train_plan._estimate = lambda *args: 0.1  # pretend it fits, so the GPU itself says no
     try:
         settings = train.TrainSettings(max_steps=3, batch_size=64, max_length=2048, grad_accum=1,
                                        gpu_memory_gib=1.6, batching="padded", save_every=10_000,
@@ -164,7 +166,7 @@ def section_oom(tokenizer: Path, work: Path) -> dict:
         return {"raised": True, "real_oom": str(error).startswith("out of GPU memory"),
                 "message": str(error)}
     finally:
-        train._estimate = real_estimate
+        train_plan._estimate = real_estimate
 
 
 SECTIONS = {"1": ("cuda_path", section_cuda_path), "2": ("compare", section_compare),

@@ -366,3 +366,21 @@ def test_out_of_memory_advice_names_smaller_settings_and_models():
     advice = train.out_of_memory_advice(EIGHT_B, plan)
     assert advice.startswith("out of GPU memory") and f"--max-length {plan.max_length // 2}" in advice
     assert "8B" in advice.split("fit this GPU:")[1] and "70B" not in advice
+
+
+def test_a_new_version_continues_from_its_parent_adapter(tiny, tmp_path, monkeypatch):
+    """Retraining as reports arrive: `--parent RUN` starts from that run's adapter (its
+    first loss is already low) and is recorded as a new version with its parent."""
+    from medllm_local import pipeline
+
+    monkeypatch.setenv("MEDLLM_MODELS_DIR", str(tiny.parent))
+    workspace = pipeline.open_workspace(tmp_path / "ws")
+    fake_build(workspace, toy_pairs(), [])
+    settings = train.TrainSettings(max_steps=9, **FAST)
+    first = pipeline.train_run(workspace, tiny.name, settings)
+    child = pipeline.train_run(workspace, None, settings, parent_run=first["run"])
+    assert child["parent_run"] == first["run"] and child["base_model"] == first["base_model"]
+    assert child["losses"][0] < first["losses"][0] * 0.7
+    versions = {r["run"]: r for r in pipeline.list_runs(workspace)}
+    assert versions[child["run"]]["parent_run"] == first["run"]
+    assert all(r["status"] == "done" for r in versions.values())

@@ -142,3 +142,21 @@ def test_review_tab_deidentifies_rejects_adds_and_approves(app_process, browser_
     page.locator("#dataset-status").get_by_text("Pairs:").wait_for(timeout=60_000)
     assert "1 diagnosis" in page.locator("#dataset-status").inner_text()
     assert "Community-acquired pneumonia" in page.locator("#dataset-pairs").inner_text()
+
+
+def test_train_tab_checks_the_fit_and_reports_a_job_that_cannot_start(app_process, browser_page):
+    """Check fit plans for this machine; Start runs `train` as a child process whose
+    failure (no dataset built yet) comes back to the page, and the app lives on."""
+    page, _ = browser_page
+    page.goto(app_process.url, wait_until="networkidle")
+    page.get_by_role("tab", name="Train").click()
+    page.locator("#train-check").click()
+    fit = page.locator("#train-fit")
+    fit.get_by_text("Trains on").wait_for(timeout=180_000)
+    assert "cpu" in fit.inner_text() and "LoRA" in fit.inner_text()
+    page.locator("#train-start").click()
+    status = page.locator("#train-status")
+    status.get_by_text("failed").wait_for(timeout=180_000)
+    assert "no dataset yet" in status.inner_text()
+    page.get_by_role("tab", name="Chat").click()  # the app itself is still serving
+    assert page.locator("#chat-input textarea").is_visible()

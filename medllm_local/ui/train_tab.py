@@ -40,6 +40,11 @@ def run_rows(workspace: Workspace) -> list[list]:
     return rows or [["", "(no runs yet)", "", "", "", "", "", ""]]
 
 
+def latest_job(workspace: Workspace) -> int | None:
+    rows = workspace.query("SELECT id FROM jobs WHERE kind = 'train' ORDER BY id DESC LIMIT 1")
+    return rows[0]["id"] if rows else None
+
+
 def loss_frame(rows: list[dict]):
     import pandas as pd
 
@@ -99,8 +104,9 @@ def build_train_tab(workspace: Workspace) -> None:
         run_id = gr.Number(label="Run", precision=0, elem_id="train-run-id")
         resume = gr.Button("Resume run", elem_id="train-resume")
         retrain = gr.Button("New version from run (new reports)", elem_id="train-retrain")
-    job = gr.State(None)
-    timer = gr.Timer(2.0, active=False)
+    # The job followed is the latest training job in the catalogue (not browser state),
+    # so a page opened while training runs shows it too.
+    timer = gr.Timer(2.0, active=latest_job(workspace) is not None)
 
     def values_of(*numbers) -> dict:
         return {name: (int(v) if isinstance(getattr(defaults, name), int) and v is not None else v)
@@ -121,7 +127,7 @@ def build_train_tab(workspace: Workspace) -> None:
 
     def launch(args: list[str], run: int | None = None):
         job_id = pipeline.start_job(workspace, "train", args, run_id=run)
-        return job_id, f"Job {job_id}: starting", gr.Timer(active=True)
+        return f"Job {job_id}: starting", gr.Timer(active=True)
 
     def start_training(model, *numbers):
         return launch(["train", "--model", model, *settings_args(values_of(*numbers))])
@@ -136,7 +142,8 @@ def build_train_tab(workspace: Workspace) -> None:
             raise gr.Error("Give the run to continue from (see the runs table).")
         return launch(["train", "--parent", str(int(run))])
 
-    def poll(job_id):
+    def poll():
+        job_id = latest_job(workspace)
         if job_id is None:
             return gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
         report = pipeline.job_report(workspace, job_id)
@@ -145,15 +152,16 @@ def build_train_tab(workspace: Workspace) -> None:
         return (progress_text(report), loss_frame(rows), run_rows(workspace),
                 gr.Timer(active=running))
 
-    def stop_training(job_id):
+    def stop_training():
+        job_id = latest_job(workspace)
         if job_id is None or not pipeline.stop_job(workspace, job_id):
             return "Nothing is training."
         return f"Job {job_id}: stopping at the next step (a checkpoint is saved)."
 
     numbers = list(fields.values())
     check.click(check_fit, [base, *numbers], fit)
-    start.click(start_training, [base, *numbers], [job, status, timer])
-    resume.click(resume_run, run_id, [job, status, timer])
-    retrain.click(retrain_run, run_id, [job, status, timer])
-    stop.click(stop_training, job, status)
-    timer.tick(poll, job, [status, plot, runs, timer])
+    start.click(start_training, [base, *numbers], [status, timer])
+    resume.click(resume_run, run_id, [status, timer])
+    retrain.click(retrain_run, run_id, [status, timer])
+    stop.click(stop_training, None, status)
+    timer.tick(poll, None, [status, plot, runs, timer])
