@@ -272,6 +272,38 @@ def cmd_train(args: argparse.Namespace) -> dict:
     return report
 
 
+def cmd_export(args: argparse.Namespace) -> dict:
+    from tqdm import tqdm
+
+    from medllm_local import pipeline
+    from medllm_local.export import ExportSettings
+
+    workspace = open_workspace(args)
+    if args.list:
+        exports = pipeline.list_exports(workspace)
+        if not args.json:
+            for item in exports:
+                print(f"export {item['export']}: run {item['run']} {item['quant']} {item['status']}: {item['gguf']}")
+        return {"exports": exports}
+    if args.run is None:
+        raise ValueError("give the run to export (see `train --list`)")
+    with tqdm(total=5, unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
+        def progress(step: str, done: int, total: int) -> None:
+            bar.n = done
+            bar.set_description(step)
+            bar.refresh()
+
+        report = pipeline.export_run(workspace, args.run, settings_from_args(ExportSettings, args),
+                                     progress)
+    if not args.json:
+        for check in report["checks"]:
+            print(f"{'ok  ' if check['passed'] else 'FAIL'} {check['name']}: {check['detail']}")
+        print(f"GGUF: {report['gguf']}\nOllama Modelfile: {report['modelfile']}")
+    if not report["passed"]:
+        raise PartialFailure("a check failed; the files are kept for inspection", report)
+    return report
+
+
 def cmd_not_built(args: argparse.Namespace) -> dict:
     from medllm_local import pipeline
 
@@ -316,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     from medllm_local.chat import ChatSettings
     from medllm_local.dataset import BuildSettings
     from medllm_local.deid import DeidSettings
+    from medllm_local.export import ExportSettings
     from medllm_local.ingest import IngestSettings
     from medllm_local.train import TrainSettings
 
@@ -369,9 +402,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("eval", cmd_not_built, "evaluate models on the held-out split [issue 8]")
     p.add_argument("--model", default=None)
     p.add_argument("--cases", metavar="FILE", default=None)
-    p = add("export", cmd_not_built, "merge, convert to GGUF, quantize and check [issue 7]")
-    p.add_argument("run", metavar="RUN")
-    p.add_argument("--quant", default="Q4_K_M")
+    p = add("export", cmd_export, "merge a run's adapter, convert to GGUF with llama.cpp's own "
+                                  "converter, quantize, and check the result")
+    p.add_argument("run", metavar="RUN", type=int, nargs="?", help="the run (see `train --list`)")
+    p.add_argument("--list", action="store_true", help="list the exports and their checks")
+    add_settings_arguments(p, ExportSettings)
     p = add("chat", cmd_chat, "ask a model a question (streams the answer)")
     p.add_argument("--model", default=None, help="a GGUF name or path (default: the embedded model)")
     p.add_argument("--prompt", required=True,
@@ -383,8 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", cmd_demo, "run the pipeline on the demo reports, in its own workspace "
                               "(default ~/medllm-demo)")
     p.add_argument("--until", metavar="STAGE", default="build",
-                   help="last stage to run: ingest, deid, build or train (a few LoRA steps "
-                        "on the embedded model; export, eval and chat are not built yet)")
+                   help="last stage to run: ingest, deid, build, train (a few LoRA steps on "
+                        "the embedded model) or export (Q4_K_M GGUF, checked); eval and chat "
+                        "are not built yet")
     p = add("ui", cmd_ui, "start the app (the default when no command is given)")
     _add_ui_options(p, top_level=False)
     parser.set_defaults(commands=commands)

@@ -105,4 +105,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN parent_id INTEGER REFERENCES runs(id);
     ALTER TABLE jobs ADD COLUMN run_id INTEGER REFERENCES runs(id);
     """,
+    # 6 -> 7: an export keeps its folder and whether all its checks passed.
+    """
+    ALTER TABLE exports ADD COLUMN status TEXT NOT NULL DEFAULT 'passed';
+    ALTER TABLE exports ADD COLUMN folder TEXT;
+    """,
 ]

@@ -247,45 +247,6 @@ def test_cpu_plan_never_uses_bitsandbytes():
         train.TrainSettings(batching="sideways")
 
 
-@pytest.mark.slow
-def test_demo_trains_the_embedded_model_through_the_cli(tmp_path):
-    """The contract: `demo --until train --json` runs ingest, de-identification, the
-    dataset build and a few LoRA steps on the embedded model."""
-    workspace = tmp_path / "ws"
-    done = run_cli("demo", "--until", "train", "--workspace", str(workspace), "--json", timeout=1500)
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout)["train"]
-    assert Path(report["adapter"], "adapter_model.safetensors").exists()
-    assert len(report["losses"]) == report["steps"] == 6
-    assert report["tokens_per_second"] > 0 and report["peak_memory_gib"] > 0
-    listed = run_cli("train", "--list", "--workspace", str(workspace), "--json")
-    runs = json.loads(listed.stdout)["runs"]
-    assert runs[0]["run"] == report["run"] and runs[0]["status"] == "done"
-
-
-def test_packed_pairs_do_not_attend_across_each_other(tiny):
-    """Padding-free packing puts several pairs in one row; position ids restarting at 0
-    must keep each pair's attention to itself, so each pair's logits are those it gets
-    alone (what makes packing safe with SDPA as well as flash attention)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
-
-    tokenizer = AutoTokenizer.from_pretrained(tiny)
-    model = AutoModelForCausalLM.from_pretrained(tiny, attn_implementation="sdpa").eval()
-    sequences = [tokenizer.apply_chat_template(p, return_dict=True)["input_ids"] for p in toy_pairs(3)]
-    collator = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id, padding_free=True)
-    batch = collator([{"input_ids": s} for s in sequences])
-    assert batch["input_ids"].shape == (1, sum(map(len, sequences))) and "attention_mask" not in batch
-    with torch.no_grad():  # as in training: no KV cache (with one, transformers ignores packing)
-        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
-                       use_cache=False).logits[0]
-        alone = torch.cat([model(input_ids=torch.tensor([s]), use_cache=False).logits[0] for s in sequences])
-        crossed = model(input_ids=batch["input_ids"], use_cache=False).logits[0]  # one long text
-    assert torch.allclose(packed, alone, atol=1e-4)
-    assert not torch.allclose(crossed, alone, atol=1e-2)
-
-
 def fake_build(workspace, pairs: list[list[dict]], validation: list[list[dict]]) -> None:
     """A dataset build as `build` records it (split files plus their catalogue rows)."""
     from medllm_local.workspace import atomic_write, now

@@ -7,6 +7,7 @@ from pathlib import Path
 from medllm_local.pipeline.common import DEMO_INBOX, NOT_BUILT, NotBuiltError, open_workspace
 from medllm_local.pipeline.datasets import build_dataset
 from medllm_local.pipeline.documents import ingest
+from medllm_local.pipeline.exporting import export_run
 from medllm_local.pipeline.privacy import approve_documents, deid_documents
 from medllm_local.pipeline.training import train_run
 from medllm_local.train import TrainSettings
@@ -27,7 +28,7 @@ def run_demo(workspace_path: str | Path | None, until: str = "build") -> dict:
     missing = [s for s in wanted if s in NOT_BUILT]
     if missing:
         raise NotBuiltError(f"the demo cannot run {', '.join(missing)} yet (not built in this "
-                            f"release); use --until train")
+                            f"release); use --until export")
     workspace = open_workspace(workspace_path)
     report: dict = {}
     for stage in wanted:
@@ -39,4 +40,6 @@ def run_demo(workspace_path: str | Path | None, until: str = "build") -> dict:
             report["build"] = build_dataset(workspace)
         elif stage == "train":
             report["train"] = train_run(workspace, settings=DEMO_TRAINING)
+        elif stage == "export":
+            report["export"] = export_run(workspace, report["train"]["run"])
     return report

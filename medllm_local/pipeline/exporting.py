@@ -1,0 +1,77 @@
+"""Export against the workspace: a finished run's adapter in, a checked GGUF out,
+recorded in the catalogue and registered under models/ so chat can pick it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from medllm_local import export, models, train
+from medllm_local.workspace import Workspace, now
+
+
+def held_out_pairs(config: dict) -> list[list[dict]]:
+    """The run's own test split (validation if the test split is empty): cases the
+    model never trained on, to check the export with."""
+    for split in ("test", "validation"):
+        path = config["files"].get(split)
+        if path and Path(path).exists():
+            pairs = train.read_messages(Path(path))
+            if pairs:
+                return pairs
+    return []
+
+
+def export_run(workspace: Workspace, run_id: int, settings: export.ExportSettings | None = None,
+               progress=None) -> dict:
+    settings = settings or export.ExportSettings()
+    rows = workspace.query("SELECT * FROM runs WHERE id = ?", (run_id,))
+    if not rows:
+        raise export.ExportError(f"no run {run_id} (see `train --list`)")
+    run = rows[0]
+    adapter = Path(run["folder"]) / train.ADAPTER_FOLDER
+    if not (adapter / "adapter_config.json").exists():
+        raise export.ExportError(f"run {run_id} has no adapter yet ({run['status']}): finish or "
+                                 "resume its training first")
+    config = json.loads(run["config"])
+    result = json.loads(run["result"] or "{}")
+    name = f"run-{run_id}-{settings.quant}"
+    info = {"name": name, "base_model": Path(config["base_model"]).name, "run": run_id,
+            "parent_run": config.get("parent_run"), "dataset_build": config["build"],
+            "training_pairs": config.get("train_pairs"), "steps": result.get("steps"),
+            "final_training_loss": (result.get("losses") or [None])[-1]}
+    folder = workspace.folder("exports") / name
+    done = export.export(Path(config["base_model"]), adapter, folder, held_out_pairs(config),
+                         settings, info, progress)
+    checks = [dataclasses.asdict(c) for c in done.checks]
+    status = "passed" if done.passed else "failed"
+    with workspace.transaction() as conn:
+        export_id = conn.execute(
+            "INSERT INTO exports (run_id, gguf, quant, checks, created_at, status, folder)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id, done.gguf, settings.quant, json.dumps(checks), now(), status, str(folder))).lastrowid
+    registered = register_in_models(Path(done.gguf), name) if done.passed else None
+    return {"export": export_id, "run": run_id, "gguf": done.gguf, "quant": settings.quant,
+            "passed": done.passed, "checks": checks, "seconds": done.seconds,
+            "fallbacks": done.fallbacks, "f16_gguf": done.f16_gguf, "merged": done.merged,
+            "modelfile": done.modelfile, "model_card": done.model_card,
+            "registered_as": registered}
+
+
+def register_in_models(gguf: Path, name: str) -> str:
+    """A link under models/exports/ to the GGUF in the workspace: chat and `models` list
+    it, while the file itself stays in the owner-only workspace."""
+    folder = models.models_dir() / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / f"{name}.gguf"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(gguf)
+    return str(link)
+
+
+def list_exports(workspace: Workspace) -> list[dict]:
+    return [{"export": r["id"], "run": r["run_id"], "quant": r["quant"], "status": r["status"],
+             "gguf": r["gguf"], "created_at": r["created_at"],
+             "checks": json.loads(r["checks"])} for r in workspace.query("SELECT * FROM exports ORDER BY id DESC")]
