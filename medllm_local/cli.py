@@ -292,6 +292,10 @@ def cmd_export(args: argparse.Namespace) -> dict:
             bar.n = done
             bar.set_description(step)
             bar.refresh()
+            if args.job is not None:  # started by the app: it polls these rows
+                from medllm_local.pipeline.jobs import record_progress
+
+                record_progress(workspace, args.job, done, total, step)
 
         report = pipeline.export_run(workspace, args.run, settings_from_args(ExportSettings, args),
                                      progress)

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import pytest
 
 from conftest import read_guard_log
+from test_train import tiny, tokenizer_dir  # noqa: F401 (fixtures)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -160,3 +161,36 @@ def test_train_tab_checks_the_fit_and_reports_a_job_that_cannot_start(app_proces
     assert "no dataset yet" in status.inner_text()
     page.get_by_role("tab", name="Chat").click()  # the app itself is still serving
     assert page.locator("#chat-input textarea").is_visible()
+
+
+def test_export_tab_exports_a_run_and_shows_every_check(tiny, tmp_path, monkeypatch, browser_page):  # noqa: F811
+    """A run trained beforehand (tiny random llama): the Export tab starts `export` as a
+    child process and shows the checks; a model that never learned to stop fails one."""
+    import shutil
+
+    from conftest import AppProcess
+    from medllm_local import pipeline, train
+    from test_train import FAST, fake_build, toy_pairs
+
+    shutil.copytree(tiny, tmp_path / "models" / "tiny-llama")
+    monkeypatch.setenv("MEDLLM_MODELS_DIR", str(tmp_path / "models"))
+    workspace = pipeline.open_workspace(tmp_path / "ws")
+    fake_build(workspace, toy_pairs(), toy_pairs(4))
+    run = pipeline.train_run(workspace, "tiny-llama", train.TrainSettings(max_steps=2, **FAST))["run"]
+    app = AppProcess(tmp_path).wait()
+    try:
+        page, _ = browser_page
+        page.goto(app.url, wait_until="networkidle")
+        page.get_by_role("tab", name="Export").click()
+        page.locator("#export-run input").click()
+        page.get_by_role("option", name=f"run {run} ").click()
+        page.locator("#export-quant input").click()
+        page.get_by_role("option", name="Q8_0").click()
+        page.locator("#export-start").click()
+        status = page.locator("#export-status")
+        status.get_by_text("a check failed").wait_for(timeout=300_000)
+        table = page.locator("#export-checks").inner_text()
+        assert "agrees_with_merged_model" in table and "stops_by_itself" in table
+        assert "FAILED" in table and "Modelfile" in status.inner_text()
+    finally:
+        app.stop()

@@ -1,0 +1,79 @@
+"""The Export tab: pick a finished run and a quantization, export it as a child process
+(`launch.py export`), and see each check's result, the GGUF and its Ollama Modelfile."""
+
+from __future__ import annotations
+
+from medllm_local import pipeline
+from medllm_local.export import QUANT_TYPES
+from medllm_local.workspace import Workspace
+
+CHECK_COLUMNS = ["check", "result", "detail"]
+
+
+def run_choices(workspace: Workspace) -> list[tuple[str, int]]:
+    return [(f"run {r['run']} ({r['base_model']}, {r['steps']} steps, {r['status']})", r["run"])
+            for r in pipeline.list_runs(workspace) if r["adapter"]]
+
+
+def latest_export_job(workspace: Workspace) -> int | None:
+    rows = workspace.query("SELECT id FROM jobs WHERE kind = 'export' ORDER BY id DESC LIMIT 1")
+    return rows[0]["id"] if rows else None
+
+
+def export_view(report: dict) -> tuple[str, list[list]]:
+    job = report["job"]
+    text = f"Job {job['id']}: **{job['status']}**"
+    if report["progress"]:
+        last = report["progress"][-1]
+        text += f" · step {last['step']}/{last['total']}: {last['message']}"
+    result = report.get("result") or {}
+    if result.get("error"):
+        text += f"\n\n{result['error']}"
+    elif job.get("error"):
+        text += f"\n\n{job['error']}"
+    if result.get("gguf"):
+        text += (f"\n\nGGUF: `{result['gguf']}`" + (" (all checks passed; listed under Chat after a "
+                                                     "restart)" if result["passed"] else
+                                                     " (a check failed; files kept for inspection)")
+                 + f"\n\nOllama Modelfile: `{result['modelfile']}`")
+    rows = [[c["name"], "passed" if c["passed"] else "FAILED", c["detail"]]
+            for c in result.get("checks", [])]
+    return text, rows or [["", "", ""]]
+
+
+def build_export_tab(workspace: Workspace) -> None:
+    import gradio as gr
+
+    gr.Markdown("Merge a run's adapter into its base model, convert it to GGUF with the "
+                "runtime's own llama.cpp converter, quantize it, and check the result: it "
+                "loads with its chat template, stops by itself, leaks no template markup, "
+                "agrees with the merged model, and loses little perplexity to quantization.")
+    with gr.Row():
+        run = gr.Dropdown(choices=run_choices(workspace), label="Run", elem_id="export-run")
+        quant = gr.Dropdown(choices=list(QUANT_TYPES), value="Q4_K_M", label="Quantization",
+                            elem_id="export-quant")
+        refresh = gr.Button("Refresh runs", elem_id="export-refresh")
+        start = gr.Button("Export", variant="primary", elem_id="export-start")
+    status = gr.Markdown(elem_id="export-status")
+    checks = gr.Dataframe(headers=CHECK_COLUMNS, interactive=False, label="Checks",
+                          elem_id="export-checks")
+    timer = gr.Timer(2.0, active=False)
+
+    def start_export(run_id, quant_type):
+        if run_id is None:
+            raise gr.Error("Choose a finished run first.")
+        job = pipeline.start_job(workspace, "export",
+                                 ["export", str(int(run_id)), "--quant", quant_type], run_id=int(run_id))
+        return f"Job {job}: starting", gr.Timer(active=True)
+
+    def poll():
+        job = latest_export_job(workspace)
+        if job is None:
+            return gr.skip(), gr.skip(), gr.Timer(active=False)
+        report = pipeline.job_report(workspace, job)
+        text, rows = export_view(report)
+        return text, rows, gr.Timer(active=report["job"]["status"] in ("starting", "running"))
+
+    refresh.click(lambda: gr.update(choices=run_choices(workspace)), None, run)
+    start.click(start_export, [run, quant], [status, timer])
+    timer.tick(poll, None, [status, checks, timer])
