@@ -302,7 +302,8 @@ def cmd_export(args: argparse.Namespace) -> dict:
     if not args.json:
         for check in report["checks"]:
             print(f"{'ok  ' if check['passed'] else 'FAIL'} {check['name']}: {check['detail']}")
-        print(f"GGUF: {report['gguf']}\nOllama Modelfile: {report['modelfile']}")
+        print(f"GGUF: {report['gguf']}" + (f" with LoRA {report['lora']}" if report["lora"] else ""))
+        print(f"Ollama Modelfile: {report['modelfile']}")
     if not report["passed"]:
         raise PartialFailure("a check failed; the files are kept for inspection", report)
     return report

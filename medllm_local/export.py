@@ -46,6 +46,9 @@ class ExportSettings:
         "help": "least share of positions where both pick the same next token"})
     perplexity_pairs: int = field(default=8, metadata={
         "help": "held-out pairs for the quantized-vs-f16 perplexity check"})
+    adapter_only: bool = field(default=False, metadata={
+        "help": "export only the LoRA as a GGUF for the base model's f16 GGUF (no merge: "
+                "seconds, for fast iteration)"})
 
     def __post_init__(self) -> None:
         self.quant = self.quant.upper()
@@ -71,6 +74,7 @@ class ExportResult:
     fallbacks: list[str]
     modelfile: str
     model_card: str
+    lora: str | None = None  # adapter-only export: the LoRA GGUF applied on ``gguf``
 
     @property
     def passed(self) -> bool:
@@ -114,23 +118,36 @@ def merge_adapter(base: Path, adapter: Path, out: Path) -> Path:
     return out
 
 
-def convert_to_gguf(hf_dir: Path, out_file: Path, outtype: str = "f16") -> Path:
-    """llama.cpp's convert_hf_to_gguf.py, from the sdist the runtime was built from."""
-    script = TOOLS / "convert_hf_to_gguf.py"
+def _run_converter(script_name: str, args: list[str], out_file: Path) -> Path:
+    """Run one of llama.cpp's converters (from the sdist the runtime was built from),
+    offline, writing to a partial file renamed when complete."""
+    script = TOOLS / script_name
     if not script.exists():
         raise ExportError(f"llama.cpp's converter is missing ({script}); run "
                           "`python3 installer/install.py` to install it")
     partial = out_file.with_name(out_file.name + ".partial")
     env = os.environ | {"PYTHONPATH": str(TOOLS / "gguf-py"), "HF_HUB_OFFLINE": "1",
                         "TRANSFORMERS_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, str(script), str(hf_dir), "--outtype", outtype,
-                           "--outfile", str(partial)], capture_output=True, text=True, env=env)
+    done = subprocess.run([sys.executable, str(script), *args, "--outfile", str(partial)],
+                          capture_output=True, text=True, env=env)
     if done.returncode != 0:
         partial.unlink(missing_ok=True)
         last = [line for line in done.stderr.splitlines() if line.strip()][-3:]
-        raise ExportError("conversion to GGUF failed: " + " | ".join(last))
+        raise ExportError(f"{script_name} failed: " + " | ".join(last))
     partial.rename(out_file)
     return out_file
+
+
+def convert_to_gguf(hf_dir: Path, out_file: Path, outtype: str = "f16") -> Path:
+    """A Hugging Face model folder -> GGUF (convert_hf_to_gguf.py)."""
+    return _run_converter("convert_hf_to_gguf.py", [str(hf_dir), "--outtype", outtype], out_file)
+
+
+def convert_adapter_to_gguf(base: Path, adapter: Path, out_file: Path) -> Path:
+    """A peft LoRA adapter -> LoRA GGUF that llama.cpp applies on the base GGUF at load
+    (convert_lora_to_gguf.py): seconds instead of a full merge, for fast iteration."""
+    return _run_converter("convert_lora_to_gguf.py",
+                          ["--base", str(base), "--outtype", "f16", str(adapter)], out_file)
 
 
 def quantize(source: Path, target: Path, quant: str) -> list[str]:
@@ -165,11 +182,11 @@ def quantize(source: Path, target: Path, quant: str) -> list[str]:
 
 
 # -- checks ----------------------------------------------------------------------------
-def _load(gguf: Path, n_ctx: int = 1024, logits: bool = False):
+def _load(gguf: Path, n_ctx: int = 1024, logits: bool = False, lora: Path | None = None):
     import llama_cpp
 
     return llama_cpp.Llama(model_path=str(gguf), n_ctx=n_ctx, logits_all=logits, n_gpu_layers=-1,
-                           seed=0, verbose=False)
+                           seed=0, verbose=False, lora_path=str(lora) if lora else None)
 
 
 def _gguf_logits(llm, ids: list[int]):
@@ -189,8 +206,9 @@ def _nll(logits, ids: list[int]) -> tuple[float, int]:
     return float((log_z - picked).sum()), len(ids) - 1
 
 
-def check_metadata_and_answer(gguf: Path, expected_eos: list[int], messages: list[dict]) -> list[Check]:
-    llm = _load(gguf)
+def check_metadata_and_answer(gguf: Path, expected_eos: list[int], messages: list[dict],
+                              lora: Path | None = None) -> list[Check]:
+    llm = _load(gguf, lora=lora)
     try:
         meta = llm.metadata
         template = meta.get("tokenizer.chat_template", "")
@@ -212,28 +230,27 @@ def check_metadata_and_answer(gguf: Path, expected_eos: list[int], messages: lis
         llm.close()
 
 
-def check_agreement(merged: Path, f16: Path, texts: list[str], min_agreement: float) -> Check:
-    """Top-1 next-token agreement between the merged HF model and the f16 GGUF on the
-    same token ids, over every position of the held-out texts."""
+def check_agreement(hf_model, tokenizer, gguf: Path, texts: list[str], min_agreement: float,
+                    lora: Path | None = None) -> Check:
+    """Top-1 next-token agreement between a Hugging Face model (merged, or base with the
+    adapter) and the GGUF (with the LoRA GGUF) on the same token ids, at every position."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(merged)
-    model = AutoModelForCausalLM.from_pretrained(merged, dtype=torch.float32).eval()
-    llm = _load(f16, n_ctx=1024, logits=True)
+    llm = _load(gguf, n_ctx=1024, logits=True, lora=lora)
     same = total = 0
     try:
         for text in texts:
             ids = tokenizer(text, add_special_tokens=False)["input_ids"][:1024]
             with torch.no_grad():
-                hf_top = model(torch.tensor([ids])).logits[0].argmax(-1).numpy()
+                hf_top = hf_model(torch.tensor([ids])).logits[0].argmax(-1).numpy()
             gguf_top = _gguf_logits(llm, ids).argmax(-1)
             same += int((hf_top == gguf_top).sum())
             total += len(ids)
     finally:
         llm.close()
     share = same / total if total else 0.0
-    return Check("agrees_with_merged_model", total > 0 and share >= min_agreement,
+    return Check("agrees_with_merged_model" if lora is None else "agrees_with_adapter_model",
+                 total > 0 and share >= min_agreement,
                  f"same next token at {share:.4f} of {total} positions (needs {min_agreement})")
 
 
@@ -259,6 +276,15 @@ def check_perplexity(f16: Path, quantized: Path, texts: list[str], quant: str, t
                  f"{len(token_lists)} held-out pairs: {increase:+.2%} (margin {margin:.0%})")
 
 
+def _hf(folder: Path, adapter: Path | None = None):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    return (PeftModel.from_pretrained(model, adapter) if adapter else model).eval()
+
+
 # -- side files ------------------------------------------------------------------------
 OLLAMA_TEMPLATES = {  # chat-template family -> Ollama TEMPLATE (Go template syntax)
     "<|im_start|>": ('{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}'
@@ -273,11 +299,13 @@ OLLAMA_TEMPLATES = {  # chat-template family -> Ollama TEMPLATE (Go template syn
 }
 
 
-def modelfile(gguf: Path, chat_template: str, stop_tokens: list[str]) -> str:
+def modelfile(gguf: Path, chat_template: str, stop_tokens: list[str], adapter: Path | None = None) -> str:
     """An Ollama Modelfile: the GGUF, a TEMPLATE matching its chat template (when the
     family is known; else Ollama reads the GGUF's own), a stop for every end-of-turn
     token, and the system prompt the model was trained with."""
-    lines = [f"FROM ./{gguf.name}"]
+    lines = [f"FROM {gguf}" if adapter else f"FROM ./{gguf.name}"]
+    if adapter:
+        lines.append(f"ADAPTER ./{adapter.name}")
     family = next((marker for marker in OLLAMA_TEMPLATES if marker in chat_template), None)
     if family:
         lines.append(f'TEMPLATE """{OLLAMA_TEMPLATES[family]}"""')
@@ -334,7 +362,7 @@ def export(base: Path, adapter: Path, out_dir: Path, held_out: list[list[dict]],
                                                     "three days; what is the most likely diagnosis?"}]
     checks = timed("check_answer", 3, lambda: check_metadata_and_answer(target, eos_ids, question))
     checks.append(timed("check_agreement", 4, lambda: check_agreement(
-        merged, f16, texts[:settings.agreement_prompts], settings.min_agreement)))
+        _hf(merged), tokenizer, f16, texts[:settings.agreement_prompts], settings.min_agreement)))
     if settings.quant != "F16" and texts:
         checks.append(check_perplexity(f16, target, texts[:settings.perplexity_pairs],
                                        settings.quant, merged))
@@ -348,3 +376,42 @@ def export(base: Path, adapter: Path, out_dir: Path, held_out: list[list[dict]],
     return ExportResult(gguf=str(target), f16_gguf=str(f16), merged=str(merged), quant=settings.quant,
                         checks=checks, seconds=seconds, fallbacks=fallbacks,
                         modelfile=str(files[0]), model_card=str(files[1]))
+
+
+def export_adapter(base: Path, adapter: Path, out_dir: Path, base_gguf: Path,
+                   held_out: list[list[dict]], settings: ExportSettings, info: dict,
+                   progress=None) -> ExportResult:
+    """Adapter-only export: the base model's f16 GGUF (converted once, reused) and the
+    LoRA as its own GGUF; llama.cpp applies it at load. Checked like a full export."""
+    from transformers import AutoTokenizer
+
+    say = progress or (lambda step, done, total: None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seconds: dict[str, float] = {}
+    started = time.monotonic()
+    if not base_gguf.exists():
+        say("convert base", 0, 3)
+        base_gguf.parent.mkdir(parents=True, exist_ok=True)
+        convert_to_gguf(base, base_gguf)
+        seconds["convert_base"] = round(time.monotonic() - started, 2)
+    say("convert adapter", 1, 3)
+    started = time.monotonic()
+    lora = convert_adapter_to_gguf(base, adapter, out_dir / "adapter-f16.gguf")
+    seconds["convert_adapter"] = round(time.monotonic() - started, 2)
+    say("check", 2, 3)
+    tokenizer = AutoTokenizer.from_pretrained(adapter if (adapter / "tokenizer_config.json").exists() else base)
+    texts = [tokenizer.apply_chat_template(m, tokenize=False) for m in held_out]
+    question = held_out[0][:-1] if held_out else [{"role": "user", "content": "Fever and cough: diagnosis?"}]
+    checks = check_metadata_and_answer(base_gguf, end_of_turn_ids(tokenizer), question, lora=lora)
+    checks.append(check_agreement(_hf(base, adapter), tokenizer, base_gguf,
+                                  texts[:settings.agreement_prompts], settings.min_agreement, lora=lora))
+    say("done", 3, 3)
+    vocab = tokenizer.get_vocab()
+    stops = [t for t in END_OF_TURN if t in vocab and vocab[t] in end_of_turn_ids(tokenizer)]
+    files = out_dir / "Modelfile", out_dir / "MODEL_CARD.md"
+    files[0].write_text(modelfile(base_gguf, tokenizer.chat_template or "", stops, adapter=lora))
+    files[1].write_text(model_card(info | {"export": "adapter only (LoRA GGUF on the base GGUF)",
+                                           "base_gguf": str(base_gguf)}, checks))
+    return ExportResult(gguf=str(base_gguf), f16_gguf=str(base_gguf), merged="", quant="F16",
+                        checks=checks, seconds=seconds, fallbacks=[], modelfile=str(files[0]),
+                        model_card=str(files[1]), lora=str(lora))

@@ -97,3 +97,31 @@ def test_demo_trains_and_exports_the_embedded_model_then_chats_with_it(tmp_path)
     assert answer["stop_reason"] == "stop" and answer["answer"].strip()
     runs = json.loads(run_cli("train", "--list", "--workspace", str(workspace), "--json", env=env).stdout)["runs"]
     assert runs[0]["run"] == trained["run"] and runs[0]["status"] == "done"
+
+
+def test_adapter_only_export_applies_the_lora_gguf_on_the_base_gguf(tiny, tmp_path, monkeypatch):  # noqa: F811
+    """No merge: the base f16 GGUF (made once) plus the adapter as a LoRA GGUF, which
+    llama.cpp applies at load and which must agree with base + adapter in peft."""
+    from medllm_local import pipeline
+
+    monkeypatch.setenv("MEDLLM_MODELS_DIR", str(tmp_path / "models"))
+    shutil.copytree(tiny, tmp_path / "models" / "tiny-llama")
+    workspace = pipeline.open_workspace(tmp_path / "ws")
+    fake_build(workspace, toy_pairs(), toy_pairs(4))
+    run = pipeline.train_run(workspace, "tiny-llama", train.TrainSettings(max_steps=3, **FAST))
+    report = pipeline.export_run(workspace, run["run"], export.ExportSettings(adapter_only=True))
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["agrees_with_adapter_model"]["passed"], checks["agrees_with_adapter_model"]
+    assert checks["loads_with_chat_template"]["passed"]
+    assert report["lora"].endswith("adapter-f16.gguf") and Path(report["lora"]).exists()
+    assert Path(report["gguf"]).name == "base-tiny-llama-f16.gguf"
+    assert "ADAPTER ./adapter-f16.gguf" in Path(report["modelfile"]).read_text()
+    assert pipeline.list_exports(workspace)[0]["quant"] == "LoRA"
+    # and the LoRA GGUF is really applied: without it, llama.cpp disagrees with base + adapter
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny)
+    texts = [tokenizer.apply_chat_template(m, tokenize=False) for m in toy_pairs(4)]
+    without = export.check_agreement(export._hf(tiny, Path(run["adapter"])), tokenizer,
+                                     Path(report["gguf"]), texts, 0.99)
+    assert not without.passed, without.detail

@@ -36,26 +36,32 @@ def export_run(workspace: Workspace, run_id: int, settings: export.ExportSetting
                                  "resume its training first")
     config = json.loads(run["config"])
     result = json.loads(run["result"] or "{}")
-    name = f"run-{run_id}-{settings.quant}"
+    name = f"run-{run_id}-" + ("adapter" if settings.adapter_only else settings.quant)
     info = {"name": name, "base_model": Path(config["base_model"]).name, "run": run_id,
             "parent_run": config.get("parent_run"), "dataset_build": config["build"],
             "training_pairs": config.get("train_pairs"), "steps": result.get("steps"),
             "final_training_loss": (result.get("losses") or [None])[-1]}
     folder = workspace.folder("exports") / name
-    done = export.export(Path(config["base_model"]), adapter, folder, held_out_pairs(config),
-                         settings, info, progress)
+    base = Path(config["base_model"])
+    if settings.adapter_only:  # the base GGUF is converted once per base model and reused
+        done = export.export_adapter(base, adapter, folder,
+                                     workspace.folder("exports") / f"base-{base.name}-f16.gguf",
+                                     held_out_pairs(config), settings, info, progress)
+    else:
+        done = export.export(base, adapter, folder, held_out_pairs(config), settings, info, progress)
     checks = [dataclasses.asdict(c) for c in done.checks]
     status = "passed" if done.passed else "failed"
     with workspace.transaction() as conn:
         export_id = conn.execute(
             "INSERT INTO exports (run_id, gguf, quant, checks, created_at, status, folder)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (run_id, done.gguf, settings.quant, json.dumps(checks), now(), status, str(folder))).lastrowid
-    registered = register_in_models(Path(done.gguf), name) if done.passed else None
+            (run_id, done.lora or done.gguf, "LoRA" if done.lora else settings.quant, json.dumps(checks),
+             now(), status, str(folder))).lastrowid
+    registered = register_in_models(Path(done.gguf), name) if done.passed and not done.lora else None
     return {"export": export_id, "run": run_id, "gguf": done.gguf, "quant": settings.quant,
             "passed": done.passed, "checks": checks, "seconds": done.seconds,
             "fallbacks": done.fallbacks, "f16_gguf": done.f16_gguf, "merged": done.merged,
-            "modelfile": done.modelfile, "model_card": done.model_card,
+            "modelfile": done.modelfile, "model_card": done.model_card, "lora": done.lora,
             "registered_as": registered}
 
 
