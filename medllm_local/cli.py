@@ -309,6 +309,34 @@ def cmd_export(args: argparse.Namespace) -> dict:
     return report
 
 
+def cmd_eval(args: argparse.Namespace) -> dict:
+    from tqdm import tqdm
+
+    from medllm_local import pipeline
+    from medllm_local.evaluate import EvalSettings
+
+    with tqdm(total=0, unit="case", file=sys.stderr, dynamic_ncols=True) as bar:
+        def progress(done: int, total: int, what: str) -> None:
+            bar.total = total
+            bar.n = done
+            bar.set_description(what[:40])
+            bar.refresh()
+
+        report = pipeline.eval_models(open_workspace(args), args.model or [None], args.cases,
+                                      settings_from_args(EvalSettings, args), progress)
+    if not args.json:
+        for item in report["models"]:
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in item["metrics"].items()
+                              if isinstance(v, float) and not k.endswith("_ci95"))
+            print(f"{item['model']}: {shown}")
+        for c in report["comparisons"]:
+            print(f"{c['metric']}: {c['to']} - {c['from']} = {c['difference']:+.3f} "
+                  f"(95% CI {c['ci95'][0]:+.3f} to {c['ci95'][1]:+.3f})"
+                  + (", within noise" if c["within_noise"] else ""))
+        print(f"report: {report['report']}")
+    return report
+
+
 def cmd_not_built(args: argparse.Namespace) -> dict:
     from medllm_local import pipeline
 
@@ -353,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     from medllm_local.chat import ChatSettings
     from medllm_local.dataset import BuildSettings
     from medllm_local.deid import DeidSettings
+    from medllm_local.evaluate import EvalSettings
     from medllm_local.export import ExportSettings
     from medllm_local.ingest import IngestSettings
     from medllm_local.train import TrainSettings
@@ -404,9 +433,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only say how it would train here and whether it fits; load nothing")
     p.add_argument("--list", action="store_true", help="list the runs (model versions)")
     add_settings_arguments(p, TrainSettings)
-    p = add("eval", cmd_not_built, "evaluate models on the held-out split [issue 8]")
-    p.add_argument("--model", default=None)
-    p.add_argument("--cases", metavar="FILE", default=None)
+    p = add("eval", cmd_eval, "evaluate models on the held-out split (or any file of pairs), "
+                              "side by side")
+    p.add_argument("--model", action="append", default=None,
+                   help="a GGUF name or path, or run:N for run N's checked export; repeat to "
+                        "compare (default: the embedded base model)")
+    p.add_argument("--cases", metavar="FILE", default=None,
+                   help="pairs in messages, ShareGPT, Alpaca or CSV form (default: the "
+                        "workspace's test split, which is then frozen)")
+    add_settings_arguments(p, EvalSettings)
     p = add("export", cmd_export, "merge a run's adapter, convert to GGUF with llama.cpp's own "
                                   "converter, quantize, and check the result")
     p.add_argument("run", metavar="RUN", type=int, nargs="?", help="the run (see `train --list`)")
@@ -424,8 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "(default ~/medllm-demo)")
     p.add_argument("--until", metavar="STAGE", default="build",
                    help="last stage to run: ingest, deid, build, train (a few LoRA steps on "
-                        "the embedded model) or export (Q4_K_M GGUF, checked); eval and chat "
-                        "are not built yet")
+                        "the embedded model), export (Q4_K_M GGUF, checked), eval (base "
+                        "against the fine-tune on the test split) or chat")
     p = add("ui", cmd_ui, "start the app (the default when no command is given)")
     _add_ui_options(p, top_level=False)
     parser.set_defaults(commands=commands)

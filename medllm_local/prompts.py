@@ -73,3 +73,11 @@ def chat_messages(
             messages.append({"role": turn["role"], "content": str(turn["content"])})
     messages.append({"role": "user", "content": user_text})
     return messages
+
+
+def task_of(user_text: str) -> str | None:
+    """Which task a question asks, from its phrasing (for pairs that do not say)."""
+    for task in TASKS.values():
+        if any(user_text.startswith(phrasing) for phrasing in task.phrasings):
+            return task.name
+    return None

@@ -134,5 +134,5 @@ def test_demo_runs_ingest_deid_and_build_on_the_demo_reports(tmp_path):
     # the scanned migraine report comes as PNG and as PDF: its pairs are kept once
     assert report["build"]["pairs"] == {"diagnosis": 5, "differential": 5, "treatment": 5}
     assert report["build"]["card"]["duplicate_pairs_removed"] == 3
-    later = run_cli("demo", "--workspace", str(tmp_path / "demo"), "--until", "eval")
-    assert later.returncode == 1 and "cannot run eval yet" in later.stderr
+    unknown = run_cli("demo", "--workspace", str(tmp_path / "demo"), "--until", "deploy")
+    assert unknown.returncode == 1 and "unknown stage 'deploy'" in unknown.stderr

@@ -7,13 +7,18 @@ from pathlib import Path
 from medllm_local.pipeline.common import DEMO_INBOX, NOT_BUILT, NotBuiltError, open_workspace
 from medllm_local.pipeline.datasets import build_dataset
 from medllm_local.pipeline.documents import ingest
+from medllm_local.pipeline.assistant import chat_answer
+from medllm_local.pipeline.evaluation import eval_models
 from medllm_local.pipeline.exporting import export_run
+from medllm_local.records import to_json
 from medllm_local.pipeline.privacy import approve_documents, deid_documents
 from medllm_local.pipeline.training import train_run
 from medllm_local.train import TrainSettings
 
 STAGES = ("ingest", "deid", "build", "train", "export", "eval", "chat")
 # A few LoRA steps on the embedded model: enough to see the loss fall on a CPU in minutes.
+DEMO_QUESTION = ("A 58-year-old has had fever, productive cough and right-sided pleuritic "
+                 "chest pain for three days; crackles at the right base. Most likely diagnosis?")
 DEMO_TRAINING = TrainSettings(max_steps=6, batch_size=2, grad_accum=1, max_length=768,
                               learning_rate=3e-4, save_every=3, eval_every=3)
 
@@ -42,4 +47,10 @@ def run_demo(workspace_path: str | Path | None, until: str = "build") -> dict:
             report["train"] = train_run(workspace, settings=DEMO_TRAINING)
         elif stage == "export":
             report["export"] = export_run(workspace, report["train"]["run"])
+        elif stage == "eval":  # the base model against the fine-tune, on the same cases
+            run = report["train"]["run"]
+            report["eval"] = eval_models(workspace, [None, f"run:{run}"])
+        elif stage == "chat":
+            answer = chat_answer(DEMO_QUESTION, report["export"]["registered_as"])
+            report["chat"] = to_json(answer)
     return report

@@ -1,0 +1,137 @@
+"""Evaluation against the workspace: models (the embedded base, exports of runs, any
+GGUF) on the frozen test split or any file of pairs, side by side on the same cases,
+stored in the catalogue with an HTML report."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from medllm_local import dataset, evaluate, models
+from medllm_local.pipeline.datasets import freeze_test_split
+from medllm_local.pipeline.training import latest_build
+from medllm_local.prompts import task_of
+from medllm_local.workspace import Workspace, atomic_write, now
+
+COMPARED = ("top1", "mrr", "exact_match", "rouge_l")
+
+
+def resolve_eval_model(workspace: Workspace, name: str | None) -> tuple[str, Path]:
+    """(label, GGUF) for a model name: the embedded base by default, ``run:N`` for the
+    latest export of run N whose checks passed, else a GGUF name or path."""
+    if name and name.lower().startswith(("run:", "run-")) and name[4:].split("-")[0].isdigit():
+        run = int(name[4:].split("-")[0])
+        rows = workspace.query("SELECT gguf FROM exports WHERE run_id = ? AND status = 'passed' AND"
+                               " quant != 'LoRA' ORDER BY id DESC LIMIT 1", (run,))
+        if not rows:
+            raise evaluate.EvalError(f"run {run} has no export whose checks passed: `export {run}` first")
+        return f"run {run}", Path(rows[0]["gguf"])
+    found = models.resolve_model(name, kind="gguf")
+    if found.kind != "gguf":
+        raise evaluate.EvalError(f"{found.name} is not a GGUF; evaluate a run (run:N) or a GGUF")
+    return found.name, Path(found.path)
+
+
+def load_cases(workspace: Workspace, cases_file: str | None) -> tuple[list, list[str], str, int | None]:
+    """(messages lists, tasks, where from, split id). The workspace's test split is
+    frozen the first time it is evaluated, so later builds never move its cases."""
+    split_id = None
+    if cases_file:
+        pairs = dataset.load(Path(cases_file).read_text(encoding="utf-8"))
+        source = str(cases_file)
+    else:
+        build = latest_build(workspace)
+        source = build["files"].get("test", "")
+        if not source or not Path(source).exists():
+            raise evaluate.EvalError("the latest build has no test split")
+        pairs = dataset.load(Path(source).read_text(encoding="utf-8"))
+        freeze_test_split(workspace)
+        rows = workspace.query("SELECT id FROM splits WHERE build = ? AND name = 'test'", (build["build"],))
+        split_id = rows[0]["id"] if rows else None
+    if not pairs:
+        raise evaluate.EvalError(f"no cases in {source}")
+    tasks = []
+    for pair in pairs:
+        task = pair.task if pair.task in evaluate.MAX_TOKENS else task_of(pair.messages[1]["content"])
+        if task is None:  # an outside benchmark: a short answer is a diagnosis
+            short = len(pair.reference.split()) <= 12 and "\n" not in pair.reference.strip()
+            task = "diagnosis" if short else "free_text"
+        tasks.append(task)
+    return [p.messages for p in pairs], tasks, source, split_id
+
+
+def eval_models(workspace: Workspace, names: list[str | None], cases_file: str | None = None,
+                settings: evaluate.EvalSettings | None = None, progress=None) -> dict:
+    settings = settings or evaluate.EvalSettings()
+    cases, tasks, source, split_id = load_cases(workspace, cases_file)
+    resolved = [resolve_eval_model(workspace, name) for name in (names or [None])]
+    results = []
+    for label, gguf in resolved:
+        metrics, rows = evaluate.evaluate(
+            gguf, cases, tasks, settings,
+            progress=(lambda done, total, what, m=label: progress(done, total, f"{m}: {what}")) if progress else None)
+        results.append({"model": label, "gguf": str(gguf), "metrics": metrics, "rows": rows})
+    comparisons = []
+    for other in results[1:]:
+        first = results[0]
+        for key in COMPARED:
+            a = [r[key] for r in first["rows"] if key in r]
+            b = [r[key] for r in other["rows"] if key in r]
+            if a and len(a) == len(b):
+                comparisons.append({"metric": key, "from": first["model"], "to": other["model"]}
+                                   | evaluate.paired_difference(a, b))
+    stamp = now().replace(":", "").replace("+0000", "Z")
+    folder = workspace.folder("evals") / f"eval-{stamp}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    per_case = [{"case": i + 1, "task": tasks[i], "question": cases[i][-2]["content"],
+                 "reference": cases[i][-1]["content"],
+                 "models": {r["model"]: {k: v for k, v in r["rows"][i].items()
+                                         if k not in ("question", "reference", "task")} for r in results}}
+                for i in range(len(results[0]["rows"]))]
+    cases_path = atomic_write(folder / "cases.jsonl", "".join(json.dumps(c) + "\n" for c in per_case))
+    report_path = atomic_write(folder / "report.html", report_html(results, comparisons, per_case, source))
+    with workspace.transaction() as conn:
+        conn.executemany("INSERT INTO evaluations (model, split_id, metrics, cases_file, created_at)"
+                         " VALUES (?, ?, ?, ?, ?)",
+                         [(r["model"], split_id, json.dumps(r["metrics"]), str(cases_path), now())
+                          for r in results])
+    return {"metrics": results[0]["metrics"], "models": [{k: r[k] for k in ("model", "gguf", "metrics")}
+                                                          for r in results],
+            "comparisons": comparisons, "cases": source, "results_file": str(cases_path),
+            "report": str(report_path)}
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return html.escape("" if value is None else str(value))
+
+
+def report_html(results: list[dict], comparisons: list[dict], per_case: list[dict], source: str) -> str:
+    """A self-contained page (no scripts, no outside assets): metrics per model, the
+    differences with their intervals, a bar chart of top-1, and every case."""
+    keys = ["cases", "top1", "top1_ci95", "topk", "mrr", "mrr_ci95", "exact_match", "rouge_l", "bleu",
+            "perplexity", "cases_per_second"]
+    head = "".join(f"<th>{k}</th>" for k in ["model", *keys])
+    body = "".join("<tr><td>" + _cell(r["model"]) + "</td>" + "".join(
+        f"<td>{_cell(r['metrics'].get(k)) if not isinstance(r['metrics'].get(k), list) else '-'.join(_cell(x) for x in r['metrics'][k])}</td>"
+        for k in keys) + "</tr>" for r in results)
+    diffs = "".join(f"<li>{_cell(c['metric'])}: {_cell(c['to'])} minus {_cell(c['from'])} = "
+                    f"{c['difference']:+.3f} (95 % CI {c['ci95'][0]:+.3f} to {c['ci95'][1]:+.3f})"
+                    f"{' - within noise' if c['within_noise'] else ''}</li>" for c in comparisons)
+    bars = "".join(f'<rect x="{10 + i * 90}" y="{110 - 100 * (r["metrics"].get("top1") or 0):.1f}" width="60" '
+                   f'height="{100 * (r["metrics"].get("top1") or 0):.1f}" fill="#4a7"/><text x="{10 + i * 90}" '
+                   f'y="125" font-size="10">{_cell(r["model"])[:14]}</text>' for i, r in enumerate(results))
+    names = [r["model"] for r in results]
+    rows = "".join("<tr><td>" + "</td><td>".join(
+        [str(c["case"]), _cell(c["task"]), _cell(c["question"][-300:]), _cell(c["reference"])]
+        + [f"{_cell(c['models'][n]['answer'])}<br><small>{_cell(c['models'][n].get('why', ''))}</small>"
+           for n in names]) + "</td></tr>" for c in per_case)
+    return (f"<!doctype html><meta charset='utf-8'><title>Evaluation</title>"
+            f"<style>body{{font-family:sans-serif}}td,th{{border:1px solid #ccc;padding:4px;vertical-align:top}}"
+            f"table{{border-collapse:collapse}}</style><h1>Evaluation</h1><p>Cases: {_cell(source)}</p>"
+            f"<table><tr>{head}</tr>{body}</table><h2>Differences</h2><ul>{diffs or '<li>one model</li>'}</ul>"
+            f"<h2>Top-1 accuracy</h2><svg width='{20 + 90 * len(results)}' height='130'>{bars}</svg>"
+            f"<h2>Cases</h2><table><tr><th>#</th><th>task</th><th>question</th><th>reference</th>"
+            + "".join(f"<th>{_cell(n)}</th>" for n in names) + f"</tr>{rows}</table>")

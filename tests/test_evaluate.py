@@ -1,0 +1,113 @@
+"""Evaluation metrics against hand-computed values and the reference libraries, and
+evaluation of the embedded model on AgentClinic cases through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import SHARED_DATA, run_cli
+from medllm_local import evaluate
+from medllm_local.evaluate import EvalSettings, diagnosis_match, main_phrase, normalise, ranked_items
+
+
+def test_normalisation_folds_case_punctuation_articles_spelling_and_abbreviations():
+    assert normalise("The MI.") == normalise("myocardial infarction") == "myocardial infarction"
+    assert normalise("Oesophageal varices") == normalise("esophageal varices")
+    assert normalise("COPD exacerbation") == "chronic obstructive pulmonary disease exacerbation"
+
+
+@pytest.mark.parametrize("answer,phrase", [
+    ("The most likely diagnosis is community-acquired pneumonia, given the crackles.",
+     "community-acquired pneumonia"),
+    ("Diagnosis: Migraine without aura", "Migraine without aura"),
+    ("1. Asthma - wheeze and reversibility", "Asthma"),
+    ("**Acute appendicitis** (right lower quadrant pain)", "Acute appendicitis"),
+    ("\n\nPulmonary embolism.\nConsider CT angiography.", "Pulmonary embolism"),
+])
+def test_the_diagnosis_is_read_out_of_the_answer(answer, phrase):
+    assert main_phrase(answer) == phrase
+
+
+def test_diagnosis_matching_says_why():
+    assert diagnosis_match("MI", "Myocardial infarction") == (True, "same after normalisation")
+    matched, why = diagnosis_match("Acute MI", "myocardial infarction")
+    assert matched and "contains" in why
+    assert not diagnosis_match("Pneumonia", "Community-acquired pneumonia")[0]  # less specific
+    assert not diagnosis_match("Migrane", "Migraine")[0]
+    matched, why = diagnosis_match("Migrane", "Migraine", fuzzy=0.85)
+    assert matched and "similarity 0.93" in why
+    assert diagnosis_match("", "Migraine") == (False, "empty answer")
+
+
+@pytest.mark.parametrize("answer", [
+    "1. Bronchitis\n2. Asthma\n3. COPD",
+    "1) Bronchitis\n2) Asthma\n3) COPD",
+    "Differential:\n- Bronchitis\n- Asthma: wheeze\n- COPD",
+    "Bronchitis; asthma; COPD",
+])
+def test_ranked_lists_parse_in_their_usual_forms(answer):
+    assert [normalise(x) for x in ranked_items(answer)] == [
+        "bronchitis", "asthma", "chronic obstructive pulmonary disease"]
+
+
+def test_case_scores_by_task():
+    settings = EvalSettings(top_k=2)
+    row = evaluate.score_case("differential", "1) Bronchitis\n2) asthma", "1. Asthma\n2. COPD", settings)
+    assert row["top1"] == 0.0 and row["rank"] == 2 and row["mrr"] == 0.5 and row["topk"] == 1.0
+    row = evaluate.score_case("diagnosis", "The most likely diagnosis is asthma.", "Asthma", settings)
+    assert row["top1"] == 1.0 and row["mrr"] == 1.0
+    row = evaluate.score_case("treatment", "the cat sat", "the cat sat down", settings)
+    # ROUGE-L: LCS 3 words; precision 3/3, recall 3/4: F = 2PR/(P+R) = 6/7
+    assert row["rouge_l"] == pytest.approx(6 / 7) and row["exact_match"] == 0.0
+
+
+def test_bleu_and_confidence_intervals():
+    import sacrebleu
+
+    hyps, refs = ["start amoxicillin for seven days", "review in two weeks"], \
+        ["start amoxicillin for five days", "review in two weeks"]
+    assert evaluate.bleu(hyps, refs) == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
+    assert evaluate.bleu(refs, refs) == pytest.approx(100.0)
+    low, high = evaluate.bootstrap_ci([1, 0, 1, 1, 0, 1, 0, 1])
+    assert 0 <= low < 5 / 8 < high <= 1
+    assert evaluate.bootstrap_ci([1.0] * 5) == (1.0, 1.0)
+    noisy = evaluate.paired_difference([1, 0, 1, 0, 1, 0], [0, 1, 1, 0, 1, 0])
+    assert noisy["difference"] == 0 and noisy["within_noise"]
+    clear = evaluate.paired_difference([0] * 30, [1] * 30)
+    assert clear["difference"] == 1 and not clear["within_noise"]
+
+
+def agentclinic_cases(tmp_path, count: int):
+    from test_dataset import agentclinic_reports
+
+    from medllm_local.dataset import dump, pairs_for_document
+
+    pairs = []
+    for index, (text, _) in enumerate(agentclinic_reports()):
+        pairs += pairs_for_document(index, text, ["diagnosis"]).pairs
+        if len(pairs) >= count:
+            break
+    path = tmp_path / "agentclinic.jsonl"
+    path.write_text(dump(pairs, "messages"))
+    return path, pairs
+
+
+@pytest.mark.slow
+def test_eval_cli_scores_the_embedded_model_on_agentclinic_cases(tmp_path):
+    if not (SHARED_DATA / "agentclinic").exists():
+        pytest.skip("../shared/data not present")
+    cases, pairs = agentclinic_cases(tmp_path, 6)
+    out = run_cli("eval", "--cases", str(cases), "--workspace", str(tmp_path / "ws"), "--json", timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout)
+    metrics = report["metrics"]
+    assert metrics["cases"] == 6 and 0 <= metrics["top1"] <= 1 and len(metrics["top1_ci95"]) == 2
+    assert metrics["perplexity"] > 1 and metrics["exact_match"] is not None
+    rows = [json.loads(line) for line in open(report["results_file"])]
+    assert [r["reference"] for r in rows] == [p.reference for p in pairs]
+    answer = rows[0]["models"]["smollm2-135m-instruct"]
+    assert answer["answer"] and answer["why"]
+    html = open(report["report"]).read()
+    assert "Top-1 accuracy" in html and "<script" not in html
