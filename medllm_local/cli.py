@@ -316,13 +316,19 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     from medllm_local.evaluate import EvalSettings
 
     with tqdm(total=0, unit="case", file=sys.stderr, dynamic_ncols=True) as bar:
+        workspace = open_workspace(args)
+
         def progress(done: int, total: int, what: str) -> None:
             bar.total = total
             bar.n = done
             bar.set_description(what[:40])
             bar.refresh()
+            if args.job is not None:  # started by the app: it polls these rows
+                from medllm_local.pipeline.jobs import record_progress
 
-        report = pipeline.eval_models(open_workspace(args), args.model or [None], args.cases,
+                record_progress(workspace, args.job, done, total, what)
+
+        report = pipeline.eval_models(workspace, args.model or [None], args.cases,
                                       settings_from_args(EvalSettings, args), progress)
     if not args.json:
         for item in report["models"]:

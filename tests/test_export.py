@@ -66,19 +66,26 @@ def test_settings_refuse_an_unknown_quantization():
 
 
 @pytest.mark.slow
-def test_demo_trains_and_exports_the_embedded_model_then_chats_with_it(tmp_path):
-    """The contract end to end: `demo --until export --json` (ingest, de-identify, build,
-    a few LoRA steps, Q4_K_M export with every check passing), then `chat` on the GGUF."""
+def test_the_whole_demo_trains_exports_evaluates_and_chats(tmp_path):
+    """The contract end to end: `demo --until chat --json` (ingest, de-identify, build,
+    a few LoRA steps, Q4_K_M export with every check passing, base against fine-tune on
+    the test split, an answer from the export), then `chat` on the GGUF by hand."""
     hf = models.ensure_hf_copy()
     models_dir = tmp_path / "models"
     models_dir.mkdir()
     os.symlink(hf, models_dir / hf.name)
     env = {"MEDLLM_MODELS_DIR": str(models_dir)}
     workspace = tmp_path / "ws"
-    done = run_cli("demo", "--until", "export", "--workspace", str(workspace), "--json",
+    done = run_cli("demo", "--until", "chat", "--workspace", str(workspace), "--json",
                    env=env, timeout=1500)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
+    assert list(report) == ["ingest", "deid", "build", "train", "export", "eval", "chat"]
+    evaluated = report["eval"]
+    assert [m["model"] for m in evaluated["models"]] == ["smollm2-135m-instruct", f"run {report['train']['run']}"]
+    assert {"top1", "mrr", "exact_match", "rouge_l", "bleu", "perplexity"} <= set(evaluated["metrics"])
+    assert {c["metric"] for c in evaluated["comparisons"]} >= {"top1", "exact_match"}
+    assert report["chat"]["stop_reason"] == "stop" and report["chat"]["answer"].strip()
     trained = report["train"]
     assert Path(trained["adapter"], "adapter_model.safetensors").exists()
     assert len(trained["losses"]) == trained["steps"] == 6

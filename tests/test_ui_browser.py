@@ -194,3 +194,13 @@ def test_export_tab_exports_a_run_and_shows_every_check(tiny, tmp_path, monkeypa
         assert "FAILED" in table and "Modelfile" in status.inner_text()
     finally:
         app.stop()
+
+
+def test_evaluate_tab_runs_eval_as_a_job_and_reports_why_it_cannot(app_process, browser_page):
+    page, _ = browser_page
+    page.goto(app_process.url, wait_until="networkidle")
+    page.get_by_role("tab", name="Evaluate").click()
+    page.locator("#eval-start").click()
+    status = page.locator("#eval-status")
+    status.get_by_text("failed").wait_for(timeout=180_000)
+    assert "no dataset yet" in status.inner_text()

@@ -19,14 +19,12 @@ from medllm_local import models, offline, pipeline
 from medllm_local.chat import ChatSettings
 from medllm_local.ingest import IngestSettings
 from medllm_local.ui.dataset_tab import build_dataset_tab
+from medllm_local.ui.eval_tab import build_eval_tab
 from medllm_local.ui.export_tab import build_export_tab
 from medllm_local.ui.review import build_review_tab
 from medllm_local.ui.train_tab import build_train_tab
 from medllm_local.workspace import UPLOADS_FOLDER, Workspace
 
-PENDING_TABS = {  # stage tab -> (issue, what it will do)
-    "Evaluate": (8, "base against fine-tuned on held-out cases: top-1, MRR, ROUGE, BLEU"),
-}
 DISCLAIMER = (
     "This assistant supports, and does not replace, clinical judgement. "
     "Everything runs on this computer; nothing leaves it."
@@ -168,9 +166,8 @@ def build_app(workspace: Workspace):
                 build_dataset_tab(workspace)
             with gr.Tab("Train", elem_id="tab-train"):
                 build_train_tab(workspace)
-            for name, (issue, purpose) in PENDING_TABS.items():
-                with gr.Tab(name, elem_id=f"tab-{name.lower()}"):
-                    gr.Markdown(f"Not built yet (issue {issue}): {purpose}.")
+            with gr.Tab("Evaluate", elem_id="tab-evaluate"):
+                build_eval_tab(workspace)
             with gr.Tab("Export", elem_id="tab-export"):
                 build_export_tab(workspace)
             with gr.Tab("Chat", id="chat", elem_id="tab-chat"):

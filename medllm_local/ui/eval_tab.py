@@ -1,0 +1,86 @@
+"""The Evaluate tab: pick model versions, run `launch.py eval` as a child process on the
+frozen test split, and see the metrics side by side, the differences, and the report."""
+
+from __future__ import annotations
+
+from medllm_local import models, pipeline
+from medllm_local.workspace import Workspace
+
+METRIC_COLUMNS = ["model", "cases", "top1", "top1 95% CI", "topk", "mrr", "exact match", "rouge-L",
+                  "bleu", "perplexity"]
+
+
+def model_choices(workspace: Workspace) -> list[tuple[str, str]]:
+    choices = [(f"{models.EMBEDDED_NAME} (base)", models.EMBEDDED_NAME)]
+    choices += [(f"run {e['run']} ({e['quant']})", f"run:{e['run']}")
+                for e in pipeline.list_exports(workspace) if e["status"] == "passed" and e["quant"] != "LoRA"]
+    return list(dict.fromkeys(choices))
+
+
+def latest_eval_job(workspace: Workspace) -> int | None:
+    rows = workspace.query("SELECT id FROM jobs WHERE kind = 'eval' ORDER BY id DESC LIMIT 1")
+    return rows[0]["id"] if rows else None
+
+
+def _number(value) -> str:
+    return "" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def eval_view(report: dict) -> tuple[str, list[list]]:
+    job, result = report["job"], report.get("result") or {}
+    text = f"Job {job['id']}: **{job['status']}**"
+    if report["progress"]:
+        last = report["progress"][-1]
+        text += f" · {last['message']} {last['step']}/{last['total']}"
+    if result.get("error") or job.get("error"):
+        text += f"\n\n{result.get('error') or job['error']}"
+    for c in result.get("comparisons", []):
+        text += (f"\n- {c['metric']}: {c['to']} minus {c['from']} = {c['difference']:+.3f} "
+                 f"(95% CI {c['ci95'][0]:+.3f} to {c['ci95'][1]:+.3f})"
+                 + (", within noise" if c["within_noise"] else ""))
+    if result.get("report"):
+        text += f"\n\nReport: `{result['report']}`"
+    rows = []
+    for item in result.get("models", []):
+        m = item["metrics"]
+        ci = m.get("top1_ci95")
+        rows.append([item["model"], m["cases"], _number(m.get("top1")),
+                     f"{ci[0]:.2f}-{ci[1]:.2f}" if ci else "", _number(m.get("topk")), _number(m.get("mrr")),
+                     _number(m.get("exact_match")), _number(m.get("rouge_l")), _number(m.get("bleu")),
+                     _number(m.get("perplexity"))])
+    return text, rows or [[""] * len(METRIC_COLUMNS)]
+
+
+def build_eval_tab(workspace: Workspace) -> None:
+    import gradio as gr
+
+    gr.Markdown("Evaluate the base model and your fine-tuned versions on the same held-out "
+                "cases (the test split, frozen from the first evaluation on). Small test sets "
+                "give wide intervals: differences inside them are noise.")
+    with gr.Row():
+        chosen = gr.Dropdown(choices=model_choices(workspace), value=[models.EMBEDDED_NAME],
+                             multiselect=True, label="Models", elem_id="eval-models")
+        refresh = gr.Button("Refresh models", elem_id="eval-refresh")
+        start = gr.Button("Evaluate", variant="primary", elem_id="eval-start")
+    status = gr.Markdown(elem_id="eval-status")
+    table = gr.Dataframe(headers=METRIC_COLUMNS, interactive=False, label="Metrics", elem_id="eval-metrics")
+    timer = gr.Timer(2.0, active=False)
+
+    def start_eval(names):
+        if not names:
+            raise gr.Error("Choose at least one model.")
+        args = ["eval"] + [arg for name in names for arg in ("--model", name)]
+        job = pipeline.start_job(workspace, "eval", args)
+        return f"Job {job}: starting", gr.Timer(active=True)
+
+    def poll():
+        job = latest_eval_job(workspace)
+        if job is None:
+            return gr.skip(), gr.skip(), gr.Timer(active=False)
+        report = pipeline.job_report(workspace, job)
+        text, rows = eval_view(report)
+        return text, rows, gr.Timer(active=report["job"]["status"] in ("starting", "running"))
+
+    refresh.click(lambda: gr.update(choices=model_choices(workspace)), None, chosen)
+    start.click(start_eval, chosen, [status, timer])
+    timer.tick(poll, None, [status, table, timer])
