@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import medllm_local  # noqa: E402,F401  (offline guard first)
 from medllm_local import evaluate, models, testing  # noqa: E402
+from medllm_local.prompts import task_of  # noqa: E402
 
 
 def transformers_answers(folder: Path, cases: list[list[dict]], max_tokens: list[int]) -> float:
@@ -41,8 +42,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=12)
     args = parser.parse_args()
     pairs = testing.demo_pairs(3)[: args.cases]
-    tasks = ["diagnosis" if "diagnosis only" in p[1]["content"] or "single most likely" in p[1]["content"]
-             or "diagnosis only" in p[1]["content"].lower() else "differential" for p in pairs]
+    tasks = [task_of(p[1]["content"]) or "diagnosis" for p in pairs]
     budgets = [evaluate.MAX_TOKENS[t] for t in tasks]
     started = time.monotonic()
     evaluate.generate_answers(models.embedded_gguf(), pairs, tasks,
