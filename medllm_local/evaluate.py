@@ -156,13 +156,14 @@ def _answer_nll(llm, prompt_ids: list[int], answer_ids: list[int]) -> tuple[floa
 
 
 def generate_answers(gguf: Path, cases: list[list[dict]], tasks: list[str], settings: EvalSettings,
-                     progress=None) -> tuple[list[str], list[float], float | None]:
+                     progress=None, lora: Path | None = None) -> tuple[list[str], list[float], float | None]:
     """Greedy answers from the GGUF to each case's prompt (the pair without its answer),
     and the perplexity of the reference answers given their prompts."""
     import llama_cpp
 
     llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=settings.n_ctx, n_gpu_layers=-1, seed=0,
-                          logits_all=settings.perplexity, verbose=False)
+                          logits_all=settings.perplexity, verbose=False,
+                          lora_path=str(lora) if lora else None)
     answers, seconds = [], []
     nll, count = 0.0, 0
     try:
@@ -231,12 +232,12 @@ def summarise(rows: list[dict], answers: list[str], references: list[str], tasks
 
 
 def evaluate(gguf: Path, cases: list[list[dict]], tasks: list[str], settings: EvalSettings,
-             progress=None) -> tuple[dict, list[dict]]:
-    """Metrics and the per-case table of one model on the cases (messages lists whose
-    last turn is the reference answer)."""
+             progress=None, lora: Path | None = None) -> tuple[dict, list[dict]]:
+    """Metrics and the per-case table of one model (a GGUF, with a LoRA GGUF applied
+    when given) on the cases (messages lists whose last turn is the reference answer)."""
     if settings.max_cases:
         cases, tasks = cases[: settings.max_cases], tasks[: settings.max_cases]
-    answers, seconds, perplexity = generate_answers(gguf, cases, tasks, settings, progress)
+    answers, seconds, perplexity = generate_answers(gguf, cases, tasks, settings, progress, lora)
     references = [c[-1]["content"] for c in cases]
     rows = []
     for messages, task, answer, reference, spent in zip(cases, tasks, answers, references, seconds):

@@ -10,6 +10,7 @@ import pytest
 from conftest import SHARED_DATA, run_cli
 from medllm_local import evaluate
 from medllm_local.evaluate import EvalSettings, diagnosis_match, main_phrase, normalise, ranked_items
+from test_train import tiny, tokenizer_dir  # noqa: F401 (fixtures)
 
 
 def test_normalisation_folds_case_punctuation_articles_spelling_and_abbreviations():
@@ -111,3 +112,28 @@ def test_eval_cli_scores_the_embedded_model_on_agentclinic_cases(tmp_path):
     assert answer["answer"] and answer["why"]
     html = open(report["report"]).read()
     assert "Top-1 accuracy" in html and "<script" not in html
+
+
+def test_a_run_is_evaluated_through_its_adapter_only_export(tmp_path, monkeypatch, tiny):  # noqa: F811
+    """`eval --model run:N` with only an adapter-only export: llama.cpp answers with the
+    LoRA GGUF applied on the base GGUF; the base model answers beside it."""
+    import shutil
+
+    from medllm_local import export, pipeline, train
+    from test_train import FAST, fake_build, toy_pairs
+
+    monkeypatch.setenv("MEDLLM_MODELS_DIR", str(tmp_path / "models"))
+    shutil.copytree(tiny, tmp_path / "models" / "tiny-llama")
+    workspace = pipeline.open_workspace(tmp_path / "ws")
+    fake_build(workspace, toy_pairs(), toy_pairs(4))
+    run = pipeline.train_run(workspace, "tiny-llama", train.TrainSettings(max_steps=3, **FAST))["run"]
+    with pytest.raises(evaluate.EvalError, match="--adapter-only"):
+        pipeline.eval_models(workspace, [f"run:{run}"], cases_file=None)
+    pipeline.export_run(workspace, run, export.ExportSettings(adapter_only=True))
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text("".join(json.dumps({"messages": m, "task": "diagnosis"}) + "\n" for m in toy_pairs(3)))
+    report = pipeline.eval_models(workspace, [f"run:{run}"], cases_file=str(cases),
+                                  settings=EvalSettings(perplexity=True))
+    # random weights never stop: the export's checks failed, and the label says so
+    assert report["models"][0]["model"] == f"run {run} (LoRA) (export checks failed)"
+    assert report["metrics"]["cases"] == 3 and report["metrics"]["perplexity"] > 1

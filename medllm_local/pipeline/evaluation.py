@@ -17,20 +17,30 @@ from medllm_local.workspace import Workspace, atomic_write, now
 COMPARED = ("top1", "mrr", "exact_match", "rouge_l")
 
 
-def resolve_eval_model(workspace: Workspace, name: str | None) -> tuple[str, Path]:
-    """(label, GGUF) for a model name: the embedded base by default, ``run:N`` for the
-    latest export of run N whose checks passed, else a GGUF name or path."""
+def resolve_eval_model(workspace: Workspace, name: str | None) -> tuple[str, Path, Path | None]:
+    """(label, GGUF, LoRA GGUF or None) for a model name: the embedded base by default;
+    ``run:N`` for run N's latest export whose checks passed (a full GGUF, else an
+    adapter-only export on its base GGUF); else a GGUF name or path."""
     if name and name.lower().startswith(("run:", "run-")) and name[4:].split("-")[0].isdigit():
         run = int(name[4:].split("-")[0])
-        rows = workspace.query("SELECT gguf FROM exports WHERE run_id = ? AND status = 'passed' AND"
-                               " quant != 'LoRA' ORDER BY id DESC LIMIT 1", (run,))
+        # Exports whose checks passed first, full GGUFs before adapter-only ones; one
+        # whose checks failed is still evaluated (it may be why), and labelled so.
+        rows = workspace.query("SELECT gguf, quant, folder, status FROM exports WHERE run_id = ?"
+                               " ORDER BY status != 'passed', quant = 'LoRA', id DESC LIMIT 1", (run,))
         if not rows:
-            raise evaluate.EvalError(f"run {run} has no export whose checks passed: `export {run}` first")
-        return f"run {run}", Path(rows[0]["gguf"])
+            raise evaluate.EvalError(f"run {run} has no export: `export {run}` "
+                                     f"(or `export {run} --adapter-only`, seconds) first")
+        row = rows[0]
+        label = f"run {run}" + (" (LoRA)" if row["quant"] == "LoRA" else "") + \
+            (" (export checks failed)" if row["status"] != "passed" else "")
+        if row["quant"] == "LoRA":
+            base = json.loads((Path(row["folder"]) / "export.json").read_text())["gguf"]
+            return label, Path(base), Path(row["gguf"])
+        return label, Path(row["gguf"]), None
     found = models.resolve_model(name, kind="gguf")
     if found.kind != "gguf":
         raise evaluate.EvalError(f"{found.name} is not a GGUF; evaluate a run (run:N) or a GGUF")
-    return found.name, Path(found.path)
+    return found.name, Path(found.path), None
 
 
 def load_cases(workspace: Workspace, cases_file: str | None) -> tuple[list, list[str], str, int | None]:
@@ -64,13 +74,14 @@ def load_cases(workspace: Workspace, cases_file: str | None) -> tuple[list, list
 def eval_models(workspace: Workspace, names: list[str | None], cases_file: str | None = None,
                 settings: evaluate.EvalSettings | None = None, progress=None) -> dict:
     settings = settings or evaluate.EvalSettings()
-    cases, tasks, source, split_id = load_cases(workspace, cases_file)
     resolved = [resolve_eval_model(workspace, name) for name in (names or [None])]
+    cases, tasks, source, split_id = load_cases(workspace, cases_file)
     results = []
-    for label, gguf in resolved:
+    for label, gguf, lora in resolved:
         metrics, rows = evaluate.evaluate(
             gguf, cases, tasks, settings,
-            progress=(lambda done, total, what, m=label: progress(done, total, f"{m}: {what}")) if progress else None)
+            progress=(lambda done, total, what, m=label: progress(done, total, f"{m}: {what}")) if progress else None,
+            lora=lora)
         results.append({"model": label, "gguf": str(gguf), "metrics": metrics, "rows": rows})
     comparisons = []
     for other in results[1:]:

@@ -58,6 +58,8 @@ def export_run(workspace: Workspace, run_id: int, settings: export.ExportSetting
             (run_id, done.lora or done.gguf, "LoRA" if done.lora else settings.quant, json.dumps(checks),
              now(), status, str(folder))).lastrowid
     registered = register_in_models(Path(done.gguf), name) if done.passed and not done.lora else None
+    # What evaluation needs to find the files again (an adapter-only export is two).
+    (folder / "export.json").write_text(json.dumps({"gguf": done.gguf, "lora": done.lora}))
     return {"export": export_id, "run": run_id, "gguf": done.gguf, "quant": settings.quant,
             "passed": done.passed, "checks": checks, "seconds": done.seconds,
             "fallbacks": done.fallbacks, "f16_gguf": done.f16_gguf, "merged": done.merged,
