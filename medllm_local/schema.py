@@ -110,4 +110,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE exports ADD COLUMN status TEXT NOT NULL DEFAULT 'passed';
     ALTER TABLE exports ADD COLUMN folder TEXT;
     """,
+    # 7 -> 8: a physician's own verdict on an evaluated answer, beside the metrics.
+    """
+    CREATE TABLE eval_marks (
+        id INTEGER PRIMARY KEY,
+        results_file TEXT NOT NULL,
+        case_no INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        mark TEXT NOT NULL CHECK (mark IN ('correct', 'partly', 'wrong')),
+        at TEXT NOT NULL,
+        UNIQUE (results_file, case_no, model)
+    );
+    """,
 ]

@@ -137,3 +137,23 @@ def test_a_run_is_evaluated_through_its_adapter_only_export(tmp_path, monkeypatc
     # random weights never stop: the export's checks failed, and the label says so
     assert report["models"][0]["model"] == f"run {run} (LoRA) (export checks failed)"
     assert report["metrics"]["cases"] == 3 and report["metrics"]["perplexity"] > 1
+
+
+def test_a_physicians_marks_are_stored_and_summarised(tmp_path):
+    from medllm_local import pipeline
+
+    workspace = pipeline.open_workspace(tmp_path / "ws")
+    results = tmp_path / "cases.jsonl"
+    results.write_text("".join(json.dumps({"case": i, "task": "diagnosis", "question": "q", "reference": "r",
+                                           "models": {"base": {"answer": "a"}, "run 1": {"answer": "b"}}}) + "\n"
+                               for i in (1, 2)))
+    pipeline.mark_answer(workspace, str(results), 1, "base", "wrong")
+    pipeline.mark_answer(workspace, str(results), 1, "base", "correct")  # the latest verdict counts
+    pipeline.mark_answer(workspace, str(results), 2, "base", "partly")
+    summary = pipeline.mark_answer(workspace, str(results), 1, "run 1", "wrong")
+    assert summary["base"] == {"marked": 2, "correct": 1, "partly": 1, "wrong": 0, "correct_share": 0.75}
+    assert summary["run 1"]["wrong"] == 1 and summary["run 1"]["correct_share"] == 0.0
+    with pytest.raises(evaluate.EvalError, match="no answer"):
+        pipeline.mark_answer(workspace, str(results), 3, "base", "correct")
+    with pytest.raises(evaluate.EvalError, match="one of"):
+        pipeline.mark_answer(workspace, str(results), 1, "base", "maybe")

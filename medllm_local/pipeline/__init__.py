@@ -11,7 +11,7 @@ from medllm_local.pipeline.common import (DEMO_INBOX, NOT_BUILT, GateError, NotB
 from medllm_local.pipeline.datasets import build_dataset, freeze_test_split, revise_pair
 from medllm_local.pipeline.demo import STAGES, run_demo
 from medllm_local.pipeline.documents import ingest
-from medllm_local.pipeline.evaluation import eval_models
+from medllm_local.pipeline.evaluation import eval_models, mark_answer, marks_summary
 from medllm_local.pipeline.exporting import export_run, list_exports
 from medllm_local.pipeline.jobs import job_log_tail, job_report, start_job, stop_job
 from medllm_local.pipeline.training import (latest_build, list_runs, plan_training, run_metrics,
@@ -27,4 +27,4 @@ __all__ = ["DEMO_INBOX", "NOT_BUILT", "SURROGATE_KEY", "SURROGATE_MAP", "GateErr
            "ingest", "models_report", "open_workspace", "require_approved", "require_built",
            "rejected_texts", "residual_scan", "run_demo", "STAGES", "review_document", "revise_document",
            "saved_deid_settings", "job_log_tail", "job_report", "start_job", "stop_job", "latest_build",
-           "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models"]
+           "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models", "mark_answer", "marks_summary"]

@@ -146,3 +146,34 @@ def report_html(results: list[dict], comparisons: list[dict], per_case: list[dic
             f"<h2>Top-1 accuracy</h2><svg width='{20 + 90 * len(results)}' height='130'>{bars}</svg>"
             f"<h2>Cases</h2><table><tr><th>#</th><th>task</th><th>question</th><th>reference</th>"
             + "".join(f"<th>{_cell(n)}</th>" for n in names) + f"</tr>{rows}</table>")
+
+
+MARKS = ("correct", "partly", "wrong")
+
+
+def mark_answer(workspace: Workspace, results_file: str, case: int, model: str, mark: str) -> dict:
+    """A physician's verdict on one model's answer to one case (the latest mark counts);
+    returns the summary of all marks of that evaluation."""
+    if mark not in MARKS:
+        raise evaluate.EvalError(f"a mark is one of {', '.join(MARKS)}, not {mark!r}")
+    cases = [json.loads(line) for line in Path(results_file).read_text().splitlines() if line.strip()]
+    if not 1 <= case <= len(cases) or model not in cases[case - 1]["models"]:
+        raise evaluate.EvalError(f"no answer of {model!r} to case {case} in this evaluation")
+    with workspace.transaction() as conn:
+        conn.execute("INSERT INTO eval_marks (results_file, case_no, model, mark, at) VALUES (?, ?, ?, ?, ?)"
+                     " ON CONFLICT (results_file, case_no, model) DO UPDATE SET mark = excluded.mark,"
+                     " at = excluded.at", (results_file, case, model, mark, now()))
+    return marks_summary(workspace, results_file)
+
+
+def marks_summary(workspace: Workspace, results_file: str) -> dict:
+    """Per model: how many answers were marked, and the share of each mark."""
+    summary: dict = {}
+    for row in workspace.query("SELECT model, mark, COUNT(*) AS n FROM eval_marks WHERE results_file = ?"
+                               " GROUP BY model, mark", (results_file,)):
+        summary.setdefault(row["model"], {"marked": 0} | {m: 0 for m in MARKS})
+        summary[row["model"]][row["mark"]] = row["n"]
+        summary[row["model"]]["marked"] += row["n"]
+    for counts in summary.values():
+        counts["correct_share"] = (counts["correct"] + 0.5 * counts["partly"]) / counts["marked"]
+    return summary

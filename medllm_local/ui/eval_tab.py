@@ -51,6 +51,36 @@ def eval_view(report: dict) -> tuple[str, list[list]]:
     return text, rows or [[""] * len(METRIC_COLUMNS)]
 
 
+CASE_COLUMNS = ["case", "model", "task", "reference", "answer", "automatic"]
+
+
+def case_rows(result: dict) -> list[list]:
+    """One row per case and model, from the evaluation's per-case file."""
+    import json
+    from pathlib import Path
+
+    path = result.get("results_file")
+    if not path or not Path(path).exists():
+        return [[""] * len(CASE_COLUMNS)]
+    rows = []
+    for line in Path(path).read_text().splitlines():
+        case = json.loads(line)
+        for model, answer in case["models"].items():
+            automatic = ("match" if answer.get("top1") else "no match") if "top1" in answer else \
+                f"ROUGE-L {answer.get('rouge_l', 0):.2f}"
+            rows.append([case["case"], model, case["task"], case["reference"][:300],
+                         answer["answer"][:400], automatic])
+    return rows
+
+
+def marks_text(summary: dict) -> str:
+    if not summary:
+        return "No answers marked yet."
+    return "\n".join(f"- {model}: {c['marked']} marked: {c['correct']} correct, {c['partly']} partly, "
+                     f"{c['wrong']} wrong (score {c['correct_share']:.2f}, partly counting half)"
+                     for model, c in summary.items())
+
+
 def build_eval_tab(workspace: Workspace) -> None:
     import gradio as gr
 
@@ -64,7 +94,31 @@ def build_eval_tab(workspace: Workspace) -> None:
         start = gr.Button("Evaluate", variant="primary", elem_id="eval-start")
     status = gr.Markdown(elem_id="eval-status")
     table = gr.Dataframe(headers=METRIC_COLUMNS, interactive=False, label="Metrics", elem_id="eval-metrics")
+    cases = gr.Dataframe(headers=CASE_COLUMNS, interactive=False, label="Cases (mark the answers below)",
+                         elem_id="eval-cases", wrap=True)
+    with gr.Row():
+        mark_case = gr.Number(label="Case", precision=0, elem_id="eval-mark-case")
+        mark_model = gr.Dropdown(choices=[], label="Model", elem_id="eval-mark-model")
+        mark = gr.Radio(["correct", "partly", "wrong"], label="Your verdict", elem_id="eval-mark")
+        save_mark = gr.Button("Save mark", elem_id="eval-mark-save")
+    marks = gr.Markdown(elem_id="eval-marks")
     timer = gr.Timer(2.0, active=False)
+
+    def latest_result() -> dict:
+        job = latest_eval_job(workspace)
+        return (pipeline.job_report(workspace, job).get("result") or {}) if job else {}
+
+    def save(case_no, model, verdict):
+        result = latest_result()
+        if not result.get("results_file"):
+            raise gr.Error("Run an evaluation first.")
+        if not case_no or not model or not verdict:
+            raise gr.Error("Give the case, the model and your verdict.")
+        try:
+            summary = pipeline.mark_answer(workspace, result["results_file"], int(case_no), model, verdict)
+        except ValueError as error:
+            raise gr.Error(str(error)) from error
+        return marks_text(summary)
 
     def start_eval(names):
         if not names:
@@ -76,11 +130,16 @@ def build_eval_tab(workspace: Workspace) -> None:
     def poll():
         job = latest_eval_job(workspace)
         if job is None:
-            return gr.skip(), gr.skip(), gr.Timer(active=False)
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
         report = pipeline.job_report(workspace, job)
         text, rows = eval_view(report)
-        return text, rows, gr.Timer(active=report["job"]["status"] in ("starting", "running"))
+        result = report.get("result") or {}
+        names = [m["model"] for m in result.get("models", [])]
+        summary = pipeline.marks_summary(workspace, result["results_file"]) if result.get("results_file") else {}
+        return (text, rows, case_rows(result), gr.update(choices=names, value=names[0] if names else None),
+                marks_text(summary), gr.Timer(active=report["job"]["status"] in ("starting", "running")))
 
     refresh.click(lambda: gr.update(choices=model_choices(workspace)), None, chosen)
     start.click(start_eval, chosen, [status, timer])
-    timer.tick(poll, None, [status, table, timer])
+    timer.tick(poll, None, [status, table, cases, mark_model, marks, timer])
+    save_mark.click(save, [mark_case, mark_model, mark], marks)
