@@ -25,30 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import medllm_local  # noqa: E402,F401  (offline guard first)
-from medllm_local import dataset, evaluate, export, models, prompts, train  # noqa: E402
+from medllm_local import dataset, evaluate, export, models, prompts, testing, train  # noqa: E402
 
 CASES = ROOT.parent / "shared" / "data" / "agentclinic" / "agentclinic_medqa_extended.jsonl"
-
-
-def flatten(value) -> str:
-    if isinstance(value, dict):
-        return "; ".join(f"{k.replace('_', ' ')}: {flatten(v)}" for k, v in value.items())
-    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-
-
-def case_reports() -> list[tuple[str, str]]:
-    reports = []
-    for line in CASES.read_text(encoding="utf-8").splitlines():
-        case = json.loads(line)["OSCE_Examination"]
-        actor = case["Patient_Actor"]
-        text = (f"CHIEF COMPLAINT: {flatten(actor.get('Symptoms', ''))}\n\n"
-                f"HISTORY OF PRESENT ILLNESS: {actor.get('Demographics', '')}. {actor.get('History', '')}\n\n"
-                f"PAST MEDICAL HISTORY: {actor.get('Past_Medical_History', '')}\n\n"
-                f"PHYSICAL EXAMINATION: {flatten(case.get('Physical_Examination_Findings', {}))}\n\n"
-                f"RESULTS: {flatten(case.get('Test_Results', {}))}\n\n"
-                f"DIAGNOSIS: {case['Correct_Diagnosis']}\n")
-        reports.append((text, case["Correct_Diagnosis"]))
-    return reports
 
 
 def main() -> None:
@@ -61,7 +40,8 @@ def main() -> None:
     if not CASES.exists():
         sys.exit(f"{CASES} not found: this benchmark reads ../shared/data")
     started = time.monotonic()
-    built = [dataset.pairs_for_document(i, text, ["diagnosis"]) for i, (text, _) in enumerate(case_reports())]
+    built = [dataset.pairs_for_document(i, text, ["diagnosis"])
+             for i, (text, _) in enumerate(testing.agentclinic_reports(CASES))]
     pairs = [p for b in built for p in b.pairs]
     split = dataset.assign_splits({p.document_id: f"case {p.document_id}" for p in pairs},
                                   dataset.BuildSettings(validation_fraction=0.0, test_fraction=args.test_share))

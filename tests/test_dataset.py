@@ -9,7 +9,7 @@ import json
 import pytest
 
 from conftest import SHARED_DATA, run_cli
-from medllm_local import pipeline
+from medllm_local import pipeline, testing
 from medllm_local.dataset import (BuildSettings, assign_splits, dump, load, pairs_for_document,
                                   to_record)
 from medllm_local.demo import DEMO_REPORTS
@@ -33,24 +33,7 @@ def agentclinic_reports() -> list[tuple[str, str]]:
     path = SHARED_DATA / "agentclinic" / "agentclinic_medqa_extended.jsonl"
     if not path.exists():
         pytest.skip("../shared/data not present")
-
-    def flat(value) -> str:
-        if isinstance(value, dict):
-            return "; ".join(f"{k.replace('_', ' ')}: {flat(v)}" for k, v in value.items())
-        return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-
-    reports = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        case = json.loads(line)["OSCE_Examination"]
-        actor = case["Patient_Actor"]
-        text = (f"CHIEF COMPLAINT: {flat(actor.get('Symptoms', ''))}\n\n"
-                f"HISTORY OF PRESENT ILLNESS: {actor.get('Demographics', '')}. {actor.get('History', '')}\n\n"
-                f"PAST MEDICAL HISTORY: {actor.get('Past_Medical_History', '')}\n\n"
-                f"PHYSICAL EXAMINATION: {flat(case.get('Physical_Examination_Findings', {}))}\n\n"
-                f"RESULTS: {flat(case.get('Test_Results', {}))}\n\n"
-                f"DIAGNOSIS: {case['Correct_Diagnosis']}\n")
-        reports.append((text, case["Correct_Diagnosis"]))
-    return reports
+    return testing.agentclinic_reports(path)
 
 
 @pytest.mark.parametrize("text,expected", [
