@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 
 from medllm_local import dataset, evaluate, models
@@ -21,8 +22,9 @@ def resolve_eval_model(workspace: Workspace, name: str | None) -> tuple[str, Pat
     """(label, GGUF, LoRA GGUF or None) for a model name: the embedded base by default;
     ``run:N`` for run N's latest export whose checks passed (a full GGUF, else an
     adapter-only export on its base GGUF); else a GGUF name or path."""
-    if name and name.lower().startswith(("run:", "run-")) and name[4:].split("-")[0].isdigit():
-        run = int(name[4:].split("-")[0])
+    wanted = re.fullmatch(r"run[:-](\d+)", (name or "").strip().lower())
+    if wanted:  # "run-1-Q4_K_M" stays a GGUF name: that exact export
+        run = int(wanted.group(1))
         # Exports whose checks passed first, full GGUFs before adapter-only ones; one
         # whose checks failed is still evaluated (it may be why), and labelled so.
         rows = workspace.query("SELECT gguf, quant, folder, status FROM exports WHERE run_id = ?"
