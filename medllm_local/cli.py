@@ -378,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
         if as_json:
             print(json.dumps(partial.result), flush=True)
         print(f"error: {args.command}: {partial}", file=sys.stderr)
+        if job is not None:
+            _finish_job(args, job, "failed", str(partial))
         return 1
     except KeyboardInterrupt:
         fail("interrupted", as_json)
@@ -400,4 +402,9 @@ def _finish_job(args: argparse.Namespace, job: int, status: str, error: str | No
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m medllm_local.cli` (how the app starts jobs) runs this file as __main__,
+    # a second copy of the module: run the package's own copy, so that PartialFailure
+    # raised by cli_model_stages is the class main() catches.
+    from medllm_local import cli
+
+    sys.exit(cli.main())

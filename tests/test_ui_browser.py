@@ -189,7 +189,9 @@ def test_export_tab_exports_a_run_and_shows_every_check(tiny, tmp_path, monkeypa
         page.locator("#export-start").click()
         status = page.locator("#export-status")
         status.get_by_text("a check failed").wait_for(timeout=300_000)
-        table = page.locator("#export-checks").inner_text()
+        checks = page.locator("#export-checks")
+        checks.get_by_text("stops_by_itself").wait_for(timeout=30_000)  # may render after the status
+        table = checks.inner_text()
         assert "agrees_with_merged_model" in table and "stops_by_itself" in table
         assert "FAILED" in table and "Modelfile" in status.inner_text()
     finally:

@@ -29,7 +29,7 @@ def export_view(report: dict) -> tuple[str, list[list]]:
     result = report.get("result") or {}
     if result.get("error"):
         text += f"\n\n{result['error']}"
-    elif job.get("error"):
+    elif job.get("error") and not result.get("gguf"):  # else the checks below say it
         text += f"\n\n{job['error']}"
     if result.get("gguf"):
         text += (f"\n\nGGUF: `{result['gguf']}`" + (" (all checks passed; listed under Chat after a "
