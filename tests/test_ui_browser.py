@@ -44,6 +44,8 @@ def test_chat_tab_answers_in_the_browser_and_nothing_leaves_the_machine(
         app_process, browser_page, tmp_path):
     page, requests = browser_page
     page.goto(app_process.url, wait_until="networkidle")
+    # Gradio's script sets the title once the app's config is read: wait for it, not a guess.
+    page.wait_for_function("document.title.includes('medllm-local')", timeout=60_000)
     assert "medllm-local" in page.title()
     assert page.get_by_role("tab", name="Chat").get_attribute("aria-selected") == "true"
     question = page.locator("#chat-input textarea")
