@@ -13,7 +13,7 @@ from medllm_local.pipeline.demo import STAGES, run_demo
 from medllm_local.pipeline.documents import ingest
 from medllm_local.pipeline.evaluation import eval_models, mark_answer, marks_summary
 from medllm_local.pipeline.exporting import export_run, list_exports
-from medllm_local.pipeline.jobs import job_log_tail, job_report, start_job, stop_job
+from medllm_local.pipeline.jobs import job_log_tail, job_report, latest_job, start_job, stop_job
 from medllm_local.pipeline.training import (latest_build, list_runs, plan_training, run_metrics,
                                             train_run)
 from medllm_local.pipeline.privacy import (SURROGATE_KEY, SURROGATE_MAP, approve_documents,
@@ -26,5 +26,5 @@ __all__ = ["DEMO_INBOX", "NOT_BUILT", "SURROGATE_KEY", "SURROGATE_MAP", "GateErr
            "chat_answer", "chat_stream", "deid_documents", "deid_files", "finding_json",
            "ingest", "models_report", "open_workspace", "require_approved", "require_built",
            "rejected_texts", "residual_scan", "run_demo", "STAGES", "review_document", "revise_document",
-           "saved_deid_settings", "job_log_tail", "job_report", "start_job", "stop_job", "latest_build",
+           "saved_deid_settings", "job_log_tail", "job_report", "latest_job", "start_job", "stop_job", "latest_build",
            "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models", "mark_answer", "marks_summary"]

@@ -102,6 +102,12 @@ def stop_job(workspace: Workspace, job_id: int) -> bool:
     return True
 
 
+def latest_job(workspace: Workspace, kind: str) -> int | None:
+    """The newest job of a kind (train, export, eval): the one a tab follows."""
+    rows = workspace.query("SELECT id FROM jobs WHERE kind = ? ORDER BY id DESC LIMIT 1", (kind,))
+    return rows[0]["id"] if rows else None
+
+
 def job_log_tail(workspace: Workspace, job_id: int, lines: int = 20) -> str:
     path: Path = workspace.folder("logs") / f"job-{job_id}.log"
     if not path.exists():

@@ -17,11 +17,6 @@ def model_choices(workspace: Workspace) -> list[tuple[str, str]]:
     return list(dict.fromkeys(choices))
 
 
-def latest_eval_job(workspace: Workspace) -> int | None:
-    rows = workspace.query("SELECT id FROM jobs WHERE kind = 'eval' ORDER BY id DESC LIMIT 1")
-    return rows[0]["id"] if rows else None
-
-
 def _number(value) -> str:
     return "" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
@@ -105,7 +100,7 @@ def build_eval_tab(workspace: Workspace) -> None:
     timer = gr.Timer(2.0, active=False)
 
     def latest_result() -> dict:
-        job = latest_eval_job(workspace)
+        job = pipeline.latest_job(workspace, "eval")
         return (pipeline.job_report(workspace, job).get("result") or {}) if job else {}
 
     def save(case_no, model, verdict):
@@ -128,7 +123,7 @@ def build_eval_tab(workspace: Workspace) -> None:
         return f"Job {job}: starting", gr.Timer(active=True)
 
     def poll():
-        job = latest_eval_job(workspace)
+        job = pipeline.latest_job(workspace, "eval")
         if job is None:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
         report = pipeline.job_report(workspace, job)

@@ -15,11 +15,6 @@ def run_choices(workspace: Workspace) -> list[tuple[str, int]]:
             for r in pipeline.list_runs(workspace) if r["adapter"]]
 
 
-def latest_export_job(workspace: Workspace) -> int | None:
-    rows = workspace.query("SELECT id FROM jobs WHERE kind = 'export' ORDER BY id DESC LIMIT 1")
-    return rows[0]["id"] if rows else None
-
-
 def export_view(report: dict) -> tuple[str, list[list]]:
     job = report["job"]
     text = f"Job {job['id']}: **{job['status']}**"
@@ -67,7 +62,7 @@ def build_export_tab(workspace: Workspace) -> None:
         return f"Job {job}: starting", gr.Timer(active=True)
 
     def poll():
-        job = latest_export_job(workspace)
+        job = pipeline.latest_job(workspace, "export")
         if job is None:
             return gr.skip(), gr.skip(), gr.Timer(active=False)
         report = pipeline.job_report(workspace, job)

@@ -40,11 +40,6 @@ def run_rows(workspace: Workspace) -> list[list]:
     return rows or [["", "(no runs yet)", "", "", "", "", "", ""]]
 
 
-def latest_job(workspace: Workspace) -> int | None:
-    rows = workspace.query("SELECT id FROM jobs WHERE kind = 'train' ORDER BY id DESC LIMIT 1")
-    return rows[0]["id"] if rows else None
-
-
 def loss_frame(rows: list[dict]):
     import pandas as pd
 
@@ -106,7 +101,7 @@ def build_train_tab(workspace: Workspace) -> None:
         retrain = gr.Button("New version from run (new reports)", elem_id="train-retrain")
     # The job followed is the latest training job in the catalogue (not browser state),
     # so a page opened while training runs shows it too.
-    timer = gr.Timer(2.0, active=latest_job(workspace) is not None)
+    timer = gr.Timer(2.0, active=pipeline.latest_job(workspace, "train") is not None)
 
     def values_of(*numbers) -> dict:
         return {name: (int(v) if isinstance(getattr(defaults, name), int) and v is not None else v)
@@ -143,7 +138,7 @@ def build_train_tab(workspace: Workspace) -> None:
         return launch(["train", "--parent", str(int(run))])
 
     def poll():
-        job_id = latest_job(workspace)
+        job_id = pipeline.latest_job(workspace, "train")
         if job_id is None:
             return gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
         report = pipeline.job_report(workspace, job_id)
@@ -153,7 +148,7 @@ def build_train_tab(workspace: Workspace) -> None:
                 gr.Timer(active=running))
 
     def stop_training():
-        job_id = latest_job(workspace)
+        job_id = pipeline.latest_job(workspace, "train")
         if job_id is None or not pipeline.stop_job(workspace, job_id):
             return "Nothing is training."
         return f"Job {job_id}: stopping at the next step (a checkpoint is saved)."
