@@ -263,13 +263,10 @@ def check_agreement(hf_model, tokenizer, gguf: Path, texts: list[str], min_agree
                  f"same next token at {share:.4f} of {total} positions (needs {min_agreement})")
 
 
-def check_perplexity(f16: Path, quantized: Path, texts: list[str], quant: str, tokenizer_dir: Path,
+def check_perplexity(f16: Path, quantized: Path, texts: list[str], quant: str, tokenizer,
                      margin: float) -> Check:
     import math
 
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     token_lists = [tokenizer(t, add_special_tokens=False)["input_ids"][:1024] for t in texts]
     perplexities = {}
     for name, path in (("f16", f16), (quant, quantized)):
@@ -331,6 +328,18 @@ def model_card(info: dict, checks: list[Check]) -> str:
             + f"\n## Checks\n\n| check | result | detail |\n|---|---|---|\n{rows}\n")
 
 
+def write_side_files(out_dir: Path, gguf: Path, tokenizer, checks: list[Check], info: dict,
+                     adapter: Path | None = None) -> tuple[Path, Path]:
+    """The Ollama Modelfile (a stop for each end-of-turn token the model has) and the
+    model card, beside the GGUF."""
+    vocab, eos_ids = tokenizer.get_vocab(), end_of_turn_ids(tokenizer)
+    stops = [t for t in END_OF_TURN if t in vocab and vocab[t] in eos_ids]
+    files = out_dir / "Modelfile", out_dir / "MODEL_CARD.md"
+    files[0].write_text(modelfile(gguf, tokenizer.chat_template or "", stops, adapter=adapter))
+    files[1].write_text(model_card(info, checks))
+    return files
+
+
 # -- the stage -------------------------------------------------------------------------
 def export(base: Path, adapter: Path, out_dir: Path, held_out: list[list[dict]],
            settings: ExportSettings, info: dict, progress=None) -> ExportResult:
@@ -374,14 +383,11 @@ def export(base: Path, adapter: Path, out_dir: Path, held_out: list[list[dict]],
         _hf(merged), tokenizer, f16, texts[:settings.agreement_prompts], settings.min_agreement)))
     if settings.quant != "F16" and texts:
         checks.append(check_perplexity(f16, target, texts[:settings.perplexity_pairs],
-                                       settings.quant, merged, perplexity_margin(settings.quant, params)))
+                                       settings.quant, tokenizer, perplexity_margin(settings.quant, params)))
     say("done", steps, steps)
-    vocab = tokenizer.get_vocab()
-    stops = [t for t in END_OF_TURN if t in vocab and vocab[t] in eos_ids]
-    files = out_dir / "Modelfile", out_dir / "MODEL_CARD.md"
-    files[0].write_text(modelfile(target, tokenizer.chat_template or "", stops))
-    files[1].write_text(model_card(info | {"quantization": settings.quant, "gguf": target.name,
-                                           "quantization_fallbacks": len(fallbacks)}, checks))
+    files = write_side_files(out_dir, target, tokenizer, checks,
+                             info | {"quantization": settings.quant, "gguf": target.name,
+                                     "quantization_fallbacks": len(fallbacks)})
     return ExportResult(gguf=str(target), f16_gguf=str(f16), merged=str(merged), quant=settings.quant,
                         checks=checks, seconds=seconds, fallbacks=fallbacks,
                         modelfile=str(files[0]), model_card=str(files[1]))
@@ -415,12 +421,9 @@ def export_adapter(base: Path, adapter: Path, out_dir: Path, base_gguf: Path,
     checks.append(check_agreement(_hf(base, adapter), tokenizer, base_gguf,
                                   texts[:settings.agreement_prompts], settings.min_agreement, lora=lora))
     say("done", 3, 3)
-    vocab = tokenizer.get_vocab()
-    stops = [t for t in END_OF_TURN if t in vocab and vocab[t] in end_of_turn_ids(tokenizer)]
-    files = out_dir / "Modelfile", out_dir / "MODEL_CARD.md"
-    files[0].write_text(modelfile(base_gguf, tokenizer.chat_template or "", stops, adapter=lora))
-    files[1].write_text(model_card(info | {"export": "adapter only (LoRA GGUF on the base GGUF)",
-                                           "base_gguf": str(base_gguf)}, checks))
+    files = write_side_files(out_dir, base_gguf, tokenizer, checks,
+                             info | {"export": "adapter only (LoRA GGUF on the base GGUF)",
+                                     "base_gguf": str(base_gguf)}, adapter=lora)
     return ExportResult(gguf=str(base_gguf), f16_gguf=str(base_gguf), merged="", quant="F16",
                         checks=checks, seconds=seconds, fallbacks=[], modelfile=str(files[0]),
                         model_card=str(files[1]), lora=str(lora))
