@@ -122,4 +122,21 @@ MIGRATIONS: list[str] = [
         UNIQUE (results_file, case_no, model)
     );
     """,
+    # 8 -> 9: cleaning. The cleaned text lives in clean/, with the hash of the
+    # de-identified text it was made from (a re-de-identified document's cleaning is stale
+    # and not used); each change is a span of that de-identified text, so it can be
+    # reverted alone or with its whole step.
+    """
+    ALTER TABLE documents ADD COLUMN clean_file TEXT;
+    ALTER TABLE documents ADD COLUMN clean_source TEXT;
+    CREATE TABLE clean_changes (
+        id INTEGER PRIMARY KEY,
+        document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        step TEXT NOT NULL,                -- boilerplate / abbreviation / typo
+        start INTEGER NOT NULL, end INTEGER NOT NULL, line INTEGER NOT NULL,
+        before TEXT NOT NULL, after TEXT NOT NULL, reason TEXT NOT NULL,
+        reverted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX clean_changes_document ON clean_changes(document_id);
+    """,
 ]
