@@ -2,19 +2,24 @@
 
 The model's own chat template (stored in the GGUF) formats the conversation; the system
 prompt comes from prompts.py. On a CUDA build every layer is offloaded to the GPU.
-The UI and the CLI both call ``stream_chat`` (pipeline.chat_answer collects it).
+The UI and the CLI both call ``stream_chat`` (pipeline.chat_answer collects it). A ranked
+differential is generated under a JSON-schema grammar, so it always parses into
+DifferentialItems.
 """
 
 from __future__ import annotations
 
 import atexit
+import dataclasses
+import json
+import re
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medllm_local.prompts import chat_messages
+from medllm_local.prompts import DIFFERENTIAL_JSON_NOTE, chat_messages
 from medllm_local.records import ChatAnswer
 
 
@@ -159,3 +164,163 @@ def stream_chat(
         model=str(model_path),
     )
     yield ChatChunk(answer.answer, done=True, answer=answer)
+
+
+# -- ranked differential with structured output -----------------------------------------
+LIKELIHOODS = ("high", "moderate", "low")
+# Printable ASCII without '"' and '\': one character is one byte, and no escapes, so the
+# longest answer the grammar admits is known in bytes, hence in tokens (a token the
+# grammar accepts is never empty). The first character is not a space.
+_TEXT_FIRST, _TEXT_REST = r"[!#-\[\]-~]", r"[ -!#-\[\]-~]"
+
+
+class DifferentialError(RuntimeError):
+    """A differential answer that is not the JSON its schema describes."""
+
+
+@dataclass
+class DifferentialSettings:
+    """The bounds of a structured differential. They bound the grammar, so the longest
+    possible answer is known and always fits the token budget (never cut off mid-JSON)."""
+
+    max_diagnoses: int = field(default=5, metadata={"help": "most diagnoses in the ranked list"})
+    max_findings: int = field(default=2, metadata={
+        "help": "most supporting (and most opposing) findings per diagnosis"})
+    max_chars: int = field(default=60, metadata={"help": "longest diagnosis or finding, in characters"})
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_diagnoses <= 10:
+            raise ValueError("max_diagnoses must be between 1 and 10")
+        if not 0 <= self.max_findings <= 6:
+            raise ValueError("max_findings must be between 0 and 6")
+        if not 10 <= self.max_chars <= 200:
+            raise ValueError("max_chars must be between 10 and 200")
+
+
+@dataclass
+class DifferentialItem:
+    """One diagnosis of a ranked differential (rank = position in the list)."""
+
+    diagnosis: str
+    likelihood: str  # one of LIKELIHOODS
+    supporting_findings: list[str]
+    opposing_findings: list[str]
+
+
+@dataclass
+class Differential:
+    """A ranked differential, most likely first, and the answer it was parsed from."""
+
+    items: list[DifferentialItem]
+    answer: ChatAnswer  # answer.answer holds the JSON text as generated
+
+
+def differential_schema(settings: DifferentialSettings | None = None) -> dict:
+    """The JSON schema of a differential answer, bounded by ``settings``."""
+    settings = settings or DifferentialSettings()
+    text = {"type": "string",
+            "pattern": f"^{_TEXT_FIRST}{_TEXT_REST}{{0,{settings.max_chars - 1}}}$"}
+    findings = {"type": "array", "items": text, "maxItems": settings.max_findings}
+    item = {"type": "object", "additionalProperties": False,
+            "properties": {"diagnosis": text, "likelihood": {"enum": list(LIKELIHOODS)},
+                           "supporting_findings": findings, "opposing_findings": findings},
+            "required": ["diagnosis", "likelihood", "supporting_findings", "opposing_findings"]}
+    return {"type": "object", "additionalProperties": False, "required": ["differential"],
+            "properties": {"differential": {"type": "array", "items": item, "minItems": 1,
+                                            "maxItems": settings.max_diagnoses}}}
+
+
+def differential_token_budget(settings: DifferentialSettings | None = None) -> int:
+    """Tokens enough for the longest answer the grammar admits: its byte length with
+    every string and array at its maximum, plus one optional space after each
+    structural character (the grammar's ``space`` rule), plus the end-of-turn token."""
+    settings = settings or DifferentialSettings()
+    text = "x" * settings.max_chars
+    findings = [text] * settings.max_findings
+    longest = json.dumps({"differential": [
+        {"diagnosis": text, "likelihood": max(LIKELIHOODS, key=len),
+         "supporting_findings": findings, "opposing_findings": findings}
+    ] * settings.max_diagnoses}, separators=(",", ":"))
+    return len(longest) + sum(longest.count(c) for c in '{}[],:"') + 1
+
+
+def parse_differential(text: str, settings: DifferentialSettings | None = None
+                       ) -> list[DifferentialItem]:
+    """The items of a differential answer, checked against its schema (the grammar
+    should make every check pass; this says which one failed if not)."""
+    settings = settings or DifferentialSettings()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DifferentialError(f"the answer is not JSON ({error.msg} at character {error.pos})")
+    if not isinstance(data, dict) or set(data) != {"differential"}:
+        raise DifferentialError('expected an object with one key, "differential"')
+    entries = data["differential"]
+    if not isinstance(entries, list) or not 1 <= len(entries) <= settings.max_diagnoses:
+        raise DifferentialError(f"expected 1 to {settings.max_diagnoses} diagnoses")
+    pattern = re.compile(differential_schema(settings)["properties"]["differential"]["items"]
+                         ["properties"]["diagnosis"]["pattern"])
+    items = []
+    for rank, entry in enumerate(entries, 1):
+        fields = {f.name for f in dataclasses.fields(DifferentialItem)}
+        if not isinstance(entry, dict) or set(entry) != fields:
+            raise DifferentialError(f"diagnosis {rank}: expected the keys {', '.join(sorted(fields))}")
+        if entry["likelihood"] not in LIKELIHOODS:
+            raise DifferentialError(f"diagnosis {rank}: likelihood {entry['likelihood']!r} is not "
+                                    f"one of {', '.join(LIKELIHOODS)}")
+        for key in ("supporting_findings", "opposing_findings"):
+            if not isinstance(entry[key], list) or len(entry[key]) > settings.max_findings:
+                raise DifferentialError(f"diagnosis {rank}: {key} must be a list of at most "
+                                        f"{settings.max_findings}")
+        for value in [entry["diagnosis"], *entry["supporting_findings"], *entry["opposing_findings"]]:
+            if not isinstance(value, str) or not pattern.match(value):
+                raise DifferentialError(f"diagnosis {rank}: {value!r} is not a text of 1 to "
+                                        f"{settings.max_chars} printable characters")
+        items.append(DifferentialItem(  # the grammar lets a text end in spaces
+            entry["diagnosis"].strip(), entry["likelihood"],
+            [f.strip() for f in entry["supporting_findings"]],
+            [f.strip() for f in entry["opposing_findings"]]))
+    return items
+
+
+def differential(
+    model_path: Path,
+    user_text: str,
+    settings: ChatSettings | None = None,
+    bounds: DifferentialSettings | None = None,
+) -> Differential:
+    """A ranked differential for the case in ``user_text`` (a differential question made
+    with prompts.case_prompt), generated under llama.cpp's JSON-schema grammar, so the
+    answer always parses. ``settings.max_tokens`` is replaced by the grammar's bound."""
+    from llama_cpp import LlamaGrammar
+
+    settings = settings or ChatSettings()
+    bounds = bounds or DifferentialSettings()
+    budget = differential_token_budget(bounds)
+    llm, lock = _cache.get(Path(model_path), settings.n_ctx)
+    messages = chat_messages(f"{user_text.strip()}\n\n{DIFFERENTIAL_JSON_NOTE}")
+    # from_json_schema raises on a schema it cannot convert; response_format would fall
+    # back to free JSON silently, and the bounds would be lost.
+    grammar = LlamaGrammar.from_json_schema(json.dumps(differential_schema(bounds)), verbose=False)
+    started = time.perf_counter()
+    with lock:
+        # llama-cpp-python would quietly shorten max_tokens to what the context has left,
+        # and the JSON would be cut off: check first (content + ~8 template tokens a turn).
+        prompt_tokens = sum(len(llm.tokenize(m["content"].encode(), add_bos=False)) + 8
+                            for m in messages)
+        if prompt_tokens + budget > settings.n_ctx:
+            raise ValueError(f"the case (~{prompt_tokens} tokens) and the longest differential "
+                             f"({budget} tokens) exceed the context of {settings.n_ctx} tokens: "
+                             "shorten the case, lower the bounds, or raise n_ctx")
+        result = llm.create_chat_completion(
+            messages=messages, grammar=grammar, max_tokens=budget,
+            temperature=settings.temperature, top_p=settings.top_p,
+            repeat_penalty=settings.repeat_penalty, seed=settings.seed)
+    choice, usage = result["choices"][0], result["usage"]
+    answer = ChatAnswer(answer=choice["message"]["content"] or "",
+                        tokens=usage["completion_tokens"], prompt_tokens=usage["prompt_tokens"],
+                        seconds=round(time.perf_counter() - started, 3),
+                        stop_reason=choice["finish_reason"] or "stop", model=str(model_path))
+    if answer.stop_reason == "length":  # the bound makes this unreachable; say it plainly if not
+        raise DifferentialError(f"the differential was cut off after {answer.tokens} tokens")
+    return Differential(parse_differential(answer.answer, bounds), answer)

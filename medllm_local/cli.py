@@ -183,31 +183,6 @@ def cmd_demo(args: argparse.Namespace) -> dict:
     return report
 
 
-def cmd_chat(args: argparse.Namespace) -> dict:
-    from medllm_local import pipeline
-    from medllm_local.chat import ChatSettings
-    from medllm_local.records import to_json
-
-    settings = settings_from_args(ChatSettings, args)
-    if args.prompt == "-":
-        args.prompt = sys.stdin.read()
-    if args.json:
-        return to_json(pipeline.chat_answer(args.prompt, args.model, settings))
-    printed = 0
-    final = None
-    for chunk in pipeline.chat_stream(args.prompt, None, args.model, settings):
-        if chunk.done:
-            final = chunk.answer
-        else:
-            sys.stdout.write(chunk.text[printed:])
-            sys.stdout.flush()
-            printed = len(chunk.text)
-    print()
-    print(f"[{final.tokens} tokens, {final.seconds:.1f} s, stop: {final.stop_reason}]",
-          file=sys.stderr)
-    return to_json(final)
-
-
 def cmd_models(args: argparse.Namespace) -> dict:
     from medllm_local import pipeline
 
@@ -267,7 +242,7 @@ def _add_ui_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from medllm_local.chat import ChatSettings
+    from medllm_local.cli_chat import add_chat_arguments, cmd_chat
     from medllm_local.dataset import BuildSettings
     from medllm_local.deid import DeidSettings
     from medllm_local.evaluate import EvalSettings
@@ -337,12 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN", type=int, nargs="?", help="the run (see `train --list`)")
     p.add_argument("--list", action="store_true", help="list the exports and their checks")
     add_settings_arguments(p, ExportSettings)
-    p = add("chat", cmd_chat, "ask a model a question (streams the answer)")
-    p.add_argument("--model", default=None, help="a GGUF name or path (default: the embedded model)")
-    p.add_argument("--prompt", required=True,
-                   help="the question; - reads it from stdin (keeps case text out of the "
-                        "process list)")
-    add_settings_arguments(p, ChatSettings)
+    p = add("chat", cmd_chat, "ask a model a question or about a case (streams the answer), "
+                              "or for a ranked differential; with similar past cases")
+    add_chat_arguments(p)
     p = add("models", cmd_models, "list installed models and what fits this GPU")
     p.add_argument("--seq-len", type=int, default=2048, help="sequence length for the memory estimate")
     p = add("demo", cmd_demo, "run the pipeline on the demo reports, in its own workspace "

@@ -16,15 +16,11 @@ import json
 import random
 from dataclasses import dataclass, field
 
-from medllm_local.prompts import SYSTEM_PROMPT, case_prompt, differential_answer
+from medllm_local.prompts import SYSTEM_PROMPT, case_prompt, case_text, differential_answer
 from medllm_local.records import Pair
-from medllm_local.sections import INPUT_SECTIONS, main_diagnosis, numbered_items, parse_sections
+from medllm_local.sections import main_diagnosis, numbered_items, parse_sections
 
 FORMATS = ("messages", "sharegpt", "alpaca", "csv")
-SECTION_TITLES = {"chief_complaint": "Chief complaint", "hpi": "History of present illness",
-                  "past_history": "Past history", "medications": "Medications",
-                  "allergies": "Allergies", "social_family": "Social and family history",
-                  "ros": "Review of systems", "examination": "Examination", "results": "Results"}
 
 
 @dataclass
@@ -64,17 +60,11 @@ class DocumentPairs:
     problem: str | None = None
 
 
-def report_input(sections: dict[str, str]) -> str:
-    """The case as the model sees it: the input sections only, with plain titles."""
-    return "\n\n".join(f"{SECTION_TITLES[name]}: {sections[name].strip()}"
-                       for name in INPUT_SECTIONS if sections.get(name, "").strip())
-
-
 def pairs_for_document(document_id: int, text: str, tasks: list[str]) -> DocumentPairs:
     """The pairs one de-identified report gives, one phrasing per task chosen by the
     document (so the wording varies across the dataset but a rebuild is identical)."""
     parsed = parse_sections(text)
-    case = report_input(parsed.sections)
+    case = case_text(parsed.sections)  # prompts.py: the chat's case form too
     if not case:
         return DocumentPairs(document_id, [], parsed.found, "no history or findings sections found")
     phrasing = int(hashlib.sha256(str(document_id).encode()).hexdigest(), 16) % 3

@@ -1,15 +1,23 @@
-"""Chat on the embedded model, through the same stream the app's chat tab uses."""
+"""Chat on the embedded model, through the same stream the app's chat tab uses: free chat,
+the case form, the ranked differential (JSON grammar) and similar past cases."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import threading
 
+import jsonschema
 import pytest
 
-from medllm_local import pipeline
-from medllm_local.chat import ChatSettings
-from medllm_local.prompts import SYSTEM_PROMPT, chat_messages
+from conftest import run_cli
+from medllm_local import pipeline, similar
+from medllm_local.chat import (LIKELIHOODS, ChatSettings, DifferentialError, DifferentialSettings,
+                               differential_schema, differential_token_budget, parse_differential)
+from medllm_local.dataset import pairs_for_document
+from medllm_local.prompts import SYSTEM_PROMPT, TASKS, CaseForm, case_form_prompt, chat_messages
+from medllm_local.records import Document, Page
 
 ENGLISH_WORDS = {"the", "a", "is", "of", "and", "to", "in", "or", "with", "be", "are", "for"}
 
@@ -78,3 +86,153 @@ def test_messages_start_with_the_shared_system_prompt():
 def test_settings_are_checked(bad):
     with pytest.raises(ValueError):
         ChatSettings(**bad)
+
+
+# -- case form ---------------------------------------------------------------------------
+FORM = CaseForm(age=58, sex="man", history="Hypertension; smokes 20 a day.",
+                symptoms="crushing central chest pain radiating to the left arm, with sweating",
+                findings="ST elevation in leads II, III and aVF; troponin raised")
+
+
+def test_case_form_asks_in_the_words_of_the_training_pairs():
+    """A report with the same content gives, through dataset building, the very user turn
+    the case form gives (for the document whose phrasing is the first, as chat uses)."""
+    report = ("History of present illness: A 58-year-old man. Crushing central chest pain "
+              "radiating to the left arm, with sweating.\n\nPast medical history: Hypertension; "
+              "smokes 20 a day.\n\nPhysical examination: ST elevation in leads II, III and aVF; "
+              "troponin raised\n\nDiagnosis: Inferior STEMI\n\nDifferential:\n1. Inferior STEMI\n"
+              "2. Aortic dissection\n3. Pericarditis")
+    doc_id = next(i for i in range(1, 100)
+                  if int(hashlib.sha256(str(i).encode()).hexdigest(), 16) % 3 == 0)
+    pairs = {p.task: p for p in pairs_for_document(doc_id, report, ["diagnosis", "differential"]).pairs}
+    assert case_form_prompt(FORM, "diagnosis") == pairs["diagnosis"].messages[1]["content"]
+    assert case_form_prompt(FORM, "differential") == pairs["differential"].messages[1]["content"]
+    assert case_form_prompt(FORM).startswith(TASKS["diagnosis"].phrasings[0])
+
+
+@pytest.mark.parametrize("bad", [{"age": 131, "symptoms": "cough"}, {"sex": "woman"},
+                                 {"symptoms": "  ", "findings": ""}])
+def test_case_form_is_checked(bad):
+    with pytest.raises(ValueError):
+        CaseForm(**bad)
+
+
+# -- ranked differential -----------------------------------------------------------------
+SMALL = DifferentialSettings(max_diagnoses=3, max_findings=2, max_chars=40)
+
+
+def test_differential_is_valid_json_for_its_schema_and_never_cut_off():
+    result = pipeline.chat_differential(FORM, settings=ChatSettings(temperature=0.0), bounds=SMALL)
+    answer = result.answer
+    assert answer.stop_reason == "stop" and answer.tokens <= differential_token_budget(SMALL)
+    jsonschema.validate(json.loads(answer.answer), differential_schema(SMALL))  # independent check
+    assert 1 <= len(result.items) <= 3
+    for item in result.items:
+        assert item.diagnosis and item.likelihood in LIKELIHOODS
+        assert len(item.supporting_findings) <= 2 and len(item.opposing_findings) <= 2
+
+
+def test_differential_budget_covers_the_longest_answer_the_schema_allows():
+    """The longest valid answer, with a space wherever the grammar allows one, fits the
+    budget in bytes; a grammar token is at least one byte, so no answer is cut off."""
+    text = "x" * SMALL.max_chars
+    longest = {"differential": [{"diagnosis": text, "likelihood": "moderate",
+                                 "supporting_findings": [text] * 2, "opposing_findings": [text] * 2}] * 3}
+    jsonschema.validate(longest, differential_schema(SMALL))
+    spaced = json.dumps(longest, separators=(", ", ": ")).replace("{", "{ ").replace("[", "[ ")
+    assert len(spaced.encode()) < differential_token_budget(SMALL)
+    with pytest.raises(jsonschema.ValidationError):  # a text the grammar cannot produce
+        jsonschema.validate({"differential": [{"diagnosis": "x" * 41, "likelihood": "high",
+                                               "supporting_findings": [], "opposing_findings": []}]},
+                            differential_schema(SMALL))
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("{\"differential\": [", "not JSON"),
+    ('{"differential": []}', "1 to 3 diagnoses"),
+    ('{"differential": [{"diagnosis": "MI", "likelihood": "certain", "supporting_findings": [],'
+     ' "opposing_findings": []}]}', "likelihood"),
+])
+def test_a_differential_that_breaks_the_schema_is_refused_with_the_reason(text, problem):
+    with pytest.raises(DifferentialError, match=problem):
+        parse_differential(text, SMALL)
+
+
+# -- similar past cases ------------------------------------------------------------------
+ARCHIVE = [  # (original text, de-identified text, approved)
+    ("Patient: Johnathan Quayle, MRN 4417.\nHPI: fever, dysuria, flank pain.\n"
+     "Exam: costovertebral angle tenderness.\nDiagnosis: Acute pyelonephritis",
+     "Patient: [PERSON], MRN [MRN].\nHPI: fever, dysuria, flank pain.\n"
+     "Exam: costovertebral angle tenderness.\nDiagnosis: Acute pyelonephritis", True),
+    ("Patient: Marta Ellwood.\nHPI: wheeze and cough at night.\nExam: expiratory wheeze.\n"
+     "Diagnosis: Asthma", "Patient: [PERSON].\nHPI: wheeze and cough at night.\n"
+     "Exam: expiratory wheeze.\nDiagnosis: Asthma", True),
+    ("Patient: Olaf Brennick.\nHPI: crushing chest pain, sweating.\nExam: ST elevation.\n"
+     "Diagnosis: Inferior STEMI", "Patient: [PERSON].\nHPI: crushing chest pain, sweating.\n"
+     "Exam: ST elevation.\nDiagnosis: Inferior STEMI", True),
+    ("Patient: Ida Pyelo.\nHPI: fever, dysuria, flank pain, rigors.\nDiagnosis: Urosepsis",
+     "Patient: [PERSON].\nHPI: fever, dysuria, flank pain, rigors.\nDiagnosis: Urosepsis", False),
+]
+
+
+def fill_archive(workspace) -> None:
+    """Documents as the pipeline leaves them: original text, de-identified text, status."""
+    for number, (original, deidentified, approved) in enumerate(ARCHIVE):
+        doc_id, _ = workspace.store_document(Document(
+            source=f"/inbox/{original.split()[1].lower()}.txt", kind="txt",
+            sha256=f"{number:02d}" * 32, pages=[Page(1, original)]))
+        workspace.store_deid(doc_id, f"{number:02d}" * 32, deidentified, [], "patient")
+        if approved:
+            workspace.set_status([doc_id], "approved")
+
+
+def test_similar_cases_rank_the_obvious_case_first_and_show_only_deidentified_text(workspace):
+    fill_archive(workspace)
+    found = pipeline.similar_cases(workspace, CaseForm(age=34, sex="woman", symptoms="fever and "
+                                                       "dysuria", findings="flank pain"), 3)
+    assert found[0]["diagnosis"] == "Acute pyelonephritis"
+    # "pain" is shared with the chest pain case, nothing with the asthma case
+    assert [c["diagnosis"] for c in found] == ["Acute pyelonephritis", "Inferior STEMI"]
+    assert found[0]["score"] > 2 * found[1]["score"]
+    assert found[0]["score"] > 0 and "[PERSON]" not in found[0]["case"]  # the case part only
+    shown = json.dumps(pipeline.similar_cases(workspace, "cough, chest pain, fever", 5))
+    assert "Asthma" in shown and "Inferior STEMI" in shown
+    for original, _, _ in ARCHIVE:  # no name, MRN or file name; the unapproved case not at all
+        for identifier in (original.split("\n")[0].split(": ")[1].split(",")[0], "4417", ".txt"):
+            assert identifier not in shown
+    assert "Urosepsis" not in shown and "rigors" not in shown
+
+
+def test_similar_ranking_prefers_rare_shared_words():
+    texts = ["cough fever", "cough fever", "cough fever erythema migrans", "headache"]
+    ranked = similar.rank("erythema migrans after a tick bite, fever", texts, top_n=4)
+    assert [m.index for m in ranked] == [2, 0, 1]
+    assert similar.rank("tick", texts) == [] and similar.rank("the of", texts) == []
+
+
+# -- the CLI -----------------------------------------------------------------------------
+def test_cli_differential_json_and_similar_cases(tmp_path):
+    from medllm_local.workspace import Workspace
+
+    fill_archive(Workspace.open(tmp_path / "ws"))
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps({"age": 34, "sex": "woman", "symptoms": "fever and dysuria",
+                                "findings": "flank pain"}))
+    out = run_cli("chat", "--workspace", str(tmp_path / "ws"), "--case-json", str(case),
+                  "--differential", "--similar", "2", "--temperature", "0", "--max-diagnoses", "3",
+                  "--max-findings", "2", "--max-chars", "40", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    jsonschema.validate(json.loads(report["answer"]), differential_schema(SMALL))
+    assert ([item["diagnosis"] for item in report["differential"]]
+            == [item["diagnosis"].strip() for item in json.loads(report["answer"])["differential"]])
+    assert {"tokens", "seconds", "stop_reason"} <= report.keys()
+    assert report["similar_cases"][0]["diagnosis"] == "Acute pyelonephritis"
+    assert "Quayle" not in out.stdout
+
+    out = run_cli("chat", "--workspace", str(tmp_path / "ws"), "--prompt", "wheeze at night",
+                  "--similar", "1", "--max-tokens", "8")
+    assert out.returncode == 0, out.stderr
+    assert "document 2" in out.stdout and "Asthma" in out.stdout
+    out = run_cli("chat", "--prompt", "x", "--age", "40", "--symptoms", "cough", "--json")
+    assert out.returncode == 1 and "either --prompt or a case" in json.loads(out.stdout)["error"]

@@ -5,7 +5,9 @@ Each function here resolves its inputs (a workspace, a model name), calls one st
 function and returns that stage's records; it holds no stage logic of its own.
 """
 
-from medllm_local.pipeline.assistant import chat_answer, chat_stream, models_report
+from medllm_local.pipeline.archive import similar_cases
+from medllm_local.pipeline.assistant import (chat_answer, chat_differential, chat_stream,
+                                             models_report)
 from medllm_local.pipeline.common import (DEMO_INBOX, NOT_BUILT, GateError, NotBuiltError,
                                           ProgressCallback, open_workspace, require_built)
 from medllm_local.pipeline.datasets import build_dataset, freeze_test_split, revise_pair
@@ -27,4 +29,5 @@ __all__ = ["DEMO_INBOX", "NOT_BUILT", "SURROGATE_KEY", "SURROGATE_MAP", "GateErr
            "ingest", "models_report", "open_workspace", "require_approved", "require_built",
            "rejected_texts", "residual_scan", "run_demo", "STAGES", "review_document", "revise_document",
            "saved_deid_settings", "job_log_tail", "job_report", "latest_job", "start_job", "stop_job", "latest_build",
-           "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models", "mark_answer", "marks_summary"]
+           "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models", "mark_answer", "marks_summary",
+           "chat_differential", "similar_cases"]
