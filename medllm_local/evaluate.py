@@ -17,22 +17,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# One spelling per concept, for matching only (never written into training data).
-ABBREVIATIONS = {
-    "mi": "myocardial infarction", "ami": "acute myocardial infarction",
-    "stemi": "st elevation myocardial infarction", "nstemi": "non st elevation myocardial infarction",
-    "cap": "community acquired pneumonia", "copd": "chronic obstructive pulmonary disease",
-    "uti": "urinary tract infection", "dvt": "deep vein thrombosis", "pe": "pulmonary embolism",
-    "chf": "congestive heart failure", "hf": "heart failure", "cad": "coronary artery disease",
-    "af": "atrial fibrillation", "afib": "atrial fibrillation", "htn": "hypertension",
-    "t2dm": "type 2 diabetes mellitus", "t1dm": "type 1 diabetes mellitus",
-    "dka": "diabetic ketoacidosis", "gerd": "gastroesophageal reflux disease",
-    "tia": "transient ischemic attack", "cva": "stroke", "sle": "systemic lupus erythematosus",
-    "ra": "rheumatoid arthritis", "ibs": "irritable bowel syndrome", "ibd": "inflammatory bowel disease",
-    "ckd": "chronic kidney disease", "aki": "acute kidney injury", "osa": "obstructive sleep apnea",
-    "ards": "acute respiratory distress syndrome", "tb": "tuberculosis", "uri": "upper respiratory infection",
-    "bph": "benign prostatic hyperplasia", "pid": "pelvic inflammatory disease", "ms": "multiple sclerosis",
-}
+from medllm_local.abbreviations import expansions
+
+# One spelling per concept, for matching only (never written into training data): the
+# project's abbreviation dictionary, shared with cleaning.
+ABBREVIATIONS = expansions()
 SPELLINGS = {"oesophag": "esophag", "haem": "hem", "ischaem": "ischem", "oedema": "edema",
              "diarrhoea": "diarrhea", "tumour": "tumor", "anaemia": "anemia"}
 ARTICLES = {"a", "an", "the"}
