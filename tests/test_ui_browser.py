@@ -208,3 +208,27 @@ def test_evaluate_tab_runs_eval_as_a_job_and_reports_why_it_cannot(app_process, 
     status = page.locator("#eval-status")
     status.get_by_text("failed").wait_for(timeout=180_000)
     assert "no dataset yet" in status.inner_text()
+
+
+def test_case_form_gives_a_ranked_differential_table_and_similar_past_cases(
+        app_process, browser_page, tmp_path):
+    from medllm_local.workspace import Workspace
+    from test_chat import fill_archive
+
+    fill_archive(Workspace.open(app_process.workspace))  # the app reads the archive per question
+    page, _ = browser_page
+    page.goto(app_process.url, wait_until="networkidle")
+    page.wait_for_function("document.title.includes('medllm-local')", timeout=60_000)
+    page.locator("#case-form").get_by_text("Case form").click()
+    page.locator("#case-age input").fill("34")
+    page.locator("#case-sex textarea").fill("woman")
+    page.locator("#case-symptoms textarea").fill("fever and dysuria")
+    page.locator("#case-findings textarea").fill("flank pain, <b>tender</b> costovertebral angle")
+    page.locator("#case-differential").click()
+    page.locator("#chat-status").get_by_text("Ranked differential:").wait_for(timeout=180_000)
+    table = page.locator("#chat-differential").inner_text()
+    assert any(likelihood in table for likelihood in ("high", "moderate", "low"))
+    similar = page.locator("#chat-similar").inner_text()
+    assert "Acute pyelonephritis" in similar and "Quayle" not in similar
+    assert page.locator("#chat-differential b").count() == 0  # markup shown as text, never HTML
+    page.screenshot(path=str(tmp_path / "differential.png"), full_page=True)

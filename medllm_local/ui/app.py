@@ -8,16 +8,14 @@ otherwise, with no outside assets (system fonts, no analytics).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import threading
-import typing
 from pathlib import Path
 
-from medllm_local import models, offline, pipeline
-from medllm_local.chat import ChatSettings
+from medllm_local import offline, pipeline
 from medllm_local.ingest import IngestSettings
+from medllm_local.ui.chat_tab import build_chat_tab
 from medllm_local.ui.dataset_tab import build_dataset_tab
 from medllm_local.ui.eval_tab import build_eval_tab
 from medllm_local.ui.export_tab import build_export_tab
@@ -29,32 +27,6 @@ DISCLAIMER = (
     "This assistant supports, and does not replace, clinical judgement. "
     "Everything runs on this computer; nothing leaves it."
 )
-
-
-def settings_widgets(settings_type: type) -> list:
-    """One input per field of a settings dataclass (the same fields the CLI exposes)."""
-    import gradio as gr
-
-    hints = typing.get_type_hints(settings_type)
-    widgets = []
-    for item in dataclasses.fields(settings_type):
-        label = f"{item.name.replace('_', ' ')}: {item.metadata.get('help', '')}"
-        kind = hints[item.name]
-        precision = 0 if kind is int else None
-        widgets.append(gr.Number(value=item.default, label=label, precision=precision,
-                                 elem_id=f"chat-setting-{item.name}"))
-    return widgets
-
-
-def text_of(content) -> str:
-    """Chatbot message content as plain text (Gradio may hand back typed parts)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        return str(content.get("text") or content.get("content") or "")
-    if isinstance(content, (list, tuple)):
-        return "".join(text_of(part) for part in content)
-    return "" if content is None else str(content)
 
 
 DOCUMENT_COLUMNS = ["id", "file", "kind", "status", "pages", "OCR pages", "note"]
@@ -84,38 +56,8 @@ def ingest_summary(report: dict) -> str:
     return "\n".join([text, *failures])
 
 
-def gguf_choices() -> list[tuple[str, str]]:
-    return [(f"{m.name} ({m.source})", m.path) for m in models.list_models()
-            if m.kind == "gguf" and m.path]
-
-
 def build_app(workspace: Workspace):
     import gradio as gr
-
-    field_names = [f.name for f in dataclasses.fields(ChatSettings)]
-
-    def respond(message, history, model_path, *setting_values):
-        if not message or not message.strip():
-            yield history, "", "Type a question first."
-            return
-        settings = ChatSettings(**{name: type(getattr(ChatSettings(), name))(value)
-                                   for name, value in zip(field_names, setting_values)})
-        prior = [{"role": turn["role"], "content": text_of(turn["content"])}
-                 for turn in history or []]
-        shown = prior + [{"role": "user", "content": message},
-                         {"role": "assistant", "content": ""}]
-        try:
-            for chunk in pipeline.chat_stream(message, prior, model_path or None, settings):
-                shown[-1]["content"] = chunk.text
-                status = ""
-                if chunk.done:
-                    a = chunk.answer
-                    status = (f"{a.tokens} tokens in {a.seconds:.1f} s "
-                              f"({a.tokens / max(a.seconds, 1e-6):.0f} tokens/s), "
-                              f"stopped: {a.stop_reason}")
-                yield shown, "", status
-        except Exception as error:  # shown to the user; the app keeps running
-            yield prior, message, f"Error: {error}"
 
     with gr.Blocks(title="medllm-local", analytics_enabled=False) as app:
         gr.Markdown(f"# medllm-local\n{DISCLAIMER}", elem_id="header")
@@ -171,23 +113,7 @@ def build_app(workspace: Workspace):
             with gr.Tab("Export", elem_id="tab-export"):
                 build_export_tab(workspace)
             with gr.Tab("Chat", id="chat", elem_id="tab-chat"):
-                choices = gguf_choices()
-                model = gr.Dropdown(choices=choices, value=choices[0][1] if choices else None,
-                                    label="Model", elem_id="chat-model")
-                chatbot = gr.Chatbot(label="Conversation", height=420, elem_id="chat-history")
-                with gr.Row():
-                    question = gr.Textbox(placeholder="Describe the case or ask a question",
-                                          show_label=False, scale=5, elem_id="chat-input")
-                    send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
-                    stop = gr.Button("Stop", scale=1, elem_id="chat-stop")
-                status = gr.Markdown("", elem_id="chat-status")
-                with gr.Accordion("Generation settings", open=False):
-                    setting_inputs = settings_widgets(ChatSettings)
-                inputs = [question, chatbot, model, *setting_inputs]
-                outputs = [chatbot, question, status]
-                events = [send.click(respond, inputs, outputs),
-                          question.submit(respond, inputs, outputs)]
-                stop.click(None, None, None, cancels=events)
+                build_chat_tab(workspace)
             with gr.Tab("Settings", elem_id="tab-settings"):
                 gr.Markdown(f"Workspace: `{workspace.root}`")
                 saved = workspace.load_settings()

@@ -1,0 +1,175 @@
+"""The Chat tab: free chat beside a case form; a case answered freely (streamed) or as a
+ranked differential table; similar past cases from the approved archive beside the answer.
+
+Widgets and event bindings only: answers come from pipeline.chat_stream and
+pipeline.chat_differential, past cases from pipeline.similar_cases. The conversation is
+kept in the Chatbot itself (no gr.State: it kept the page from settling in the browser).
+Model output is Markdown with HTML sanitised (the Chatbot's sanitize_html; the tables
+show plain text cells).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+from medllm_local import models, pipeline
+from medllm_local.chat import ChatSettings, DifferentialSettings
+from medllm_local.prompts import CaseForm, case_form_prompt
+from medllm_local.workspace import Workspace
+
+DIFFERENTIAL_COLUMNS = ["rank", "diagnosis", "likelihood", "supporting findings", "opposing findings"]
+SIMILAR_COLUMNS = ["doc", "score", "recorded diagnosis", "case (de-identified)"]
+CHAT_FIELDS = [f.name for f in dataclasses.fields(ChatSettings)]
+
+
+def settings_widgets(settings_type: type, prefix: str) -> list:
+    """One number input per field of a settings dataclass (the fields the CLI exposes)."""
+    import gradio as gr
+
+    hints = typing.get_type_hints(settings_type)
+    return [gr.Number(value=item.default, precision=0 if hints[item.name] is int else None,
+                      label=f"{item.name.replace('_', ' ')}: {item.metadata.get('help', '')}",
+                      elem_id=f"{prefix}-{item.name}")
+            for item in dataclasses.fields(settings_type)]
+
+
+def settings_from(settings_type: type, values) -> typing.Any:
+    """The settings dataclass from its widgets' values (its checks run)."""
+    hints = typing.get_type_hints(settings_type)
+    return settings_type(**{f.name: hints[f.name](value)
+                            for f, value in zip(dataclasses.fields(settings_type), values)})
+
+
+def text_of(content) -> str:
+    """Chatbot message content as plain text (Gradio may hand back typed parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or content.get("content") or "")
+    if isinstance(content, (list, tuple)):
+        return "".join(text_of(part) for part in content)
+    return "" if content is None else str(content)
+
+
+def case_form(age, sex, history, symptoms, findings) -> CaseForm:
+    return CaseForm(age=None if age in (None, "") else int(age), sex=sex or "",
+                    history=history or "", symptoms=symptoms or "", findings=findings or "")
+
+
+def differential_rows(items) -> list[list]:
+    return [[rank, item.diagnosis, item.likelihood, "; ".join(item.supporting_findings),
+             "; ".join(item.opposing_findings)] for rank, item in enumerate(items, 1)]
+
+
+def similar_rows(workspace: Workspace, case, top_n) -> list[list]:
+    """The similar-cases table; empty when not asked for or when nothing matches."""
+    if not top_n or int(top_n) < 1:
+        return []
+    return [[c["document_id"], c["score"], c["diagnosis"] or "(none recorded)", c["case"]]
+            for c in pipeline.similar_cases(workspace, case, int(top_n))]
+
+
+def gguf_choices() -> list[tuple[str, str]]:
+    return [(f"{m.name} ({m.source})", m.path) for m in models.list_models()
+            if m.kind == "gguf" and m.path]
+
+
+def build_chat_tab(workspace: Workspace) -> None:
+    import gradio as gr
+
+    def answer(message, history, model_path, top_n, setting_values, case=None):
+        """Stream one answer into the conversation, then the similar past cases."""
+        settings = settings_from(ChatSettings, setting_values)
+        prior = [{"role": turn["role"], "content": text_of(turn["content"])}
+                 for turn in history or []]
+        shown = prior + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+        try:
+            for chunk in pipeline.chat_stream(message, prior, model_path or None, settings):
+                shown[-1]["content"] = chunk.text
+                if not chunk.done:
+                    yield shown, "", gr.skip(), ""
+                    continue
+                a = chunk.answer
+                status = (f"{a.tokens} tokens in {a.seconds:.1f} s "
+                          f"({a.tokens / max(a.seconds, 1e-6):.0f} tokens/s), stopped: {a.stop_reason}")
+                yield shown, "", similar_rows(workspace, case or message, top_n), status
+        except Exception as error:  # shown to the user; the app keeps running
+            yield prior, message, gr.skip(), f"Error: {error}"
+
+    def respond(message, history, model_path, top_n, *setting_values):
+        if not message or not message.strip():
+            yield history, "", gr.skip(), "Type a question first."
+            return
+        yield from answer(message, history, model_path, top_n, setting_values)
+
+    def ask_case(history, model_path, top_n, age, sex, past, symptoms, findings, *setting_values):
+        try:
+            form = case_form(age, sex, past, symptoms, findings)
+        except ValueError as error:
+            yield history, gr.skip(), gr.skip(), f"Case form: {error}"
+            return
+        for shown, _, similar, status in answer(case_form_prompt(form), history, model_path, top_n,
+                                                setting_values, case=form):
+            yield shown, similar, status
+
+    def differential(model_path, top_n, age, sex, past, symptoms, findings, *values):
+        try:
+            form = case_form(age, sex, past, symptoms, findings)
+            settings = settings_from(ChatSettings, values[:len(CHAT_FIELDS)])
+            bounds = settings_from(DifferentialSettings, values[len(CHAT_FIELDS):])
+            result = pipeline.chat_differential(form, model_path or None, settings, bounds)
+        except Exception as error:  # a bad form, a missing model: said, not raised
+            return gr.skip(), gr.skip(), f"Differential: {error}"
+        a = result.answer
+        return (differential_rows(result.items), similar_rows(workspace, form, top_n),
+                f"Ranked differential: {len(result.items)} diagnoses, {a.tokens} tokens in "
+                f"{a.seconds:.1f} s (checked against its JSON schema)")
+
+    choices = gguf_choices()
+    model = gr.Dropdown(choices=choices, value=choices[0][1] if choices else None,
+                        label="Model", elem_id="chat-model")
+    with gr.Row():
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(label="Conversation", height=420, elem_id="chat-history",
+                                 sanitize_html=True, render_markdown=True)
+            with gr.Row():
+                question = gr.Textbox(placeholder="Describe the case or ask a question",
+                                      show_label=False, scale=5, elem_id="chat-input")
+                send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
+                stop = gr.Button("Stop", scale=1, elem_id="chat-stop")
+            status = gr.Markdown("", elem_id="chat-status")
+        with gr.Column(scale=2):
+            with gr.Accordion("Case form", open=False, elem_id="case-form"):
+                with gr.Row():
+                    age = gr.Number(label="Age (years)", precision=0, elem_id="case-age")
+                    sex = gr.Textbox(label="Sex", elem_id="case-sex")
+                past = gr.Textbox(label="History (past conditions, medication)", lines=2,
+                                  elem_id="case-history")
+                symptoms = gr.Textbox(label="Symptoms", lines=2, elem_id="case-symptoms")
+                findings = gr.Textbox(label="Findings (examination, results)", lines=2,
+                                      elem_id="case-findings")
+                with gr.Row():
+                    ask = gr.Button("Most likely diagnosis", elem_id="case-ask")
+                    rank = gr.Button("Ranked differential", variant="primary",
+                                     elem_id="case-differential")
+            top_n = gr.Number(value=3, precision=0, minimum=0, maximum=20,
+                              label="Similar past cases to show (0: none)", elem_id="similar-n")
+            similar = gr.Dataframe(headers=SIMILAR_COLUMNS, interactive=False, wrap=True,
+                                   label="Similar past cases (approved, de-identified)",
+                                   elem_id="chat-similar")
+    differential_table = gr.Dataframe(headers=DIFFERENTIAL_COLUMNS, interactive=False, wrap=True,
+                                      label="Ranked differential", elem_id="chat-differential")
+    with gr.Accordion("Generation settings", open=False):
+        chat_settings = settings_widgets(ChatSettings, "chat-setting")
+    with gr.Accordion("Differential bounds", open=False):
+        bounds = settings_widgets(DifferentialSettings, "differential-setting")
+    form = [age, sex, past, symptoms, findings]
+    inputs = [question, chatbot, model, top_n, *chat_settings]
+    outputs = [chatbot, question, similar, status]
+    events = [send.click(respond, inputs, outputs), question.submit(respond, inputs, outputs),
+              ask.click(ask_case, [chatbot, model, top_n, *form, *chat_settings],
+                        [chatbot, similar, status]),
+              rank.click(differential, [model, top_n, *form, *chat_settings, *bounds],
+                         [differential_table, similar, status])]
+    stop.click(None, None, None, cancels=events)
