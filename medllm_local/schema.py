@@ -139,4 +139,23 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX clean_changes_document ON clean_changes(document_id);
     """,
+    # 9 -> 10: a physician's feedback on a chat answer (thumbs, "the correct answer was
+    # ..."). The question and answer are kept as typed, so they may hold identifiers: only
+    # their de-identified copies, once a person approves them, become training pairs.
+    """
+    CREATE TABLE chat_feedback (
+        id INTEGER PRIMARY KEY,
+        model TEXT NOT NULL,
+        question TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        rating TEXT CHECK (rating IN ('up', 'down')),
+        correction TEXT NOT NULL DEFAULT '',
+        deid_question TEXT,                -- de-identified question
+        deid_target TEXT,                  -- de-identified correction (else the approved answer)
+        status TEXT NOT NULL DEFAULT 'new'
+            CHECK (status IN ('new', 'deidentified', 'approved', 'rejected')),
+        at TEXT NOT NULL,
+        reviewed_at TEXT
+    );
+    """,
 ]
