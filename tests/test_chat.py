@@ -236,3 +236,33 @@ def test_cli_differential_json_and_similar_cases(tmp_path):
     assert "document 2" in out.stdout and "Asthma" in out.stdout
     out = run_cli("chat", "--prompt", "x", "--age", "40", "--symptoms", "cough", "--json")
     assert out.returncode == 1 and "either --prompt or a case" in json.loads(out.stdout)["error"]
+
+
+# -- feedback ----------------------------------------------------------------------------
+def test_feedback_reaches_training_pairs_only_deidentified_and_approved(workspace):
+    from medllm_local.pipeline import feedback
+
+    question = ("Patient Johnathan Quayle, 34, fever, dysuria and flank pain. "
+                "What is the most likely diagnosis?")
+    corrected = feedback.record_feedback(workspace, question, "Cystitis", "embedded", "down",
+                                         "Acute pyelonephritis in Johnathan Quayle")
+    liked = feedback.record_feedback(workspace, "What does BP stand for?", "Blood pressure",
+                                     "embedded", "up")
+    disliked = feedback.record_feedback(workspace, "Name a beta blocker.", "Aspirin", "embedded", "down")
+    assert corrected["trainable"] and liked["trainable"] and not disliked["trainable"]
+    with pytest.raises(ValueError):
+        feedback.record_feedback(workspace, question, "x", "embedded")  # neither rating nor text
+    with pytest.raises(pipeline.GateError):  # nothing is approved before de-identification
+        feedback.review_feedback(workspace, corrected["id"], approve=True)
+
+    done = feedback.deidentify_feedback(workspace)["deidentified"]
+    assert {d["id"] for d in done} == {corrected["id"], liked["id"]}  # nothing to learn from a bare 👎
+    assert feedback.feedback_pairs(workspace) == []  # de-identified is not yet approved
+    feedback.review_feedback(workspace, corrected["id"], approve=True)
+    feedback.review_feedback(workspace, liked["id"], approve=False)
+    pairs = feedback.feedback_pairs(workspace)
+    assert len(pairs) == 1
+    text = json.dumps([p.messages for p in pairs])
+    assert "Quayle" not in text and "Johnathan" not in text
+    assert "pyelonephritis" in pairs[0].reference and "dysuria" in pairs[0].messages[1]["content"]
+    assert pairs[0].messages[0]["content"] == SYSTEM_PROMPT

@@ -15,10 +15,12 @@ import typing
 
 from medllm_local import models, pipeline
 from medllm_local.chat import ChatSettings, DifferentialSettings
+from medllm_local.pipeline import feedback
 from medllm_local.prompts import CaseForm, case_form_prompt
 from medllm_local.workspace import Workspace
 
 DIFFERENTIAL_COLUMNS = ["rank", "diagnosis", "likelihood", "supporting findings", "opposing findings"]
+FEEDBACK_COLUMNS = ["id", "status", "rating", "question (de-identified)", "answer to learn (de-identified)"]
 SIMILAR_COLUMNS = ["doc", "score", "recorded diagnosis", "case (de-identified)"]
 CHAT_FIELDS = [f.name for f in dataclasses.fields(ChatSettings)]
 
@@ -68,6 +70,78 @@ def similar_rows(workspace: Workspace, case, top_n) -> list[list]:
         return []
     return [[c["document_id"], c["score"], c["diagnosis"] or "(none recorded)", c["case"]]
             for c in pipeline.similar_cases(workspace, case, int(top_n))]
+
+
+def last_turn(history) -> tuple[str, str]:
+    """The last question and its answer in the conversation ("" when there is none)."""
+    turns = [(turn["role"], text_of(turn["content"])) for turn in history or []]
+    for index in range(len(turns) - 1, 0, -1):
+        if turns[index][0] == "assistant" and turns[index - 1][0] == "user":
+            return turns[index - 1][1], turns[index][1]
+    return "", ""
+
+
+def feedback_rows(workspace: Workspace) -> list[list]:
+    """Feedback waiting for, or past, review: de-identified text only (the text as typed
+    stays in the catalogue)."""
+    return [[row["id"], row["status"], row["rating"] or "", row["deid_question"] or "(not de-identified yet)",
+             row["deid_target"] or ""] for row in feedback.list_feedback(workspace)
+            if row["correction"] or row["rating"] == "up"]
+
+
+def build_feedback(workspace: Workspace, chatbot, model) -> None:
+    """Thumbs and corrections on the last answer, and their review before training."""
+    import gradio as gr
+
+    def give(history, model_path, rating, correction):
+        question, answer = last_turn(history)
+        try:
+            saved = feedback.record_feedback(workspace, question, answer, model_path or "embedded",
+                                             rating, correction or "")
+        except ValueError as error:
+            return f"Feedback: {error}", gr.skip(), gr.skip()
+        note = ("Saved. It is offered for training once de-identified and approved below."
+                if saved["trainable"] else "Saved.")
+        return note, "", feedback_rows(workspace)
+
+    def deidentify():
+        done = feedback.deidentify_feedback(workspace)["deidentified"]
+        return f"De-identified {len(done)} feedback answers: read them, then approve.", feedback_rows(workspace)
+
+    def decide(feedback_id, approve):
+        if not feedback_id:
+            return "Give the id of the feedback to approve or reject.", gr.skip()
+        try:
+            result = feedback.review_feedback(workspace, int(feedback_id), approve)
+        except (ValueError, pipeline.GateError) as error:
+            return f"Feedback: {error}", gr.skip()
+        return f"Feedback {result['id']}: {result['status']}.", feedback_rows(workspace)
+
+    with gr.Row():
+        up = gr.Button("Good answer", size="sm", elem_id="feedback-up")
+        down = gr.Button("Wrong answer", size="sm", elem_id="feedback-down")
+        correction = gr.Textbox(placeholder="The correct answer was ...", show_label=False, scale=4,
+                                elem_id="feedback-correction")
+        save = gr.Button("Save correction", size="sm", elem_id="feedback-save")
+    note = gr.Markdown("", elem_id="feedback-status")
+    with gr.Accordion("Feedback to review before it can train", open=False, elem_id="feedback-review"):
+        gr.Markdown("Questions typed in chat may name patients. Feedback becomes a training pair "
+                    "only after de-identification and your approval of the de-identified text.")
+        table = gr.Dataframe(value=feedback_rows(workspace), headers=FEEDBACK_COLUMNS,
+                             interactive=False, wrap=True, elem_id="feedback-table")
+        with gr.Row():
+            run_deid = gr.Button("De-identify new feedback", elem_id="feedback-deid")
+            chosen = gr.Number(label="Feedback id", precision=0, elem_id="feedback-id")
+            approve = gr.Button("Approve", elem_id="feedback-approve")
+            reject = gr.Button("Reject", elem_id="feedback-reject")
+    up.click(lambda h, m: give(h, m, "up", ""), [chatbot, model], [note, correction, table])
+    down.click(lambda h, m, c: give(h, m, "down", c), [chatbot, model, correction],
+               [note, correction, table])
+    save.click(lambda h, m, c: give(h, m, None, c), [chatbot, model, correction],
+               [note, correction, table])
+    run_deid.click(deidentify, None, [note, table])
+    approve.click(lambda i: decide(i, True), [chosen], [note, table])
+    reject.click(lambda i: decide(i, False), [chosen], [note, table])
 
 
 def gguf_choices() -> list[tuple[str, str]]:
@@ -139,6 +213,7 @@ def build_chat_tab(workspace: Workspace) -> None:
                 send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
                 stop = gr.Button("Stop", scale=1, elem_id="chat-stop")
             status = gr.Markdown("", elem_id="chat-status")
+            build_feedback(workspace, chatbot, model)
         with gr.Column(scale=2):
             with gr.Accordion("Case form", open=False, elem_id="case-form"):
                 with gr.Row():
