@@ -3,10 +3,12 @@
 
     python3 launch.py                 install on first run (into .venv), then start the app
     python3 launch.py --selftest      install what the tests need, then run the test suite
+    python3 launch.py --bundle PATH   install offline from a bundle (installer/bundle.py),
+                                      then start the app
     python3 launch.py COMMAND ...     run one pipeline stage (see --help)
 
-Extra flags handled here: ``--wheels DIR`` (prebuilt wheels for the installer) and, with
-``--selftest``, any further arguments go to pytest.
+Extra flags handled here: ``--wheels DIR`` (prebuilt wheels for the installer),
+``--bundle PATH`` and, with ``--selftest``, any further arguments go to pytest.
 """
 
 from __future__ import annotations
@@ -40,22 +42,31 @@ def take_option(argv: list[str], name: str) -> tuple[list[str], list[str]]:
     return values, rest
 
 
-def ensure_installed(dev: bool, wheels: list[str]) -> None:
+def ensure_installed(dev: bool, wheels: list[str], bundle: str | None = None) -> None:
     sys.path.insert(0, str(ROOT))
     from installer import install
 
     if install.is_installed(dev):
         return
-    print("medllm-local: first run, installing into .venv (this happens once)...", flush=True)
+    print("medllm-local: first run, installing into .venv (this happens once)"
+          + (f" from the bundle {bundle}" if bundle else "") + "...", flush=True)
     code = subprocess.call([sys.executable, str(ROOT / "installer" / "install.py"),
                             *(["--dev"] if dev else []),
-                            *[arg for w in wheels for arg in ("--wheels", w)]])
+                            *(["--bundle", bundle] if bundle else []),
+                            *[arg for w in wheels for arg in ("--wheels", w)]],
+                           stdout=sys.stderr)  # stdout stays the command's (--json)
     if code != 0:
         sys.exit(code)
 
 
 def main() -> int:
     wheels, argv = take_option(sys.argv[1:], "--wheels")
+    bundles, argv = take_option(argv, "--bundle")
+    if bundles and not in_venv():
+        if "--selftest" in argv:
+            print("launch.py: a bundle carries the app, not the test tools", file=sys.stderr)
+            return 2
+        ensure_installed(dev=False, wheels=wheels, bundle=bundles[-1])
     if "--selftest" in argv:
         argv.remove("--selftest")
         ensure_installed(dev=True, wheels=wheels)

@@ -16,7 +16,9 @@ this file), so a second run with nothing changed installs nothing. Steps, in ord
 6. System packages: tesseract for OCR (and chromium for the browser tests with --dev):
    installed with apt-get when running as root with --dev, otherwise one clear message.
 
-The app itself never needs the network; this installer does (or a bundle, issue 10).
+The app itself never needs the network; this installer does, unless it is given an
+offline bundle (``--bundle DIR``, built by installer/bundle.py): then every package comes
+from the bundle's verified files with ``pip --no-index``, and nothing is fetched.
 """
 
 from __future__ import annotations
@@ -57,13 +59,19 @@ class InstallError(RuntimeError):
     pass
 
 
+# Set for an install from a bundle: pip then reads only the bundle's wheelhouse (no index,
+# no config file, no find-links from the environment).
+PIP_OFFLINE_ENV: dict[str, str] = {}
+
+
 def say(step: str, message: str) -> None:
     print(f"[install {step}] {message}", flush=True)
 
 
-def run(command: list[str], env: dict | None = None) -> None:
-    print("  $ " + " ".join(command), flush=True)
-    result = subprocess.run(command, env={**os.environ, **(env or {})})
+def run(command: list[str], env: dict | None = None, cwd: Path | None = None) -> None:
+    print("  $ " + " ".join(command if len(command) < 12 else [*command[:11], "..."]),
+          flush=True)
+    result = subprocess.run(command, env={**os.environ, **(env or {})}, cwd=cwd)
     if result.returncode != 0:
         raise InstallError(f"command failed (exit {result.returncode}): {' '.join(command[:4])} ...")
 
@@ -74,7 +82,8 @@ def venv_python() -> Path:
 
 def pip(*args: str, env: dict | None = None) -> None:
     # The socket guard is off here on purpose: the installer must reach the index.
-    run([str(venv_python()), "-m", "pip", *args], env={"MEDLLM_SOCKET_GUARD": "off", **(env or {})})
+    run([str(venv_python()), "-m", "pip", *args],
+        env={"MEDLLM_SOCKET_GUARD": "off", **(env or {}), **PIP_OFFLINE_ENV})
 
 
 def project() -> dict:
@@ -115,7 +124,7 @@ def find_links(dirs: list[Path]) -> list[str]:
 
 def find_llama_wheel(dirs: list[Path], variant: str) -> Path | None:
     pattern = f"llama_cpp_python-{LLAMA_VERSION}-*.whl"
-    env_dirs = [Path(e) for e in os.environ.get("PIP_FIND_LINKS", "").split()]
+    env_dirs = [] if PIP_OFFLINE_ENV else [Path(e) for e in os.environ.get("PIP_FIND_LINKS", "").split()]
     for folder in [*dirs, *env_dirs, CACHE / "wheels" / variant]:
         found = sorted(folder.glob(pattern)) if folder.is_dir() else []
         if found:
@@ -136,23 +145,33 @@ def llama_sdist(dirs: list[Path]) -> Path:
     return target / SDIST_NAME
 
 
+def build_llama_wheel(dirs: list[Path], variant: str) -> Path:
+    """Compile the pinned llama-cpp-python once into the wheel cache."""
+    if PIP_OFFLINE_ENV:
+        raise InstallError(f"the bundle holds no llama-cpp-python {LLAMA_VERSION} wheel")
+    sdist = llama_sdist(dirs)
+    out = CACHE / "wheels" / variant
+    out.mkdir(parents=True, exist_ok=True)
+    cmake = LLAMA_CMAKE_CUDA if variant == "cuda" else LLAMA_CMAKE_CPU
+    say("2/6", f"compiling llama.cpp ({variant}, {cmake}); tens of minutes on 2 cores, once")
+    started = time.monotonic()
+    run([sys.executable if not venv_python().exists() else str(venv_python()), "-m", "pip",
+         "wheel", "--no-deps", "-w", str(out), str(sdist)],
+        env={"MEDLLM_SOCKET_GUARD": "off",
+             "CMAKE_ARGS": os.environ.get("MEDLLM_LLAMA_CMAKE_ARGS", cmake),
+             "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2)})
+    say("2/6", f"built in {time.monotonic() - started:.0f} s, kept in {out}")
+    wheel = find_llama_wheel([], variant)
+    if wheel is None:
+        raise InstallError(f"the llama-cpp-python build left no wheel in {out}")
+    return wheel
+
+
 def install_llama(dirs: list[Path], cuda: bool) -> None:
     variant = "cuda" if cuda else "cpu"
     wheel = find_llama_wheel(dirs, variant)
     if wheel is None:
-        sdist = llama_sdist(dirs)
-        out = CACHE / "wheels" / variant
-        out.mkdir(parents=True, exist_ok=True)
-        cmake = LLAMA_CMAKE_CUDA if cuda else LLAMA_CMAKE_CPU
-        say("2/6", f"compiling llama.cpp ({variant}, {cmake}); tens of minutes on 2 cores, once")
-        started = time.monotonic()
-        pip("wheel", "--no-deps", "-w", str(out), str(sdist),
-            env={"CMAKE_ARGS": os.environ.get("MEDLLM_LLAMA_CMAKE_ARGS", cmake),
-                 "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2)})
-        say("2/6", f"built in {time.monotonic() - started:.0f} s, kept in {out}")
-        wheel = find_llama_wheel([], variant)
-        if wheel is None:
-            raise InstallError(f"the llama-cpp-python build left no wheel in {out}")
+        wheel = build_llama_wheel(dirs, variant)
     else:
         say("2/6", f"using built wheel {wheel}")
     pip("install", "--no-deps", str(wheel))
@@ -174,17 +193,28 @@ def install_requirements(dirs: list[Path], dev: bool) -> None:
     pip("install", *find_links(dirs), *requirements)
 
 
-def extract_converter(dirs: list[Path]) -> None:
-    """llama.cpp's converter from the sdist the runtime was built from: the GGUF it writes
-    always matches the llama.cpp that reads it. Never fetched from git."""
-    marker = TOOLS / "VERSION"
+def extract_converter(dirs: list[Path], target: Path | None = None,
+                      bundled: Path | None = None) -> None:
+    """llama.cpp's converter from the sdist the runtime was built from (or the copy a
+    bundle carries): the GGUF it writes always matches the llama.cpp that reads it.
+    Never fetched from git."""
+    target = target or TOOLS
+    marker = target / "VERSION"
     if marker.is_file() and marker.read_text().strip() == LLAMA_VERSION:
-        say("5/6", f"converter {LLAMA_VERSION} already in {TOOLS}")
+        say("5/6", f"converter {LLAMA_VERSION} already in {target}")
+        return
+    staging = target.with_name(".llama.cpp-staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    if bundled is not None:
+        if (bundled / "VERSION").read_text().strip() != LLAMA_VERSION:
+            raise InstallError(f"the bundle's converter in {bundled} is not {LLAMA_VERSION}")
+        shutil.copytree(bundled, staging)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        say("5/6", f"converter {LLAMA_VERSION} copied from the bundle to {target}")
         return
     sdist = llama_sdist(dirs)
     prefix = f"llama_cpp_python-{LLAMA_VERSION}/vendor/llama.cpp/"
-    staging = TOOLS.with_name(".llama.cpp-staging")
-    shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     with tarfile.open(sdist) as archive:
         members = [m for m in archive.getmembers()
@@ -198,9 +228,9 @@ def extract_converter(dirs: list[Path]) -> None:
         else:  # older 3.11: the members were already limited to plain files and folders
             archive.extractall(staging, members=members)
     (staging / "VERSION").write_text(LLAMA_VERSION + "\n")
-    shutil.rmtree(TOOLS, ignore_errors=True)
-    staging.rename(TOOLS)
-    say("5/6", f"converter {LLAMA_VERSION} extracted to {TOOLS}")
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    say("5/6", f"converter {LLAMA_VERSION} extracted to {target}")
 
 
 def check_system_packages(dev: bool) -> list[str]:
@@ -223,16 +253,68 @@ def check_system_packages(dev: bool) -> list[str]:
     return missing
 
 
-def install(dev: bool = False, wheels: list[Path] | None = None, force: bool = False) -> None:
+def install_from_bundle_debs(bundle) -> None:
+    """The bundle's .deb files for packages not installed here: installed as root, else
+    the exact command is printed (nothing is ever fetched: apt-get --no-download)."""
+    from installer.bundle import deb_install_command, debs_to_install
+
+    for warning in bundle.warnings:
+        say("6/6", warning)
+    missing = debs_to_install(bundle.debs)
+    if not missing:
+        return
+    command = deb_install_command(missing)
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        say("6/6", f"installing {len(missing)} Debian packages from the bundle")
+        run(command, env={"DEBIAN_FRONTEND": "noninteractive"})
+    else:
+        say("6/6", "tesseract (for OCR of scanned reports) is in the bundle; install it as "
+                   "root with:\n    sudo " + " ".join(command))
+
+
+def copy_bundled_models(bundle) -> None:
+    for model in bundle.models:
+        target = ROOT / "models" / model.name
+        if target.exists():
+            say("models", f"{target} already exists: left as it is")
+            continue
+        staging = target.with_name(f".{model.name}.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(model, staging)
+        staging.rename(target)
+        say("models", f"base model copied to {target}")
+
+
+def install(dev: bool = False, wheels: list[Path] | None = None, force: bool = False,
+            bundle_path: Path | None = None) -> None:
     if sys.version_info < (3, 11):
         raise InstallError(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
-    given = [*(wheels or []), *os.environ.get("MEDLLM_WHEELS", "").split(os.pathsep)]
+    bundle = None
+    if bundle_path is not None:
+        from installer.bundle import BundleError, open_bundle
+
+        if dev:
+            raise InstallError("a bundle carries the app, not the test tools: install "
+                               "without --dev (or --selftest) from a bundle")
+        say("0/6", f"checking the bundle in {bundle_path} (every file's sha256)")
+        try:
+            bundle = open_bundle(Path(bundle_path), ROOT)
+        except BundleError as error:
+            raise InstallError(str(error)) from None
+        PIP_OFFLINE_ENV.update({"PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull,
+                                "PIP_FIND_LINKS": str(bundle.wheelhouse)})
+        wheels = [bundle.wheelhouse]
+    given = [*(wheels or []), *([] if bundle else
+                                os.environ.get("MEDLLM_WHEELS", "").split(os.pathsep))]
     dirs = [Path(w).expanduser().resolve() for w in given if w]
     dirs = [d for d in dirs if d.is_dir()]
     dev = dev or bool(installed_state().get("dev"))  # an update keeps the test extras
+    converter = bundle.converter if bundle else None
     if is_installed(dev) and not force:
         say("0/6", f"nothing to do: {VENV} is up to date")
-        extract_converter(dirs)
+        extract_converter(dirs, bundled=converter)
+        if bundle:
+            copy_bundled_models(bundle)
         check_system_packages(dev)
         return
     started = time.monotonic()
@@ -240,19 +322,26 @@ def install(dev: bool = False, wheels: list[Path] | None = None, force: bool = F
         say("0/6", f"creating {VENV}")
         venv.EnvBuilder(with_pip=True).create(VENV)
     cuda = has_nvidia_gpu()
+    if bundle and cuda and not bundle.manifest.get("llama", "").endswith("cuda"):
+        say("1/6", "this machine has an NVIDIA GPU but the bundle was built without CUDA: "
+                   "chat and export run on the CPU (build the bundle on a CUDA twin)")
     say("1/6", f"torch ({'CUDA' if cuda else 'CPU'} build)")
     index = os.environ.get("MEDLLM_TORCH_INDEX")
-    pip("install", *(["--extra-index-url", index] if index and not cuda else []),
+    pip("install", *(["--extra-index-url", index] if index and not cuda and not bundle else []),
         *find_links(dirs), TORCH_PIN)
-    install_llama(dirs, cuda=cuda and bool(shutil.which("nvcc")))
+    install_llama(dirs, cuda=cuda and bool(shutil.which("nvcc")) and not bundle)
     say("3/6", "hash-pinned packages (spaCy model, embedded model)")
     install_hashed(dirs)
     say("4/6", "the rest of pyproject.toml" + (" with the dev extra" if dev else ""))
     install_requirements(dirs, dev)
-    extract_converter(dirs)
+    extract_converter(dirs, bundled=converter)
+    if bundle:
+        install_from_bundle_debs(bundle)
+        copy_bundled_models(bundle)
     check_system_packages(dev)
     STAMP.write_text(json.dumps({"fingerprint": install_fingerprint(), "dev": dev,
-                                 "cuda": cuda, "seconds": round(time.monotonic() - started)}))
+                                 "cuda": cuda, "seconds": round(time.monotonic() - started),
+                                 "bundle": str(bundle.folder) if bundle else None}))
     say("done", f"installed in {time.monotonic() - started:.0f} s")
 
 
@@ -261,10 +350,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev", action="store_true", help="also what the tests need")
     parser.add_argument("--wheels", action="append", default=[], metavar="DIR",
                         help="folder of prebuilt wheels (e.g. llama-cpp-python); repeatable")
+    parser.add_argument("--bundle", type=Path, metavar="PATH",
+                        help="install offline from a bundle (installer/bundle.py build)")
     parser.add_argument("--force", action="store_true", help="reinstall even if up to date")
     args = parser.parse_args(argv)
     try:
-        install(dev=args.dev, wheels=args.wheels, force=args.force)
+        install(dev=args.dev, wheels=args.wheels, force=args.force, bundle_path=args.bundle)
     except InstallError as error:
         print(f"install failed: {error}", file=sys.stderr)
         return 1
@@ -272,4 +363,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # One module whichever way this file was started, so installer.bundle sees the same
+    # settings (PIP_OFFLINE_ENV) as this script.
+    sys.path.insert(0, str(ROOT))
+    from installer import install as installer_module
+
+    sys.exit(installer_module.main())
