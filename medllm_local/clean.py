@@ -47,6 +47,8 @@ NOTICE = re.compile(
     r"(?:to|from|number of pages|pages)?\s*:|(?:electronically )?signed electronically\b|"
     r"electronically signed\b|dictated (?:but not read|and not reviewed)\b|"
     r"(?:dictated|transcribed) by\b)", re.I)
+PAGE_FRAGMENT = re.compile(r"\b(?:page|pg\.?)\s*\d+(?:\s*(?:of|/)\s*\d+)?", re.I)
+DATE_OR_TIME = re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b|\b\d{1,2}:\d{2}(?::\d{2})?\b")
 # A number with a clinical unit marks a line as clinical content.
 MEASUREMENT = re.compile(r"\d\s*(?:mg|mcg|µg|g|kg|ml|mL|l|mmol|mol|mmhg|mmHg|bpm|%|cm|mm|"
                          r"units?|iu|IU|meq|mEq)\b")
@@ -178,9 +180,10 @@ def is_clinical(line: str, words: frozenset[str] | set[str], abbreviations: set[
 
 # -- 1. boilerplate ----------------------------------------------------------------------
 def normal_line(line: str) -> str:
-    """A line as compared across documents: case, bullets, spacing and digits ignored
-    ("Page 3 of 5" and "Page 4 of 5" are one line)."""
-    line = re.sub(r"\d+", "#", line.lower())
+    """A line as compared across documents: case, bullets, spacing, page numbers, dates
+    and times ignored ("Printed 01/02/2026 - page 3 of 5" is one footer everywhere).
+    Other numbers count: "Review in 2 weeks" and "Review in 6 weeks" are two lines."""
+    line = PAGE_FRAGMENT.sub("#", DATE_OR_TIME.sub("#", line.lower()))
     line = re.sub(r"^[\s\-*•·>]+", "", line)
     return " ".join(line.split())
 
@@ -208,7 +211,7 @@ def boilerplate_changes(texts: dict[Hashable, str], settings: CleanSettings | No
         changes = []
         for number, (start, end, line) in enumerate(lines, start=1):
             norm = normal_line(line)
-            if not re.search(r"[a-z0-9]", norm):
+            if not re.search(r"[A-Za-z0-9]", line):
                 continue
             reason = None
             if PAGE_NUMBER.match(line):

@@ -201,13 +201,6 @@ def cmd_models(args: argparse.Namespace) -> dict:
     return report
 
 
-def cmd_not_built(args: argparse.Namespace) -> dict:
-    from medllm_local import pipeline
-
-    pipeline.require_built(args.command)
-    raise AssertionError("unreachable: require_built raises for stages not built")
-
-
 def cmd_ui(args: argparse.Namespace) -> dict:
     from medllm_local.ui.app import launch_app
 
@@ -249,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     from medllm_local.export import ExportSettings
     from medllm_local.ingest import IngestSettings
     from medllm_local.cli_model_stages import cmd_eval, cmd_export, cmd_train
+    from medllm_local.cli_clean import add_clean_arguments, cmd_clean
     from medllm_local.train import TrainSettings
 
     parser = argparse.ArgumentParser(
@@ -282,7 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", nargs="+", metavar="NOTE.txt",
                    help="de-identify these files without a workspace; nothing is stored")
     add_settings_arguments(p, DeidSettings)
-    add("clean", cmd_not_built, "clean de-identified text, recording each change [issue 5]")
+    p = add("clean", cmd_clean, "clean the approved de-identified documents (boilerplate, "
+                                "abbreviations, typos), recording each change; revert changes; "
+                                "type pages OCR read poorly")
+    add_clean_arguments(p)
     p = add("build", cmd_build, "build instruction pairs and train/validation/test splits "
                                 "from the approved documents")
     add_settings_arguments(p, BuildSettings)

@@ -128,7 +128,9 @@ def test_demo_runs_ingest_deid_and_build_on_the_demo_reports(tmp_path):
     out = run_cli("demo", "--workspace", str(tmp_path / "demo"), "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert list(report) == ["ingest", "deid", "build"]
+    assert list(report) == ["ingest", "deid", "clean", "build"]
+    # the demo banner and clinic line repeat in every report: cleaned away before building
+    assert report["clean"]["totals"]["changes"]["boilerplate"] >= 6
     assert report["ingest"]["totals"]["ok"] == 6
     assert report["deid"]["approved"] == [1, 2, 3, 4, 5, 6]
     # the scanned migraine report comes as PNG and as PDF: its pairs are kept once

@@ -80,7 +80,7 @@ def test_the_whole_demo_trains_exports_evaluates_and_chats(tmp_path):
                    env=env, timeout=1500)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
-    assert list(report) == ["ingest", "deid", "build", "train", "export", "eval", "chat"]
+    assert list(report) == ["ingest", "deid", "clean", "build", "train", "export", "eval", "chat"]
     evaluated = report["eval"]
     assert [m["model"] for m in evaluated["models"]] == ["smollm2-135m-instruct", f"run {report['train']['run']}"]
     assert {"top1", "mrr", "exact_match", "rouge_l", "bleu", "perplexity"} <= set(evaluated["metrics"])

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from medllm_local import dataset, models
+from medllm_local.pipeline.cleaning import training_text
 from medllm_local.pipeline.common import GateError, ProgressCallback
 from medllm_local.pipeline.privacy import rejected_texts, residual_scan
 from medllm_local.workspace import Workspace, atomic_write, now
@@ -35,7 +36,7 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     seen: set[tuple[str, str, str]] = set()
     duplicates = 0
     for index, row in enumerate(approved):
-        text = (workspace.root / row["deid_file"]).read_text(encoding="utf-8")
+        text = training_text(workspace, row)  # cleaned when cleaned, else de-identified
         result = dataset.pairs_for_document(row["id"], text, settings.task_list)
         doc_rejected = rejected_texts(workspace, row["id"])
         unique = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from medllm_local.pipeline.cleaning import clean_documents
 from medllm_local.pipeline.common import DEMO_INBOX, NOT_BUILT, NotBuiltError, open_workspace
 from medllm_local.pipeline.datasets import build_dataset
 from medllm_local.pipeline.documents import ingest
@@ -15,7 +16,7 @@ from medllm_local.pipeline.privacy import approve_documents, deid_documents
 from medllm_local.pipeline.training import train_run
 from medllm_local.train import TrainSettings
 
-STAGES = ("ingest", "deid", "build", "train", "export", "eval", "chat")
+STAGES = ("ingest", "deid", "clean", "build", "train", "export", "eval", "chat")
 # A few LoRA steps on the embedded model: enough to see the loss fall on a CPU in minutes.
 DEMO_QUESTION = ("A 58-year-old has had fever, productive cough and right-sided pleuritic "
                  "chest pain for three days; crackles at the right base. Most likely diagnosis?")
@@ -41,6 +42,8 @@ def run_demo(workspace_path: str | Path | None, until: str = "build") -> dict:
             report["ingest"] = ingest(workspace, [workspace.folder("inbox") / DEMO_INBOX])
         elif stage == "deid":
             report["deid"] = deid_documents(workspace) | approve_documents(workspace)
+        elif stage == "clean":
+            report["clean"] = clean_documents(workspace)
         elif stage == "build":
             report["build"] = build_dataset(workspace)
         elif stage == "train":
