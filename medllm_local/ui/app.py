@@ -16,6 +16,7 @@ from pathlib import Path
 from medllm_local import offline, pipeline
 from medllm_local.ingest import IngestSettings
 from medllm_local.ui.chat_tab import build_chat_tab
+from medllm_local.ui.clean_tab import build_clean_tab
 from medllm_local.ui.dataset_tab import build_dataset_tab
 from medllm_local.ui.eval_tab import build_eval_tab
 from medllm_local.ui.export_tab import build_export_tab
@@ -104,6 +105,8 @@ def build_app(workspace: Workspace):
                 stop_ingest.click(ingest_stop.set, None, None)
             with gr.Tab("Review", elem_id="tab-review"):
                 build_review_tab(workspace)
+            with gr.Tab("Clean", elem_id="tab-clean"):
+                build_clean_tab(workspace)
             with gr.Tab("Dataset", elem_id="tab-dataset"):
                 build_dataset_tab(workspace)
             with gr.Tab("Train", elem_id="tab-train"):

@@ -1,0 +1,154 @@
+"""The Clean tab: clean the approved documents, see what each step changed in each
+document (before and after), revert changes or whole steps, and type the pages that
+OCR read poorly. Every action is a pipeline call; this module only shows the results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from medllm_local import pipeline
+from medllm_local.clean import STEPS
+from medllm_local.workspace import Workspace
+
+DOCUMENT_COLUMNS = ["document", "file", *STEPS, "cleaned"]
+CHANGE_COLUMNS = ["change", "step", "line", "before", "after", "why", "reverted"]
+QUEUE_COLUMNS = ["document", "page", "file", "OCR confidence", "status"]
+
+
+def document_rows(workspace: Workspace) -> list[list]:
+    rows = []
+    for row in workspace.document_rows():
+        if not row["clean_file"]:
+            continue
+        counts = {step: 0 for step in STEPS}
+        for item in workspace.query("SELECT step, COUNT(*) AS n FROM clean_changes WHERE"
+                                    " document_id = ? AND reverted = 0 GROUP BY step", (row["id"],)):
+            counts[item["step"]] = item["n"]
+        current = pipeline.training_text(workspace, row) != \
+            (workspace.root / row["deid_file"]).read_text(encoding="utf-8")
+        rows.append([row["id"], Path(row["source"]).name, *counts.values(),
+                     "yes" if current else "no change"])
+    return rows or [["", "(nothing cleaned yet)", *([""] * len(STEPS)), ""]]
+
+
+def change_rows(report: dict) -> list[list]:
+    rows = [[c["id"], step, c["line"], c["before"].rstrip("\n"), c["after"], c["reason"],
+             "yes" if c["reverted"] else ""]
+            for step, changes in report["steps"].items() for c in changes]
+    return sorted(rows, key=lambda r: r[2]) or [["", "", "", "(no changes)", "", "", ""]]
+
+
+def queue_rows(workspace: Workspace) -> list[list]:
+    return [[q["document"], q["page"], Path(q["source"]).name, round(q["ocr_confidence"] or 0),
+             q["status"]] for q in pipeline.transcription_queue(workspace)] or \
+        [["", "", "(no pages wait to be typed)", "", ""]]
+
+
+def build_clean_tab(workspace: Workspace) -> None:
+    import gradio as gr
+
+    gr.Markdown("Clean the approved, de-identified documents before building the dataset: "
+                "repeated letterheads, footers, page numbers and notices are removed, "
+                "abbreviations get one form, and clear typos are corrected. Every change is "
+                "listed and can be reverted; the dataset uses the cleaned text.")
+    run = gr.Button("Clean approved documents", variant="primary", elem_id="clean-run")
+    status = gr.Markdown("", elem_id="clean-status")
+    documents = gr.Dataframe(value=document_rows(workspace), headers=DOCUMENT_COLUMNS,
+                             interactive=False, elem_id="clean-documents")
+    with gr.Row():
+        document = gr.Number(label="Document", precision=0, elem_id="clean-doc")
+        show = gr.Button("Show its changes", elem_id="clean-show")
+    changes = gr.Dataframe(value=[["", "", "", "", "", "", ""]], headers=CHANGE_COLUMNS,
+                           interactive=False, wrap=True, elem_id="clean-changes")
+    with gr.Row():
+        change_ids = gr.Textbox(label="Changes (numbers, comma-separated; empty: the step below)",
+                                elem_id="clean-change-ids")
+        step = gr.Dropdown(choices=["all", *STEPS], value="all", label="Step",
+                           elem_id="clean-step")
+        revert = gr.Button("Revert", elem_id="clean-revert")
+        restore = gr.Button("Apply again", elem_id="clean-restore")
+    cleaned = gr.Textbox(label="Cleaned text (what the dataset uses)", lines=12,
+                         interactive=False, elem_id="clean-text")
+
+    def clean_all(progress=gr.Progress()):
+        try:
+            report = pipeline.clean_documents(
+                workspace, progress=lambda done, total, _: progress((done, total), desc="Cleaning"))
+        except pipeline.GateError as error:
+            return document_rows(workspace), f"Not cleaned: {error}", queue_rows(workspace)
+        totals = report["totals"]
+        text = (f"Cleaned {totals['documents']} documents in {totals['seconds']} s: "
+                + ", ".join(f"{n} {step}" for step, n in totals["changes"].items()) + ".")
+        if report["transcription_queue"]:
+            text += f" {len(report['transcription_queue'])} OCR pages wait to be typed (below)."
+        return document_rows(workspace), text, queue_rows(workspace)
+
+    def show_document(doc_id):
+        if doc_id is None:
+            return [["", "", "", "(give a document number)", "", "", ""]], "", "Give a document number."
+        try:
+            report = pipeline.document_cleaning(workspace, int(doc_id))
+        except Exception as error:  # not cleaned, unknown id: said, not raised
+            return [["", "", "", "", "", "", ""]], "", f"Cannot show it: {error}"
+        note = " (de-identified again since: clean again)" if report["stale"] else ""
+        return change_rows(report), report["text"], f"Document {int(doc_id)}{note}."
+
+    def set_reverted(doc_id, ids_text, step_name, undo: bool):
+        try:
+            ids = [int(part) for part in ids_text.replace(",", " ").split()]
+            if not ids and doc_id is None:
+                raise ValueError("give change numbers, or a document and a step")
+            pipeline.revert_changes(workspace, ids, None if ids else int(doc_id),
+                                    None if ids or step_name == "all" else step_name,
+                                    restore=not undo)
+        except Exception as error:  # shown; the app keeps running
+            rows, text, _ = show_document(doc_id)
+            return rows, text, f"Not changed: {error}", document_rows(workspace)
+        rows, text, _ = show_document(doc_id)
+        return rows, text, "Reverted." if undo else "Applied again.", document_rows(workspace)
+
+    show.click(show_document, [document], [changes, cleaned, status])
+    revert.click(lambda d, i, s: set_reverted(d, i, s, True), [document, change_ids, step],
+                 [changes, cleaned, status, documents])
+    restore.click(lambda d, i, s: set_reverted(d, i, s, False), [document, change_ids, step],
+                  [changes, cleaned, status, documents])
+
+    with gr.Accordion("Pages to type by hand (OCR read them poorly)", open=False):
+        gr.Markdown("The page image and what OCR read. Type the page as written and save: the "
+                    "document is de-identified again and needs approval again in Review.")
+        queue = gr.Dataframe(value=queue_rows(workspace), headers=QUEUE_COLUMNS,
+                             interactive=False, elem_id="clean-queue")
+        with gr.Row():
+            page_doc = gr.Number(label="Document", precision=0, elem_id="clean-page-doc")
+            page_no = gr.Number(label="Page", precision=0, value=1, elem_id="clean-page-no")
+            load = gr.Button("Load page", elem_id="clean-page-load")
+        with gr.Row():
+            image = gr.Image(label="Page", type="pil", interactive=False, elem_id="clean-page-image")
+            typed = gr.Textbox(label="The page as written", lines=18, elem_id="clean-transcript")
+        save = gr.Button("Save transcription", variant="primary", elem_id="clean-transcribe-save")
+        page_status = gr.Markdown("", elem_id="clean-page-status")
+
+    def load_page(doc_id, page):
+        if doc_id is None or page is None:
+            return None, "", "Give a document and a page."
+        try:
+            document = workspace.load_document(int(doc_id))
+            text = document.pages[int(page) - 1].text
+            picture = pipeline.page_image(workspace, int(doc_id), int(page))
+        except Exception as error:
+            return None, "", f"Cannot load it: {error}"
+        return picture, text, "" if picture is not None else "No page image for this kind of file."
+
+    def save_page(doc_id, page, text, progress=gr.Progress()):
+        if doc_id is None or page is None:
+            return "Give a document and a page.", queue_rows(workspace)
+        try:
+            progress(0.1, desc="Saving and de-identifying again")
+            report = pipeline.transcribe_page(workspace, int(doc_id), int(page), text)
+        except Exception as error:
+            return f"Not saved: {error}", queue_rows(workspace)
+        return f"Page {int(page)}: {report['message']}.", queue_rows(workspace)
+
+    run.click(clean_all, None, [documents, status, queue])
+    load.click(load_page, [page_doc, page_no], [image, typed, page_status])
+    save.click(save_page, [page_doc, page_no, typed], [page_status, queue])
