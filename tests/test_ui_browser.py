@@ -232,3 +232,36 @@ def test_case_form_gives_a_ranked_differential_table_and_similar_past_cases(
     assert "Acute pyelonephritis" in similar and "Quayle" not in similar
     assert page.locator("#chat-differential b").count() == 0  # markup shown as text, never HTML
     page.screenshot(path=str(tmp_path / "differential.png"), full_page=True)
+
+
+def test_clean_tab_cleans_shows_a_documents_changes_and_reverts_one(tmp_path, browser_page):
+    """Approved demo reports: the Clean tab cleans them, lists one document's changes
+    (the demo banner repeated in every report is boilerplate) and reverts one."""
+    from conftest import AppProcess
+    from medllm_local import pipeline
+
+    workspace = pipeline.open_workspace(tmp_path / "ws")
+    pipeline.ingest(workspace, [workspace.folder("inbox") / pipeline.DEMO_INBOX])
+    pipeline.deid_documents(workspace)
+    pipeline.approve_documents(workspace)
+    app = AppProcess(tmp_path).wait()
+    try:
+        page, requests = browser_page
+        page.goto(app.url, wait_until="networkidle")
+        page.get_by_role("tab", name="Clean").click()
+        page.locator("#clean-run").click()
+        page.locator("#clean-status").get_by_text("Cleaned 6 documents").wait_for(timeout=120_000)
+        page.locator("#clean-doc input").fill("1")
+        page.locator("#clean-show").click()
+        changes = page.locator("#clean-changes")
+        changes.get_by_text("FICTITIOUS DEMO REPORT").first.wait_for(timeout=30_000)
+        first = workspace.query("SELECT MIN(id) FROM clean_changes WHERE document_id = 1")[0][0]
+        page.locator("#clean-change-ids textarea").fill(str(first))
+        page.locator("#clean-revert").click()
+        page.locator("#clean-status").get_by_text("Reverted.").wait_for(timeout=30_000)
+        assert workspace.query("SELECT reverted FROM clean_changes WHERE id = ?", (first,))[0][0] == 1
+        assert "FICTITIOUS DEMO REPORT" in page.locator("#clean-text textarea").input_value()
+        assert all(urlparse(url).hostname in ("127.0.0.1", "localhost") for url in requests
+                   if url.startswith("http"))
+    finally:
+        app.stop()
