@@ -39,7 +39,9 @@ Step = Literal["boilerplate", "abbreviation", "typo", "transcription"]
 STEPS: tuple[str, ...] = ("boilerplate", "abbreviation", "typo")
 
 # Strong patterns: a line that is only one of these is boilerplate even in one document.
-PAGE_NUMBER = re.compile(r"^\W*(?:page|pg\.?|p\.)?\s*\d{1,3}\s*(?:(?:of|/)\s*\d{1,3})?\W*$", re.I)
+# "Page 3", "page 3 of 5", "3 of 5", "- 3 -"; never a bare number or "120/80" (values).
+PAGE_NUMBER = re.compile(r"^\W*(?:(?:page|pg\.?)\s*\d{1,3}(?:\s*(?:of|/)\s*\d{1,3})?|"
+                         r"\d{1,3}\s+of\s+\d{1,3}|-\s*\d{1,3}\s*-)\W*$", re.I)
 NOTICE = re.compile(
     r"^\W*(?:confidential(?:ity)?(?: notice)?\b|this (?:fax|facsimile|message|e-?mail|"
     r"document|transmission|communication)\b.*\b(?:confidential|privileged|intended)|"
@@ -193,7 +195,7 @@ def boilerplate_changes(texts: dict[Hashable, str], settings: CleanSettings | No
                         extra_words: Iterable[str] = (),
                         abbreviations: Iterable[str] = ()) -> dict[Hashable, list[Change]]:
     """Per document, the lines to remove: in at least max(min_documents, fraction x n)
-    documents, repeated on every page (or three times) of one document, or matching
+    documents, repeated on every page of one document, or matching
     a page-number or notice pattern. Headings and clinical lines stay."""
     settings = settings or CleanSettings()
     words = medical_words() | {w.lower() for w in extra_words}

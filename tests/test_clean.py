@@ -49,6 +49,10 @@ def test_boilerplate_is_found_by_counting_and_headings_and_clinical_lines_stay()
             ["chief_complaint", "hpi", "examination", "assessment_plan"]
         assert "Lungs: clear to auscultation bilaterally." in cleaned
         assert CASES[index][2] in cleaned and f"Review in {index + 2} weeks." in cleaned
+    # page numbers by their form only: a value alone on its line is not one
+    lines = "Page 3\n- 4 -\n5 of 9\nBlood pressure\n120/80\nHeart rate\n98\n"
+    assert [c.before for c in clean.boilerplate_changes({0: lines})[0]] == \
+        ["Page 3\n", "- 4 -\n", "5 of 9\n"]
     # too few documents to count on: only the strong patterns remove anything
     two = clean.boilerplate_changes({0: texts[0], 1: texts[1]})
     assert {c.reason for c in two[0]} == {"page number",
