@@ -49,7 +49,7 @@ def ensure_installed(dev: bool, wheels: list[str], bundle: str | None = None) ->
     if install.is_installed(dev):
         return
     print("medllm-local: first run, installing into .venv (this happens once)"
-          + (f" from the bundle {bundle}" if bundle else "") + "...", flush=True)
+          + (f" from the bundle {bundle}" if bundle else "") + "...", file=sys.stderr, flush=True)
     code = subprocess.call([sys.executable, str(ROOT / "installer" / "install.py"),
                             *(["--dev"] if dev else []),
                             *(["--bundle", bundle] if bundle else []),
