@@ -338,9 +338,13 @@ def main(argv: list[str] | None = None) -> int:
         if as_json:
             with stdout_to_stderr():
                 result = handler(args)
+            if os.environ.get("RANK", "0") != "0":
+                return 0  # under accelerate launch only rank 0 reports
             print(json.dumps(result), flush=True)
         else:
             result = handler(args)
+        if os.environ.get("RANK", "0") != "0":
+            return 0
         if job is not None:
             _finish_job(args, job, "stopped" if result.get("stopped") else "done")
     except PartialFailure as partial:

@@ -48,7 +48,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     report = pipeline.train_run(workspace, args.model, settings, resume_run=args.resume,
                                 parent_run=args.parent, job_id=args.job, stop=stop,
                                 progress=progress)
-    if not args.json:
+    if not args.json and report.get("rank", 0) == 0:
         state = "stopped (resume with --resume)" if report["stopped"] else "finished"
         print(f"run {report['run']} {state} after {report['steps']} steps; adapter: {report['adapter']}")
         print(f"final loss {report['losses'][-1] if report['losses'] else '-'}, "

@@ -44,6 +44,7 @@ class TrainResult:
     stopped: bool
     best_checkpoint: str | None
     plan: dict
+    world_size: int = 1  # processes that trained together (accelerate launch)
 
 
 # -- data ------------------------------------------------------------------------------
@@ -73,7 +74,8 @@ def load_model(base: Path, plan: HardwarePlan, parent_adapter: Path | None, sett
     dtype = getattr(torch, plan.compute_dtype)
     kwargs: dict = {"dtype": dtype, "attn_implementation": plan.attention}
     if plan.device == "cuda":
-        kwargs["device_map"] = {"": 0}
+        if not fsdp_enabled():  # FSDP places the shards itself
+            kwargs["device_map"] = {"": local_device()}
         if plan.quantize_4bit:
             kwargs["quantization_config"] = bnb_config(plan)
     model = AutoModelForCausalLM.from_pretrained(base, **kwargs)
@@ -96,9 +98,21 @@ def bnb_config(plan: HardwarePlan):
     import torch
     from transformers import BitsAndBytesConfig
 
+    dtype = getattr(torch, plan.compute_dtype)
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                              bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=getattr(torch, plan.compute_dtype))
+                              bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype,
+                              # FSDP shards only float tensors: store the packed 4-bit
+                              # weights as 16-bit (same bytes), as FSDP-QLoRA does
+                              **({"bnb_4bit_quant_storage": dtype} if fsdp_enabled() else {}))
+
+
+def local_device() -> int:
+    """This process's GPU under accelerate launch / torchrun (0 when alone)."""
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def fsdp_enabled() -> bool:
+    return os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
 
 
 def sft_arguments(settings: TrainSettings, plan: HardwarePlan, output_dir: Path,
@@ -158,6 +172,8 @@ def _progress_callback(sink: MetricsSink | None, metrics_file: Path, stop: threa
             return control
 
         def on_log(self, args, state, control, logs=None, **kwargs):
+            if not state.is_world_process_zero:  # one writer of the metrics
+                return control
             logs = logs or {}
             elapsed = time.monotonic() - self.started
             done = state.global_step - (self.first_step or 0)
@@ -207,10 +223,12 @@ def prepare(base: Path, settings: TrainSettings) -> tuple[HardwarePlan, models.A
     cuda = cuda_available()
     gpu, bf16 = None, True
     if cuda:
-        total = torch.cuda.get_device_properties(0).total_memory / models.GiB
+        device = local_device()
+        torch.cuda.set_device(device)
+        total = torch.cuda.get_device_properties(device).total_memory / models.GiB
         gpu = min(total, settings.gpu_memory_gib) if settings.gpu_memory_gib > 0 else total
         # The cap is enforced, not only planned for: beyond it torch raises out-of-memory.
-        torch.cuda.set_per_process_memory_fraction(min(1.0, gpu / total))
+        torch.cuda.set_per_process_memory_fraction(min(1.0, gpu / total), device)
         bf16 = torch.cuda.is_bf16_supported()
     plan = hardware_plan(settings, shape, cuda=cuda, gpu_gib=gpu, bf16=bf16,
                          flash=flash_attention_installed())
@@ -332,7 +350,8 @@ def train(base: Path, train_pairs: list[list[dict]], validation_pairs: list[list
     state = trainer.state
     adapter = output_dir / ADAPTER_FOLDER
     trainer.save_model(str(adapter))  # the best checkpoint's weights when validation ran
-    trainer.processing_class.save_pretrained(adapter)
+    if trainer.is_world_process_zero():
+        trainer.processing_class.save_pretrained(adapter)
     history = state.log_history
     tokens = state.num_input_tokens_seen - trainer._initial_num_input_tokens_seen
     return TrainResult(
@@ -343,4 +362,5 @@ def train(base: Path, train_pairs: list[list[dict]], validation_pairs: list[list
         tokens_per_second=round(tokens / seconds, 1) if seconds > 0 else 0.0,
         peak_memory_gib=round(peak_memory_gib(plan.device == "cuda"), 3),
         device=plan.device, stopped=stop.is_set() and state.global_step < state.max_steps,
-        best_checkpoint=state.best_model_checkpoint, plan=asdict(plan))
+        best_checkpoint=state.best_model_checkpoint, plan=asdict(plan),
+        world_size=trainer.args.world_size)

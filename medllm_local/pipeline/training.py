@@ -28,6 +28,19 @@ def base_model_folder(name: str | None) -> Path:
     return path
 
 
+def process_rank() -> tuple[int, int]:
+    """(rank, world size) under ``accelerate launch`` or torchrun; (0, 1) otherwise."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _share_from_main(values: list) -> list:
+    """Rank 0's values in every process (the run id and folder that only it records)."""
+    import torch.distributed
+
+    torch.distributed.broadcast_object_list(values, src=0)
+    return values
+
+
 def latest_build(workspace: Workspace) -> dict:
     rows = workspace.query("SELECT build FROM splits WHERE build IS NOT NULL ORDER BY id DESC LIMIT 1")
     if not rows:
@@ -67,7 +80,15 @@ def train_run(workspace: Workspace, model: str | None = None,
 
     ``resume_run`` continues an interrupted run from its last checkpoint with its own
     settings; ``parent_run`` starts a new version from that run's adapter (retraining
-    on new reports). Every document behind the pairs must still be approved."""
+    on new reports). Every document behind the pairs must still be approved.
+
+    Under ``accelerate launch`` (several processes, data parallel) every process trains
+    and only rank 0 writes the catalogue, the metrics and the adapter."""
+    rank, world = process_rank()
+    if world > 1:  # join the process group now: the run id is shared through it
+        from accelerate import PartialState
+
+        PartialState(cpu=not train.cuda_available())
     if resume_run is not None:
         run = _run_row(workspace, resume_run)
         if run["status"] == "done":
@@ -97,7 +118,7 @@ def train_run(workspace: Workspace, model: str | None = None,
     require_approved(workspace, documents)
     train_pairs = train.read_messages(Path(files["train"]))
     validation_pairs = train.read_messages(Path(files["validation"])) if files.get("validation") else []
-    if run_id is None:
+    if run_id is None and rank == 0:
         config = {"settings": dataclasses.asdict(settings), "base_model": str(base), "build": build,
                   "files": files, "parent_run": parent_run,
                   "parent_adapter": str(parent_adapter) if parent_adapter else None,
@@ -111,7 +132,15 @@ def train_run(workspace: Workspace, model: str | None = None,
             conn.execute("UPDATE runs SET folder = ? WHERE id = ?", (str(folder), run_id))
         folder.mkdir(mode=0o700, exist_ok=True)
         atomic_write(folder / "config.json", json.dumps(config, indent=2))
-    _set_run(workspace, run_id, "running", {"pid": os.getpid()})
+    if world > 1:
+        run_id, folder = _share_from_main([run_id, folder])
+        config = json.loads((folder / "config.json").read_text())
+    if rank != 0:
+        result = train.train(base, train_pairs, validation_pairs, folder, settings,
+                             resume=resume_run is not None, parent_adapter=parent_adapter,
+                             stop=stop)
+        return {"run": run_id, "rank": rank} | dataclasses.asdict(result)
+    _set_run(workspace, run_id, "running", {"pid": os.getpid(), "world_size": world})
     if job_id is not None:
         attach_run(workspace, job_id, run_id)
 

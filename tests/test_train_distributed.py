@@ -1,0 +1,52 @@
+"""The multi-process path: the same `train` command under `accelerate launch` with two
+CPU processes (gloo), as a practice with several GPUs would run it (FSDP/DDP there).
+Data parallel means each process takes its share of every step's batch: with two
+processes an epoch has half the optimizer steps, and one adapter comes out."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from safetensors.torch import load_file
+
+from conftest import ROOT
+from test_train import fake_build, toy_pairs
+
+
+@pytest.mark.slow
+def test_two_processes_train_one_adapter_on_the_embedded_model(tmp_path):
+    from medllm_local import pipeline
+
+    workspace = pipeline.open_workspace(tmp_path / "ws")
+    fake_build(workspace, toy_pairs(8), toy_pairs(2))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MEDLLM_SOCKET_GUARD": "record",
+           "MEDLLM_SOCKET_GUARD_LOG": str(tmp_path / "guard.jsonl")}
+    # --multi_gpu is accelerate's data-parallel launcher (torchrun underneath); with no GPU
+    # each process trains on the CPU and they sync gradients over gloo.
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+               "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+               "--dynamo_backend", "no", "--main_process_port", "29517",
+               "-m", "medllm_local.cli", "train", "--workspace", str(tmp_path / "ws"), "--json",
+               "--epochs", "1", "--batch-size", "1", "--grad-accum", "1", "--max-length", "256",
+               "--eval-every", "2", "--save-every", "100"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=ROOT,
+                            env=env)
+    assert result.returncode == 0, result.stderr[-4000:]
+    reports = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(reports) == 1  # only rank 0 reports
+    report = reports[0]
+    assert report["world_size"] == 2
+    assert report["steps"] == 4  # 8 pairs, 1 per process per step, 2 processes
+    assert all(loss == loss and loss > 0 for loss in report["losses"])
+    runs = pipeline.list_runs(workspace)
+    assert [(r["run"], r["status"], r["steps"]) for r in runs] == [(report["run"], "done", 4)]
+    steps = [row["step"] for row in pipeline.run_metrics(workspace, report["run"]) if "loss" in row]
+    assert steps == sorted(set(steps)) and steps[-1] == 4  # one writer, no duplicate rows
+    weights = load_file(os.path.join(report["adapter"], "adapter_model.safetensors"))
+    lora_b = [t for name, t in weights.items() if "lora_B" in name]
+    assert lora_b and any(t.abs().sum() > 0 for t in lora_b)  # LoRA B starts at zero
+    assert not (tmp_path / "guard.jsonl").exists() or not (tmp_path / "guard.jsonl").read_text()
