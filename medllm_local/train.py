@@ -230,8 +230,11 @@ def prepare(base: Path, settings: TrainSettings) -> tuple[HardwarePlan, models.A
         # The cap is enforced, not only planned for: beyond it torch raises out-of-memory.
         torch.cuda.set_per_process_memory_fraction(min(1.0, gpu / total), device)
         bf16 = torch.cuda.is_bf16_supported()
+    fsdp = cuda and fsdp_enabled()  # accelerate launch with an FSDP config sets these
     plan = hardware_plan(settings, shape, cuda=cuda, gpu_gib=gpu, bf16=bf16,
-                         flash=flash_attention_installed())
+                         flash=flash_attention_installed(),
+                         shards=int(os.environ.get("WORLD_SIZE", "1")) if fsdp else 1,
+                         offload=fsdp and os.environ.get("FSDP_OFFLOAD_PARAMS", "").lower() == "true")
     if plan.device == "cpu":
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
     return plan, shape, gpu

@@ -114,11 +114,15 @@ def kernel_choice(settings: TrainSettings, device: str, flash: bool) -> tuple[st
 
 def hardware_plan(settings: TrainSettings, shape: models.ArchShape | None, *, cuda: bool,
                   gpu_gib: float | None = None, bf16: bool = True,
-                  flash: bool = False) -> HardwarePlan:
+                  flash: bool = False, shards: int = 1, offload: bool = False) -> HardwarePlan:
     """Choose how to train on this hardware, before anything is loaded.
 
     On CUDA the batch and sequence length are the largest that the QLoRA estimate fits
-    into the card (1 GiB kept free); if nothing fits, TrainError says what would."""
+    into the card (1 GiB kept free); if nothing fits, TrainError says what would.
+    ``shards`` > 1 is FSDP over that many cards: each holds its share of the weights,
+    adapter and optimizer states, but its own activations; with ``offload`` (FSDP's CPU
+    offload, the published recipe for 70B on two 24 GB cards) the shards wait in CPU
+    memory and a card holds only the layers being computed."""
     device = settings.device if settings.device != "auto" else ("cuda" if cuda else "cpu")
     if device == "cuda" and not cuda:
         raise TrainError("--device cuda asked for, but no CUDA GPU is visible to torch")
@@ -138,29 +142,39 @@ def hardware_plan(settings: TrainSettings, shape: models.ArchShape | None, *, cu
         lengths = [settings.max_length] if settings.max_length else [2048, 1024, 512]
         batches = [settings.batch_size] if settings.batch_size else [8, 4, 2, 1]
         fitting = [(b * n, b, n) for n in lengths for b in batches
-                   if _estimate(shape, n, b, settings.lora_r, quantize) <= budget]
+                   if _estimate(shape, n, b, settings.lora_r, quantize, shards, offload) <= budget]
         if not fitting:
-            raise TrainError(not_fitting_advice(shape, gpu_gib, lengths[-1], quantize))
+            raise TrainError(not_fitting_advice(shape, gpu_gib, lengths[-1], quantize, shards,
+                                                offload))
         # Longest sequences first (fewer pairs cut), then the biggest batch at that length.
         _, batch, length = max(fitting, key=lambda item: (item[2], item[1]))
-        estimate = round(_estimate(shape, length, batch, settings.lora_r, quantize), 2)
+        estimate = round(_estimate(shape, length, batch, settings.lora_r, quantize, shards,
+                                   offload), 2)
     note = ("QLoRA: 4-bit NF4 weights, double quantization, paged 8-bit AdamW" if quantize
-            else "LoRA on 16-bit weights")
+            else "LoRA on 16-bit weights") + (f", FSDP over {shards} GPUs" if shards > 1 else "") + (
+                ", parameters offloaded to CPU memory" if offload else "")
     attention, batching = kernel_choice(settings, "cuda", flash)
     return HardwarePlan("cuda", quantize, dtype, "paged_adamw_8bit" if quantize else "adamw_torch",
                         True, batch, length, attention, batching, True, estimate, gpu_gib, note)
 
 
-def _estimate(shape: models.ArchShape, seq_len: int, batch: int, lora_r: int, quantize: bool) -> float:
+def _estimate(shape: models.ArchShape, seq_len: int, batch: int, lora_r: int, quantize: bool,
+              shards: int = 1, offload: bool = False) -> float:
     parts = models.estimate_qlora_gib(shape, seq_len=seq_len, batch=batch, lora_r=lora_r)
+    weights = parts["weights"]
     if not quantize:  # 16-bit weights instead of ~0.55 byte per parameter
         body = shape.parameters - shape.embedding_parameters
-        parts["total"] += body * (2 - 0.55) / models.GiB
-    return parts["total"]
+        weights += body * (2 - 0.55) / models.GiB
+    # FSDP shards what every card would otherwise hold in full; activations stay per card.
+    sharded = (weights + parts["lora_and_optimizer"]) / shards
+    if offload:  # only the layer computed and the one prefetched are on the card, whole
+        sharded = 2 * weights / shape.layers
+    return sharded + parts["activations"] + parts["logits"] + parts["cuda_overhead"]
 
 
-def not_fitting_advice(shape: models.ArchShape, gpu_gib: float, seq_len: int, quantize: bool = True) -> str:
-    need = _estimate(shape, seq_len, 1, 16, quantize)
+def not_fitting_advice(shape: models.ArchShape, gpu_gib: float, seq_len: int, quantize: bool = True,
+                       shards: int = 1, offload: bool = False) -> str:
+    need = _estimate(shape, seq_len, 1, 16, quantize, shards, offload)
     fits = [row["model"] for row in models.fit_table(gpu_gib, seq_len=seq_len) if row["fits"]]
     return (f"will not fit: a {shape.parameters / 1e9:.1f}B model needs ~{need:.1f} GiB for "
             f"QLoRA at sequence length {seq_len}, batch 1; this GPU has {gpu_gib:.1f} GiB. "

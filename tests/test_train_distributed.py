@@ -50,3 +50,39 @@ def test_two_processes_train_one_adapter_on_the_embedded_model(tmp_path):
     lora_b = [t for name, t in weights.items() if "lora_B" in name]
     assert lora_b and any(t.abs().sum() > 0 for t in lora_b)  # LoRA B starts at zero
     assert not (tmp_path / "guard.jsonl").exists() or not (tmp_path / "guard.jsonl").read_text()
+
+
+SEVENTY_B = "70B (Llama-3.1-70B)"
+
+
+def test_fsdp_plan_fits_70b_on_two_24gb_cards_only_with_cpu_offload():
+    """The published FSDP-QLoRA recipe: a 70B base on two 24 GB cards needs the shards
+    offloaded to CPU memory; on one card, or sharded without offload, it is refused."""
+    from medllm_local import models, train
+
+    shape = models.REFERENCE_SHAPES[SEVENTY_B]
+    settings = train.TrainSettings()
+    with pytest.raises(train.TrainError, match="will not fit"):
+        train.hardware_plan(settings, shape, cuda=True, gpu_gib=24.0)
+    with pytest.raises(train.TrainError, match="will not fit"):
+        train.hardware_plan(settings, shape, cuda=True, gpu_gib=24.0, shards=2)
+    plan = train.hardware_plan(settings, shape, cuda=True, gpu_gib=24.0, shards=2, offload=True)
+    assert plan.quantize_4bit and plan.estimate_gib <= 23.0
+    assert "FSDP over 2 GPUs" in plan.note and "offloaded" in plan.note
+
+
+def test_under_fsdp_the_4bit_weights_are_stored_as_16_bit(monkeypatch):
+    """FSDP shards only float tensors: bitsandbytes then keeps the packed NF4 bytes in a
+    bf16 tensor (bnb_4bit_quant_storage), as FSDP-QLoRA requires; alone, uint8."""
+    import torch
+
+    from medllm_local import models, train
+
+    plan = train.hardware_plan(train.TrainSettings(), models.REFERENCE_SHAPES["8B (Llama-3.1-8B)"],
+                               cuda=True, gpu_gib=24.0)
+    monkeypatch.delenv("ACCELERATE_USE_FSDP", raising=False)
+    assert train.bnb_config(plan).bnb_4bit_quant_storage == torch.uint8
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    assert train.bnb_config(plan).bnb_4bit_quant_storage == torch.bfloat16
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert train.local_device() == 1
