@@ -158,4 +158,12 @@ MIGRATIONS: list[str] = [
         reviewed_at TEXT
     );
     """,
+    # 10 -> 11: where a pair came from (a report, approved chat feedback, or augmentation
+    # of a train pair), the augmentation method, and a person's verdict on an augmented
+    # pair (pending / accepted / rejected): only accepted ones are trained on.
+    """
+    ALTER TABLE pairs ADD COLUMN origin TEXT NOT NULL DEFAULT 'report';
+    ALTER TABLE pairs ADD COLUMN method TEXT;
+    ALTER TABLE pairs ADD COLUMN review TEXT;
+    """,
 ]
