@@ -1,4 +1,5 @@
-"""Chat and model listing: the stages that need no workspace."""
+"""Chat and model listing (no workspace needed), and a conversation exported into the
+workspace."""
 
 from __future__ import annotations
 
@@ -6,13 +7,21 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from medllm_local import chat, models, offline
+from medllm_local import chat, models, offline, transcript
 from medllm_local.prompts import CaseForm, case_form_prompt, case_prompt
-from medllm_local.records import ChatAnswer, to_json
+from medllm_local.records import ChatAnswer, ModelInfo, to_json
+from medllm_local.workspace import Workspace, atomic_write
+
+CONVERSATIONS = "conversations"  # under the workspace's exports/ folder
 
 
 def _gguf(model: str | None):
     """The GGUF called ``model`` (default the embedded model); chat needs a GGUF."""
+    if model is None or model.lower() == models.EMBEDDED_NAME:
+        # Found directly: resolving by name lists every model and reads each GGUF's
+        # tensor table (2.7 s here), which was most of the first token's wait.
+        path = models.embedded_gguf()
+        return ModelInfo(models.EMBEDDED_NAME, "gguf", str(path), "embedded", path.stat().st_size)
     info = models.resolve_model(model, kind="gguf")
     if info.kind != "gguf":
         raise models.ModelError(
@@ -63,3 +72,19 @@ def chat_differential(case: CaseForm | str, model: str | None = None,
     question = (case_form_prompt(case, "differential") if isinstance(case, CaseForm)
                 else case_prompt("differential", case))
     return chat.differential(Path(_gguf(model).path), question, settings, bounds)
+
+
+def export_conversation(workspace: Workspace, messages: list[dict], model: str,
+                        fmt: str = "pdf") -> Path:
+    """Write a conversation (text or PDF) into the workspace, owner-only and atomically;
+    conversations may name patients, so they never go to a shared temp folder."""
+    record = transcript.Transcript(messages, model or models.EMBEDDED_NAME)
+    data = transcript.render(record, fmt)
+    folder = workspace.folder("exports") / CONVERSATIONS
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stamp = record.when.strftime("%Y%m%d-%H%M%S")
+    path, n = folder / f"chat-{stamp}.{fmt}", 1
+    while path.exists():  # two exports in one second keep both
+        n += 1
+        path = folder / f"chat-{stamp}-{n}.{fmt}"
+    return atomic_write(path, data)
