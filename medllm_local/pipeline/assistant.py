@@ -78,7 +78,8 @@ def export_conversation(workspace: Workspace, messages: list[dict], model: str,
                         fmt: str = "pdf") -> Path:
     """Write a conversation (text or PDF) into the workspace, owner-only and atomically;
     conversations may name patients, so they never go to a shared temp folder."""
-    record = transcript.Transcript(messages, model or models.EMBEDDED_NAME)
+    # The model by its file name: the UI passes a GGUF's path, the CLI a name or nothing.
+    record = transcript.Transcript(messages, Path(model).name if model else models.EMBEDDED_NAME)
     data = transcript.render(record, fmt)
     folder = workspace.folder("exports") / CONVERSATIONS
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)

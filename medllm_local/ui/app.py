@@ -100,9 +100,11 @@ def build_app(workspace: Workspace):
                 def ingest_demo(progress=gr.Progress()):
                     return run_ingest([workspace.folder("inbox") / pipeline.DEMO_INBOX], progress)[:2]
 
-                ingest_button.click(ingest_uploads, [uploads], [documents, ingest_status])
-                demo_button.click(ingest_demo, None, [documents, ingest_status])
-                stop_ingest.click(ingest_stop.set, None, None)
+                ingest_button.click(ingest_uploads, [uploads], [documents, ingest_status],
+                                    api_name="ingest_uploads")
+                demo_button.click(ingest_demo, None, [documents, ingest_status],
+                                  api_name="ingest_demo")
+                stop_ingest.click(ingest_stop.set, None, None, api_name="ingest_stop")
             with gr.Tab("Review", elem_id="tab-review"):
                 build_review_tab(workspace)
             with gr.Tab("Clean", elem_id="tab-clean"):
@@ -131,13 +133,13 @@ def build_app(workspace: Workspace):
                     workspace.save_settings({"deny_list": deny_list, "allow_list": allow_list})
                     return "Saved; used by the next de-identification."
 
-                save.click(save_lists, [deny, allow], [saved_note])
+                save.click(save_lists, [deny, allow], [saved_note], api_name="settings_save_lists")
                 guard = gr.JSON(value=offline.guard_status(), label="Offline guard",
                                 elem_id="offline-status")
                 report = gr.JSON(value=None, label="Models and what fits this GPU")
                 refresh = gr.Button("Refresh", elem_id="settings-refresh")
                 refresh.click(lambda: (offline.guard_status(), pipeline.models_report()),
-                              None, [guard, report])
+                              None, [guard, report], api_name="settings_refresh")
     return app
 
 
@@ -167,5 +169,7 @@ def launch_app(host: str = "127.0.0.1", port: int = 7860, workspace: str | Path 
         server_name=host, server_port=port, share=False, inbrowser=False, auth=auth,
         theme=offline_theme(), prevent_thread_lock=not block, show_error=True,
         footer_links=[], ssr_mode=False,
+        # Exported conversations are the one workspace folder the browser may download from.
+        allowed_paths=[str(ws.folder("exports") / pipeline.CONVERSATIONS)],
     )
     return app

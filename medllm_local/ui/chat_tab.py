@@ -2,8 +2,9 @@
 ranked differential table; similar past cases from the approved archive beside the answer.
 
 Widgets and event bindings only: answers come from pipeline.chat_stream and
-pipeline.chat_differential, past cases from pipeline.similar_cases. The conversation is
-kept in the Chatbot itself (no gr.State: it kept the page from settling in the browser).
+pipeline.chat_differential, past cases from pipeline.similar_cases, the exported
+conversation from pipeline.export_conversation. The conversation is kept in the Chatbot
+itself (no gr.State: it kept the page from settling in the browser).
 Model output is Markdown with HTML sanitised (the Chatbot's sanitize_html; the tables
 show plain text cells).
 """
@@ -134,14 +135,40 @@ def build_feedback(workspace: Workspace, chatbot, model) -> None:
             chosen = gr.Number(label="Feedback id", precision=0, elem_id="feedback-id")
             approve = gr.Button("Approve", elem_id="feedback-approve")
             reject = gr.Button("Reject", elem_id="feedback-reject")
-    up.click(lambda h, m: give(h, m, "up", ""), [chatbot, model], [note, correction, table])
+    up.click(lambda h, m: give(h, m, "up", ""), [chatbot, model], [note, correction, table],
+             api_name="feedback_up")
     down.click(lambda h, m, c: give(h, m, "down", c), [chatbot, model, correction],
-               [note, correction, table])
+               [note, correction, table], api_name="feedback_down")
     save.click(lambda h, m, c: give(h, m, None, c), [chatbot, model, correction],
-               [note, correction, table])
-    run_deid.click(deidentify, None, [note, table])
-    approve.click(lambda i: decide(i, True), [chosen], [note, table])
-    reject.click(lambda i: decide(i, False), [chosen], [note, table])
+               [note, correction, table], api_name="feedback_correction")
+    run_deid.click(deidentify, None, [note, table], api_name="feedback_deidentify")
+    approve.click(lambda i: decide(i, True), [chosen], [note, table], api_name="feedback_approve")
+    reject.click(lambda i: decide(i, False), [chosen], [note, table], api_name="feedback_reject")
+
+
+def build_conversation_export(workspace: Workspace, chatbot, model) -> None:
+    """Export the conversation as text or PDF: written into the workspace, then offered
+    for download."""
+    import gradio as gr
+
+    def export(history, model_path, fmt):
+        messages = [{"role": turn["role"], "content": text_of(turn["content"])}
+                    for turn in history or []]
+        try:
+            path = pipeline.export_conversation(workspace, messages, model_path or "", fmt)
+        except ValueError as error:
+            return gr.skip(), f"Export: {error}"
+        return str(path), f"Saved in the workspace as `{path.name}`."
+
+    with gr.Row():
+        as_text = gr.Button("Export conversation as text", size="sm", elem_id="chat-export-txt")
+        as_pdf = gr.Button("Export conversation as PDF", size="sm", elem_id="chat-export-pdf")
+    exported = gr.File(label="Exported conversation", interactive=False, elem_id="chat-export-file")
+    note = gr.Markdown("", elem_id="chat-export-status")
+    as_text.click(lambda h, m: export(h, m, "txt"), [chatbot, model], [exported, note],
+                  api_name="export_conversation_text")
+    as_pdf.click(lambda h, m: export(h, m, "pdf"), [chatbot, model], [exported, note],
+                 api_name="export_conversation_pdf")
 
 
 def gguf_choices() -> list[tuple[str, str]]:
@@ -214,6 +241,7 @@ def build_chat_tab(workspace: Workspace) -> None:
                 stop = gr.Button("Stop", scale=1, elem_id="chat-stop")
             status = gr.Markdown("", elem_id="chat-status")
             build_feedback(workspace, chatbot, model)
+            build_conversation_export(workspace, chatbot, model)
         with gr.Column(scale=2):
             with gr.Accordion("Case form", open=False, elem_id="case-form"):
                 with gr.Row():
@@ -242,9 +270,10 @@ def build_chat_tab(workspace: Workspace) -> None:
     form = [age, sex, past, symptoms, findings]
     inputs = [question, chatbot, model, top_n, *chat_settings]
     outputs = [chatbot, question, similar, status]
-    events = [send.click(respond, inputs, outputs), question.submit(respond, inputs, outputs),
+    events = [send.click(respond, inputs, outputs, api_name="chat"),
+              question.submit(respond, inputs, outputs, api_name="chat_submit"),
               ask.click(ask_case, [chatbot, model, top_n, *form, *chat_settings],
-                        [chatbot, similar, status]),
+                        [chatbot, similar, status], api_name="chat_case"),
               rank.click(differential, [model, top_n, *form, *chat_settings, *bounds],
-                         [differential_table, similar, status])]
+                         [differential_table, similar, status], api_name="chat_differential")]
     stop.click(None, None, None, cancels=events)

@@ -107,11 +107,11 @@ def build_clean_tab(workspace: Workspace) -> None:
         rows, text, _ = show_document(doc_id)
         return rows, text, "Reverted." if undo else "Applied again.", document_rows(workspace)
 
-    show.click(show_document, [document], [changes, cleaned, status])
+    show.click(show_document, [document], [changes, cleaned, status], api_name="clean_show")
     revert.click(lambda d, i, s: set_reverted(d, i, s, True), [document, change_ids, step],
-                 [changes, cleaned, status, documents])
+                 [changes, cleaned, status, documents], api_name="clean_revert")
     restore.click(lambda d, i, s: set_reverted(d, i, s, False), [document, change_ids, step],
-                  [changes, cleaned, status, documents])
+                  [changes, cleaned, status, documents], api_name="clean_restore")
 
     with gr.Accordion("Pages to type by hand (OCR read them poorly)", open=False):
         gr.Markdown("The page image and what OCR read. Type the page as written and save: the "
@@ -149,6 +149,6 @@ def build_clean_tab(workspace: Workspace) -> None:
             return f"Not saved: {error}", queue_rows(workspace)
         return f"Page {int(page)}: {report['message']}.", queue_rows(workspace)
 
-    run.click(clean_all, None, [documents, status, queue])
-    load.click(load_page, [page_doc, page_no], [image, typed, page_status])
-    save.click(save_page, [page_doc, page_no, typed], [page_status, queue])
+    run.click(clean_all, None, [documents, status, queue], api_name="clean_run")
+    load.click(load_page, [page_doc, page_no], [image, typed, page_status], api_name="transcribe_load")
+    save.click(save_page, [page_doc, page_no, typed], [page_status, queue], api_name="transcribe_save")

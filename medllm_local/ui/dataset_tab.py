@@ -67,5 +67,5 @@ def build_dataset_tab(workspace: Workspace) -> None:
             return pair_rows(workspace), f"Not saved: {error}"
         return pair_rows(workspace), "Saved; build again to write it into the dataset files."
 
-    build.click(run, None, [table, status])
-    save.click(save_pair, [pair_id, answer, exclude], [table, status])
+    build.click(run, None, [table, status], api_name="dataset_build")
+    save.click(save_pair, [pair_id, answer, exclude], [table, status], api_name="dataset_save_pair")

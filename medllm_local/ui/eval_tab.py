@@ -134,7 +134,8 @@ def build_eval_tab(workspace: Workspace) -> None:
         return (text, rows, case_rows(result), gr.update(choices=names, value=names[0] if names else None),
                 marks_text(summary), gr.Timer(active=report["job"]["status"] in ("starting", "running")))
 
-    refresh.click(lambda: gr.update(choices=model_choices(workspace)), None, chosen)
-    start.click(start_eval, chosen, [status, timer])
-    timer.tick(poll, None, [status, table, cases, mark_model, marks, timer])
-    save_mark.click(save, [mark_case, mark_model, mark], marks)
+    refresh.click(lambda: gr.update(choices=model_choices(workspace)), None, chosen,
+                  api_name="eval_refresh_models")
+    start.click(start_eval, chosen, [status, timer], api_name="eval_start")
+    timer.tick(poll, None, [status, table, cases, mark_model, marks, timer], api_name="eval_poll")
+    save_mark.click(save, [mark_case, mark_model, mark], marks, api_name="eval_mark")

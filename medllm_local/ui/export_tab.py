@@ -69,6 +69,7 @@ def build_export_tab(workspace: Workspace) -> None:
         text, rows = export_view(report)
         return text, rows, gr.Timer(active=report["job"]["status"] in ("starting", "running"))
 
-    refresh.click(lambda: gr.update(choices=run_choices(workspace)), None, run)
-    start.click(start_export, [run, quant], [status, timer])
-    timer.tick(poll, None, [status, checks, timer])
+    refresh.click(lambda: gr.update(choices=run_choices(workspace)), None, run,
+                  api_name="export_refresh_runs")
+    start.click(start_export, [run, quant], [status, timer], api_name="export_start")
+    timer.tick(poll, None, [status, checks, timer], api_name="export_poll")

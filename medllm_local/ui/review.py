@@ -95,8 +95,9 @@ def build_review_tab(workspace: Workspace) -> None:
             return gr.update(), str(error)
         return gr.update(choices=review_choices(workspace)), report["message"]
 
-    document.change(show, [document], [original, findings, result, status])
-    deid_button.click(run_deid, None, [document, status])
-    apply_button.click(apply, [document, reject, add, add_type], [original, findings, result, status])
-    approve_button.click(approve, [document], [document, status])
-    bulk_button.click(bulk, None, [document, status])
+    document.change(show, [document], [original, findings, result, status], api_name="review_show")
+    deid_button.click(run_deid, None, [document, status], api_name="deid_run")
+    apply_button.click(apply, [document, reject, add, add_type], [original, findings, result, status],
+                       api_name="review_apply")
+    approve_button.click(approve, [document], [document, status], api_name="review_approve")
+    bulk_button.click(bulk, None, [document, status], api_name="review_approve_all")

@@ -154,9 +154,9 @@ def build_train_tab(workspace: Workspace) -> None:
         return f"Job {job_id}: stopping at the next step (a checkpoint is saved)."
 
     numbers = list(fields.values())
-    check.click(check_fit, [base, *numbers], fit)
-    start.click(start_training, [base, *numbers], [status, timer])
-    resume.click(resume_run, run_id, [status, timer])
-    retrain.click(retrain_run, run_id, [status, timer])
-    stop.click(stop_training, None, status)
-    timer.tick(poll, None, [status, plot, runs, timer])
+    check.click(check_fit, [base, *numbers], fit, api_name="train_check_fit")
+    start.click(start_training, [base, *numbers], [status, timer], api_name="train_start")
+    resume.click(resume_run, run_id, [status, timer], api_name="train_resume")
+    retrain.click(retrain_run, run_id, [status, timer], api_name="train_retrain")
+    stop.click(stop_training, None, status, api_name="train_stop")
+    timer.tick(poll, None, [status, plot, runs, timer], api_name="train_poll")

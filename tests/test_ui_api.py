@@ -1,0 +1,141 @@
+"""The app's API through gradio_client, as a script or another tool would drive it: one
+app started for the module (as users start it), then the stages in pipeline order,
+each call checked against what it really did in the workspace. The endpoint names are
+part of the contract: the tab modules give every event an api_name."""
+
+from __future__ import annotations
+
+import io
+import stat
+
+import pytest
+
+from conftest import AppProcess, read_guard_log
+
+# Every stage endpoint; renaming one breaks scripts, so it breaks this list first.
+STAGE_ENDPOINTS = {
+    "/ingest_uploads", "/ingest_demo", "/ingest_stop",
+    "/deid_run", "/review_show", "/review_apply", "/review_approve", "/review_approve_all",
+    "/clean_run", "/clean_show", "/clean_revert", "/clean_restore", "/transcribe_load",
+    "/transcribe_save", "/dataset_build", "/dataset_save_pair",
+    "/train_check_fit", "/train_start", "/train_resume", "/train_retrain", "/train_stop",
+    "/train_poll", "/eval_start", "/eval_poll", "/eval_mark", "/eval_refresh_models",
+    "/export_start", "/export_poll", "/export_refresh_runs",
+    "/chat", "/chat_case", "/chat_differential",
+    "/feedback_up", "/feedback_down", "/feedback_correction", "/feedback_deidentify",
+    "/feedback_approve", "/feedback_reject",
+    "/export_conversation_text", "/export_conversation_pdf",
+    "/settings_save_lists", "/settings_refresh",
+}
+QUESTION = ("A 25-year-old has a fever, sore throat and swollen tonsils with exudate. "
+            "What is the most likely diagnosis?")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    started = AppProcess(tmp_path_factory.mktemp("ui-api")).wait()
+    yield started
+    started.stop()
+    assert read_guard_log(started.guard_log) == []  # nothing tried to leave 127.0.0.1
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    from gradio_client import Client
+
+    return Client(app.url, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def workspace(app):
+    from medllm_local.workspace import Workspace
+
+    return Workspace.open(app.workspace)
+
+
+def rows(table: dict) -> list[list]:
+    return table["data"]
+
+
+def test_every_stage_endpoint_is_exposed_under_its_stable_name(client):
+    named = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    missing = STAGE_ENDPOINTS - set(named)
+    assert not missing, f"endpoints lost or renamed: {sorted(missing)}"
+
+
+def test_upload_lists_the_document_and_removes_the_upload(client, app, tmp_path):
+    from gradio_client import handle_file
+
+    from ingest_fixtures import ONE_COLUMN, text_pdf
+
+    report = tmp_path / "heart-failure-letter.pdf"
+    report.write_bytes(text_pdf(ONE_COLUMN))
+    table, summary = client.predict([handle_file(str(report))], api_name="/ingest_uploads")
+    assert summary.startswith("1 ingested, 0 failed")
+    listed = {row[1]: row[3] for row in rows(table)}
+    assert listed == {"heart-failure-letter.pdf": "ingested"}
+    assert list((app.workspace / ".uploads").rglob("*.pdf")) == []  # deleted once ingested
+
+
+def test_demo_reports_are_ingested(client, workspace):
+    table, summary = client.predict(api_name="/ingest_demo")
+    assert summary.startswith("6 ingested")
+    assert len(rows(table)) == 7 == workspace.document_count()
+
+
+def test_deidentify_review_and_approve(client, workspace):
+    choices, status = client.predict(api_name="/deid_run")
+    assert status == "De-identified 7 documents."
+    pneumonia = next(value for label, value in choices["choices"] if "demo-pneumonia" in label)
+    original, findings, deid_text, _ = client.predict(pneumonia, api_name="/review_show")
+    assert "Alex Example" not in deid_text
+    assert any("Alex Example" in row[1] for row in rows(findings))
+    _, status = client.predict(api_name="/review_approve_all")
+    assert status.startswith("approved 7 documents")
+    assert {row["status"] for row in workspace.document_rows()} == {"approved"}
+
+
+def test_clean_and_build_the_dataset(client, workspace):
+    table, status, _ = client.predict(api_name="/clean_run")
+    assert status.startswith("Cleaned 7 documents")
+    assert len(rows(table)) == 7 and any(row[-1] == "yes" for row in rows(table))
+    pairs, summary = client.predict(api_name="/dataset_build")
+    assert "Pairs:" in summary
+    splits = {row[1] for row in rows(pairs)}
+    assert {"train", "test"} <= splits
+    built = workspace.query("SELECT COUNT(*) FROM pairs")[0][0]
+    assert built == len(rows(pairs)) > 0
+
+
+def test_train_fit_check_plans_this_machine(client):
+    plan = client.predict(api_name="/train_check_fit")
+    assert "Trains on" in plan
+
+
+def test_chat_streams_an_answer(client):
+    job = client.submit(QUESTION, api_name="/chat")
+    updates = list(job)
+    assert len(updates) > 2  # streamed, not one reply at the end
+    history, cleared, similar, status = job.result()
+    assert cleared == "" and "stopped:" in status
+    assert [turn["role"] for turn in history] == ["user", "assistant"]
+    answer = history[-1]["content"][0]["text"]
+    assert len(answer) > 5 and "<|im" not in answer
+    assert rows(similar)  # the approved demo archive has similar cases to show
+
+
+def test_conversation_exports_as_pdf_and_text_into_the_workspace(client, app):
+    from pdfminer.high_level import extract_text
+
+    history, *_ = client.predict("What is the first-line treatment?", api_name="/chat")
+    pdf_path, note = client.predict(history, None, api_name="/export_conversation_pdf")
+    assert note.startswith("Saved in the workspace")
+    text = " ".join(extract_text(io.BytesIO(open(pdf_path, "rb").read())).split())
+    assert "What is the first-line treatment?" in text and "do not replace" in text
+    txt_path, _ = client.predict(history, None, api_name="/export_conversation_text")
+    assert "Physician:\nWhat is the first-line treatment?" in open(txt_path).read()
+    saved = sorted((app.workspace / "exports" / "conversations").iterdir())
+    assert [p.suffix for p in saved] == [".pdf", ".txt"]
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in saved)
+    _, refused = client.predict([], None, api_name="/export_conversation_pdf")
+    assert "empty" in refused
