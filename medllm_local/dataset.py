@@ -16,11 +16,13 @@ import json
 import random
 from dataclasses import dataclass, field
 
+from medllm_local.augment import METHODS as AUGMENT_METHODS
 from medllm_local.prompts import SYSTEM_PROMPT, case_prompt, case_text, differential_answer
 from medllm_local.records import Pair
 from medllm_local.sections import main_diagnosis, numbered_items, parse_sections
 
 FORMATS = ("messages", "sharegpt", "alpaca", "csv")
+CSV_COLUMNS = ["instruction", "input", "output", "system", "task", "augmented"]
 
 
 @dataclass
@@ -36,11 +38,26 @@ class BuildSettings:
     seed: int = field(default=13, metadata={"help": "fixed seed: the same documents, the same splits"})
     grow_test: bool = field(default=False, metadata={
         "help": "let new documents join a test split that is frozen (used by an evaluation)"})
+    augment: str = field(default="", metadata={
+        "help": "augment the train split: comma-separated abbreviations, synonyms, fillers, "
+                "paraphrase (the local model; slow); only pairs a person accepted are written"})
+    augment_per_pair: int = field(default=1, metadata={
+        "help": "at most this many variants of each train pair per augmentation method"})
+    paraphrase_model: str = field(default="", metadata={
+        "help": "GGUF that rewords instructions (default: the embedded model)"})
+    paraphrase_tokens: int = field(default=48, metadata={
+        "help": "most tokens of one reworded instruction"})
 
     def __post_init__(self) -> None:
         unknown = set(self.task_list) - {"diagnosis", "differential", "treatment"}
         if unknown or not self.task_list:
             raise ValueError(f"unknown tasks: {', '.join(sorted(unknown)) or '(none given)'}")
+        unknown = set(self.augment_list) - set(AUGMENT_METHODS)
+        if unknown:
+            raise ValueError(f"unknown augmentation {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(AUGMENT_METHODS)}")
+        if not 1 <= self.augment_per_pair <= 20 or not 8 <= self.paraphrase_tokens <= 256:
+            raise ValueError("augment-per-pair must be 1 to 20 and paraphrase-tokens 8 to 256")
         if not (0 <= self.validation_fraction < 1 and 0 <= self.test_fraction < 1
                 and self.validation_fraction + self.test_fraction < 1):
             raise ValueError("validation and test fractions must be in [0, 1) and sum below 1")
@@ -48,6 +65,10 @@ class BuildSettings:
     @property
     def task_list(self) -> list[str]:
         return [t.strip() for t in self.tasks.split(",") if t.strip()]
+
+    @property
+    def augment_list(self) -> list[str]:
+        return [m.strip() for m in self.augment.split(",") if m.strip()]
 
 
 @dataclass
@@ -159,17 +180,21 @@ def dataset_card(by_split: dict[str, list[Pair]], documents: list[DocumentPairs]
 
 # -- formats -----------------------------------------------------------------------------
 def to_record(pair: Pair, fmt: str) -> dict:
-    """One pair in a chat-data format (``messages`` is the project's own)."""
+    """One pair in a chat-data format (``messages`` is the project's own). Every format
+    carries the task (and the augmentation method, when there is one) as extra fields,
+    which other tools ignore and ``from_record`` reads back."""
     system, user, assistant = (m["content"] for m in pair.messages)
+    extra = {"task": pair.task, **({"augmented": pair.augmented} if pair.augmented else {})}
     if fmt == "messages":
-        return {"messages": pair.messages, "task": pair.task}
+        return {"messages": pair.messages, **extra}
     if fmt == "sharegpt":
         return {"conversations": [{"from": "system", "value": system},
                                   {"from": "human", "value": user},
-                                  {"from": "gpt", "value": assistant}]}
+                                  {"from": "gpt", "value": assistant}], **extra}
     if fmt in ("alpaca", "csv"):
         instruction, _, rest = user.partition("\n\n")
-        return {"instruction": instruction, "input": rest, "output": assistant, "system": system}
+        return {"instruction": instruction, "input": rest, "output": assistant, "system": system,
+                **extra}
     raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
 
 
@@ -194,14 +219,15 @@ def from_record(record: dict, task: str = "imported") -> Pair:
         messages.insert(0, {"role": "system", "content": record.get("system") or SYSTEM_PROMPT})
     if [m["role"] for m in messages] != ["system", "user", "assistant"] or not messages[2]["content"]:
         raise ValueError("a pair needs one question and one non-empty answer")
-    return Pair(task=record.get("task", task), messages=messages, reference=messages[2]["content"])
+    return Pair(task=record.get("task") or task, messages=messages, reference=messages[2]["content"],
+                augmented=record.get("augmented") or "")
 
 
 def dump(pairs: list[Pair], fmt: str) -> str:
     """Pairs as file text: JSON lines, or CSV with instruction/input/output columns."""
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["instruction", "input", "output", "system"])
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for pair in pairs:
             writer.writerow(to_record(pair, "csv"))

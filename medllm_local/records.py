@@ -70,6 +70,7 @@ class Pair:
     messages: list[dict[str, str]]
     document_id: int | None = None
     reference: str = ""  # the expected answer, for evaluation
+    augmented: str = ""  # the augmentation method that made it (augment.py); "" if none
 
 
 @dataclass

@@ -13,6 +13,7 @@ from medllm_local.pipeline.cleaning import (clean_documents, document_cleaning, 
                                             transcription_queue)
 from medllm_local.pipeline.common import (DEMO_INBOX, NOT_BUILT, GateError, NotBuiltError,
                                           ProgressCallback, open_workspace, require_built)
+from medllm_local.pipeline.augmenting import review_augmented
 from medllm_local.pipeline.datasets import build_dataset, freeze_test_split, revise_pair
 from medllm_local.pipeline.demo import STAGES, run_demo
 from medllm_local.pipeline.documents import ingest
@@ -35,4 +36,4 @@ __all__ = ["CONVERSATIONS", "DEMO_INBOX", "NOT_BUILT", "SURROGATE_KEY", "SURROGA
            "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models", "mark_answer", "marks_summary",
            "chat_differential", "export_conversation", "similar_cases",
            "clean_documents", "document_cleaning", "page_image", "revert_changes", "training_text",
-           "transcribe_page", "transcription_queue"]
+           "transcribe_page", "transcription_queue", "review_augmented"]

@@ -8,8 +8,10 @@ import json
 from pathlib import Path
 
 from medllm_local import dataset, models
+from medllm_local.pipeline.augmenting import augment_train, augmentation_counts, review_augmented
 from medllm_local.pipeline.cleaning import training_text
 from medllm_local.pipeline.common import GateError, ProgressCallback
+from medllm_local.pipeline.feedback import feedback_pairs
 from medllm_local.pipeline.privacy import rejected_texts, residual_scan
 from medllm_local.workspace import Workspace, atomic_write, now
 
@@ -30,15 +32,16 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     # A person's edits and exclusions outlive rebuilds: an edit replaces the answer of the
     # generated pair of the same document and task (the question is always rebuilt from
     # the current de-identified text), and everything is scanned after that.
-    overrides = {(r["document_id"], r["task"]): r
-                 for r in workspace.query("SELECT * FROM pairs WHERE edited = 1")}
-    built, texts, sources, rejected = [], {}, {}, {}
+    overrides = {(r["document_id"], r["task"]): r for r in workspace.query(
+        "SELECT * FROM pairs WHERE edited = 1 AND origin = 'report'")}
+    built, texts, sources, rejected, text_of = [], {}, {}, {}, {}
     seen: set[tuple[str, str, str]] = set()
     duplicates = 0
     for index, row in enumerate(approved):
         text = training_text(workspace, row)  # cleaned when cleaned, else de-identified
         result = dataset.pairs_for_document(row["id"], text, settings.task_list)
         doc_rejected = rejected_texts(workspace, row["id"])
+        text_of[row["id"]] = text
         unique = []
         for pair in result.pairs:  # the same report ingested as PDF and as scan, say
             override = overrides.get((pair.document_id, pair.task))
@@ -46,35 +49,54 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
                 continue
             if override is not None:
                 pair.messages[2]["content"] = pair.reference = override["reference"]
-            # the case without its phrasing, and the answer: one report ingested twice
-            # gives the same key whatever phrasing each copy drew
-            key = (pair.task, pair.messages[1]["content"].split("\n\n", 1)[-1],
-                   pair.messages[2]["content"])
-            duplicates += key in seen
-            if key not in seen:
-                seen.add(key)
+            duplicates += _pair_key(pair) in seen
+            if _pair_key(pair) not in seen:
+                seen.add(_pair_key(pair))
                 unique.append(pair)
         result.pairs = unique
         built.append((row, result))
         for number, pair in enumerate(result.pairs):
             name = f"{Path(row['source']).name} pair {number + 1}"
-            texts[name] = "\n".join(m["content"] for m in pair.messages[1:])
-            sources[name] = text
-            rejected[name] = doc_rejected
+            texts[name], sources[name], rejected[name] = _scanned(pair), text, doc_rejected
         if progress:
             progress(index + 1, len(approved), "building pairs")
-    hits = residual_scan(workspace, texts, sources, rejected)
-    warnings = [h for h in hits if not h["blocking"]]
-    if len(warnings) < len(hits):
-        where = sorted({f"{h['name']} ({h['type']})" for h in hits if h["blocking"]})
-        raise GateError(f"residual identifiers found, nothing written: {'; '.join(where[:10])}"
-                        + (f" and {len(where) - 10} more" if len(where) > 10 else "")
-                        + ". Review those documents and approve them again.")
     with_pairs = [(row, result) for row, result in built if result.pairs]
     split_of = dataset.assign_splits(
         {row["id"]: row["patient"] or f"document {row['id']}" for row, _ in with_pairs}, settings,
         existing={row["id"]: row["split"] for row, _ in with_pairs if row["split"]},
         test_frozen=bool(workspace.load_settings().get("test_frozen")))
+    # Approved chat feedback teaches the model only: train split, never held out (it has
+    # no document, so no split of its own), scanned like every other pair.
+    feedback = []
+    for pair in feedback_pairs(workspace):
+        duplicates += _pair_key(pair) in seen
+        if _pair_key(pair) not in seen:
+            seen.add(_pair_key(pair))
+            feedback.append(pair)
+            name = f"chat feedback pair {len(feedback)}"
+            texts[name] = sources[name] = _scanned(pair)  # the approved de-identified text
+    augmented: list[tuple] = []
+    if settings.augment_list:
+        train_pairs = [p for row, result in with_pairs if split_of[row["id"]] == "train"
+                       for p in result.pairs]
+        augmented, augment_stats = augment_train(workspace, settings, train_pairs)
+        for number, (pair, review) in enumerate(augmented):
+            if review != "rejected":
+                name = f"augmented pair {number + 1}"
+                texts[name], sources[name] = _scanned(pair), text_of[pair.document_id]
+                rejected[name] = rejected_texts(workspace, pair.document_id)
+    hits = residual_scan(workspace, texts, sources, rejected)
+    warnings = [h for h in hits if not h["blocking"]]
+    # A machine-made variant that looks identifying is dropped; anything else stops the build.
+    blocked_variants = {h["name"] for h in hits if h["blocking"] and h["name"].startswith("augmented pair ")}
+    blocking = [h for h in hits if h["blocking"] and h["name"] not in blocked_variants]
+    if blocking:
+        where = sorted({f"{h['name']} ({h['type']})" for h in blocking})
+        raise GateError(f"residual identifiers found, nothing written: {'; '.join(where[:10])}"
+                        + (f" and {len(where) - 10} more" if len(where) > 10 else "")
+                        + ". Review those documents and approve them again.")
+    augmented = [item for number, item in enumerate(augmented)
+                 if f"augmented pair {number + 1}" not in blocked_variants]
     build_id = now().replace(":", "").replace("+0000", "Z")
     folder = workspace.folder("datasets") / build_id
     folder.mkdir(mode=0o700, exist_ok=True)
@@ -83,32 +105,58 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     by_split: dict[str, list] = {}
     for split in ("train", "validation", "test"):
         pairs = [p for row, result in with_pairs if split_of[row["id"]] == split for p in result.pairs]
+        pair_rows += [(p.document_id, p.task, json.dumps(p.messages), p.reference, split, now(),
+                       "report", None, None)
+                      for p in pairs if (p.document_id, p.task) not in overrides]
+        if split == "train":
+            pairs += feedback + [p for p, review in augmented if review == "accepted"]
         by_split[split] = pairs
         path = atomic_write(folder / f"{split}.jsonl", dataset.dump(pairs, "messages"))
         report_splits[split] = {"pairs": len(pairs), "file": str(path),
-                                "documents": sorted({p.document_id for p in pairs})}
-        pair_rows += [(p.document_id, p.task, json.dumps(p.messages), p.reference, split, now())
-                      for p in pairs if (p.document_id, p.task) not in overrides]
+                                "documents": sorted({p.document_id for p in pairs if p.document_id is not None})}
+    pair_rows += [(None, p.task, json.dumps(p.messages), p.reference, "train", now(), "feedback", None, None)
+                  for p in feedback]
+    pair_rows += [(p.document_id, p.task, json.dumps(p.messages), p.reference, "train", now(),
+                   "augmented", p.augmented, review) for p, review in augmented]
     with workspace.transaction() as conn:
         conn.executemany("UPDATE documents SET split = ? WHERE id = ?",
                          [(split, doc) for doc, split in split_of.items()])
-        conn.execute("DELETE FROM pairs WHERE edited = 0")
+        # A build without augmentation keeps the augmented pairs and their reviews for
+        # the next build with it; one with augmentation replaces them (reviews carried).
+        conn.execute("DELETE FROM pairs WHERE edited = 0"
+                     + ("" if settings.augment_list else " AND origin != 'augmented'"))
         conn.executemany("UPDATE pairs SET split = ? WHERE document_id = ? AND edited = 1",
                          [(split, doc) for doc, split in split_of.items()])
         conn.executemany("INSERT INTO pairs (document_id, task, messages, reference, split,"
-                         " created_at) VALUES (?, ?, ?, ?, ?, ?)", pair_rows)
+                         " created_at, origin, method, review) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         pair_rows)
         conn.executemany("INSERT INTO splits (name, file, config, created_at, build) VALUES"
                          " (?, ?, ?, ?, ?)",
                          [(name, info["file"], json.dumps(dataclasses.asdict(settings)), now(), build_id)
                           for name, info in report_splits.items()])
     lengths = models.token_lengths([dataset.pair_text(p) for pairs in by_split.values() for p in pairs])
     card = dataset.dataset_card(by_split, [result for _, result in built], duplicates, lengths)
+    card["feedback_pairs"] = len(feedback)
+    card["augmentation"] = (augmentation_counts(augmented, augment_stats, len(blocked_variants))
+                            if settings.augment_list else None)
     atomic_write(folder / "card.json", json.dumps(card, indent=2))
     return {"build": build_id, "pairs": card["pairs_per_task"], "splits": report_splits,
             "residual_scan": {"blocking": 0, "warnings": len(warnings)},
+            "feedback_pairs": len(feedback), "augmentation": card["augmentation"],
             "card": card, "not_approved": skipped,
             "unparsed": [{"id": row["id"], "source": Path(row["source"]).name, "reason": result.problem}
                          for row, result in built if not result.pairs]}
+
+
+def _pair_key(pair) -> tuple[str, str, str]:
+    """The case without its phrasing, and the answer: one report ingested twice gives
+    the same key whatever phrasing each copy drew."""
+    return (pair.task, pair.messages[1]["content"].split("\n\n", 1)[-1], pair.messages[2]["content"])
+
+
+def _scanned(pair) -> str:
+    """What of a pair the residual scan reads: the question and the answer."""
+    return "\n".join(m["content"] for m in pair.messages[1:])
 
 
 def freeze_test_split(workspace: Workspace) -> dict:
@@ -127,6 +175,13 @@ def revise_pair(workspace: Workspace, pair_id: int, answer: str | None = None,
     if not rows:
         raise ValueError(f"no pair with id {pair_id}")
     row = rows[0]
+    if row["origin"] == "augmented" and answer is None and exclude is not None:
+        return review_augmented(workspace, accept=not exclude, pair_ids=[pair_id])
+    if row["origin"] != "report":
+        raise ValueError(f"pair {pair_id} comes from {row['origin']}: "
+                         + ("accept or reject it; its answer is its source pair's"
+                            if row["origin"] == "augmented" else
+                            "edit it in the Chat tab's feedback review"))
     messages = json.loads(row["messages"])
     if answer is not None:
         if not answer.strip():
