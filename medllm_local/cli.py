@@ -161,9 +161,17 @@ def cmd_build(args: argparse.Namespace) -> dict:
     from medllm_local import pipeline
     from medllm_local.dataset import BuildSettings
 
-    report = pipeline.build_dataset(open_workspace(args), settings_from_args(BuildSettings, args))
+    workspace = open_workspace(args)
+    settings = settings_from_args(BuildSettings, args)
+    if args.review_augmented:  # a person's verdict on the pending variants, before writing
+        pipeline.review_augmented(workspace, accept=args.review_augmented == "accept")
+    report = pipeline.build_dataset(workspace, settings)
     if not args.json:
         print(", ".join(f"{n} {task} pairs" for task, n in report["pairs"].items()))
+        if report["augmentation"]:
+            counts = report["augmentation"]
+            print(f"augmented: {counts['pairs']} variants ({counts['pending']} to review, "
+                  f"{counts['accepted']} accepted and written to train, {counts['rejected']} rejected)")
         for name, info in report["splits"].items():
             print(f"{name}: {info['pairs']} pairs from {len(info['documents'])} documents -> {info['file']}")
         for item in report["unparsed"]:
@@ -283,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("build", cmd_build, "build instruction pairs and train/validation/test splits "
                                 "from the approved documents")
     add_settings_arguments(p, BuildSettings)
+    p.add_argument("--review-augmented", choices=("accept", "reject"), default=None,
+                   help="accept or reject every augmented pair waiting for review (read them "
+                        "first: Dataset tab) before this build")
     p = add("train", cmd_train, "fine-tune with QLoRA (GPU) or LoRA (CPU) on the latest build; "
                                 "Ctrl-C saves a checkpoint and stops")
     p.add_argument("--model", default=None, help="base model: an HF folder name under models/ "

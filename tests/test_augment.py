@@ -14,6 +14,7 @@ from medllm_local.dataset import FORMATS, BuildSettings, dump, load, pairs_for_d
 from medllm_local.demo import DEMO_REPORTS
 from medllm_local.prompts import SYSTEM_PROMPT, case_prompt
 from medllm_local.records import Pair
+from conftest import run_cli
 from test_dataset import approved_workspace
 
 CASE = ("Chief complaint: SOB for 3 days.\n\n"
@@ -203,3 +204,25 @@ def test_approved_chat_feedback_goes_to_train_only(workspace, tmp_path):
 def test_build_settings_refuse_unknown_augmentation():
     with pytest.raises(ValueError, match="unknown augmentation"):
         BuildSettings(augment="abbreviations,backtranslation")
+
+
+def test_cli_build_augments_and_accepts_in_bulk(tmp_path):
+    ws = str(tmp_path / "ws")
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    for report in DEMO_REPORTS[:3]:
+        (folder / f"{report.slug}.txt").write_text(report.text)
+    assert run_cli("ingest", str(folder), "--workspace", ws).returncode == 0
+    assert run_cli("deid", "--all", "--approve", "--workspace", ws).returncode == 0
+    args = ("build", "--workspace", ws, "--json", "--augment", "abbreviations,fillers",
+            "--augment-per-pair", "2")
+    first = json.loads(run_cli(*args).stdout)["augmentation"]
+    assert first["pending"] == first["pairs"] > 0 and first["in_train"] == 0
+    assert first["methods"] == ["abbreviations", "fillers"]
+    out = run_cli(*args, "--review-augmented", "accept")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["augmentation"]["in_train"] == first["pairs"]
+    assert report["splits"]["train"]["pairs"] == first["source_pairs"] + first["pairs"]
+    bad = run_cli("build", "--workspace", ws, "--json", "--augment", "backtranslation")
+    assert bad.returncode != 0 and "unknown augmentation" in json.loads(bad.stdout)["error"]
