@@ -86,6 +86,21 @@ def test_not_enough_disk_is_said_before_anything_is_installed(tmp_path):
         bundle.check_disk(manifest, tmp_path, free=needed - 1)
 
 
+def test_a_tar_of_the_bundle_is_unpacked_beside_itself_and_checked(tmp_path):
+    import tarfile
+
+    folder = small_bundle(tmp_path)
+    archive = tmp_path / "usb" / "medllm-bundle.tar"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w") as tar:
+        tar.add(folder, arcname="medllm-bundle")
+    shutil.rmtree(folder)
+    opened = bundle.open_bundle(archive, install.ROOT)
+    assert opened.folder == tmp_path / "usb" / "medllm-bundle"
+    assert (opened.wheelhouse / "a-1.0-py3-none-any.whl").is_file()
+    assert not [p for p in archive.parent.iterdir() if p.name.startswith(".unpack-")]
+
+
 def test_a_folder_without_manifest_is_not_a_bundle(tmp_path):
     with pytest.raises(bundle.BundleError, match="no manifest.json"):
         bundle.open_bundle(tmp_path, install.ROOT)
