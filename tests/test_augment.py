@@ -12,6 +12,7 @@ from medllm_local import augment, pipeline
 from medllm_local.abbreviations import medical_words, project_abbreviations
 from medllm_local.dataset import FORMATS, BuildSettings, dump, load, pairs_for_document
 from medllm_local.demo import DEMO_REPORTS
+from medllm_local.pipeline.pairs import PairFilter, export_pairs, list_pairs
 from medllm_local.prompts import SYSTEM_PROMPT, case_prompt
 from medllm_local.records import Pair
 from conftest import run_cli
@@ -175,6 +176,19 @@ def test_augmented_pairs_reach_train_only_after_review(workspace, tmp_path):
     assert len(workspace.query("SELECT * FROM pairs WHERE origin = 'augmented'")) == len(rows)
     with pytest.raises(ValueError, match="accept or reject"):
         pipeline.revise_pair(workspace, rows[0]["id"], answer="Something else")
+    # The Dataset tab's list and export (pipeline/pairs.py)
+    shown = list_pairs(workspace, PairFilter(augmented="yes", review="accepted"))
+    assert len(shown) == len(accepted) and {p["split"] for p in shown} == {"train"}
+    assert len(list_pairs(workspace, PairFilter(augmented="yes", excluded="yes"))) == len(rows) - len(accepted)
+    found = list_pairs(workspace, PairFilter(task="diagnosis", augmented="no", search="pneumonia lobe"))
+    assert found and all("pneumonia" in (p["question"] + p["answer"]).lower() for p in found)
+    assert list_pairs(workspace, PairFilter(search="100%_not_there")) == []
+    for fmt in FORMATS:
+        exported = export_pairs(workspace, fmt, PairFilter(split="train"))
+        again = load(open(exported["file"]).read())
+        assert len(again) == exported["pairs"] == plain["splits"]["train"]["pairs"] + len(accepted)
+        assert sum(1 for p in again if p.augmented) == len(accepted)
+        assert {p.task for p in again} == {"diagnosis", "differential", "treatment"}
 
 
 def test_approved_chat_feedback_goes_to_train_only(workspace, tmp_path):

@@ -1,18 +1,29 @@
-"""The Dataset tab: build pairs from the approved documents and see what was made."""
+"""The Dataset tab: build pairs from the approved documents (with or without
+augmentation), list them with filters and a text search, correct or leave out a pair,
+accept or reject augmented pairs in bulk, and export pairs in the common formats.
+Every action is a pipeline call; this module only gathers inputs and shows results."""
 
 from __future__ import annotations
 
 from medllm_local import pipeline
+from medllm_local.augment import METHODS
+from medllm_local.dataset import FORMATS, BuildSettings
+from medllm_local.pipeline.pairs import PairFilter, export_pairs, list_pairs
 from medllm_local.workspace import Workspace
 
-PAIR_COLUMNS = ["pair", "split", "task", "document", "answer", "edited", "excluded"]
+PAIR_COLUMNS = ["pair", "split", "task", "document", "origin", "review", "question", "answer",
+                "edited", "excluded"]
+TASK_CHOICES = ["", "diagnosis", "differential", "treatment", "feedback"]
+FLAG_CHOICES = ["", "yes", "no"]
 
 
-def pair_rows(workspace: Workspace) -> list[list]:
-    rows = workspace.query("SELECT * FROM pairs ORDER BY split, id")
-    return [[r["id"], r["split"], r["task"], r["document_id"], r["reference"][:160],
-             "yes" if r["edited"] else "", "yes" if r["excluded"] else ""] for r in rows] or \
-        [["", "", "(no pairs yet)", "", "", "", ""]]
+def pair_rows(workspace: Workspace, pair_filter: PairFilter | None = None) -> list[list]:
+    rows = list_pairs(workspace, pair_filter)
+    return [[r["id"], r["split"], r["task"], r["document_id"] or "",
+             r["origin"] + (f" ({r['method']})" if r["method"] else ""), r["review"],
+             r["question"].split("\n\n", 1)[-1][:160], r["answer"][:160],
+             "yes" if r["edited"] else "", "yes" if r["excluded"] or r["review"] == "rejected" else ""]
+            for r in rows] or [["", "", "(no pairs)", "", "", "", "", "", "", ""]]
 
 
 def build_summary(report: dict) -> str:
@@ -23,6 +34,13 @@ def build_summary(report: dict) -> str:
     card = report["card"]
     lines.append(f"Length in tokens: p95 {card['tokens']['p95']}, max {card['tokens']['max']}; "
                  f"duplicate pairs dropped: {card['duplicate_pairs_removed']}.")
+    if report.get("feedback_pairs"):
+        lines.append(f"Approved chat feedback: {report['feedback_pairs']} pairs, in train.")
+    counts = report.get("augmentation")
+    if counts:
+        lines.append(f"Augmented ({', '.join(counts['methods'])}): {counts['pairs']} variants of "
+                     f"{counts['source_pairs']} train pairs; {counts['pending']} wait for review, "
+                     f"{counts['accepted']} accepted (in train), {counts['rejected']} rejected.")
     if report["not_approved"]:
         lines.append(f"Left out, not approved: {len(report['not_approved'])} documents.")
     for item in report["unparsed"]:
@@ -38,11 +56,33 @@ def build_dataset_tab(workspace: Workspace) -> None:
 
     gr.Markdown("Build instruction pairs (most likely diagnosis, ranked differential, "
                 "treatment plan) from the approved documents, split by patient into train, "
-                "validation and test. Documents not approved are left out.")
-    build = gr.Button("Build dataset", variant="primary", elem_id="dataset-build")
+                "validation and test. Documents not approved are left out. Augmentation "
+                "adds reworded copies of train pairs; they are trained on only once accepted.")
+    with gr.Row():
+        build = gr.Button("Build dataset", variant="primary", elem_id="dataset-build")
+        methods = gr.CheckboxGroup(list(METHODS), value=["abbreviations", "synonyms", "fillers"],
+                                   label="Augmentation methods", elem_id="dataset-augment-methods")
+        per_pair = gr.Number(value=1, precision=0, minimum=1, maximum=20, label="Variants per pair",
+                             elem_id="dataset-augment-per-pair")
+        build_augmented = gr.Button("Build with augmentation", elem_id="dataset-build-augmented")
     status = gr.Markdown("", elem_id="dataset-status")
+    with gr.Row():
+        task = gr.Dropdown(TASK_CHOICES, value="", label="Task", elem_id="filter-task")
+        split = gr.Dropdown(["", "train", "validation", "test"], value="", label="Split",
+                            elem_id="filter-split")
+        edited = gr.Dropdown(FLAG_CHOICES, value="", label="Edited", elem_id="filter-edited")
+        augmented = gr.Dropdown(FLAG_CHOICES, value="", label="Augmented", elem_id="filter-augmented")
+        review = gr.Dropdown(["", "pending", "accepted", "rejected"], value="", label="Review",
+                             elem_id="filter-review")
+        excluded = gr.Dropdown(FLAG_CHOICES, value="", label="Left out", elem_id="filter-excluded")
+        search = gr.Textbox(label="Search question and answer", elem_id="filter-search")
+        show = gr.Button("Show", elem_id="filter-show")
+    filters = [task, split, edited, augmented, excluded, review, search]
     table = gr.Dataframe(value=pair_rows(workspace), headers=PAIR_COLUMNS, interactive=False,
-                         elem_id="dataset-pairs")
+                         wrap=True, elem_id="dataset-pairs")
+
+    def shown(*values) -> list[list]:
+        return pair_rows(workspace, PairFilter(*values))
 
     def run(progress=gr.Progress()):
         try:
@@ -52,11 +92,21 @@ def build_dataset_tab(workspace: Workspace) -> None:
             return pair_rows(workspace), f"Not built: {error}"
         return pair_rows(workspace), build_summary(report)
 
+    def run_augmented(chosen, variants, *values):
+        try:
+            settings = BuildSettings(augment=",".join(chosen or []), augment_per_pair=int(variants or 1))
+            report = pipeline.build_dataset(workspace, settings)
+        except (pipeline.GateError, ValueError) as error:
+            return shown(*values), f"Not built: {error}"
+        return shown(*values), build_summary(report)
+
     with gr.Row():
         pair_id = gr.Number(label="Pair", precision=0, elem_id="pair-id")
         answer = gr.Textbox(label="Corrected answer (empty: keep)", elem_id="pair-answer")
         exclude = gr.Checkbox(label="Leave this pair out", elem_id="pair-exclude")
         save = gr.Button("Save pair", elem_id="pair-save")
+    question = gr.Textbox(label="Question of the selected pair", interactive=False, lines=4,
+                          elem_id="pair-question")
 
     def save_pair(pid, new_answer, leave_out):
         if pid is None:
@@ -67,5 +117,49 @@ def build_dataset_tab(workspace: Workspace) -> None:
             return pair_rows(workspace), f"Not saved: {error}"
         return pair_rows(workspace), "Saved; build again to write it into the dataset files."
 
+    def select_pair(event: gr.SelectData):
+        row = event.row_value or []
+        found = [p for p in list_pairs(workspace) if row and p["id"] == row[0]]
+        if not found:
+            return None, "", False, ""
+        pair = found[0]
+        return (pair["id"], pair["answer"], pair["excluded"] or pair["review"] == "rejected",
+                pair["question"])
+
+    # Gradio finds the event argument by its annotation, which `from __future__ import
+    # annotations` turns into a string that it cannot resolve here (gr is a local import).
+    select_pair.__annotations__["event"] = gr.SelectData
+
+    with gr.Row():
+        review_method = gr.Dropdown(["", *METHODS], value="", label="Augmented pairs of method (empty: all)",
+                                    elem_id="review-method")
+        accept = gr.Button("Accept all pending", elem_id="review-accept")
+        reject = gr.Button("Reject all pending", elem_id="review-reject")
+    with gr.Row():
+        fmt = gr.Dropdown(list(FORMATS), value="messages", label="Export format", elem_id="export-format")
+        export = gr.Button("Export the pairs shown", elem_id="export-pairs")
+
+    def review_all(verdict: bool, method, *values):
+        result = pipeline.review_augmented(workspace, accept=verdict, method=method or None)
+        return shown(*values), (f"{result['review'].capitalize()} {len(result['pairs'])} augmented "
+                                "pairs; build with augmentation again to write them.")
+
+    def export_shown(chosen_format, *values):
+        try:
+            result = export_pairs(workspace, chosen_format, PairFilter(*values))
+        except ValueError as error:
+            return f"Not exported: {error}"
+        return f"Exported {result['pairs']} pairs ({result['format']}) to `{result['file']}`"
+
     build.click(run, None, [table, status], api_name="dataset_build")
+    build_augmented.click(run_augmented, [methods, per_pair, *filters], [table, status],
+                          api_name="dataset_build_augmented")
+    show.click(shown, filters, table, api_name="dataset_filter")
+    search.submit(shown, filters, table)
+    table.select(select_pair, None, [pair_id, answer, exclude, question])
     save.click(save_pair, [pair_id, answer, exclude], [table, status], api_name="dataset_save_pair")
+    accept.click(lambda *v: review_all(True, *v), [review_method, *filters], [table, status],
+                 api_name="dataset_accept_augmented")
+    reject.click(lambda *v: review_all(False, *v), [review_method, *filters], [table, status],
+                 api_name="dataset_reject_augmented")
+    export.click(export_shown, [fmt, *filters], status, api_name="dataset_export")
