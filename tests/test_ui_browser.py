@@ -265,3 +265,47 @@ def test_clean_tab_cleans_shows_a_documents_changes_and_reverts_one(tmp_path, br
                    if url.startswith("http"))
     finally:
         app.stop()
+
+
+def test_dataset_tab_filters_accepts_augmented_pairs_and_edits_an_answer(tmp_path, browser_page):
+    """Built with augmentation beforehand: the Dataset tab shows only the augmented pairs,
+    searches, accepts them in bulk, and saves a corrected answer."""
+    from conftest import AppProcess
+    from medllm_local import pipeline
+    from medllm_local.dataset import BuildSettings
+
+    workspace = pipeline.open_workspace(tmp_path / "ws")
+    pipeline.ingest(workspace, [workspace.folder("inbox") / pipeline.DEMO_INBOX])
+    pipeline.deid_documents(workspace)
+    pipeline.approve_documents(workspace)
+    built = pipeline.build_dataset(workspace, BuildSettings(augment="fillers"))
+    assert built["augmentation"]["pending"] > 0
+    app = AppProcess(tmp_path).wait()
+    try:
+        page, requests = browser_page
+        page.goto(app.url, wait_until="networkidle")
+        page.get_by_role("tab", name="Dataset").click()
+        page.locator("#filter-augmented input").click()
+        page.get_by_role("option", name="yes", exact=True).click()
+        page.locator("#filter-show").click()
+        from playwright.sync_api import expect
+
+        table = page.locator("#dataset-pairs")
+        expect(table).to_contain_text("augmented (fillers)", timeout=30_000)
+        expect(table).not_to_contain_text("validation")  # augmented pairs are train only
+        page.locator("#review-accept").click()
+        page.locator("#dataset-status").get_by_text("Accepted").wait_for(timeout=30_000)
+        assert {r["review"] for r in workspace.query(
+            "SELECT review FROM pairs WHERE origin = 'augmented'")} == {"accepted"}
+        pair = workspace.query("SELECT id FROM pairs WHERE origin = 'report' AND task = 'diagnosis'"
+                               " ORDER BY id LIMIT 1")[0]["id"]
+        page.locator("#pair-id input").fill(str(pair))
+        page.locator("#pair-answer textarea").fill("Corrected in the browser")
+        page.locator("#pair-save").click()
+        page.locator("#dataset-status").get_by_text("Saved").wait_for(timeout=30_000)
+        row = workspace.query("SELECT edited, reference FROM pairs WHERE id = ?", (pair,))[0]
+        assert row["edited"] == 1 and row["reference"] == "Corrected in the browser"
+        assert all(urlparse(url).hostname in ("127.0.0.1", "localhost") for url in requests
+                   if url.startswith("http"))
+    finally:
+        app.stop()
