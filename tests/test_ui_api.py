@@ -21,7 +21,7 @@ STAGE_ENDPOINTS = {
     "/train_check_fit", "/train_start", "/train_resume", "/train_retrain", "/train_stop",
     "/train_poll", "/eval_start", "/eval_poll", "/eval_mark", "/eval_refresh_models",
     "/export_start", "/export_poll", "/export_refresh_runs",
-    "/chat", "/chat_case", "/chat_differential",
+    "/chat", "/chat_case", "/chat_differential", "/chat_refresh_models",
     "/feedback_up", "/feedback_down", "/feedback_correction", "/feedback_deidentify",
     "/feedback_approve", "/feedback_reject",
     "/export_conversation_text", "/export_conversation_pdf",
@@ -57,10 +57,33 @@ def rows(table: dict) -> list[list]:
     return table["data"]
 
 
+def test_loss_plot_gets_numbers_even_before_the_first_step():
+    """An all-None loss column is "object" in pandas, and the plot then keeps drawing
+    losses as categories (unordered axis) once training reports them."""
+    from medllm_local.ui.train_tab import loss_frame
+
+    assert loss_frame([]).dtypes["loss"].kind == "f"
+    assert loss_frame([{"step": 1, "loss": 3.2}, {"step": 2, "eval_loss": 3.0}]).dtypes["loss"].kind == "f"
+
+
 def test_every_stage_endpoint_is_exposed_under_its_stable_name(client):
     named = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     missing = STAGE_ENDPOINTS - set(named)
     assert not missing, f"endpoints lost or renamed: {sorted(missing)}"
+
+
+def test_no_component_offers_to_share_to_hugging_face(app):
+    """Chatbot and Image show a "share" button by default, which posts to Hugging Face."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(app.url + "/config", timeout=10) as response:
+        config = json.load(response)
+    sharing = [c.get("props", {}).get("elem_id") for c in config["components"]
+               if "share" in (c.get("props", {}).get("buttons") or [])]
+    assert sharing == []
+    assert config["components"] and any(c.get("props", {}).get("elem_id") == "chat-history"
+                                        for c in config["components"])
 
 
 def test_upload_lists_the_document_and_removes_the_upload(client, app, tmp_path):

@@ -228,12 +228,19 @@ def build_chat_tab(workspace: Workspace) -> None:
                 f"{a.seconds:.1f} s (checked against its JSON schema)")
 
     choices = gguf_choices()
-    model = gr.Dropdown(choices=choices, value=choices[0][1] if choices else None,
-                        label="Model", elem_id="chat-model")
+    with gr.Row():
+        model = gr.Dropdown(choices=choices, value=choices[0][1] if choices else None,
+                            label="Model", elem_id="chat-model", scale=4)
+        refresh = gr.Button("Refresh models", size="sm", scale=1, elem_id="chat-refresh")
+    # An export finished while the app runs is listed without a restart.
+    refresh.click(lambda: gr.update(choices=gguf_choices()), None, model,
+                  api_name="chat_refresh_models")
     with gr.Row():
         with gr.Column(scale=3):
+            # No "share" button: it posts the conversation to Hugging Face.
             chatbot = gr.Chatbot(label="Conversation", height=420, elem_id="chat-history",
-                                 sanitize_html=True, render_markdown=True)
+                                 sanitize_html=True, render_markdown=True,
+                                 buttons=["copy", "copy_all"])
             with gr.Row():
                 question = gr.Textbox(placeholder="Describe the case or ask a question",
                                       show_label=False, scale=5, elem_id="chat-input")

@@ -123,7 +123,9 @@ def build_clean_tab(workspace: Workspace) -> None:
             page_no = gr.Number(label="Page", precision=0, value=1, elem_id="clean-page-no")
             load = gr.Button("Load page", elem_id="clean-page-load")
         with gr.Row():
-            image = gr.Image(label="Page", type="pil", interactive=False, elem_id="clean-page-image")
+            # No "share" button: it would post a patient's page to Hugging Face.
+            image = gr.Image(label="Page", type="pil", interactive=False, elem_id="clean-page-image",
+                             buttons=["download", "fullscreen"])
             typed = gr.Textbox(label="The page as written", lines=18, elem_id="clean-transcript")
         save = gr.Button("Save transcription", variant="primary", elem_id="clean-transcribe-save")
         page_status = gr.Markdown("", elem_id="clean-page-status")

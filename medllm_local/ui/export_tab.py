@@ -27,8 +27,8 @@ def export_view(report: dict) -> tuple[str, list[list]]:
     elif job.get("error") and not result.get("gguf"):  # else the checks below say it
         text += f"\n\n{job['error']}"
     if result.get("gguf"):
-        text += (f"\n\nGGUF: `{result['gguf']}`" + (" (all checks passed; listed under Chat after a "
-                                                     "restart)" if result["passed"] else
+        text += (f"\n\nGGUF: `{result['gguf']}`" + (" (all checks passed; listed under Chat after "
+                                                     "Refresh models)" if result["passed"] else
                                                      " (a check failed; files kept for inspection)")
                  + f"\n\nOllama Modelfile: `{result['modelfile']}`")
     rows = [[c["name"], "passed" if c["passed"] else "FAILED", c["detail"]]

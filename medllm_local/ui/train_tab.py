@@ -45,7 +45,11 @@ def loss_frame(rows: list[dict]):
 
     points = [{"step": r["step"], "loss": r[key], "series": key.replace("_", " ")}
               for r in rows for key in ("loss", "eval_loss") if key in r]
-    return pd.DataFrame(points or [{"step": 0, "loss": None, "series": "loss"}])
+    frame = pd.DataFrame(points or [{"step": 0, "loss": None, "series": "loss"}])
+    # A number column: with a None among the losses pandas makes it "object", and the
+    # plot then draws the losses as categories (unordered axis, the line going up).
+    frame["loss"] = pd.to_numeric(frame["loss"], errors="coerce")
+    return frame
 
 
 def progress_text(report: dict) -> str:
