@@ -11,7 +11,6 @@ import sys
 import pytest
 
 from conftest import ROOT, run_cli
-from medllm_local.pipeline import NOT_BUILT
 
 CONTRACT = ["ingest", "deid", "clean", "build", "train", "eval", "export", "chat", "models",
             "demo"]
@@ -41,16 +40,6 @@ def test_every_stage_takes_workspace_and_json(command):
     out = run_cli(command, "--help")
     assert out.returncode == 0
     assert "--workspace DIR" in out.stdout and "--json" in out.stdout
-
-
-@pytest.mark.parametrize("command", sorted(NOT_BUILT))
-def test_unbuilt_stage_exits_nonzero_with_one_plain_line(command, tmp_path):
-    out = run_cli(command, *STAGE_ARGS.get(command, []), "--workspace", str(tmp_path), "--json")
-    assert out.returncode == 1
-    assert json.loads(out.stdout) == {"error": json.loads(out.stdout)["error"]}
-    error_lines = [l for l in out.stderr.splitlines() if l.startswith("error:")]
-    assert len(error_lines) == 1
-    assert "not built yet" in error_lines[0] and f"issue {NOT_BUILT[command]}" in error_lines[0]
 
 
 def test_options_before_the_command_are_kept(tmp_path):

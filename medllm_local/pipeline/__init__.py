@@ -11,8 +11,7 @@ from medllm_local.pipeline.assistant import (CONVERSATIONS, chat_answer, chat_di
 from medllm_local.pipeline.cleaning import (clean_documents, document_cleaning, page_image,
                                             revert_changes, training_text, transcribe_page,
                                             transcription_queue)
-from medllm_local.pipeline.common import (DEMO_INBOX, NOT_BUILT, GateError, NotBuiltError,
-                                          ProgressCallback, open_workspace, require_built)
+from medllm_local.pipeline.common import DEMO_INBOX, GateError, ProgressCallback, open_workspace
 from medllm_local.pipeline.augmenting import review_augmented
 from medllm_local.pipeline.datasets import build_dataset, freeze_test_split, revise_pair
 from medllm_local.pipeline.demo import STAGES, run_demo
@@ -27,10 +26,10 @@ from medllm_local.pipeline.privacy import (SURROGATE_KEY, SURROGATE_MAP, approve
                                            require_approved, residual_scan, review_document,
                                            revise_document, saved_deid_settings)
 
-__all__ = ["CONVERSATIONS", "DEMO_INBOX", "NOT_BUILT", "SURROGATE_KEY", "SURROGATE_MAP", "GateError",
-           "NotBuiltError", "ProgressCallback", "approve_documents", "build_dataset", "freeze_test_split", "revise_pair",
+__all__ = ["CONVERSATIONS", "DEMO_INBOX", "SURROGATE_KEY", "SURROGATE_MAP", "GateError",
+           "ProgressCallback", "approve_documents", "build_dataset", "freeze_test_split", "revise_pair",
            "chat_answer", "chat_stream", "deid_documents", "deid_files", "finding_json",
-           "ingest", "models_report", "open_workspace", "require_approved", "require_built",
+           "ingest", "models_report", "open_workspace", "require_approved",
            "rejected_texts", "residual_scan", "run_demo", "STAGES", "review_document", "revise_document",
            "saved_deid_settings", "job_log_tail", "job_report", "latest_job", "start_job", "stop_job", "latest_build",
            "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models", "mark_answer", "marks_summary",

@@ -1,5 +1,5 @@
 """What every pipeline module shares: the workspace opener, progress callbacks, and
-the errors that say a stage may not run yet."""
+the error that says a stage may not run yet."""
 
 from __future__ import annotations
 
@@ -11,22 +11,6 @@ from medllm_local.workspace import CATALOGUE_NAME, DEFAULT_WORKSPACE, Workspace
 
 ProgressCallback = Callable[[int, int, str], None]  # (done, total, what is being done)
 DEMO_INBOX = "demo-reports"
-
-# Stages of the CLI contract that later issues build. Said plainly, never faked.
-NOT_BUILT: dict[str, int] = {}
-
-
-class NotBuiltError(RuntimeError):
-    """A stage of the contract that this release does not have yet."""
-
-
-def require_built(stage: str) -> None:
-    if stage in NOT_BUILT:
-        raise NotBuiltError(
-            f"`{stage}` is not built yet in this release (tracked as issue {NOT_BUILT[stage]}); "
-            "available now: ingest, deid, clean, build, train, export, eval, chat, models, demo, and the app"
-        )
-
 
 def open_workspace(path: str | Path | None = None) -> Workspace:
     """Open the workspace, creating it if needed; a new one gets the demo reports in its

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from medllm_local.pipeline.cleaning import clean_documents
-from medllm_local.pipeline.common import DEMO_INBOX, NOT_BUILT, NotBuiltError, open_workspace
+from medllm_local.pipeline.common import DEMO_INBOX, open_workspace
 from medllm_local.pipeline.datasets import build_dataset
 from medllm_local.pipeline.documents import ingest
 from medllm_local.pipeline.assistant import chat_answer
@@ -31,10 +31,6 @@ def run_demo(workspace_path: str | Path | None, until: str = "build") -> dict:
     if until not in STAGES:
         raise ValueError(f"unknown stage {until!r}; stages: {', '.join(STAGES)}")
     wanted = STAGES[:STAGES.index(until) + 1]
-    missing = [s for s in wanted if s in NOT_BUILT]
-    if missing:
-        raise NotBuiltError(f"the demo cannot run {', '.join(missing)} yet (not built in this "
-                            f"release); use --until export")
     workspace = open_workspace(workspace_path)
     report: dict = {}
     for stage in wanted:
