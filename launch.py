@@ -46,10 +46,13 @@ def ensure_installed(dev: bool, wheels: list[str], bundle: str | None = None) ->
     sys.path.insert(0, str(ROOT))
     from installer import install
 
-    if install.is_installed(dev):
+    installed = install.is_installed(dev)
+    if installed and not bundle:
         return
-    print("medllm-local: first run, installing into .venv (this happens once)"
-          + (f" from the bundle {bundle}" if bundle else "") + "...", file=sys.stderr, flush=True)
+    if not installed:  # (with a bundle the installer still checks it and copies its model)
+        print("medllm-local: first run, installing into .venv (this happens once)"
+              + (f" from the bundle {bundle}" if bundle else "") + "...", file=sys.stderr,
+              flush=True)
     code = subprocess.call([sys.executable, str(ROOT / "installer" / "install.py"),
                             *(["--dev"] if dev else []),
                             *(["--bundle", bundle] if bundle else []),

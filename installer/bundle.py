@@ -48,6 +48,9 @@ from installer import install  # noqa: E402
 MANIFEST = "manifest.json"
 BUNDLE_KIND = "medllm-local-bundle"
 FORMAT = 1
+# Made inside the bundle's project by installing and using it, never read as the bundle.
+RUNTIME_FOLDERS = tuple(f"medllm-local/{name}/" for name in
+                        (".venv", "tools", "models", ".pytest_cache", "test-artifacts"))
 # The installed venv is about 2.5x the wheels (compressed) it comes from; the rest is
 # headroom for pip's unpacking.
 DISK_FACTOR = 3.0
@@ -129,7 +132,8 @@ def check_compatible(manifest: dict, machine: dict | None = None) -> list[str]:
 
 def verify_files(folder: Path, manifest: dict) -> None:
     """Every listed file present with its size and sha256, and nothing else in the
-    folders pip and dpkg read from: one error that names every bad file."""
+    folders the installer reads or copies from: one error that names every bad file.
+    (What installing and using the project makes inside it is not the bundle's.)"""
     problems = []
     listed = manifest["files"]
     for name, expected in listed.items():
@@ -138,10 +142,13 @@ def verify_files(folder: Path, manifest: dict) -> None:
             problems.append(f"{name}: missing")
         elif path.stat().st_size != expected["size"] or sha256_file(path) != expected["sha256"]:
             problems.append(f"{name}: corrupted (its sha256 differs from the manifest)")
-    for sub in ("wheelhouse", "debs", "converter"):
+    for sub in ("wheelhouse", "debs", "converter", "models", "medllm-local"):
         for path in (folder / sub).rglob("*") if (folder / sub).is_dir() else ():
-            if path.is_file() and path.relative_to(folder).as_posix() not in listed:
-                problems.append(f"{path.relative_to(folder).as_posix()}: not in the manifest")
+            name = path.relative_to(folder).as_posix()
+            if name.startswith(RUNTIME_FOLDERS) or "__pycache__" in name:
+                continue
+            if path.is_file() and name not in listed:
+                problems.append(f"{name}: not in the manifest")
     if problems:
         shown = "\n  ".join(problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
@@ -211,18 +218,29 @@ def open_bundle(path: Path, project_root: Path) -> Bundle:
 
 
 def unpack(archive: Path) -> Path:
-    target = archive.with_name(archive.name.removesuffix(".tar"))
-    if not (target / MANIFEST).is_file():
-        install.say("bundle", f"unpacking {archive} into {target}")
+    """A bundle .tar (or .tar.gz) unpacked into a folder beside it, once."""
+    stem = archive.name
+    for suffix in (".tar.gz", ".tgz", ".tar"):
+        stem = stem.removesuffix(suffix)
+    target = archive.with_name(stem if stem != archive.name else stem + "-unpacked")
+    if (target / MANIFEST).is_file():
+        return target
+    install.say("bundle", f"unpacking {archive} into {target}")
+    staging = Path(tempfile.mkdtemp(dir=archive.parent, prefix=".unpack-"))
+    try:
         with tarfile.open(archive) as tar:
-            staging = Path(tempfile.mkdtemp(dir=archive.parent, prefix=".unpack-"))
-            if hasattr(tarfile, "data_filter"):  # 3.11.4+: refuse links and odd paths
+            if hasattr(tarfile, "data_filter"):  # 3.11.4+: refuses links and odd paths
                 tar.extractall(staging, filter="data")
-            else:
-                tar.extractall(staging)
-            inner = [p for p in staging.iterdir()]
-            (inner[0] if len(inner) == 1 else staging).rename(target)
-            shutil.rmtree(staging, ignore_errors=True)
+            else:  # older 3.11: only plain files and folders inside the archive
+                members = [m for m in tar.getmembers() if (m.isfile() or m.isdir())
+                           and not m.name.startswith("/") and ".." not in Path(m.name).parts]
+                tar.extractall(staging, members=members)
+        inner = list(staging.iterdir())
+        (inner[0] if len(inner) == 1 and inner[0].is_dir() else staging).rename(target)
+    except (OSError, tarfile.TarError) as error:
+        raise BundleError(f"{archive} could not be unpacked into {target}: {error}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

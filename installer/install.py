@@ -290,6 +290,13 @@ def install(dev: bool = False, wheels: list[Path] | None = None, force: bool = F
     if sys.version_info < (3, 11):
         raise InstallError(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
     bundle = None
+    stamped = installed_state().get("bundle")
+    if bundle_path is None and stamped and not is_installed(dev):
+        # Installed from a bundle: an update must come from a bundle too, never the index.
+        if not Path(stamped).is_dir():
+            raise InstallError(f"this installation came from the bundle {stamped}, which is "
+                               "gone: give --bundle PATH with a bundle for this version")
+        bundle_path = Path(stamped)
     if bundle_path is not None:
         from installer.bundle import BundleError, open_bundle
 

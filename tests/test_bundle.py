@@ -57,6 +57,31 @@ def test_missing_changed_and_extra_files_are_each_named(tmp_path):
     assert "wheelhouse/evil-9.9-py3-none-any.whl: not in the manifest" in message
 
 
+def test_an_unlisted_model_or_project_file_is_refused_but_what_installing_made_is_not(tmp_path):
+    folder = small_bundle(tmp_path)
+    made = folder / "medllm-local" / ".venv" / "bin"
+    made.mkdir(parents=True)
+    (made / "python").write_text("made by installing")
+    (folder / "medllm-local" / "models" / "SmolLM2-135M-Instruct-hf").mkdir(parents=True)
+    (folder / "medllm-local" / "models" / "SmolLM2-135M-Instruct-hf" / "config.json").write_text("{}")
+    bundle.open_bundle(folder, install.ROOT)  # the project's own runtime folders are fine
+    (folder / "models" / "Llama-3.1-8B-Instruct").mkdir(parents=True)
+    (folder / "models" / "Llama-3.1-8B-Instruct" / "model.safetensors").write_bytes(b"x")
+    (folder / "medllm-local" / "sitecustomize.py").write_text("print('hello')")
+    with pytest.raises(bundle.BundleError) as error:
+        bundle.open_bundle(folder, install.ROOT)
+    assert "models/Llama-3.1-8B-Instruct/model.safetensors: not in the manifest" in str(error.value)
+    assert "medllm-local/sitecustomize.py: not in the manifest" in str(error.value)
+
+
+def test_an_install_from_a_bundle_is_never_updated_from_the_index(tmp_path, monkeypatch):
+    monkeypatch.setattr(install, "STAMP", tmp_path / "stamp.json")
+    install.STAMP.write_text(json.dumps({"fingerprint": "an older version", "dev": False,
+                                         "bundle": str(tmp_path / "gone")}))
+    with pytest.raises(install.InstallError, match="came from the bundle .*gone: give --bundle"):
+        install.install()
+
+
 def test_a_bundle_for_another_python_or_platform_is_refused(tmp_path):
     folder = small_bundle(tmp_path)
     manifest = json.loads((folder / bundle.MANIFEST).read_text())
@@ -86,13 +111,13 @@ def test_not_enough_disk_is_said_before_anything_is_installed(tmp_path):
         bundle.check_disk(manifest, tmp_path, free=needed - 1)
 
 
-def test_a_tar_of_the_bundle_is_unpacked_beside_itself_and_checked(tmp_path):
+def test_a_tar_gz_of_the_bundle_is_unpacked_beside_itself_and_checked(tmp_path):
     import tarfile
 
     folder = small_bundle(tmp_path)
-    archive = tmp_path / "usb" / "medllm-bundle.tar"
+    archive = tmp_path / "usb" / "medllm-bundle.tar.gz"
     archive.parent.mkdir()
-    with tarfile.open(archive, "w") as tar:
+    with tarfile.open(archive, "w:gz") as tar:
         tar.add(folder, arcname="medllm-bundle")
     shutil.rmtree(folder)
     opened = bundle.open_bundle(archive, install.ROOT)
