@@ -235,8 +235,9 @@ def clean_paraphrase(answer: str) -> str:
 
 def paraphrase_problem(original: str, candidate: str, task: str, vocabulary: Vocabulary) -> str | None:
     """Why a reworded instruction may not replace the original (None: it may). It must
-    still ask for the same task, be a sentence of sensible length, and bring in no
-    number, negation or clinical word of its own (it may not invent facts)."""
+    still ask for the same task, be a sentence of sensible length, keep every number and
+    negation, and bring in no number, negation or clinical word of its own (it may not
+    drop or invent facts)."""
     words = _TOKEN.findall(candidate)
     if not 3 <= len(words) <= 2 * len(_TOKEN.findall(original)) + 5:
         return "length"
@@ -253,9 +254,22 @@ def paraphrase_problem(original: str, candidate: str, task: str, vocabulary: Voc
         return "unchanged"
     if not any(stem in candidate.lower() for stem in TASK_WORDS.get(task, ("",))):
         return "task"
-    if clinical_facts(candidate, vocabulary) - clinical_facts(original, vocabulary):
+    before, after = clinical_facts(original, vocabulary), clinical_facts(candidate, vocabulary)
+    if after - before:
         return "new facts"
+    # Every number and negation stays, as often; a protected word said twice may be said once.
+    if any(after[word] < count for word, count in before.items()
+           if word[0].isdigit() or word in NEGATIONS or word.endswith("n't")):
+        return "lost facts"
     return None
+
+
+def paraphrased_instruction(instruction: str, answer: str, task: str,
+                            vocabulary: Vocabulary) -> str | None:
+    """The validation of one paraphrase: the model's ``answer`` as the new instruction,
+    or None when it may not replace ``instruction`` (see ``paraphrase_problem``)."""
+    candidate = clean_paraphrase(answer)
+    return None if paraphrase_problem(instruction, candidate, task, vocabulary) else candidate
 
 
 @dataclass
@@ -279,8 +293,9 @@ def _variant(pair: Pair, method: str, attempt: int, vocabulary: Vocabulary, seed
     if method == "paraphrase":
         if rephrase is None or not instruction:
             return None
-        candidate = clean_paraphrase(rephrase(instruction, attempt))
-        if paraphrase_problem(instruction, candidate, pair.task, vocabulary):
+        candidate = paraphrased_instruction(instruction, rephrase(instruction, attempt), pair.task,
+                                            vocabulary)
+        if candidate is None:
             return None
         new_case = case
         instruction = candidate

@@ -114,6 +114,31 @@ def test_a_rewrite_that_would_change_a_fact_is_dropped():
                                       vocabulary()) is None
 
 
+def test_paraphrase_validation_keeps_a_good_rewording_and_drops_bad_ones():
+    """The checks themselves, on known rewordings (the embedded model may give none that
+    pass, so its test alone could pass without checking anything)."""
+    instruction = "Based on the report below, list the 3 most likely diagnoses, without asthma."
+    good = "Rewritten instruction: \"From this report, name the 3 likeliest diagnoses, without asthma.\""
+    bad = {"drops a number": "From this report, name the likeliest diagnoses, without asthma.",
+           "drops a negation": "From this report, name the 3 likeliest diagnoses, with asthma.",
+           "adds a fact": "From this report, name the 3 likeliest diagnoses, without asthma or pneumonia.",
+           "answers": "The 3 most likely diagnoses are pneumonia, bronchitis and COPD.",
+           "other task": "From this report, what treatment would you give for 3 days?"}
+    kept = augment.paraphrased_instruction(instruction, good, "diagnosis", vocabulary())
+    assert kept == "From this report, name the 3 likeliest diagnoses, without asthma."
+    for why, answer in bad.items():
+        assert augment.paraphrased_instruction(instruction, answer, "diagnosis", vocabulary()) is None, why
+    # and through augmentation: of the model's answers exactly the good one makes a variant
+    source = case_pair()
+    source.messages[1]["content"] = f"{instruction}\n\n" + source.messages[1]["content"].split("\n\n", 1)[1]
+    answers = [*bad.values(), good]
+    made = augment.augment_pairs([source], ["paraphrase"], len(answers), vocabulary(),
+                                 rephrase=lambda text, variant: answers[variant % len(answers)])
+    assert made.tried["paraphrase"] >= len(answers) and made.kept["paraphrase"] == 1
+    assert [p.messages[1]["content"].split("\n\n", 1)[0] for p in made.pairs] == [kept]
+    assert case_of(made.pairs[0]) == case_of(source) and made.pairs[0].messages[2] == source.messages[2]
+
+
 def test_paraphrase_with_the_embedded_model_keeps_the_case_or_is_dropped():
     rephrase = pipeline.augmenting.model_rephrase(None, max_tokens=24)
     pairs = pairs_for_document(1, DEMO_REPORTS[0].text, ["diagnosis", "differential", "treatment"]).pairs

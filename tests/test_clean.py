@@ -241,3 +241,37 @@ def test_a_typed_page_replaces_the_ocr_text_and_is_de_identified_again(workspace
     pipeline.transcribe_page(workspace, doc_id, 2, None, deidentify=False)
     assert workspace.load_document(doc_id).text == document.text
     assert [q["page"] for q in pipeline.transcription_queue(workspace)] == [2]
+
+
+def test_cleaned_status_of_a_document_with_crlf_line_endings(workspace, tmp_path):
+    """"\r\n" files keep their line endings through ingest and de-identification; the
+    cleaned status compares texts read alike, so it says what cleaning did."""
+    from medllm_local.ui.clean_tab import document_rows
+
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    for report in DEMO_REPORTS[:3]:
+        text = f"{LETTERHEAD}\n{report.text}\nPage 1 of 1\n".replace("\n", "\r\n")
+        (folder / f"{report.slug}.txt").write_bytes(text.encode("utf-8"))
+    pipeline.ingest(workspace, [folder])
+    pipeline.deid_documents(workspace)
+    pipeline.approve_documents(workspace)
+    pipeline.clean_documents(workspace)
+    first = pipeline.cleaning_overview(workspace)[0]
+    assert first["changes"]["boilerplate"] >= 2 and first["cleaned"] and not first["stale"]
+    pipeline.revert_changes(workspace, document_id=first["id"])  # nothing of cleaning left
+    overview = {d["id"]: d for d in pipeline.cleaning_overview(workspace)}
+    assert not overview[first["id"]]["cleaned"] and sum(overview[first["id"]]["changes"].values()) == 0
+    second = next(d for d in overview.values() if d["id"] != first["id"])
+    assert second["cleaned"]
+    # de-identified again since cleaning: the dataset uses the de-identified text, not cleaned
+    pipeline.revise_document(workspace, second["id"], add_text="Riverside Medical Group",
+                             add_type="ORGANIZATION")
+    overview = {d["id"]: d for d in pipeline.cleaning_overview(workspace)}
+    assert overview[second["id"]]["stale"] and not overview[second["id"]]["cleaned"]
+    shown = {row[0]: row[-1] for row in document_rows(workspace)}
+    assert shown[first["id"]] == "no change"
+    assert shown[second["id"]] == "de-identified again: clean again"
+    assert pipeline.page_text(workspace, first["id"], 1).startswith(LETTERHEAD)
+    with pytest.raises(ValueError, match="no page 2"):
+        pipeline.page_text(workspace, first["id"], 2)

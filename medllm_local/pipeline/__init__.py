@@ -8,9 +8,9 @@ function and returns that stage's records; it holds no stage logic of its own.
 from medllm_local.pipeline.archive import similar_cases
 from medllm_local.pipeline.assistant import (CONVERSATIONS, chat_answer, chat_differential,
                                              chat_stream, export_conversation, models_report)
-from medllm_local.pipeline.cleaning import (clean_documents, document_cleaning, page_image,
-                                            revert_changes, training_text, transcribe_page,
-                                            transcription_queue)
+from medllm_local.pipeline.cleaning import (clean_documents, cleaning_overview, document_cleaning,
+                                            page_image, page_text, revert_changes, training_text,
+                                            transcribe_page, transcription_queue)
 from medllm_local.pipeline.common import DEMO_INBOX, GateError, ProgressCallback, open_workspace
 from medllm_local.pipeline.augmenting import review_augmented
 from medllm_local.pipeline.datasets import build_dataset, freeze_test_split, revise_pair
@@ -34,5 +34,5 @@ __all__ = ["CONVERSATIONS", "DEMO_INBOX", "SURROGATE_KEY", "SURROGATE_MAP", "Gat
            "saved_deid_settings", "job_log_tail", "job_report", "latest_job", "start_job", "stop_job", "latest_build",
            "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models", "mark_answer", "marks_summary",
            "chat_differential", "export_conversation", "similar_cases",
-           "clean_documents", "document_cleaning", "page_image", "revert_changes", "training_text",
+           "clean_documents", "cleaning_overview", "document_cleaning", "page_image", "page_text", "revert_changes", "training_text",
            "transcribe_page", "transcription_queue", "review_augmented"]

@@ -104,6 +104,10 @@ def review_augmented(workspace: Workspace, accept: bool, pair_ids: list[int] | N
         sql += " AND method = ?"
         args.append(method)
     ids = [row["id"] for row in workspace.query(sql, tuple(args))]
+    if pair_ids is not None and set(pair_ids) - set(ids):
+        raise ValueError("no augmented pair with id "
+                         + ", ".join(map(str, sorted(set(pair_ids) - set(ids))))
+                         + (f" of method {method}" if method else ""))
     review = "accepted" if accept else "rejected"
     with workspace.transaction() as conn:
         conn.executemany("UPDATE pairs SET review = ? WHERE id = ?", [(review, i) for i in ids])

@@ -61,6 +61,37 @@ def training_text(workspace: Workspace, row) -> str:
     return text
 
 
+def deid_text_hash(workspace: Workspace, row) -> str:
+    """What a document's de-identified text is now (a hash): a build records it, so pairs
+    made from an older text are known as such."""
+    return _text_hash(_deid_text(workspace, row))
+
+
+def _cleaned_text(workspace: Workspace, row) -> str:
+    with open(workspace.root / row["clean_file"], encoding="utf-8", newline="") as handle:
+        return handle.read()  # as written: "\r\n" stays, as in _deid_text
+
+
+def cleaning_overview(workspace: Workspace) -> list[dict]:
+    """Every cleaned document: its changes in force per step, and whether cleaning
+    changed its text (``cleaned``) or its de-identified text is newer (``stale``)."""
+    counts: dict[int, dict[str, int]] = {}
+    for item in workspace.query("SELECT document_id, step, COUNT(*) AS n FROM clean_changes"
+                                " WHERE reverted = 0 GROUP BY document_id, step"):
+        counts.setdefault(item["document_id"], {})[item["step"]] = item["n"]
+    overview = []
+    for row in workspace.document_rows():
+        if not row["clean_file"]:
+            continue
+        deid_text = _deid_text(workspace, row)
+        stale = row["clean_source"] != _text_hash(deid_text)
+        overview.append({"id": row["id"], "source": Path(row["source"]).name,
+                         "changes": {step: counts.get(row["id"], {}).get(step, 0) for step in clean.STEPS},
+                         "cleaned": not stale and _cleaned_text(workspace, row) != deid_text,
+                         "stale": stale})
+    return overview
+
+
 def _change_rows(workspace: Workspace, document_id: int) -> list[clean.Change]:
     return [clean.Change(r["step"], r["start"], r["end"], r["line"], r["before"], r["after"],
                          r["reason"], bool(r["reverted"]), r["id"])
@@ -263,6 +294,14 @@ def transcribe_page(workspace: Workspace, document_id: int, page: int, text: str
                    "message": "saved and de-identified again; review and approve it again, "
                               "then clean"}
     return report
+
+
+def page_text(workspace: Workspace, document_id: int, page: int) -> str:
+    """The text of one page as stored now (raw: patient data), to type it again."""
+    pages = workspace.load_document(document_id).pages
+    if not 1 <= page <= len(pages):
+        raise ValueError(f"document {document_id} has no page {page} (pages 1-{len(pages)})")
+    return pages[page - 1].text
 
 
 def original_page(workspace: Workspace, row, pages: list[dict], page: int) -> str | None:

@@ -8,12 +8,14 @@ import json
 from pathlib import Path
 
 from medllm_local import dataset, models
-from medllm_local.pipeline.augmenting import augment_train, augmentation_counts, review_augmented
-from medllm_local.pipeline.cleaning import training_text
+from medllm_local.pipeline.augmenting import augment_train, augmentation_counts
+from medllm_local.pipeline.cleaning import deid_text_hash, training_text
 from medllm_local.pipeline.common import GateError, ProgressCallback
 from medllm_local.pipeline.feedback import feedback_pairs
 from medllm_local.pipeline.privacy import rejected_texts, residual_scan
 from medllm_local.workspace import Workspace, atomic_write, now
+
+SOURCES_FILE = "sources.json"  # in each build folder: the de-identified text each document had
 
 
 def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None = None,
@@ -31,9 +33,13 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
                         "(deid --all, then deid --approve, or the Review tab)")
     # A person's edits and exclusions outlive rebuilds: an edit replaces the answer of the
     # generated pair of the same document and task (the question is always rebuilt from
-    # the current de-identified text), and everything is scanned after that.
+    # the current de-identified text, and written into the edited row too), and
+    # everything is scanned after that.
     overrides = {(r["document_id"], r["task"]): r for r in workspace.query(
         "SELECT * FROM pairs WHERE edited = 1 AND origin = 'report'")}
+    previous = built_sources(workspace)
+    hashes = {row["id"]: deid_text_hash(workspace, row) for row in approved}
+    refreshed: dict[int, list] = {}  # edited row id -> its rebuilt messages
     built, texts, sources, rejected, text_of = [], {}, {}, {}, {}
     seen: set[tuple[str, str, str]] = set()
     duplicates = 0
@@ -45,10 +51,11 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
         unique = []
         for pair in result.pairs:  # the same report ingested as PDF and as scan, say
             override = overrides.get((pair.document_id, pair.task))
-            if override is not None and override["excluded"]:
-                continue
             if override is not None:
                 pair.messages[2]["content"] = pair.reference = override["reference"]
+                refreshed[override["id"]] = pair.messages
+                if override["excluded"]:
+                    continue
             duplicates += _pair_key(pair) in seen
             if _pair_key(pair) not in seen:
                 seen.add(_pair_key(pair))
@@ -60,6 +67,7 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
             texts[name], sources[name], rejected[name] = _scanned(pair), text, doc_rejected
         if progress:
             progress(index + 1, len(approved), "building pairs")
+    dropped = _refresh_other_edits(overrides, refreshed, text_of)
     with_pairs = [(row, result) for row, result in built if result.pairs]
     split_of = dataset.assign_splits(
         {row["id"]: row["patient"] or f"document {row['id']}" for row, _ in with_pairs}, settings,
@@ -100,6 +108,13 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     build_id = now().replace(":", "").replace("+0000", "Z")
     folder = workspace.folder("datasets") / build_id
     folder.mkdir(mode=0o700, exist_ok=True)
+    atomic_write(folder / SOURCES_FILE, json.dumps(hashes))
+    # Augmented pairs kept from an earlier build (this one makes none) stay only while
+    # their document is approved and its de-identified text is the one they were made from.
+    stale_variants = [] if settings.augment_list else [
+        r["id"] for r in workspace.query("SELECT id, document_id FROM pairs WHERE origin = 'augmented'")
+        if r["document_id"] not in hashes or previous is None
+        or previous.get(r["document_id"]) != hashes[r["document_id"]]]
     report_splits: dict[str, dict] = {}
     pair_rows = []
     by_split: dict[str, list] = {}
@@ -125,6 +140,11 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
         # the next build with it; one with augmentation replaces them (reviews carried).
         conn.execute("DELETE FROM pairs WHERE edited = 0"
                      + ("" if settings.augment_list else " AND origin != 'augmented'"))
+        # Edits of documents no longer approved (or of pairs their text no longer gives)
+        # go: their question is of a text nobody approved.
+        conn.executemany("DELETE FROM pairs WHERE id = ?", [(i,) for i in dropped + stale_variants])
+        conn.executemany("UPDATE pairs SET messages = ?, reference = ? WHERE id = ?",
+                         [(json.dumps(m), m[-1]["content"], i) for i, m in refreshed.items()])
         conn.executemany("UPDATE pairs SET split = ? WHERE document_id = ? AND edited = 1",
                          [(split, doc) for doc, split in split_of.items()])
         conn.executemany("INSERT INTO pairs (document_id, task, messages, reference, split,"
@@ -146,6 +166,45 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
             "card": card, "not_approved": skipped,
             "unparsed": [{"id": row["id"], "source": Path(row["source"]).name, "reason": result.problem}
                          for row, result in built if not result.pairs]}
+
+
+def _refresh_other_edits(overrides: dict, refreshed: dict[int, list],
+                         text_of: dict[int, str]) -> list[int]:
+    """Rebuild the question of edited pairs this build did not make (a task left out of
+    it) into ``refreshed``; the ids of edited pairs that cannot be rebuilt (their
+    document is not approved, or its text no longer gives the task), to delete."""
+    dropped = []
+    for (document_id, task), row in overrides.items():
+        if row["id"] in refreshed:
+            continue
+        made = (dataset.pairs_for_document(document_id, text_of[document_id], [task]).pairs
+                if document_id in text_of else [])
+        if not made:
+            dropped.append(row["id"])
+            continue
+        made[0].messages[2]["content"] = row["reference"]
+        refreshed[row["id"]] = made[0].messages
+    return dropped
+
+
+def built_sources(workspace: Workspace) -> dict[int, str] | None:
+    """The de-identified text (its hash) of each approved document as the latest build
+    read it; None before any build recorded it."""
+    rows = workspace.query("SELECT build FROM splits WHERE build IS NOT NULL ORDER BY id DESC LIMIT 1")
+    path = workspace.folder("datasets") / rows[0]["build"] / SOURCES_FILE if rows else None
+    if path is None or not path.exists():
+        return None
+    return {int(doc): digest for doc, digest in json.loads(path.read_text(encoding="utf-8")).items()}
+
+
+def current_documents(workspace: Workspace) -> set[int]:
+    """The documents whose stored pairs may be shown and exported: approved, with the
+    de-identified text the latest build read. Any other document's pairs hold text
+    nobody approved (revised since, or no longer approved): build again."""
+    recorded = built_sources(workspace) or {}
+    return {row["id"] for row in workspace.document_rows()
+            if row["status"] == "approved" and row["id"] in recorded
+            and recorded[row["id"]] == deid_text_hash(workspace, row)}
 
 
 def _pair_key(pair) -> tuple[str, str, str]:
@@ -170,26 +229,41 @@ def freeze_test_split(workspace: Workspace) -> dict:
 def revise_pair(workspace: Workspace, pair_id: int, answer: str | None = None,
                 exclude: bool | None = None) -> dict:
     """A person's correction of one pair: a new answer, or leaving it out. Kept across
-    rebuilds; takes effect in the JSONL files at the next build."""
+    rebuilds; takes effect in the JSONL files at the next build. An answer the same as
+    the pair's own is no change (the pair stays unedited); an augmented pair left out is
+    rejected, and taken back in it waits for review again: only ``review_augmented``
+    accepts one."""
     rows = workspace.query("SELECT * FROM pairs WHERE id = ?", (pair_id,))
     if not rows:
         raise ValueError(f"no pair with id {pair_id}")
     row = rows[0]
-    if row["origin"] == "augmented" and answer is None and exclude is not None:
-        return review_augmented(workspace, accept=not exclude, pair_ids=[pair_id])
+    messages = json.loads(row["messages"])
+    if answer is not None and answer.strip() == messages[-1]["content"].strip():
+        answer = None
+    if row["origin"] == "augmented" and answer is None:
+        review = row["review"] or "pending"
+        if exclude is not None:
+            review = "rejected" if exclude else ("pending" if review == "rejected" else review)
+        with workspace.transaction() as conn:
+            conn.execute("UPDATE pairs SET review = ? WHERE id = ?", (review, pair_id))
+        return {"id": pair_id, "task": row["task"], "document_id": row["document_id"],
+                "review": review, "excluded": review == "rejected", "edited": False,
+                "changed": review != (row["review"] or "pending")}
     if row["origin"] != "report":
         raise ValueError(f"pair {pair_id} comes from {row['origin']}: "
                          + ("accept or reject it; its answer is its source pair's"
                             if row["origin"] == "augmented" else
                             "edit it in the Chat tab's feedback review"))
-    messages = json.loads(row["messages"])
     if answer is not None:
         if not answer.strip():
             raise ValueError("the answer may not be empty (exclude the pair instead)")
         messages[-1]["content"] = answer.strip()
     excluded = row["excluded"] if exclude is None else int(exclude)
-    with workspace.transaction() as conn:
-        conn.execute("UPDATE pairs SET messages = ?, reference = ?, excluded = ?, edited = 1"
-                     " WHERE id = ?", (json.dumps(messages), messages[-1]["content"], excluded, pair_id))
+    changed = answer is not None or excluded != row["excluded"]
+    if changed:
+        with workspace.transaction() as conn:
+            conn.execute("UPDATE pairs SET messages = ?, reference = ?, excluded = ?, edited = 1"
+                         " WHERE id = ?", (json.dumps(messages), messages[-1]["content"], excluded, pair_id))
     return {"id": pair_id, "task": row["task"], "document_id": row["document_id"],
-            "answer": messages[-1]["content"], "excluded": bool(excluded), "edited": True}
+            "answer": messages[-1]["content"], "excluded": bool(excluded),
+            "edited": changed or bool(row["edited"]), "changed": changed}

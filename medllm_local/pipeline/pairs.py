@@ -1,13 +1,23 @@
 """The pairs in the catalogue as a person works through them: listed with filters and a
-text search, and exported in the chat-data formats other tools read."""
+text search, and exported in the chat-data formats other tools read.
+
+Only pairs of text a person approved are shown or exported: those of documents approved
+with the de-identified text the latest build read, and those of chat feedback still
+approved. A document revised or no longer approved since shows again after a build."""
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from medllm_local import dataset
+from medllm_local.pipeline.cleaning import training_text
+from medllm_local.pipeline.common import GateError
+from medllm_local.pipeline.datasets import current_documents
+from medllm_local.pipeline.feedback import feedback_pairs
+from medllm_local.pipeline.privacy import rejected_texts, require_approved, residual_scan
 from medllm_local.records import Pair
 from medllm_local.workspace import Workspace, atomic_write, now
 
@@ -54,36 +64,96 @@ def _sql(pair_filter: PairFilter) -> tuple[str, list]:
     return f"SELECT * FROM pairs{where} ORDER BY split, document_id, task, id", args
 
 
+def _listed(row) -> dict:
+    messages = json.loads(row["messages"])
+    return {"id": row["id"], "split": row["split"], "task": row["task"],
+            "document_id": row["document_id"], "origin": row["origin"],
+            "method": row["method"] or "", "review": row["review"] or "",
+            "edited": bool(row["edited"]), "excluded": bool(row["excluded"]),
+            "question": messages[1]["content"], "answer": messages[-1]["content"],
+            "messages": messages}
+
+
+def _approved_rows(workspace: Workspace, rows: list) -> tuple[list, int]:
+    """The rows of text a person approved as it is now, and how many others there were."""
+    documents = current_documents(workspace)
+    feedback = {json.dumps(p.messages) for p in feedback_pairs(workspace)} \
+        if any(r["document_id"] is None for r in rows) else set()
+    kept = [r for r in rows if (r["document_id"] in documents if r["document_id"] is not None
+                                else r["messages"] in feedback)]
+    return kept, len(rows) - len(kept)
+
+
 def list_pairs(workspace: Workspace, pair_filter: PairFilter | None = None) -> list[dict]:
-    """The stored pairs that pass the filter, with their question and answer."""
-    rows = workspace.query(*_sql(pair_filter or PairFilter()))
-    listed = []
-    for row in rows:
-        messages = json.loads(row["messages"])
-        listed.append({"id": row["id"], "split": row["split"], "task": row["task"],
-                       "document_id": row["document_id"], "origin": row["origin"],
-                       "method": row["method"] or "", "review": row["review"] or "",
-                       "edited": bool(row["edited"]), "excluded": bool(row["excluded"]),
-                       "question": messages[1]["content"], "answer": messages[-1]["content"],
-                       "messages": messages})
-    return listed
+    """The stored pairs that pass the filter, with their question and answer: only
+    pairs of approved text (see the module's note)."""
+    rows, _ = _approved_rows(workspace, workspace.query(*_sql(pair_filter or PairFilter())))
+    return [_listed(row) for row in rows]
+
+
+def get_pair(workspace: Workspace, pair_id: int) -> dict | None:
+    """One pair as listed (None when there is none, or its text is not approved now)."""
+    rows, _ = _approved_rows(workspace, workspace.query("SELECT * FROM pairs WHERE id = ?", (pair_id,)))
+    return _listed(rows[0]) if rows else None
 
 
 def export_pairs(workspace: Workspace, fmt: str, pair_filter: PairFilter | None = None) -> dict:
     """The pairs that pass the filter, in a chat-data format, written owner-only under
-    datasets/exports. Left out are excluded pairs and augmented pairs not accepted: an
-    export holds what a person let through, as the train file does."""
+    datasets/exports. Left out are excluded pairs, augmented pairs not accepted (an
+    export holds what a person let through, as the train file does) and pairs of text
+    not approved as it is now (counted in ``not_approved``: build again). What is
+    written passes the gate and the residual scan first, as a build does."""
     if fmt not in dataset.FORMATS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(dataset.FORMATS)}")
+    rows, not_approved = _approved_rows(workspace, workspace.query(*_sql(pair_filter or PairFilter())))
     pairs = [Pair(task=row["task"], document_id=row["document_id"], reference=row["answer"],
                   augmented=row["method"] if row["origin"] == "augmented" else "",
                   messages=row["messages"])
-             for row in list_pairs(workspace, pair_filter)
+             for row in map(_listed, rows)
              if not row["excluded"] and (row["origin"] != "augmented" or row["review"] == "accepted")]
     if not pairs:
-        raise ValueError("no pairs to export: build the dataset first, or loosen the filter")
+        raise ValueError("no pairs to export: build the dataset first, or loosen the filter"
+                         + (f" ({not_approved} pairs are of documents revised or not approved "
+                            "since the last build: approve them and build again)" if not_approved else ""))
+    _check(workspace, pairs)
     folder = workspace.folder("datasets") / EXPORT_FOLDER
     folder.mkdir(mode=0o700, exist_ok=True)
+    data = dataset.dump(pairs, fmt)
     stamp = now().replace(":", "").replace("+0000", "Z")
-    path = atomic_write(folder / f"pairs-{fmt}-{stamp}.{EXTENSIONS[fmt]}", dataset.dump(pairs, fmt))
-    return {"file": str(Path(path)), "format": fmt, "pairs": len(pairs)}
+    path = atomic_write(_new_file(folder, f"pairs-{fmt}-{stamp}", EXTENSIONS[fmt]), data)
+    return {"file": str(Path(path)), "format": fmt, "pairs": len(pairs), "not_approved": not_approved}
+
+
+def _check(workspace: Workspace, pairs: list[Pair]) -> None:
+    """The gate and the residual scan over the pairs about to leave the workspace."""
+    documents = sorted({p.document_id for p in pairs if p.document_id is not None})
+    require_approved(workspace, documents)
+    rows = {row["id"]: row for row in workspace.document_rows(documents)}
+    source = {doc: training_text(workspace, row) for doc, row in rows.items()}
+    rejected = {doc: rejected_texts(workspace, doc) for doc in documents}
+    texts, approved, not_identifying = {}, {}, {}
+    for number, pair in enumerate(pairs):
+        name = f"pair {number + 1} ({pair.task}" + (f", document {pair.document_id})"
+                                                    if pair.document_id is not None else ", chat feedback)")
+        texts[name] = "\n".join(m["content"] for m in pair.messages[1:])
+        approved[name] = source[pair.document_id] if pair.document_id is not None else texts[name]
+        not_identifying[name] = rejected.get(pair.document_id, set())
+    blocking = [h for h in residual_scan(workspace, texts, approved, not_identifying) if h["blocking"]]
+    if blocking:
+        where = sorted({f"{h['name']} ({h['type']})" for h in blocking})
+        raise GateError(f"residual identifiers found, nothing exported: {'; '.join(where[:10])}"
+                        + (f" and {len(where) - 10} more" if len(where) > 10 else "")
+                        + ". Review those documents, approve them and build again.")
+
+
+def _new_file(folder: Path, stem: str, extension: str) -> Path:
+    """A name in ``folder`` nobody has used: taken at once (O_EXCL), so two exports in
+    one second never write over each other."""
+    for number in range(1, 10_000):
+        path = folder / (f"{stem}.{extension}" if number == 1 else f"{stem}-{number}.{extension}")
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free export name for {stem} in {folder}")

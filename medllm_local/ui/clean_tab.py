@@ -16,19 +16,10 @@ QUEUE_COLUMNS = ["document", "page", "file", "OCR confidence", "status"]
 
 
 def document_rows(workspace: Workspace) -> list[list]:
-    rows = []
-    for row in workspace.document_rows():
-        if not row["clean_file"]:
-            continue
-        counts = {step: 0 for step in STEPS}
-        for item in workspace.query("SELECT step, COUNT(*) AS n FROM clean_changes WHERE"
-                                    " document_id = ? AND reverted = 0 GROUP BY step", (row["id"],)):
-            counts[item["step"]] = item["n"]
-        current = pipeline.training_text(workspace, row) != \
-            (workspace.root / row["deid_file"]).read_text(encoding="utf-8")
-        rows.append([row["id"], Path(row["source"]).name, *counts.values(),
-                     "yes" if current else "no change"])
-    return rows or [["", "(nothing cleaned yet)", *([""] * len(STEPS)), ""]]
+    return [[d["id"], d["source"], *d["changes"].values(),
+             "de-identified again: clean again" if d["stale"] else "yes" if d["cleaned"] else "no change"]
+            for d in pipeline.cleaning_overview(workspace)] or \
+        [["", "(nothing cleaned yet)", *([""] * len(STEPS)), ""]]
 
 
 def change_rows(report: dict) -> list[list]:
@@ -134,8 +125,7 @@ def build_clean_tab(workspace: Workspace) -> None:
         if doc_id is None or page is None:
             return None, "", "Give a document and a page."
         try:
-            document = workspace.load_document(int(doc_id))
-            text = document.pages[int(page) - 1].text
+            text = pipeline.page_text(workspace, int(doc_id), int(page))
             picture = pipeline.page_image(workspace, int(doc_id), int(page))
         except Exception as error:
             return None, "", f"Cannot load it: {error}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from medllm_local import pipeline
 from medllm_local.augment import METHODS
 from medllm_local.dataset import FORMATS, BuildSettings
-from medllm_local.pipeline.pairs import PairFilter, export_pairs, list_pairs
+from medllm_local.pipeline.pairs import PairFilter, export_pairs, get_pair, list_pairs
 from medllm_local.workspace import Workspace
 
 PAIR_COLUMNS = ["pair", "split", "task", "document", "origin", "review", "question", "answer",
@@ -105,24 +105,35 @@ def build_dataset_tab(workspace: Workspace) -> None:
         answer = gr.Textbox(label="Corrected answer (empty: keep)", elem_id="pair-answer")
         exclude = gr.Checkbox(label="Leave this pair out", elem_id="pair-exclude")
         save = gr.Button("Save pair", elem_id="pair-save")
+        accept_one = gr.Button("Accept this augmented pair", elem_id="pair-accept")
     question = gr.Textbox(label="Question of the selected pair", interactive=False, lines=4,
                           elem_id="pair-question")
 
     def save_pair(pid, new_answer, leave_out):
         if pid is None:
             return pair_rows(workspace), "Give a pair number first."
-        try:
-            pipeline.revise_pair(workspace, int(pid), new_answer or None, bool(leave_out))
+        try:  # an answer as the pair has it is no change: the pipeline tells
+            result = pipeline.revise_pair(workspace, int(pid), new_answer or None, bool(leave_out))
         except ValueError as error:
             return pair_rows(workspace), f"Not saved: {error}"
+        if not result["changed"]:
+            return pair_rows(workspace), "Nothing changed."
         return pair_rows(workspace), "Saved; build again to write it into the dataset files."
+
+    def accept_pair(pid):
+        if pid is None:
+            return pair_rows(workspace), "Give a pair number first."
+        try:
+            pipeline.review_augmented(workspace, accept=True, pair_ids=[int(pid)])
+        except ValueError as error:
+            return pair_rows(workspace), f"Not accepted: {error}"
+        return pair_rows(workspace), "Accepted; build with augmentation again to write it."
 
     def select_pair(event: gr.SelectData):
         row = event.row_value or []
-        found = [p for p in list_pairs(workspace) if row and p["id"] == row[0]]
-        if not found:
+        pair = get_pair(workspace, int(row[0])) if row and str(row[0]).isdigit() else None
+        if pair is None:
             return None, "", False, ""
-        pair = found[0]
         return (pair["id"], pair["answer"], pair["excluded"] or pair["review"] == "rejected",
                 pair["question"])
 
@@ -147,9 +158,11 @@ def build_dataset_tab(workspace: Workspace) -> None:
     def export_shown(chosen_format, *values):
         try:
             result = export_pairs(workspace, chosen_format, PairFilter(*values))
-        except ValueError as error:
+        except (ValueError, pipeline.GateError) as error:
             return f"Not exported: {error}"
-        return f"Exported {result['pairs']} pairs ({result['format']}) to `{result['file']}`"
+        left_out = (f" {result['not_approved']} pairs left out: their documents were revised or "
+                    "are not approved since the last build." if result["not_approved"] else "")
+        return f"Exported {result['pairs']} pairs ({result['format']}) to `{result['file']}`.{left_out}"
 
     build.click(run, None, [table, status], api_name="dataset_build")
     build_augmented.click(run_augmented, [methods, per_pair, *filters], [table, status],
@@ -158,6 +171,7 @@ def build_dataset_tab(workspace: Workspace) -> None:
     search.submit(shown, filters, table)
     table.select(select_pair, None, [pair_id, answer, exclude, question])
     save.click(save_pair, [pair_id, answer, exclude], [table, status], api_name="dataset_save_pair")
+    accept_one.click(accept_pair, [pair_id], [table, status], api_name="dataset_accept_pair")
     accept.click(lambda *v: review_all(True, *v), [review_method, *filters], [table, status],
                  api_name="dataset_accept_augmented")
     reject.click(lambda *v: review_all(False, *v), [review_method, *filters], [table, status],
