@@ -345,20 +345,24 @@ def main(argv: list[str] | None = None) -> int:
     handler = args.commands[args.command]
     as_json = bool(getattr(args, "json", False))
     job = getattr(args, "job", None)
+    # Under accelerate launch every process runs this; only rank 0 reports, once.
+    secondary = os.environ.get("RANK", "0") != "0"
     try:
         if as_json:
             with stdout_to_stderr():
                 result = handler(args)
-            if os.environ.get("RANK", "0") != "0":
-                return 0  # under accelerate launch only rank 0 reports
+            if secondary:
+                return 0
             print(json.dumps(result), flush=True)
         else:
             result = handler(args)
-        if os.environ.get("RANK", "0") != "0":
+        if secondary:
             return 0
         if job is not None:
             _finish_job(args, job, "stopped" if result.get("stopped") else "done")
     except PartialFailure as partial:
+        if secondary:
+            return 1
         if as_json:
             print(json.dumps(partial.result), flush=True)
         print(f"error: {args.command}: {partial}", file=sys.stderr)
@@ -371,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
             _finish_job(args, job, "failed", "interrupted")
         return 130
     except Exception as error:  # one line for the user; the stage already cleaned up
+        if secondary:
+            return 1
         if job is not None:
             _finish_job(args, job, "failed", " ".join(str(error).split()))
         if os.environ.get("MEDLLM_DEBUG"):

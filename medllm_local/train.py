@@ -166,7 +166,7 @@ def _progress_callback(sink: MetricsSink | None, metrics_file: Path, stop: threa
             self.first_tokens = state.num_input_tokens_seen
 
         def on_step_end(self, args, state, control, **kwargs):
-            if stop.is_set():
+            if stop_everywhere(stop.is_set(), args.world_size):
                 control.should_save = True
                 control.should_training_stop = True
             return control
@@ -196,6 +196,21 @@ def _progress_callback(sink: MetricsSink | None, metrics_file: Path, stop: threa
             return self.on_step_end(args, state, control)  # a stop asked meanwhile: save now
 
     return Progress()
+
+
+def stop_everywhere(asked: bool, world_size: int) -> bool:
+    """Under several processes a stop asked of one (its own Ctrl-C or SIGTERM) stops all
+    at the same step: one that left alone would leave the others waiting in the next
+    gradient all-reduce."""
+    if world_size <= 1:
+        return asked
+    import torch
+    import torch.distributed as dist
+
+    flag = torch.tensor([1.0 if asked else 0.0],
+                        device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
 
 
 def peak_memory_gib(cuda: bool) -> float:

@@ -124,10 +124,10 @@ def test_app_start_and_chat_make_no_outside_connection(app_process):
         assert b"medllm-local" in page.read()
     client = Client(app_process.url, verbose=False)
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    assert "/respond" in endpoints
-    history, _, status = client.predict(
+    assert "/chat" in endpoints
+    history, _, _, status = client.predict(
         "A 30-year-old has a sore throat and fever. What is the most likely diagnosis?",
-        [], None, 64, 0.0, 0.95, 1.1, 0, 2048, api_name="/respond",
+        [], None, 3, 64, 0.0, 0.95, 1.1, 0, 2048, api_name="/chat",
     )
     assert history[-1]["role"] == "assistant" and history[-1]["content"]
     assert "stopped:" in status

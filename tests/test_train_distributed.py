@@ -13,7 +13,7 @@ import sys
 import pytest
 from safetensors.torch import load_file
 
-from conftest import ROOT
+from conftest import ROOT, free_port
 from test_train import fake_build, toy_pairs
 
 
@@ -29,7 +29,7 @@ def test_two_processes_train_one_adapter_on_the_embedded_model(tmp_path):
     # each process trains on the CPU and they sync gradients over gloo.
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
                "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-               "--dynamo_backend", "no", "--main_process_port", "29517",
+               "--dynamo_backend", "no", "--main_process_port", str(free_port()),
                "-m", "medllm_local.cli", "train", "--workspace", str(tmp_path / "ws"), "--json",
                "--epochs", "1", "--batch-size", "1", "--grad-accum", "1", "--max-length", "256",
                "--eval-every", "2", "--save-every", "100"]
@@ -86,3 +86,50 @@ def test_under_fsdp_the_4bit_weights_are_stored_as_16_bit(monkeypatch):
     assert train.bnb_config(plan).bnb_4bit_quant_storage == torch.bfloat16
     monkeypatch.setenv("LOCAL_RANK", "1")
     assert train.local_device() == 1
+
+
+def _stop_vote(rank: int, port: int, results) -> None:
+    import torch.distributed as dist
+
+    from medllm_local.train import stop_everywhere
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                            world_size=2)
+    try:  # rank 1 was asked to stop (its own SIGTERM), rank 0 was not
+        results[rank] = (stop_everywhere(rank == 1, 2), stop_everywhere(False, 2))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_stop_asked_of_one_process_stops_every_process_at_the_same_step():
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        results = manager.dict()
+        port = free_port()
+        workers = [context.Process(target=_stop_vote, args=(rank, port, results))
+                   for rank in (0, 1)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=120)
+        assert [w.exitcode for w in workers] == [0, 0]
+        assert dict(results) == {0: (True, False), 1: (True, False)}
+
+
+def test_when_rank_0_cannot_start_every_process_ends_with_one_report(tmp_path):
+    """No dataset: rank 0 refuses; the other process must not wait for it forever, and
+    the user sees one error, not one per process."""
+    from medllm_local import pipeline
+
+    pipeline.open_workspace(tmp_path / "ws")
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+               "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+               "--dynamo_backend", "no", "--main_process_port", str(free_port()),
+               "-m", "medllm_local.cli", "train", "--workspace", str(tmp_path / "ws"), "--json"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode != 0
+    reports = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(reports) == 1 and "no dataset yet" in reports[0]["error"]

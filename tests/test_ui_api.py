@@ -162,3 +162,15 @@ def test_conversation_exports_as_pdf_and_text_into_the_workspace(client, app):
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in saved)
     _, refused = client.predict([], None, api_name="/export_conversation_pdf")
     assert "empty" in refused
+
+
+def test_a_bad_case_form_says_why_and_never_logs_the_conversation(client, app):
+    """A form error goes to the status line; the conversation (which may name a patient)
+    must not reach the server's log, as Gradio's warning about a wrong number of
+    outputs would put it there."""
+    marker = "Mrs Zebedee Quartermain asked about her cough"
+    history = [{"role": "user", "content": marker}, {"role": "assistant", "content": "Noted."}]
+    shown, similar, status = client.predict(history, None, 3, 200, "female", "", "cough", "",
+                                            api_name="/chat_case")
+    assert status.startswith("Case form:") and "age" in status.lower()
+    assert marker not in app.output.read_text()

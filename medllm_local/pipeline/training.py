@@ -89,52 +89,26 @@ def train_run(workspace: Workspace, model: str | None = None,
         from accelerate import PartialState
 
         PartialState(cpu=not train.cuda_available())
-    if resume_run is not None:
-        run = _run_row(workspace, resume_run)
-        if run["status"] == "done":
-            raise train.TrainError(f"run {resume_run} has finished; nothing to resume")
-        config = json.loads(run["config"])
-        settings = train.TrainSettings(**config["settings"])
-        base, build, files = Path(config["base_model"]), config["build"], config["files"]
-        parent_adapter = Path(config["parent_adapter"]) if config.get("parent_adapter") else None
-        run_id, folder = resume_run, Path(run["folder"])
-    else:
-        settings = settings or train.TrainSettings()
-        parent_adapter = None
-        if parent_run is not None:
-            parent = _run_row(workspace, parent_run)
-            parent_adapter = Path(parent["folder"]) / train.ADAPTER_FOLDER
-            if not (parent_adapter / "adapter_config.json").exists():
-                raise train.TrainError(f"run {parent_run} has no adapter to continue from")
-            base = Path(json.loads(parent["config"])["base_model"])
-        else:
-            base = base_model_folder(model)
-        latest = latest_build(workspace)
-        build, files = latest["build"], latest["files"]
-        run_id, folder = None, None
-    documents = [r["document_id"] for r in workspace.query(
-        "SELECT DISTINCT document_id FROM pairs WHERE split IN ('train', 'validation')"
-        " AND document_id IS NOT NULL")]
-    require_approved(workspace, documents)
+    shared, failure = [None, None], None
+    if rank == 0:  # only rank 0 reads the catalogue and converts models: no races
+        try:
+            shared = list(_open_run(workspace, model, settings, resume_run, parent_run))
+        except BaseException as error:
+            failure, shared = error, [None, " ".join(str(error).split())[:300]]
+    if world > 1:  # every rank waits here, also when rank 0 failed (it says so)
+        shared = _share_from_main(shared)
+    if failure is not None:
+        raise failure
+    if shared[0] is None:
+        raise train.TrainError(f"rank 0 could not start the run: {shared[1]}")
+    run_id, folder = shared
+    # Every rank trains on exactly what rank 0 recorded.
+    config = json.loads((folder / "config.json").read_text())
+    settings = train.TrainSettings(**config["settings"])
+    base, files = Path(config["base_model"]), config["files"]
+    parent_adapter = Path(config["parent_adapter"]) if config.get("parent_adapter") else None
     train_pairs = train.read_messages(Path(files["train"]))
     validation_pairs = train.read_messages(Path(files["validation"])) if files.get("validation") else []
-    if run_id is None and rank == 0:
-        config = {"settings": dataclasses.asdict(settings), "base_model": str(base), "build": build,
-                  "files": files, "parent_run": parent_run,
-                  "parent_adapter": str(parent_adapter) if parent_adapter else None,
-                  "train_pairs": len(train_pairs), "validation_pairs": len(validation_pairs)}
-        with workspace.transaction() as conn:
-            run_id = conn.execute(
-                "INSERT INTO runs (base_model, status, config, folder, created_at, build, parent_id)"
-                " VALUES (?, 'running', ?, '', ?, ?, ?)",
-                (base.name, json.dumps(config), now(), build, parent_run)).lastrowid
-            folder = workspace.folder("runs") / f"run-{run_id}"
-            conn.execute("UPDATE runs SET folder = ? WHERE id = ?", (str(folder), run_id))
-        folder.mkdir(mode=0o700, exist_ok=True)
-        atomic_write(folder / "config.json", json.dumps(config, indent=2))
-    if world > 1:
-        run_id, folder = _share_from_main([run_id, folder])
-        config = json.loads((folder / "config.json").read_text())
     if rank != 0:
         result = train.train(base, train_pairs, validation_pairs, folder, settings,
                              resume=resume_run is not None, parent_adapter=parent_adapter,
@@ -157,11 +131,60 @@ def train_run(workspace: Workspace, model: str | None = None,
     except BaseException as error:  # recorded, then raised on for the CLI to report
         _set_run(workspace, run_id, "failed", {"error": " ".join(str(error).split())[:500]})
         raise
-    report = {"run": run_id, "base_model": str(base), "build": build, "parent_run": config.get("parent_run"),
+    report = {"run": run_id, "base_model": str(base), "build": config["build"],
+              "parent_run": config.get("parent_run"),
               "folder": str(folder), "metrics_file": str(folder / train.METRICS_FILE)}
     report |= dataclasses.asdict(result)
     _set_run(workspace, run_id, "stopped" if result.stopped else "done", report)
     return report
+
+
+def _open_run(workspace: Workspace, model: str | None, settings: train.TrainSettings | None,
+              resume_run: int | None, parent_run: int | None) -> tuple[int, Path]:
+    """The run to train: an interrupted one reopened, or a new one recorded (its
+    config.json says what every process trains on). Every document behind the pairs
+    must still be approved."""
+    if resume_run is not None:
+        run = _run_row(workspace, resume_run)
+        if run["status"] == "done":
+            raise train.TrainError(f"run {resume_run} has finished; nothing to resume")
+        run_id, folder = resume_run, Path(run["folder"])
+        files = json.loads((folder / "config.json").read_text())["files"]
+    else:
+        settings = settings or train.TrainSettings()
+        parent_adapter = None
+        if parent_run is not None:
+            parent = _run_row(workspace, parent_run)
+            parent_adapter = Path(parent["folder"]) / train.ADAPTER_FOLDER
+            if not (parent_adapter / "adapter_config.json").exists():
+                raise train.TrainError(f"run {parent_run} has no adapter to continue from")
+            base = Path(json.loads(parent["config"])["base_model"])
+        else:
+            base = base_model_folder(model)
+        latest = latest_build(workspace)
+        build, files = latest["build"], latest["files"]
+    documents = [r["document_id"] for r in workspace.query(
+        "SELECT DISTINCT document_id FROM pairs WHERE split IN ('train', 'validation')"
+        " AND document_id IS NOT NULL")]
+    require_approved(workspace, documents)
+    if resume_run is not None:
+        return run_id, folder
+    counts = {name: len(train.read_messages(Path(files[name]))) if files.get(name) else 0
+              for name in ("train", "validation")}
+    config = {"settings": dataclasses.asdict(settings), "base_model": str(base), "build": build,
+              "files": files, "parent_run": parent_run,
+              "parent_adapter": str(parent_adapter) if parent_adapter else None,
+              "train_pairs": counts["train"], "validation_pairs": counts["validation"]}
+    with workspace.transaction() as conn:
+        run_id = conn.execute(
+            "INSERT INTO runs (base_model, status, config, folder, created_at, build, parent_id)"
+            " VALUES (?, 'running', ?, '', ?, ?, ?)",
+            (base.name, json.dumps(config), now(), build, parent_run)).lastrowid
+        folder = workspace.folder("runs") / f"run-{run_id}"
+        conn.execute("UPDATE runs SET folder = ? WHERE id = ?", (str(folder), run_id))
+    folder.mkdir(mode=0o700, exist_ok=True)
+    atomic_write(folder / "config.json", json.dumps(config, indent=2))
+    return run_id, folder
 
 
 def _run_row(workspace: Workspace, run_id: int):

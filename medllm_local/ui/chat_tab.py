@@ -207,8 +207,8 @@ def build_chat_tab(workspace: Workspace) -> None:
     def ask_case(history, model_path, top_n, age, sex, past, symptoms, findings, *setting_values):
         try:
             form = case_form(age, sex, past, symptoms, findings)
-        except ValueError as error:
-            yield history, gr.skip(), gr.skip(), f"Case form: {error}"
+        except ValueError as error:  # three outputs: chatbot, similar cases, status
+            yield history, gr.skip(), f"Case form: {error}"
             return
         for shown, _, similar, status in answer(case_form_prompt(form), history, model_path, top_n,
                                                 setting_values, case=form):
