@@ -193,6 +193,8 @@ def _progress_callback(sink: MetricsSink | None, metrics_file: Path, stop: threa
                 out.write(json.dumps(row) + "\n")
             if sink:
                 sink(row)
+            if args.world_size > 1:  # only rank 0 logs: the stop vote waits for on_step_end
+                return control
             return self.on_step_end(args, state, control)  # a stop asked meanwhile: save now
 
     return Progress()

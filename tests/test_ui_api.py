@@ -169,7 +169,8 @@ def test_a_bad_case_form_says_why_and_never_logs_the_conversation(client, app):
     must not reach the server's log, as Gradio's warning about a wrong number of
     outputs would put it there."""
     marker = "Mrs Zebedee Quartermain asked about her cough"
-    history = [{"role": "user", "content": marker}, {"role": "assistant", "content": "Noted."}]
+    history = [{"role": "user", "content": [{"type": "text", "text": marker}]},
+               {"role": "assistant", "content": [{"type": "text", "text": "Noted."}]}]
     shown, similar, status = client.predict(history, None, 3, 200, "female", "", "cough", "",
                                             api_name="/chat_case")
     assert status.startswith("Case form:") and "age" in status.lower()
