@@ -175,3 +175,18 @@ def test_a_bad_case_form_says_why_and_never_logs_the_conversation(client, app):
                                             api_name="/chat_case")
     assert status.startswith("Case form:") and "age" in status.lower()
     assert marker not in app.output.read_text()
+
+
+def test_deid_options_saved_in_settings_apply_unless_given_explicitly(client, workspace):
+    from medllm_local import deid, pipeline
+
+    note = client.predict(0.6, 0, False, "year", api_name="/settings_save_deid_options")
+    assert note.startswith("Saved")
+    used = pipeline.saved_deid_settings(workspace)
+    assert (used.score_threshold, used.propagate_names, used.date_mode) == (0.6, False, "year")
+    explicit = pipeline.saved_deid_settings(workspace, deid.DeidSettings(score_threshold=0.2))
+    assert explicit.score_threshold == 0.2 and explicit.date_mode == "year"
+    with pytest.raises(ValueError, match="score_threshold"):
+        pipeline.save_deid_options(workspace, score_threshold=1.5)
+    assert pipeline.saved_deid_settings(workspace).score_threshold == 0.6  # unchanged
+    client.predict(0.35, 0, True, "shift", api_name="/settings_save_deid_options")  # as before

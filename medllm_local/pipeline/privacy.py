@@ -49,17 +49,38 @@ def finding_json(finding) -> dict:
             "score": finding.score, "recognizer": finding.recognizer}
 
 
+# The options a person may set once for the workspace (Settings tab); the lists are
+# saved on their own and always added to.
+DEID_OPTIONS = ("score_threshold", "propagate_names", "recall_zipf", "date_mode")
+
+
 def saved_deid_settings(workspace: Workspace, settings: deid.DeidSettings | None = None
                         ) -> deid.DeidSettings:
-    """``settings`` with the workspace's saved deny and allow lists added to its own."""
+    """``settings`` with the workspace's saved deny and allow lists added to its own, and
+    its saved options wherever ``settings`` leaves the default (a value given explicitly,
+    say on the command line, wins)."""
     settings = settings or deid.DeidSettings()
     saved = workspace.load_settings()
+    default = deid.DeidSettings()
+    options = {name: value for name, value in saved.get("deid_options", {}).items()
+               if name in DEID_OPTIONS and getattr(settings, name) == getattr(default, name)}
 
     def joined(given: str, key: str) -> str:
         return ", ".join(t for t in (given, saved.get(key, "")) if t.strip())
 
     return dataclasses.replace(settings, deny_list=joined(settings.deny_list, "deny_list"),
-                               allow_list=joined(settings.allow_list, "allow_list"))
+                               allow_list=joined(settings.allow_list, "allow_list"), **options)
+
+
+def save_deid_options(workspace: Workspace, **options) -> dict:
+    """Save de-identification options for the workspace, checked as DeidSettings checks
+    them (ValueError names the bad one); they apply to the next de-identification."""
+    unknown = set(options) - set(DEID_OPTIONS)
+    if unknown:
+        raise ValueError(f"not a workspace de-identification option: {', '.join(sorted(unknown))}")
+    checked = deid.DeidSettings(**options)
+    values = {name: getattr(checked, name) for name in options}
+    return workspace.save_settings({"deid_options": values})["deid_options"]
 
 
 def deid_documents(workspace: Workspace, document_ids: list[int] | None = None,

@@ -8,12 +8,14 @@ otherwise, with no outside assets (system fonts, no analytics).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
 from pathlib import Path
 
 from medllm_local import offline, pipeline
+from medllm_local.deid import DeidSettings
 from medllm_local.ingest import IngestSettings
 from medllm_local.ui.chat_tab import build_chat_tab
 from medllm_local.ui.clean_tab import build_clean_tab
@@ -134,6 +136,39 @@ def build_app(workspace: Workspace):
                     return "Saved; used by the next de-identification."
 
                 save.click(save_lists, [deny, allow], [saved_note], api_name="settings_save_lists")
+                current = pipeline.saved_deid_settings(workspace)
+                help_of = {f.name: f.metadata["help"] for f in dataclasses.fields(DeidSettings)}
+                with gr.Row():
+                    threshold = gr.Number(value=current.score_threshold, minimum=0, maximum=1,
+                                          label=f"Score threshold: {help_of['score_threshold']}",
+                                          elem_id="settings-score-threshold")
+                    zipf = gr.Number(value=current.recall_zipf, minimum=0,
+                                     label=f"Recall bar: {help_of['recall_zipf']}",
+                                     elem_id="settings-recall-zipf")
+                with gr.Row():
+                    propagate = gr.Checkbox(value=current.propagate_names,
+                                            label=help_of["propagate_names"],
+                                            elem_id="settings-propagate-names")
+                    dates = gr.Radio(["shift", "year"], value=current.date_mode,
+                                     label=f"Dates: {help_of['date_mode']}",
+                                     elem_id="settings-date-mode")
+                save_options = gr.Button("Save de-identification options",
+                                         elem_id="settings-save-options")
+                options_note = gr.Markdown("", elem_id="settings-options-saved")
+
+                def save_deid(score_threshold, recall_zipf, propagate_names, date_mode) -> str:
+                    try:
+                        pipeline.save_deid_options(
+                            workspace, score_threshold=float(score_threshold),
+                            recall_zipf=float(recall_zipf),
+                            propagate_names=bool(propagate_names), date_mode=date_mode)
+                    except (TypeError, ValueError) as error:
+                        return f"Not saved: {error}"
+                    return "Saved; used by the next de-identification (options given on the " \
+                           "command line still win there)."
+
+                save_options.click(save_deid, [threshold, zipf, propagate, dates], [options_note],
+                                   api_name="settings_save_deid_options")
                 guard = gr.JSON(value=offline.guard_status(), label="Offline guard",
                                 elem_id="offline-status")
                 report = gr.JSON(value=None, label="Models and what fits this GPU")
