@@ -317,9 +317,8 @@ def build_wheelhouse(wheelhouse: Path, wheels: list[Path], variant: str) -> None
     # The built llama wheel goes in as a file, so its own dependencies come along.
     pip_in("download", "-d", str(wheelhouse), *install.find_links(wheels),
            install.TORCH_PIN, *requirements, str(llama))
-    hashed = install.project()["tool"]["medllm"]["hashed"]
     with tempfile.NamedTemporaryFile("w", suffix=".txt") as pinned:
-        pinned.write("".join(f"{req} --hash={digest}\n" for req, digest in hashed.items()))
+        pinned.write(install.hashed_requirements())
         pinned.flush()
         pip_in("download", "--no-deps", "--require-hashes", "-d", str(wheelhouse),
                *install.find_links(wheels), "-r", pinned.name)

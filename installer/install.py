@@ -177,11 +177,16 @@ def install_llama(dirs: list[Path], cuda: bool) -> None:
     pip("install", "--no-deps", str(wheel))
 
 
-def install_hashed(dirs: list[Path]) -> None:
+def hashed_requirements() -> str:
+    """pyproject's [tool.medllm.hashed] as a pip requirements file (--require-hashes)."""
     hashed = project()["tool"]["medllm"]["hashed"]
+    return "".join(f"{req} --hash={digest}\n" for req, digest in hashed.items())
+
+
+def install_hashed(dirs: list[Path]) -> None:
     requirements = CACHE / "hashed-requirements.txt"
     requirements.parent.mkdir(parents=True, exist_ok=True)
-    requirements.write_text("".join(f"{req} --hash={digest}\n" for req, digest in hashed.items()))
+    requirements.write_text(hashed_requirements())
     pip("install", "--no-deps", "--require-hashes", *find_links(dirs), "-r", str(requirements))
 
 
