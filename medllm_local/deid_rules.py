@@ -32,7 +32,19 @@ ID_LABELS = (r"(?:mrn|medical record(?: number| no\.?| #)?|record(?: number| no\
              r"insurance(?: id| number)?|subscriber(?: id)?|licen[cs]e(?: number| no\.?| #)?|"
              r"lic\.?|dea|npi|serial(?: number| no\.?| #)?|device(?: id| serial)?|vin|"
              r"plate(?: number)?|case(?: number| no\.?| #)|encounter(?: id| number| #)?|"
-             r"visit(?: id| number| #)|fin|csn|ssn|social security(?: number)?)")
+             r"visit(?: id| number| #)|fin|csn|ssn|social security(?: number)?|"
+             r"unit(?: number| no\.?| #)|hosp(?:ital)?(?: number| no\.?| #)|mr ?#|"
+             r"chart(?: number| no\.?| #)|hic(?:n)?|medicaid(?: id| number| #)?|"
+             r"medicare(?: id| number| #)?)")
+# Past events written with a short year ("MI 94", "CABG '01", "appy 87").
+HISTORY_EVENTS = (r"(?:mi|nstemi|stemi|cabg|pci|ptca|stent|stents|cva|tia|stroke|chf|afib|dvt|pe|"
+                  r"ca|cancer|dx|dx'd|diagnosed|appy|appendectomy|chole|cholecystectomy|turp|tah|"
+                  r"bso|hysterectomy|mastectomy|lumpectomy|repair|fx|thr|tkr|tka|tha|avr|mvr|ppm|"
+                  r"aicd|icd|surgery|sx|resection|transplant|lap|ex-lap|colectomy|cath|echo|"
+                  r"in|since|until|from|thru|through)")
+HOLIDAYS = (r"christmas|xmas|thanksgiving|easter|new year'?s(?: day| eve)?|halloween|"
+            r"independence day|labor day|memorial day|valentine'?s day|hanukkah|passover|"
+            r"ramadan|eid|diwali|yom kippur|rosh hashanah")
 # USPS street suffixes (the common ones, full and abbreviated, singular and plural)
 STREET_TYPES = (r"(?i:alley|aly|annex|arcade|avenue|ave|bayou|beach|bend|bluffs?|bottom|"
                 r"boulevard|blvd|branch|bridge|brook|burgs?|bypass|camp|canyon|cape|causeway|"
@@ -101,14 +113,44 @@ RULES: list[Rule] = [
     Rule("date_month_year", "DATE_TIME", rf"\b((?:{MONTHS})\.?,?[ \t]+(?:19|20)\d{{2}})\b", 0.9),
     Rule("date_apostrophe_year", "DATE_TIME", r"(?<![\w'])('\d{2})\b", 0.6),
     Rule("weekday", "DATE_TIME", rf"\b((?:{WEEKDAYS}))\b", 0.5),
+    Rule("holiday", "DATE_TIME", rf"\b((?:{HOLIDAYS}))\b", 0.6),
+    # a year alone (Safe Harbor lets years stay; the surrogate shifts it with the patient's
+    # dates, so "S/P CABG 2001" keeps its distance to the other dates)
+    Rule("year", "DATE_TIME",
+         r"(?<![\d.,/:-])((?:19[0-9]\d|20[0-3]\d))(?![\d.,]\d)(?![ \t]*(?:mg|mcg|g|ml|cc|units?|"
+         r"iu|meq|mmol|cells|/|%|x\b|k\b))", 0.6),
+    Rule("history_year", "DATE_TIME", rf"\b{HISTORY_EVENTS}[ \t]+('?\d{{2}})\b(?![ \t]*(?:%|mg|mcg|ml|cc|"
+         r"units?|y|yo|yr|years?|days?|d\b|weeks?|wks?|months?|mos?|hours?|hrs?|h\b|min|x\b|times|"
+         r"/|-|\.\d|mm|cm|kg|lb|bpm|beats|breaths))", 0.6),
+    # month/year: "echo 6/98", "3/2019" (not "4/10 pain", "5/5 strength")
+    Rule("month_year", "DATE_TIME",
+         r"(?<![\d/.])((?:0?[1-9]|1[0-2])[/\-](?:19\d{2}|20\d{2}|[3-9]\d|0\d))(?![/\d])"
+         r"(?![ \t]*(?:pain|strength|scale|murmur))", 0.6),
+    # "on the 3rd", "the 21st of this month"
+    Rule("ordinal_day", "DATE_TIME", r"\b(?:on|the|since|until|by)[ \t]+(?:the[ \t]+)?"
+         r"((?:[12]?\d|3[01])(?:st|nd|rd|th))\b(?![ \t]*(?:percentile|grade|degree|day|week|"
+         r"cycle|dose|time|rib|intercostal|toe|finger|digit|ventricle|cranial|trimester))", 0.6),
+    # "3-Dec", "Dec-3", "12-Dec-2019"
+    Rule("date_dash_month", "DATE_TIME",
+         rf"\b((?:(?:0?[1-9]|[12]\d|3[01])-(?:{MONTHS})|(?:{MONTHS})-(?:0?[1-9]|[12]\d|3[01]))"
+         r"(?:-(?:19|20)?\d{2})?)\b", 0.9),
     # -- ages over 89 ------------------------------------------------------------------
     Rule("age_over_89", "AGE",
          r"\b((?:9\d|1[0-4]\d))(?=[ \t-]*(?:years?|yrs?|y/?o\b|y\.o\.|-year))", 0.95),
     Rule("aged_over_89", "AGE", r"\b(?:aged?|age:|age of)[ \t]*((?:9\d|1[0-4]\d))\b", 0.95),
+    # "93F", "91 M", "92yo", "100 y/o" (not a temperature: "T 98F", "temp 99 F")
+    Rule("age_sex_over_89", "AGE",
+         r"(?<!\d)(?<!t )(?<!temp )(?<!tmax )(?<!t: )((?:9\d|1[0-4]\d))(?=[ \t]?(?:f|m|yo|yof|yom|"
+         r"y/o|y\.o\.|yr|yrs|year|years|w|wm|wf|bm|bf|female|male|woman|man)\b)", 0.8),
     # -- contact -------------------------------------------------------------------------
     Rule("phone", "PHONE_NUMBER",
          r"(?<!\d)((?:\+?1[ \t.-]?)?(?:\(\d{3}\)[ \t]*|\d{3}[ \t.-])\d{3}[ \t.-]\d{4}"
          r"(?:[ \t]*(?:x|ext\.?|extension)[ \t]*\d{1,5})?)(?!\d)", 0.9),
+    # local forms: "555-1234", "x4-5678", "ext 2345", "pager 1234", "beeper #22134"
+    Rule("local_phone", "PHONE_NUMBER", r"(?<![\d\-/.])(\d{3}-\d{4})(?![\d\-])", 0.7),
+    Rule("extension", "PHONE_NUMBER",
+         r"(?:\b(?:ext|extension|pager|pgr|beeper|bpr|page|pg|cell|tel|call|callback|"
+         r"call back|x)\.?[ \t]*(?:no\.?|#|:)?[ \t]*|(?<![\w])x)(\d{1,2}-\d{4}|\d{4,6})\b", 0.8),
     Rule("labelled_phone", "PHONE_NUMBER",
          r"\b(?:tel|phone|fax|pager|pgr|beeper|cell|mobile|ext)\.?[ \t]*(?:no\.?|#|:)?[ \t]*"
          r"(\+?[\d][\d \t().-]{3,18}\d)", 0.9),
@@ -196,13 +238,14 @@ prescribed take takes taking advised review reviewed refer referred seen discuss
 """.split())
 
 
-def trim_clinical_edges(span: str) -> tuple[int, int]:
+def trim_clinical_edges(span: str, also=None) -> tuple[int, int]:
     """(start, end) inside ``span`` without leading or trailing clinical words: spaCy
-    often runs a name on into the next field label ("Alex Example    DOB")."""
+    often runs a name on into the next field label ("Alex Example    DOB") or word
+    ("tom aware"); ``also`` is a further test of a word that may go."""
     words = list(re.finditer(r"\S+", span))
     def ordinary(word: str) -> bool:
         word = word.strip(".,:;()").lower()
-        return word in CLINICAL_WORDS or word in NOT_NAME_WORDS
+        return word in CLINICAL_WORDS or word in NOT_NAME_WORDS or bool(also and word and also(word))
 
     while words and ordinary(words[-1].group()):
         words.pop()
