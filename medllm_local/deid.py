@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from medllm_local.deid_context import ContextFinder
+from medllm_local.deid_context import STOP as FUNCTION_WORDS, ContextFinder
 from medllm_local.deid_rules import (CLINICAL_WORDS, DRUG_STEM, EPONYM_FOLLOWER, RULES,
                                      spacy_false_positive, trim_clinical_edges)
 from medllm_local.deid_vocab import vocabulary
@@ -220,7 +220,7 @@ def ordinary_words(span: str) -> bool:
     vocab = vocabulary()
     words = re.findall(r"[A-Za-z0-9][A-Za-z0-9'\-]*", span)
     return bool(words) and all(
-        any(c.isdigit() for c in word) or vocab.is_clinical(word)
+        any(c.isdigit() for c in word) or vocab.is_clinical(word) or word.lower() in FUNCTION_WORDS
         or (vocab.is_english(word.strip("'")) and not vocab.is_nameish(word)
             and not vocab.is_first_name(word))
         or all(vocab.is_clinical(part) or vocab.is_english(part) for part in word.split("-") if part)
@@ -370,8 +370,12 @@ def residual_phi(engine: DeidEngine, texts: dict[str, str], surrogate_values: se
     names = list(texts)
     # A "real value" made of clinical or everyday words came from a detector's mistake
     # (spaCy once called "Denies" a name): it never blocks.
+    # So does a short number ("2/6", "2004": a year stays a year), which matches clinical
+    # text everywhere.
     real = sorted({fold_value(v) for v in real_values if len(v.strip()) >= 3
-                   and not clinical_or_ordinary(v)}, key=len, reverse=True)
+                   and not clinical_or_ordinary(v)
+                   and (re.search(r"[A-Za-z]", v) or len(re.findall(r"\d", v)) >= 5)},
+                  key=len, reverse=True)
     real_pattern = (re.compile(r"(?<!\w)(" + "|".join(re.escape(v) for v in real) + r")(?!\w)",
                                re.IGNORECASE) if real else None)
     # Where our own surrogates stand in each text: a hit made only of surrogate text (plus
@@ -412,6 +416,23 @@ def residual_phi(engine: DeidEngine, texts: dict[str, str], surrogate_values: se
             if match.group().strip() in rejected.get(name, set()):
                 continue  # a reviewer said this is no identifier in this document
             start, end = folded.span(match.start(), match.end())
+            if all(covered[start:end]):
+                continue  # a surrogate we put there that happens to equal a real value
+            # A real value made only of English words ("Walker", "Gross") may be the word
+            # itself in another note ("uses a walker"): reported, but not blocking.
+            # So is a value written here in lower case or as an acronym ("no thyromegaly",
+            # "ETOH") where it was found capitalised: the same letters, another word.
+            words = re.findall(r"[A-Za-z]+", match.group())
+            value = next((v for v in real if v.lower() == match.group().lower()), match.group())
+            # A single word no list knows ("Lisfranc", "IgA") may be a rare surname or
+            # jargon: the detectors judge it here; the map's match alone only warns.
+            ordinary = (all(vocabulary().is_english(w) for w in words)
+                        or (len(words) == 1 and not vocabulary().is_nameish(words[0])
+                            and len(re.findall(r"\d", match.group())) < 5)
+                        or (match.group().islower() and not value.islower())
+                        or all(w.isupper() and len(w) <= 5 for w in words))
             hits.append(ResidualHit(name, start, end, "KNOWN_REAL_VALUE",
-                                    "a real identifier from the surrogate map"))
+                                    "a real identifier from the surrogate map"
+                                    + (" (an ordinary word here: a warning)" if ordinary else ""),
+                                    blocking=not ordinary))
     return hits

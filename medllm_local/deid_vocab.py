@@ -21,7 +21,7 @@ DATA = Path(__file__).resolve().parent / "data"
 # Surnames past this census rank are mostly rare words or spellings ("cough", "nose",
 # "grade"): below it a surname is a name even when it is also an English word.
 COMMON_SURNAME_RANK = 30000
-_SUFFIXES = (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""),
+_SUFFIXES = (("ies", "y"), ("ied", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""),
              ("ing", "e"), ("ly", ""), ("ation", "ate"), ("ations", "ate"), ("er", ""),
              ("ness", ""), ("ment", ""), ("al", ""))
 

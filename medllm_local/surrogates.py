@@ -27,6 +27,8 @@ MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "
                "September", "October", "November", "December"]
 NUMERIC_DATE = re.compile(r"^(\d{1,2})([/\-.])(\d{1,2})(?:([/\-.])(\d{2}|\d{4}))?$")
 ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+YEAR_ONLY = re.compile(r"^(')?(\d{4}|\d{2})$")
+MONTH_YEAR = re.compile(r"^(\d{1,2})([/\-])(\d{4}|3[2-9]|[4-9]\d|0\d)$")
 NAMED_DATE = re.compile(rf"^({MONTHS})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?$", re.I)
 
 
@@ -192,6 +194,16 @@ class SurrogateMap:
 def _parse_date(text: str) -> tuple[dt.date, dict] | None:
     """(date, how it was written) for the forms the rules find; None if unparseable."""
     try:
+        if match := YEAR_ONLY.match(text):  # "2001", "'94", "94" ("MI 94")
+            apostrophe, year = match.groups()
+            full = int(year) if len(year) == 4 else int(year) + (1900 if int(year) > 30 else 2000)
+            return dt.date(full, 7, 1), {"kind": "year", "year": True, "year_digits": len(year),
+                                         "apostrophe": bool(apostrophe)}
+        if match := MONTH_YEAR.match(text):  # "6/98", "3/2019"
+            month, sep, year = match.groups()
+            full = int(year) if len(year) == 4 else int(year) + (1900 if int(year) > 30 else 2000)
+            return dt.date(full, int(month), 15), {"kind": "month_year", "sep": sep, "year": True,
+                                                   "year_digits": len(year), "apostrophe": False}
         if match := ISO_DATE.match(text):
             year, month, day = map(int, match.groups())
             return dt.date(year, month, day), {"kind": "iso", "year": True}
@@ -212,6 +224,10 @@ def _parse_date(text: str) -> tuple[dt.date, dict] | None:
 
 
 def _format_date(day: dt.date, style: dict) -> str:
+    if style["kind"] in ("year", "month_year"):
+        year = str(day.year) if style["year_digits"] == 4 else f"{day.year % 100:02d}"
+        year = ("'" if style["apostrophe"] else "") + year
+        return f"{day.month}{style['sep']}{year}" if style["kind"] == "month_year" else year
     if style["kind"] == "iso":
         return day.isoformat()
     if style["kind"] == "numeric":
