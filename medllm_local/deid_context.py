@@ -73,7 +73,7 @@ FACILITY_HEADS = re.compile(
     r"nursing home|nursing (?:and )?rehab(?:ilitation)?(?: cent(?:er|re))?|nursing cent(?:er|re)|"
     r"rehab(?:ilitation)? (?:cent(?:er|re)|ctr|hospital|facility)|care cent(?:er|re)|manor|"
     r"assisted living|senior living|skilled nursing(?: facility)?|hospice|medical group|"
-    r"memorial)\b", re.IGNORECASE)
+    r"memorial|rehab|rehabilitation|nursing facility|snf|ltac|home for the aged)\b", re.IGNORECASE)
 SAINT_WORDS = {"st", "saint", "mt", "mount", "ste", "san", "santa"}
 # Words that name no facility by themselves ("Community Hospital" stays).
 GENERIC_FACILITY = {"general", "community", "county", "regional", "university", "city",
@@ -240,6 +240,13 @@ class ContextFinder:
                     first -= 1
                 if first < i:
                     take_name(first, "title", "credential")
+                elif re.fullmatch(r"[A-Za-z]{2,3}", tokens[i - 1].text) \
+                        and not self.vocab.is_english(tokens[i - 1].lower) \
+                        and not self.vocab.is_clinical(tokens[i - 1].lower) \
+                        and tokens[i - 1].lower not in STOP | CREDENTIALS:
+                    prev = tokens[i - 1]  # initials: "/pw rn", "JM RN"
+                    found.append(Finding(prev.start, prev.end, "PERSON", 0.7, "context:initials",
+                                         prev.text))
 
         self._signature(text, tokens, found, take_name)
         found += self._facilities(text, tokens, mixed_case)
@@ -307,8 +314,23 @@ class ContextFinder:
 
     def _places(self, text: str, tokens: list[Token], mixed_case: bool) -> list[Finding]:
         """US places: after "lives in", "from", "to" and the like, or by themselves when
-        the place name is no English, clinical or name word ("framingham")."""
+        the place name is no English, clinical or name word ("framingham"); and any
+        word no list knows after "from", "in", "to" or "near" (a town too small for the
+        list: "tx from OSH in barbaraberg")."""
         found = []
+        prefixes = {"north", "south", "east", "west", "new", "port", "fort", "mount", "mt",
+                    "lake", "san", "santa", "el", "la", "los", "saint", "st", "upper", "lower"}
+        for i in range(1, len(tokens)):
+            if tokens[i - 1].lower not in {"from", "in", "to", "near", "of"} \
+                    or not self._adjacent_place(text, tokens[i - 1], tokens[i]):
+                continue
+            first = i
+            if tokens[i].lower in prefixes and i + 1 < len(tokens) \
+                    and self._adjacent_place(text, tokens[i], tokens[i + 1]):
+                i += 1
+            if len(tokens[i].lower) >= 5 and self.vocab.is_unknown(tokens[i].lower):
+                found.append(Finding(tokens[first].start, tokens[i].end, "LOCATION", 0.6,
+                                     "context:unknown_place", text[tokens[first].start:tokens[i].end]))
         for i in range(len(tokens)):
             for size in (3, 2, 1):
                 words = tokens[i:i + size]

@@ -89,15 +89,24 @@ RULES: list[Rule] = [
     Rule("titled_caps_name", "PERSON", rf"\b(?:DR|MR|MRS|MS|MISS)\.?[ \t]+({CAPS_NAME})\b", 0.95, 0),
     Rule("name_with_credential", "PERSON", rf"\b({NAME}),?[ \t]+{CREDENTIALS}\b", 0.95, 0),
     Rule("labelled_name", "PERSON",
-         rf"(?i:\b{NAME_LABELS})[ \t]*:[ \t]*(?:{TITLES}[ \t]+)?({NAME}|{CAPS_NAME})", 0.95, 0),
+         rf"(?i:\b{NAME_LABELS})[ \t]*:[ \t]*(?:{TITLES}[ \t]+)?((?:{NAME}|{CAPS_NAME})"
+         rf"(?:,[ \t]*(?:{NAME}|{CAPS_NAME}))?)", 0.95, 0),
     # narrative openings: "Bruce Ward is a 62-year-old", "Brittany Edwards is a pleasant"
     Rule("name_is_a", "PERSON",
          rf"\b({NAME})(?=,?[ \t]+(?:is|was|who is)[ \t]+an?[ \t]+(?:\d{{1,3}}[- ]?(?:year|yr|month|week|day)|"
          r"pleasant|very|delightful|well-known|known|previously))", 0.85, 0),
+    # a header line "LAST, FIRST  1234567" or "Smith,John MRN#..."
+    Rule("header_last_first", "PERSON",
+         r"^[ \t]*([A-Z][A-Za-z'\-]+,[ \t]*[A-Z][A-Za-z'\-]+)(?=[ \t]+(?:MRN|MR#|#|DOB|\d{5,}))", 0.85, re.MULTILINE),
     Rule("signature", "PERSON", rf"^[ \t]*(?:-{{2,}}|/s/)[ \t]*({NAME})", 0.9, 0),
     # -- dates (all elements but the year) ---------------------------------------------
     Rule("date_numeric", "DATE_TIME",
-         r"\b((?:0?[1-9]|1[0-2])[/\-.](?:0?[1-9]|[12]\d|3[01])[/\-.](?:19|20)?\d{2})\b", 0.95),
+         r"\b((?:0?[1-9]|1[0-2])[/\-.](?:0?[1-9]|[12]\d|3[01])[/\-.](?:19|20)?\d{2}"
+         r"(?:[ \t]+(?:[01]?\d|2[0-3]):[0-5]\d)?)\b", 0.95),
+    # "020221" (mmddyy run together)
+    Rule("date_compact", "DATE_TIME", r"(?<![\d.#-])((?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{2})(?![\d.])", 0.5),
+    # a long bare number (7 to 12 digits) is a record number or an account, never a lab value
+    Rule("long_number", "ID", r"(?<![\d.,/-])(\d{7,12})(?![\d.,/])", 0.6),
     # 7/22 with no year: also how murmurs, strength and doses are written ("3/6 murmur")
     Rule("date_short", "DATE_TIME",
          r"\b((?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01]))\b(?![/\d])(?![ \t]*(?:strength|murmur|"
@@ -114,6 +123,8 @@ RULES: list[Rule] = [
     Rule("date_apostrophe_year", "DATE_TIME", r"(?<![\w'])('\d{2})\b", 0.6),
     Rule("weekday", "DATE_TIME", rf"\b((?:{WEEKDAYS}))\b", 0.5),
     Rule("holiday", "DATE_TIME", rf"\b((?:{HOLIDAYS}))\b", 0.6),
+    Rule("weekday_short", "DATE_TIME", r"\b(?:until|on|by|since|next|this|last|thru|through|from|"
+         r"til|till|before|after)[ \t]+((?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun))\b", 0.6),
     # a year alone (Safe Harbor lets years stay; the surrogate shifts it with the patient's
     # dates, so "S/P CABG 2001" keeps its distance to the other dates)
     Rule("year", "DATE_TIME",
@@ -137,6 +148,8 @@ RULES: list[Rule] = [
     # -- ages over 89 ------------------------------------------------------------------
     Rule("age_over_89", "AGE",
          r"\b((?:9\d|1[0-4]\d))(?=[ \t-]*(?:years?|yrs?|y/?o\b|y\.o\.|-year))", 0.95),
+    Rule("age_in_parentheses", "AGE",
+         r"\b(?:is|a|an|pt|patient|age|aged)[ \t]+\(((?:9\d|1[0-4]\d))\)", 0.8),
     Rule("aged_over_89", "AGE", r"\b(?:aged?|age:|age of)[ \t]*((?:9\d|1[0-4]\d))\b", 0.95),
     # "93F", "91 M", "92yo", "100 y/o" (not a temperature: "T 98F", "temp 99 F")
     Rule("age_sex_over_89", "AGE",
@@ -151,6 +164,8 @@ RULES: list[Rule] = [
     Rule("extension", "PHONE_NUMBER",
          r"(?:\b(?:ext|extension|pager|pgr|beeper|bpr|page|pg|cell|tel|call|callback|"
          r"call back|x)\.?[ \t]*(?:no\.?|#|:)?[ \t]*|(?<![\w])x)(\d{1,2}-\d{4}|\d{4,6})\b", 0.8),
+    Rule("number_then_pager", "PHONE_NUMBER",
+         r"(?:#[ \t]*)?(?<!\d)(\d{4,6})[ \t]*\(?(?:beeper|pager|pgr|bpr)\b", 0.8),
     Rule("labelled_phone", "PHONE_NUMBER",
          r"\b(?:tel|phone|fax|pager|pgr|beeper|cell|mobile|ext)\.?[ \t]*(?:no\.?|#|:)?[ \t]*"
          r"(\+?[\d][\d \t().-]{3,18}\d)", 0.9),
