@@ -302,3 +302,33 @@ def test_a_rejected_finding_is_kept_in_the_text_and_no_longer_counts_as_real(wor
     assert any(h["blocking"] and h["type"] == "PHONE_NUMBER" for h in unreviewed)
     with pytest.raises(ValueError, match="does not occur"):
         pipeline.revise_document(workspace, doc_id, add_text="no such words here")
+
+
+@pytest.mark.parametrize("text, identifier", [
+    ("Patient:\u00a0Grace Okonkwo\nSeen today.", "Okonkwo"),
+    ("MRN:\u00a012345678, seen today.", "12345678"),
+    ("Lives at 12\u00a0Elm Street, alone.", "Elm Street"),
+    ("Patient: Grace Oko\u00adnkwo, seen today.", "Okonkwo"),
+    ("MRN: 1234\u200b5678, seen today.", "12345678"),
+    ("MRN: \uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18, seen today.", "12345678"),
+    ("Seen by Dr.\u202fTobias Vandermeer\u2019s team.", "Vandermeer"),
+])
+def test_unicode_spaces_and_format_characters_hide_no_identifier(engine, surrogates, text, identifier):
+    import unicodedata
+
+    out = deidentify_texts(engine, [text], surrogates)[0].text
+    visible = "".join(c for c in unicodedata.normalize("NFKC", out) if unicodedata.category(c) != "Cf")
+    assert identifier not in visible, out
+    # the finding covers the original span, invisible characters included
+    digits_or_letters = re.sub(r"[^0-9A-Za-z]", "", unicodedata.normalize("NFKC", identifier))
+    assert digits_or_letters not in re.sub(r"[^0-9A-Za-z]", "", visible)
+
+
+def test_the_same_note_in_title_case_capitals_and_lower_case_loses_the_same_names(engine):
+    note = ("Pt seen by Dr Okafor overnight. Husband Tom aware of plan. Talked with Maria "
+            "from case management. Heparin at 900 units/hr. Karen")
+    names = {"okafor", "tom", "maria", "karen"}
+    for variant in (note, note.upper(), note.lower()):
+        found = {w.lower() for f in engine.find(variant) for w in re.findall(r"[A-Za-z]+", f.text)}
+        assert names <= found, (variant, found)
+        assert not found & {"heparin", "case", "management", "plan", "aware"}, found
