@@ -178,8 +178,8 @@ class ContextFinder:
             while end < len(tokens) and end - index < 4 and adjacent(tokens[end - 1], tokens[end]) \
                     and (initial(end) or self._continues(tokens[end])):
                 end += 1
-            if end - index == 1 and initial(index):
-                return index  # an initial alone is no name
+            if all(initial(k) or len(tokens[k].text) == 1 for k in range(index, end)):
+                return index  # initials alone are no name ("S.O.B.", "w/ A. fib")
             start_char = tokens[index].start
             end_char = tokens[end - 1].end + (1 if initial(end - 1) else 0)
             found.append(Finding(start_char, end_char, "PERSON", 0.85, f"context:{rule}",
