@@ -147,7 +147,10 @@ class DeidEngine:
         for name in DROPPED_RECOGNIZERS:
             if any(r.name == name for r in registry.recognizers):
                 registry.remove_recognizer(name)
-        registry.add_recognizer(_clinical_recognizer(self.settings.deny_terms))
+        # The clinical rules run beside Presidio, not inside it: Presidio keeps one result
+        # per span, the higher-scored, so spaCy's "18" (DATE) hid the rule's "repair 18"
+        # and was then dropped as a duration.
+        self.rules = _clinical_recognizer(self.settings.deny_terms)
         self.analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry,
                                        supported_languages=["en"])
         self.batch = BatchAnalyzerEngine(analyzer_engine=self.analyzer)
@@ -164,7 +167,9 @@ class DeidEngine:
             raw = self.batch.analyze_iterator([f.text for f in folded], language="en",
                                               batch_size=batch_size,
                                               score_threshold=self.settings.score_threshold)
-            raw = [list(results) for results in raw]
+            raw = [list(results) + [r for r in self.rules.analyze(text.text, None)
+                                    if r.score >= self.settings.score_threshold]
+                   for text, results in zip(folded, raw)]
         out = []
         for text, results in zip(folded, raw):
             findings = []

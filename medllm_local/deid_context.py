@@ -67,31 +67,6 @@ AMBIGUOUS_FIRST = {"will", "may", "june", "april", "august", "grace", "hope", "f
                    "jean", "earl", "chance", "page", "penny", "max", "sunny", "sky", "sage",
                    "bob", "bud", "jay", "hunter", "major", "king", "sterling", "miles",
                    "chase", "rod", "sandy", "cliff", "dale", "glen", "wade", "drew", "pierce"}
-FACILITY_HEADS = re.compile(
-    r"\b(?:hospital|hosp|medical cent(?:er|re)|medical ctr|med ctr|med cent(?:er|re)|"
-    r"health cent(?:er|re)|health ctr|healthcare|health care cent(?:er|re)|clinic|infirmary|"
-    r"nursing home|nursing (?:and )?rehab(?:ilitation)?(?: cent(?:er|re))?|nursing cent(?:er|re)|"
-    r"rehab(?:ilitation)? (?:cent(?:er|re)|ctr|hospital|facility)|care cent(?:er|re)|manor|"
-    r"assisted living|senior living|skilled nursing(?: facility)?|hospice|medical group|"
-    r"memorial|rehab|rehabilitation|nursing facility|snf|ltac|home for the aged)\b", re.IGNORECASE)
-SAINT_WORDS = {"st", "saint", "mt", "mount", "ste", "san", "santa"}
-# Words that name no facility by themselves ("Community Hospital" stays).
-GENERIC_FACILITY = {"general", "community", "county", "regional", "university", "city",
-                    "medical", "memorial", "central", "state", "public", "private", "local",
-                    "outside", "osh", "childrens", "children's", "womens", "women's", "va",
-                    "veterans", "psychiatric", "teaching", "district", "rural", "area",
-                    "the", "a", "an", "rehab", "nursing", "care", "health", "day", "new"}
-PLACE_TRIGGERS = {("lives", "in"), ("living", "in"), ("resides", "in"), ("resident", "of"),
-                  ("moved", "to"), ("moving", "to"), ("visiting", "from"), ("home", "in"),
-                  ("native", "of"), ("born", "in"), ("trip", "to"), ("travel", "to"),
-                  ("traveled", "to"), ("travelled", "to"), ("vacation", "in"), ("lives",),
-                  ("from",), ("to",), ("in",), ("at",), ("near",), ("outside",)}
-FACILITY_CONTEXT_BEFORE = {"to", "from", "at", "osh", "tx", "transfer", "transferred", "the",
-                           "via", "sent", "admitted", "discharged", "dc", "followed", "seen"}
-FACILITY_CONTEXT_AFTER = {"nurse", "nurses", "er", "ed", "icu", "team", "clinic", "hospital",
-                          "staff", "rehab", "ambulance", "ems", "records", "md", "physician",
-                          "doctor", "transfer", "campus"}
-
 WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 
 
@@ -107,13 +82,29 @@ def _tokens(text: str) -> list[Token]:
     return [Token(m.start(), m.end(), m.group(), m.group().lower()) for m in WORD.finditer(text)]
 
 
+# Said of a person right after the name ("JURISIC AWARE", "security & Marceron notified").
+AFTER_NAME = {"aware", "notified", "updated", "informed", "paged", "called", "present",
+              "following", "agrees", "agreed", "consented", "tearful", "visited", "visiting",
+              "signed", "reports", "states", "stated", "requests", "declined", "prefers"}
+LIST_JOINS = re.compile(r",[ \t]*|[ \t]+(?:and|&)[ \t]+|[ \t]*&[ \t]*|[ \t]*/[ \t]*|,[ \t]+and[ \t]+")
+ROLE_GAP = re.compile(r"[ \t]*[,:(-]?[ \t]*|[ \t]+is[ \t]+(?:her|his|the)?[ \t]*")
+PARTICLES = {"o", "de", "van", "von", "da", "di", "la", "le", "del", "della", "mac", "st", "al",
+             "el", "ben", "bin", "ter", "den", "der", "du", "dos", "das"}
+NICKNAME = re.compile(r"\b(?:prefers to be called|goes by|known as|nicknamed|aka)[ \t]+$", re.IGNORECASE)
+IS_A_AGE = re.compile(r"^,?[ \t]+(?:is|was)[ \t]+an?[ \t]+\(?\d{1,3}", re.IGNORECASE)
+LABEL_BEFORE = re.compile(r"(?:^|\n)[ \t]*(?:patient|pt|name|patient name|pt name)[ \t]*:[ \t]*$",
+                          re.IGNORECASE)
+
+
 class ContextFinder:
     """Finds name, facility and place spans in one (folded) text."""
 
     def __init__(self, vocab: Vocabulary | None = None):
-        self.vocab = vocab or vocabulary()
+        from medllm_local.deid_places import PlaceFinder
 
-    # -- word tests --------------------------------------------------------------------
+        self.vocab = vocab or vocabulary()
+        self.places = PlaceFinder(self.vocab, STOP, self._common)
+
     def _common(self, word: str) -> bool:
         """An everyday English word (so not a name by itself): in the dictionary and
         frequent in English text."""
@@ -121,27 +112,35 @@ class ContextFinder:
 
         return self.vocab.is_english(word) and zipf_frequency(word, "en") >= 4.0
 
-    def _name_like(self, token: Token, strength: str) -> bool:
-        """Whether ``token`` can be (part of) a name, given how strong the context is:
-        'title' (after Dr.), 'strong' (after a role), 'weak', or 'none'."""
+    def name_like(self, token: Token, strength: str, capitalised: bool = False) -> bool:
+        """Whether ``token`` can start a name, given how strong the context is: 'title'
+        (after Dr.), 'strong' (after a role or relative), 'medium' ("pt", "per", a list),
+        'weak' (after a contact word)."""
         word = token.lower
         if word in STOP or word in CREDENTIALS or len(word) < 2 \
                 or not word.isalpha() and "'" not in word:
             return False
-        if strength == "title":
-            return not self.vocab.is_clinical(word) or self.vocab.is_nameish(word)
+        if strength == "title":  # "Dr. Cough" and "dr white" are names; "per dr. given" is not
+            if capitalised or self.vocab.is_unknown(word):
+                return True
+            if self.vocab.is_nameish(word):
+                return (not self._common(word) or self.vocab.surnames.get(word, 10**6) < 5000
+                        or self.vocab.first_names.get(word, 10**6) < 500)
+            return not self.vocab.is_clinical(word) and not self._common(word)
         if self.vocab.is_clinical(word) and not self.vocab.is_name_only(word):
             return False
-        if self.vocab.is_name_only(word):
+        if self.vocab.is_name_only(word) or self.vocab.is_unknown(word) and strength != "weak":
             return True
         if strength == "strong":
-            return word not in AMBIGUOUS_FIRST and (self.vocab.is_nameish(word)
-                                                    or self.vocab.is_unknown(word))
+            return word not in AMBIGUOUS_FIRST and self.vocab.is_nameish(word)
+        if strength == "medium":
+            return (word not in AMBIGUOUS_FIRST and self.vocab.is_nameish(word)
+                    and not self._common(word))
         if strength == "weak":
             return self.vocab.is_unknown(word) and token.text[:1].isupper()
         return False
 
-    def _continues(self, token: Token) -> bool:
+    def continues(self, token: Token) -> bool:
         """A further word of a name already started ("ann REYES", "J. MORROW")."""
         word = token.lower
         if word in STOP or word in CREDENTIALS or self.vocab.is_clinical(word) \
@@ -150,215 +149,171 @@ class ContextFinder:
         return (self.vocab.is_nameish(word) or self.vocab.is_unknown(word)
                 or not self._common(word) and word.isalpha() and len(word) > 2)
 
-    # -- the pass ------------------------------------------------------------------------
     def find(self, text: str) -> list[Finding]:
-        tokens = _tokens(text)
+        scan = _Scan(self, text)
+        scan.run()
+        return scan.found + self.places.find(text, scan.tokens, scan.mixed_case)
+
+
+class _Scan:
+    """One text's tokens and the names found in them."""
+
+    def __init__(self, finder: ContextFinder, text: str):
+        self.finder, self.vocab, self.text = finder, finder.vocab, text
+        self.tokens = _tokens(text)
         letters = [c for c in text if c.isalpha()]
         upper = sum(c.isupper() for c in letters)
-        mixed_case = bool(letters) and 0.05 < upper / len(letters) < 0.6
-        found: list[Finding] = []
+        self.mixed_case = bool(letters) and 0.05 < upper / len(letters) < 0.6
+        self.found: list[Finding] = []
 
-        def adjacent(left: Token, right: Token, allow_newline: bool = False) -> bool:
-            gap = text[left.end:right.start]
-            if len(gap) > 3 or (not allow_newline and "\n" in gap):
-                return False
-            return re.fullmatch(r"[ \t.,/@]*" if allow_newline else r"\.?[ \t]*|/|[ \t]*-[ \t]*", gap) is not None
+    # -- helpers -----------------------------------------------------------------------
+    def gap(self, index: int) -> str:
+        """The text between token ``index - 1`` and token ``index``."""
+        return self.text[self.tokens[index - 1].end:self.tokens[index].start]
 
-        def initial(index: int) -> bool:
-            token = tokens[index]
-            return len(token.text) == 1 and text[token.end:token.end + 1] == "."
+    def adjacent(self, index: int) -> bool:
+        """Token ``index`` directly follows the one before, as words of a name do."""
+        if not 0 < index < len(self.tokens):
+            return False
+        gap, before = self.gap(index), self.tokens[index - 1].lower
+        if gap.startswith("."):  # "J. Morrow", "Dr. Haas", "St. Albans"; not a full stop
+            return (len(before) == 1 or before in TITLES or before in PARTICLES) \
+                and re.fullmatch(r"\.[ \t]{0,2}", gap) is not None
+        return re.fullmatch(r"[ \t]{1,3}|/|[ \t]*-[ \t]*", gap) is not None
 
-        def take_name(index: int, strength: str, rule: str) -> int:
-            """A name starting at ``tokens[index]``; returns the index after it."""
-            if index >= len(tokens):
-                return index
-            if not (initial(index) or self._name_like(tokens[index], strength)):
-                return index
-            end = index + 1
-            while end < len(tokens) and end - index < 4 and adjacent(tokens[end - 1], tokens[end]) \
-                    and (initial(end) or self._continues(tokens[end])):
-                end += 1
-            if all(initial(k) or len(tokens[k].text) == 1 for k in range(index, end)):
-                return index  # initials alone are no name ("S.O.B.", "w/ A. fib")
-            start_char = tokens[index].start
-            end_char = tokens[end - 1].end + (1 if initial(end - 1) else 0)
-            found.append(Finding(start_char, end_char, "PERSON", 0.85, f"context:{rule}",
-                                 text[start_char:end_char]))
-            return end
+    def initial(self, index: int) -> bool:
+        token = self.tokens[index]
+        return len(token.text) == 1 and self.text[token.end:token.end + 1] == "."
 
+    def particle(self, index: int) -> bool:
+        """"O" of "O Hogain", "van" of "van Dijk": part of a name when a name follows."""
+        return (self.tokens[index].lower in PARTICLES and index + 1 < len(self.tokens)
+                and self.adjacent(index + 1) and self.finder.continues(self.tokens[index + 1]))
+
+    def take(self, index: int, strength: str, rule: str, lists: bool = True) -> int:
+        """A name starting at token ``index`` (with what follows it in a list: "Drs
+        Marin & Michnowicz", "w/ SAYIN, LESLIE AND JELLE"); returns the index after it."""
+        tokens = self.tokens
+        capitalised = self.mixed_case and tokens[index].text[:1].isupper() if index < len(tokens) else False
+        if index >= len(tokens) or not (self.initial(index) or self.particle(index)
+                                        or self.finder.name_like(tokens[index], strength, capitalised)):
+            return index
+        end = index + 1
+        while end < len(tokens) and end - index < 5 and self.adjacent(end) and (
+                self.initial(end) or self.particle(end) or self.finder.continues(tokens[end])):
+            end += 1
+        if all(self.initial(k) or len(tokens[k].text) == 1 for k in range(index, end)):
+            return index  # initials alone are no name ("S.O.B.", "w/ A. fib")
+        start_char = tokens[index].start
+        end_char = tokens[end - 1].end + (1 if self.initial(end - 1) else 0)
+        self.found.append(Finding(start_char, end_char, "PERSON", 0.85, f"context:{rule}",
+                                  self.text[start_char:end_char]))
+        if lists and end < len(tokens) and LIST_JOINS.fullmatch(self.gap(end)):
+            follower = end + (1 if tokens[end].lower in TITLES else 0)
+            return self.take(follower, "title" if strength == "title" else "medium", rule)
+        return end
+
+    def take_before(self, index: int, rule: str) -> None:
+        """The name ending just before token ``index`` ("JURISIC aware")."""
+        first = index
+        while first > 0 and index - first < 3 and (first == index or self.adjacent(first)) \
+                and (self.initial(first - 1) or self.finder.continues(self.tokens[first - 1])):
+            first -= 1
+        if first < index and self.finder.name_like(self.tokens[first], "medium") \
+                or first < index - 1:
+            self.take(first, "title", rule, lists=False)
+
+    # -- the pass ----------------------------------------------------------------------
+    def run(self) -> None:
+        tokens, vocab = self.tokens, self.vocab
         for i, token in enumerate(tokens):
-            word = token.lower
-            nxt = i + 1
-            if word in TITLES and nxt < len(tokens) and adjacent(token, tokens[nxt]):
-                take_name(nxt, "title", "title")
+            word, nxt = token.lower, i + 1
+            if nxt >= len(tokens):
+                break
+            gap = self.gap(nxt)
+            if word in TITLES and self.adjacent(nxt):
+                self.take(nxt, "title", "title")
                 continue
             phrase = next((p for p in ROLE_PHRASES
                            if tuple(t.lower for t in tokens[i:i + len(p)]) == p), None)
             if phrase:
-                last = tokens[i + len(phrase) - 1]
-                if nxt + len(phrase) - 1 < len(tokens) and adjacent(last, tokens[i + len(phrase)]):
-                    j = i + len(phrase)
-                    if tokens[j].lower in TITLES:
-                        continue
-                    take_name(j, "strong", "role")
+                j = i + len(phrase)
+                if j < len(tokens) and ROLE_GAP.fullmatch(self.gap(j)) and tokens[j].lower not in TITLES:
+                    self.take(j, "strong", "role")
                 continue
-            if word in ROLE_WORDS and nxt < len(tokens) and adjacent(token, tokens[nxt]):
-                if tokens[nxt].lower not in TITLES:
-                    take_name(nxt, "strong", "role")
-            elif word in WEAK_TRIGGERS and nxt < len(tokens) and adjacent(token, tokens[nxt]):
-                take_name(nxt, "weak", "contact")
+            if word in ROLE_WORDS and ROLE_GAP.fullmatch(gap) and "\n" not in gap \
+                    and tokens[nxt].lower not in TITLES:
+                self.take(nxt, "strong", "role")
+            elif word in ("pt", "rt", "ot", "slp", "per", "security") and self.adjacent(nxt):
+                self.take(nxt, "medium", "role")
+            elif word in WEAK_TRIGGERS and self.adjacent(nxt):
+                self.take(nxt, "weak", "contact")
+            before = self.text[max(0, token.start - 30):token.start]
+            if NICKNAME.search(before):
+                self.take(i, "title", "nickname")
+            if LABEL_BEFORE.search(before):
+                self.take(i, "strong", "label")
+            if word in AFTER_NAME and i > 0 and self.adjacent(i):
+                self.take_before(i, "said_of")
+            if IS_A_AGE.match(self.text[token.end:token.end + 24]):
+                self.take_before(i + 1, "is_a")
 
         for i, token in enumerate(tokens):
+            word = token.lower
             # a census name that is no English or clinical word, anywhere ("KAREN")
-            if self.vocab.is_name_only(token.lower) and token.lower not in STOP \
-                    and len(token.lower) >= 4 and not self._common(token.lower):
+            if vocab.is_name_only(word) and len(word) >= 4 and not self.finder._common(word):
                 first = i
-                while first > 0 and first > i - 2 and adjacent(tokens[first - 1], tokens[first]) \
-                        and (initial(first - 1) or (self.vocab.is_first_name(tokens[first - 1].lower)
-                             and tokens[first - 1].lower not in STOP
-                             and not self.vocab.is_clinical(tokens[first - 1].lower))):
+                while first > 0 and first > i - 2 and self.adjacent(first) and (
+                        self.initial(first - 1) or (vocab.is_first_name(tokens[first - 1].lower)
+                                                    and tokens[first - 1].lower not in STOP
+                                                    and not vocab.is_clinical(tokens[first - 1].lower))):
                     first -= 1
-                take_name(first, "title", "name_word")
-            # initial + surname ("J. MORROW"), first name + surname ("GRACE WHITE")
-            elif i + 1 < len(tokens) and adjacent(token, tokens[i + 1]):
-                following = tokens[i + 1].lower
-                surname_next = (self.vocab.is_surname(following) or self.vocab.is_unknown(following)) \
-                    and following not in STOP and not self.vocab.is_clinical(following)
-                if initial(i) and surname_next and len(following) > 2:
-                    take_name(i, "title", "initial_surname")
-                elif (surname_next and self.vocab.first_names.get(token.lower, 10**6) < 1500
-                      and token.lower not in AMBIGUOUS_FIRST and token.lower not in STOP
-                      and not self._common(following)):
-                    take_name(i, "title", "first_last")
-            # names before a credential ("ann reyes rn", "J. MORROW RN/BSN")
-            if token.lower in CREDENTIALS and i > 0 and adjacent(tokens[i - 1], token) \
-                    and (token.lower != "do" or token.text == "DO") \
-                    and (token.lower != "pa" or token.text.isupper()):
-                first = i
-                while first > 0 and i - first < 3 and adjacent(tokens[first - 1], tokens[first]) \
-                        and (initial(first - 1) or self._continues(tokens[first - 1])):
-                    first -= 1
-                if first < i:
-                    take_name(first, "title", "credential")
-                elif re.fullmatch(r"[A-Za-z]{2,3}", tokens[i - 1].text) \
-                        and not self.vocab.is_english(tokens[i - 1].lower) \
-                        and not self.vocab.is_clinical(tokens[i - 1].lower) \
-                        and tokens[i - 1].lower not in STOP | CREDENTIALS:
-                    prev = tokens[i - 1]  # initials: "/pw rn", "JM RN"
-                    found.append(Finding(prev.start, prev.end, "PERSON", 0.7, "context:initials",
-                                         prev.text))
+                self.take(first, "title", "name_word")
+            # initials + surname ("J. MORROW", "F.G. ababei", "N. O HOGAIN")
+            elif self.initial(i) and not (i > 0 and self.initial(i - 1) and self.adjacent(i)):
+                j = i
+                while j < len(tokens) and self.initial(j) and (j == i or self.adjacent(j)):
+                    j += 1
+                if j < len(tokens) and self.adjacent(j) and (
+                        self.particle(j) or len(tokens[j].text) > 2 and self.finder.continues(tokens[j])):
+                    self.take(i, "title", "initial_surname")
+            # first name + surname ("GRACE WHITE" is no English phrase)
+            elif nxt_ok(self, i) and vocab.first_names.get(word, 10**6) < 1500 \
+                    and word not in AMBIGUOUS_FIRST and word not in STOP:
+                self.take(i, "title", "first_last")
+            # names and initials before a credential ("ann reyes rn", "/pw rn")
+            if word in CREDENTIALS and i > 0 and (self.adjacent(i) or self.gap(i) in (", ", ",")) \
+                    and (word != "do" or token.text == "DO") and (word != "pa" or token.text.isupper()):
+                before = tokens[i - 1]
+                if re.fullmatch(r"[A-Za-z]{2,3}", before.text) and not vocab.is_clinical(before.lower) \
+                        and before.lower not in STOP | CREDENTIALS and (
+                            not vocab.is_english(before.lower)
+                            or re.search(r"(?:^|\n|/)[ \t]*$", self.text[:before.start])):
+                    self.found.append(Finding(before.start, before.end, "PERSON", 0.7,
+                                              "context:initials", before.text))
+                else:
+                    self.take_before(i, "credential")
+        self.signature()
 
-        self._signature(text, tokens, found, take_name)
-        found += self._facilities(text, tokens, mixed_case)
-        found += self._places(text, tokens, mixed_case)
-        return found
-
-    def _signature(self, text, tokens, found, take_name) -> None:
+    def signature(self) -> None:
         """The last words of a note, after its last full stop or line break, when they
         are all name-like: a signature ("... 900U/HR. KAREN", "-jim")."""
+        tokens = self.tokens
         if not tokens:
             return
-        tail_start = max(text.rfind("\n", 0, tokens[-1].start), text.rfind(". ", 0, tokens[-1].start))
-        tail = [i for i, t in enumerate(tokens) if t.start > tail_start]
-        tail = [i for i in tail if tokens[i].lower not in CREDENTIALS]
-        if 0 < len(tail) <= 3 and all(
-                (len(tokens[i].text) == 1 or self._name_like(tokens[i], "strong"))
-                for i in tail):
-            take_name(tail[0], "title", "signature")
+        tail_start = max(self.text.rfind("\n", 0, tokens[-1].start),
+                         self.text.rfind(". ", 0, tokens[-1].start))
+        tail = [i for i, t in enumerate(tokens) if t.start > tail_start and t.lower not in CREDENTIALS]
+        if 0 < len(tail) <= 3 and all(len(tokens[i].text) == 1 or self.finder.name_like(tokens[i], "strong")
+                                      for i in tail):
+            self.take(tail[0], "title", "signature")
 
-    def _facilities(self, text: str, tokens: list[Token], mixed_case: bool) -> list[Finding]:
-        found = []
-        starts = {t.start: i for i, t in enumerate(tokens)}
-        for match in FACILITY_HEADS.finditer(text):
-            head = starts.get(match.start())
-            if head is None:
-                continue
-            first = head
-            while first > 0 and head - first < 4:
-                prev = tokens[first - 1]
-                gap = text[prev.end:tokens[first].start]
-                if not re.fullmatch(r"\.?[ \t]*|'s[ \t]+|[ \t]*-[ \t]*", gap):
-                    break
-                word = prev.lower
-                saint = first >= 2 and tokens[first - 2].lower in SAINT_WORDS
-                if word in SAINT_WORDS:
-                    first -= 1
-                    continue
-                if word in STOP and not saint or (self.vocab.is_clinical(word) and not saint) or \
-                        (self._common(word) and word not in GENERIC_FACILITY
-                         and not self.vocab.is_nameish(word) and not saint
-                         and not (mixed_case and prev.text[:1].isupper())):
-                    break
-                first -= 1
-            names = [t.lower for t in tokens[first:head]]
-            if names and any(w not in GENERIC_FACILITY for w in names):
-                start, end = tokens[first].start, match.end()
-                found.append(Finding(start, end, "FACILITY", 0.85, "context:facility", text[start:end]))
-        # their initials elsewhere in the note ("ST. ALBANS HOSPITAL" ... "tx to SAH"),
-        # and acronyms that read as a facility in context ("seen by the BMC nurse")
-        initials = {"".join(w[0] for w in re.findall(r"[A-Za-z]+", f.text)).upper() for f in found}
-        initials |= {i[:-1] for i in initials if len(i) > 3}
-        for i, token in enumerate(tokens):
-            if not (token.text.isupper() and 2 <= len(token.text) <= 6):
-                continue
-            before = tokens[i - 1].lower if i > 0 else ""
-            after = tokens[i + 1].lower if i + 1 < len(tokens) else ""
-            in_context = before in FACILITY_CONTEXT_BEFORE or after in FACILITY_CONTEXT_AFTER
-            looks_facility = re.fullmatch(r"[A-Z]{1,4}(?:H|MC|HC|MH|RH|CH)", token.text) is not None
-            if token.text in initials or (in_context and looks_facility
-                                          and not self.vocab.is_clinical(token.lower)) \
-                    or (in_context and looks_facility and before in {"tx", "transfer", "transferred", "osh"}):
-                found.append(Finding(token.start, token.end, "FACILITY", 0.8, "context:facility_acronym",
-                                     token.text))
-        return found
 
-    def _places(self, text: str, tokens: list[Token], mixed_case: bool) -> list[Finding]:
-        """US places: after "lives in", "from", "to" and the like, or by themselves when
-        the place name is no English, clinical or name word ("framingham"); and any
-        word no list knows after "from", "in", "to" or "near" (a town too small for the
-        list: "tx from OSH in barbaraberg")."""
-        found = []
-        prefixes = {"north", "south", "east", "west", "new", "port", "fort", "mount", "mt",
-                    "lake", "san", "santa", "el", "la", "los", "saint", "st", "upper", "lower"}
-        for i in range(1, len(tokens)):
-            if tokens[i - 1].lower not in {"from", "in", "to", "near", "of"} \
-                    or not self._adjacent_place(text, tokens[i - 1], tokens[i]):
-                continue
-            first = i
-            if tokens[i].lower in prefixes and i + 1 < len(tokens) \
-                    and self._adjacent_place(text, tokens[i], tokens[i + 1]):
-                i += 1
-            if len(tokens[i].lower) >= 5 and self.vocab.is_unknown(tokens[i].lower):
-                found.append(Finding(tokens[first].start, tokens[i].end, "LOCATION", 0.6,
-                                     "context:unknown_place", text[tokens[first].start:tokens[i].end]))
-        for i in range(len(tokens)):
-            for size in (3, 2, 1):
-                words = tokens[i:i + size]
-                if len(words) < size or any(not self._adjacent_place(text, a, b)
-                                            for a, b in zip(words, words[1:])):
-                    continue
-                name = " ".join(t.lower for t in words)
-                if name not in self.vocab.places:
-                    continue
-                before = tuple(t.lower for t in tokens[max(0, i - 2):i])
-                triggered = any(before[-len(p):] == p for p in PLACE_TRIGGERS if len(before) >= len(p))
-                strong = any(before[-len(p):] == p for p in PLACE_TRIGGERS
-                             if len(p) == 2 and len(before) >= 2)
-                last = words[-1].lower
-                clinical = any(self.vocab.is_clinical(t.lower) for t in words)
-                common = size == 1 and self._common(last)
-                distinctive = not any(self.vocab.is_english(t.lower) or self.vocab.is_nameish(t.lower)
-                                      for t in words) and len(name) >= 5
-                capitalised = mixed_case and all(t.text[:1].isupper() for t in words)
-                if clinical or name in STOP:
-                    break
-                if distinctive or (strong and not common) or (triggered and (capitalised or not mixed_case) and not common) \
-                        or (triggered and size > 1):
-                    start, end = words[0].start, words[-1].end
-                    found.append(Finding(start, end, "LOCATION", 0.8, "context:place", text[start:end]))
-                    break
-        return found
-
-    @staticmethod
-    def _adjacent_place(text: str, left: Token, right: Token) -> bool:
-        return re.fullmatch(r"[ \t]|\.[ \t]|[ \t]*-[ \t]*", text[left.end:right.start]) is not None
+def nxt_ok(scan: _Scan, index: int) -> bool:
+    """Token ``index + 1`` can be a surname after a first name at ``index``."""
+    if index + 1 >= len(scan.tokens) or not scan.adjacent(index + 1):
+        return False
+    following = scan.tokens[index + 1].lower
+    return ((scan.vocab.is_surname(following) or scan.vocab.is_unknown(following))
+            and following not in STOP and not scan.vocab.is_clinical(following)
+            and not scan.finder._common(following))

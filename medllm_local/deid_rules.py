@@ -97,7 +97,8 @@ RULES: list[Rule] = [
          r"pleasant|very|delightful|well-known|known|previously))", 0.85, 0),
     # a header line "LAST, FIRST  1234567" or "Smith,John MRN#..."
     Rule("header_last_first", "PERSON",
-         r"^[ \t]*([A-Z][A-Za-z'\-]+,[ \t]*[A-Z][A-Za-z'\-]+)(?=[ \t]+(?:MRN|MR#|#|DOB|\d{5,}))", 0.85, re.MULTILINE),
+         r"^[ \t]*([A-Za-z][A-Za-z'\-]+,[ \t]*[A-Za-z][A-Za-z'\-]+)(?=[ \t]+\(?(?:mrn|mr#|#|dob|"
+         r"unit|acct|ssn|bcbs|member|id|hosp|\d{5,}))", 0.85, re.MULTILINE | re.IGNORECASE),
     Rule("signature", "PERSON", rf"^[ \t]*(?:-{{2,}}|/s/)[ \t]*({NAME})", 0.9, 0),
     # -- dates (all elements but the year) ---------------------------------------------
     Rule("date_numeric", "DATE_TIME",
@@ -119,7 +120,7 @@ RULES: list[Rule] = [
          rf"\b((?:{MONTHS})\.?[ \t]+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?(?:,?[ \t]+(?:19|20)\d{{2}})?)\b", 0.95),
     Rule("date_day_month", "DATE_TIME",
          rf"\b((?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?(?:{MONTHS})\.?(?:,?[ \t]+(?:19|20)\d{{2}})?)\b", 0.95),
-    Rule("date_month_year", "DATE_TIME", rf"\b((?:{MONTHS})\.?,?[ \t]+(?:19|20)\d{{2}})\b", 0.9),
+    Rule("date_month_year", "DATE_TIME", rf"\b((?:{MONTHS})\.?,?[ \t]+(?:of[ \t]+)?(?:19|20)\d{{2}})\b", 0.9),
     Rule("date_apostrophe_year", "DATE_TIME", r"(?<![\w'])('\d{2})\b", 0.6),
     Rule("weekday", "DATE_TIME", rf"\b((?:{WEEKDAYS}))\b", 0.5),
     Rule("holiday", "DATE_TIME", rf"\b((?:{HOLIDAYS}))\b", 0.6),
@@ -148,8 +149,17 @@ RULES: list[Rule] = [
     # -- ages over 89 ------------------------------------------------------------------
     Rule("age_over_89", "AGE",
          r"\b((?:9\d|1[0-4]\d))(?=[ \t-]*(?:years?|yrs?|y/?o\b|y\.o\.|-year))", 0.95),
+    # "(92) member id ...", "A/P: (98) w/ rhonchi"; not a vital sign "sat (95)"
     Rule("age_in_parentheses", "AGE",
-         r"\b(?:is|a|an|pt|patient|age|aged)[ \t]+\(((?:9\d|1[0-4]\d))\)", 0.8),
+         r"(?<!hr )(?<!rr )(?<!sat )(?<!o2 )(?<!spo2 )(?<!bp )(?<!pulse )(?<!glucose )(?<!fsbg )"
+         r"(?<!wt )(?<!weight )(?<!hct )(?<!plt )(?<!na )(?<!cl )(?<!bun )(?<!ef )(?<!temp )(?<!t )"
+         r"\(((?:9\d|1[0-4]\d))\)(?![ \t]*(?:%|mg|kg|lb|bpm|mm|/))", 0.7),
+    Rule("age_in_words", "AGE",
+         r"\b((?:ninety|one hundred(?: and)?)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?)"
+         r"(?=[ \t-]*(?:years?|yrs?|y/?o\b|-year|,|[ \t]+w/|[ \t]+with))", 0.8),
+    Rule("aged_in_words", "AGE",
+         r"\b(?:aged?|age of)[ \t]+((?:ninety|one hundred(?: and)?)(?:[- ](?:one|two|three|four|five|"
+         r"six|seven|eight|nine))?)\b", 0.9),
     Rule("aged_over_89", "AGE", r"\b(?:aged?|age:|age of)[ \t]*((?:9\d|1[0-4]\d))\b", 0.95),
     # "93F", "91 M", "92yo", "100 y/o" (not a temperature: "T 98F", "temp 99 F")
     Rule("age_sex_over_89", "AGE",
@@ -177,6 +187,8 @@ RULES: list[Rule] = [
     Rule("labelled_id", "ID",
          rf"\b{ID_LABELS}[ \t]*(?:number|no\.?|#)?[ \t]*(?:[:#-]|is|was)?[ \t]*"
          r"((?=[A-Z0-9\-. ]*\d)[A-Z0-9](?:[A-Z0-9\-]|[. ](?=[A-Z0-9]*\d)){3,})\b", 0.95),
+    # letters and six or more digits in one token: plan, member and device numbers
+    Rule("alphanumeric_id", "ID", r"\b((?=[A-Z0-9-]*\d{6})[A-Z]{1,5}-?\d[A-Z0-9-]{5,}|\d{6,}[A-Z]{1,4}\b)", 0.6, 0),
     Rule("ssn", "US_SSN", r"\b(\d{3}-\d{2}-\d{4})\b", 0.9),
     # -- places ---------------------------------------------------------------------------
     Rule("street_address", "LOCATION",
@@ -240,8 +252,11 @@ DRUG_STEM = re.compile(
     r"terol|tropium|setron|platin|rubicin|taxel|zosin|afil|pramine|tyline|peridone|"
     r"apine|barbital)$", re.IGNORECASE)
 
-DATE_EVIDENCE = re.compile(rf"\d[/\-.]\d|\b(?:{MONTHS})\b|\b(?:{WEEKDAYS})\b|\b(?:19|20)\d{{2}}\b",
-                           re.IGNORECASE)
+# what makes a spaCy DATE a date (else it is a duration: "four days"); the rules' own
+# short forms count too, or Presidio's dedup would drop the rule's hit with spaCy's
+DATE_EVIDENCE = re.compile(rf"\d[/\-.]\d|\b(?:{MONTHS})\b|\b(?:{WEEKDAYS})\b|\b(?:19|20)\d{{2}}\b|"
+                           r"'\d{2}\b|\b\d{6}\b|\b\d{1,2}(?:st|nd|rd|th)\b|\b(?:mon|tue|tues|wed|thu|"
+                           r"thur|thurs|fri|sat|sun)\b", re.IGNORECASE)
 
 
 # Capitalised at a sentence start, never a name by themselves.
