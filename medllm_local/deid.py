@@ -200,6 +200,12 @@ class DeidEngine:
                     continue  # "Denies", "Protonix", "Abnormal labs", "Ears, Nose"
             if entity in ("ORGANIZATION", "NRP"):
                 continue
+            if recognizer == "rule:titled_caps_name":  # "DR. SZKODA AWARE RHYTHM"
+                inner_start, inner_end = trim_clinical_edges(span, ordinary_words)
+                if inner_end <= inner_start:
+                    continue  # "DR. RESPIRATORY RATE" ("722 RAY DR." was a street)
+                start, end = result.start + inner_start, result.start + inner_end
+                span = text[start:end]
             if recognizer == "rule:facility" and AMBIGUOUS_FACILITY.search(span) \
                     and ordinary_words(span):
                 continue  # "Abnormal labs", "Family practice"

@@ -35,12 +35,16 @@ ROLE_PHRASES = {("house", "staff"), ("case", "manager"), ("social", "worker"),
                 ("spoke", "with"), ("spoke", "to"), ("talked", "with"), ("talked", "to"),
                 ("discussed", "with"), ("seen", "by"), ("care", "of"), ("d", "w"),
                 ("family", "member"), ("next", "of", "kin")}
+PHRASES_BY_FIRST: dict[str, list[tuple[str, ...]]] = {}
+for _phrase in ROLE_PHRASES:
+    PHRASES_BY_FIRST.setdefault(_phrase[0], []).append(_phrase)
 # Weaker: a name follows only when the word is a name and not also English ("per haas").
 WEAK_TRIGGERS = {"per", "with", "w", "by", "called", "paged", "notified", "informed",
                  "updated", "asked", "told", "from", "to", "and", "cc", "via", "contacted",
                  "page", "call"}
 CREDENTIALS = {"md", "rn", "np", "pa", "bsn", "lpn", "cna", "rrt", "msw", "lcsw", "pharmd",
-               "phd", "aprn", "crna", "pac", "dnp", "mph", "facp", "facc", "mbbs", "do"}
+               "phd", "aprn", "crna", "pac", "dnp", "mph", "facp", "facc", "mbbs", "do", "sn",
+               "lvn", "cnm", "msn", "fnp", "agnp"}
 # Words never part of a name, whatever the lists say.
 STOP = set("""
 a an the and or but if of in on at to from by for with without w wo into onto over under
@@ -85,7 +89,7 @@ def _tokens(text: str) -> list[Token]:
 # Said of a person right after the name ("JURISIC AWARE", "security & Marceron notified").
 AFTER_NAME = {"aware", "notified", "updated", "informed", "paged", "called", "present",
               "following", "agrees", "agreed", "consented", "tearful", "visited", "visiting",
-              "signed", "reports", "states", "stated", "requests", "declined", "prefers"}
+              "signed", "reports", "states", "stated", "requests", "declined", "prefers", "family"}
 LIST_JOINS = re.compile(r",[ \t]*|[ \t]+(?:and|&)[ \t]+|[ \t]*&[ \t]*|[ \t]*/[ \t]*|,[ \t]+and[ \t]+")
 ROLE_GAP = re.compile(r"[ \t]*[,:(-]?[ \t]*|[ \t]+is[ \t]+(?:her|his|the)?[ \t]*")
 PARTICLES = {"o", "de", "van", "von", "da", "di", "la", "le", "del", "della", "mac", "st", "al",
@@ -234,7 +238,7 @@ class _Scan:
             if word in TITLES and self.adjacent(nxt):
                 self.take(nxt, "title", "title")
                 continue
-            phrase = next((p for p in ROLE_PHRASES
+            phrase = next((p for p in PHRASES_BY_FIRST.get(word, ())
                            if tuple(t.lower for t in tokens[i:i + len(p)]) == p), None)
             if phrase:
                 j = i + len(phrase)
@@ -253,6 +257,9 @@ class _Scan:
                 self.take(i, "title", "nickname")
             if LABEL_BEFORE.search(before):
                 self.take(i, "strong", "label")
+            # "sherry oak (brother)", "Maria (daughter)"
+            if word in ROLE_WORDS and i > 0 and re.fullmatch(r"[ \t]*\(", self.gap(i)):
+                self.take_before(i, "role_after")
             if word in AFTER_NAME and i > 0 and self.adjacent(i):
                 self.take_before(i, "said_of")
             if IS_A_AGE.match(self.text[token.end:token.end + 24]):
@@ -278,8 +285,8 @@ class _Scan:
                         self.particle(j) or len(tokens[j].text) > 2 and self.finder.continues(tokens[j])):
                     self.take(i, "title", "initial_surname")
             # first name + surname ("GRACE WHITE" is no English phrase)
-            elif nxt_ok(self, i) and vocab.first_names.get(word, 10**6) < 1500 \
-                    and word not in AMBIGUOUS_FIRST and word not in STOP:
+            elif vocab.first_names.get(word, 10**6) < 1500 and word not in AMBIGUOUS_FIRST \
+                    and word not in STOP and nxt_ok(self, i):
                 self.take(i, "title", "first_last")
             # names and initials before a credential ("ann reyes rn", "/pw rn")
             if word in CREDENTIALS and i > 0 and (self.adjacent(i) or self.gap(i) in (", ", ",")) \

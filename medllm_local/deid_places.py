@@ -159,6 +159,8 @@ class PlaceFinder:
             found.append(self._finding(text, tokens[i].start, tokens[last].end, "context:unknown_place",
                                        "LOCATION", 0.6))
         for i in range(len(tokens)):
+            if tokens[i].lower not in self.vocab.place_words:
+                continue
             for size in (3, 2, 1):
                 words = tokens[i:i + size]
                 if len(words) < size or any(not self._adjacent(text, a, b) for a, b in zip(words, words[1:])):
@@ -166,7 +168,7 @@ class PlaceFinder:
                 name = " ".join(t.lower for t in words)
                 if name not in self.vocab.places:
                     continue
-                if any(self.vocab.is_clinical(t.lower) for t in words) or name in self.stop:
+                if size == 1 and self.vocab.is_clinical(name) or name in self.stop:
                     break
                 before = tuple(t.lower for t in tokens[max(0, i - 2):i])
                 triggered = any(before[-len(p):] == p for p in PLACE_TRIGGERS if len(before) >= len(p))

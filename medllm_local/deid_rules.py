@@ -151,9 +151,10 @@ RULES: list[Rule] = [
          r"\b((?:9\d|1[0-4]\d))(?=[ \t-]*(?:years?|yrs?|y/?o\b|y\.o\.|-year))", 0.95),
     # "(92) member id ...", "A/P: (98) w/ rhonchi"; not a vital sign "sat (95)"
     Rule("age_in_parentheses", "AGE",
-         r"(?<!hr )(?<!rr )(?<!sat )(?<!o2 )(?<!spo2 )(?<!bp )(?<!pulse )(?<!glucose )(?<!fsbg )"
-         r"(?<!wt )(?<!weight )(?<!hct )(?<!plt )(?<!na )(?<!cl )(?<!bun )(?<!ef )(?<!temp )(?<!t )"
-         r"\(((?:9\d|1[0-4]\d))\)(?![ \t]*(?:%|mg|kg|lb|bpm|mm|/))", 0.7),
+         r"\((?<!hr \()(?<!rr \()(?<!sat \()(?<!o2 \()(?<!spo2 \()(?<!bp \()(?<!pulse \()"
+         r"(?<!glucose \()(?<!fsbg \()(?<!wt \()(?<!weight \()(?<!hct \()(?<!plt \()(?<!na \()"
+         r"(?<!cl \()(?<!bun \()(?<!ef \()(?<!temp \()(?<!t \()"
+         r"((?:9\d|1[0-4]\d))\)(?![ \t]*(?:%|mg|kg|lb|bpm|mm|/))", 0.7),
     Rule("age_in_words", "AGE",
          r"\b((?:ninety|one hundred(?: and)?)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?)"
          r"(?=[ \t-]*(?:years?|yrs?|y/?o\b|-year|,|[ \t]+w/|[ \t]+with))", 0.8),
@@ -186,9 +187,12 @@ RULES: list[Rule] = [
     # -- numbers by their label -----------------------------------------------------------
     Rule("labelled_id", "ID",
          rf"\b{ID_LABELS}[ \t]*(?:number|no\.?|#)?[ \t]*(?:[:#-]|is|was)?[ \t]*"
-         r"((?=[A-Z0-9\-. ]*\d)[A-Z0-9](?:[A-Z0-9\-]|[. ](?=[A-Z0-9]*\d)){3,})\b", 0.95),
+         r"((?=[A-Z0-9\-]*\d|[A-Z]{1,4}[ .\-]?\d)[A-Z0-9](?:[A-Z0-9\-]|[. ](?=[A-Z0-9]*\d)){3,})\b", 0.95),
     # letters and six or more digits in one token: plan, member and device numbers
-    Rule("alphanumeric_id", "ID", r"\b((?=[A-Z0-9-]*\d{6})[A-Z]{1,5}-?\d[A-Z0-9-]{5,}|\d{6,}[A-Z]{1,4}\b)", 0.6, 0),
+    Rule("alphanumeric_id", "ID", r"\b((?=[A-Z0-9-]*\d{6})[A-Z]{1,5}-?\d[A-Z0-9-]{5,}|\d{6,}[A-Z]{1,4}\b)", 0.6),
+    # ZIP codes after a state code ("MA 01439-8060"), and ZIP+4 anywhere
+    Rule("state_zip", "ZIP", rf"\b(?:{'|'.join(US_STATES)})\.?,?[ \t]+(\d{{5}}(?:-\d{{4}})?)\b", 0.85),
+    Rule("zip_plus_four", "ZIP", r"(?<![\d-])(\d{5}-\d{4})(?![\d-])", 0.7),
     Rule("ssn", "US_SSN", r"\b(\d{3}-\d{2}-\d{4})\b", 0.9),
     # -- places ---------------------------------------------------------------------------
     Rule("street_address", "LOCATION",
