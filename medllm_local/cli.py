@@ -132,11 +132,15 @@ def cmd_deid(args: argparse.Namespace) -> dict:
         if failed:
             raise PartialFailure(f"{len(failed)} of {len(report['files'])} files failed", report)
         return report
-    if not (args.doc_ids or args.all or args.approve):
+    if not (args.doc_ids or args.all or args.approve or args.not_identifier):
         raise ValueError("say which documents: DOC_ID..., --all, or --file NOTE.txt")
     workspace = open_workspace(args)
     ids = [int(i) for i in args.doc_ids] or None
     report: dict = {"documents": []}
+    for value in args.not_identifier or ():
+        rejected = pipeline.reject_everywhere(workspace, value)
+        report.setdefault("not_identifier", []).append(rejected)
+        print(rejected["message"], file=sys.stderr)
     if args.doc_ids or args.all:
         from tqdm import tqdm
 
@@ -283,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "findings were not reviewed)")
     p.add_argument("--file", nargs="+", metavar="NOTE.txt",
                    help="de-identify these files without a workspace; nothing is stored")
+    p.add_argument("--not-identifier", action="append", metavar="TEXT",
+                   help="a word or phrase the detectors took for an identifier: reject it in "
+                        "every document (they need approval again) and keep it from now on")
     add_settings_arguments(p, DeidSettings)
     p = add("clean", cmd_clean, "clean the approved de-identified documents (boilerplate, "
                                 "abbreviations, typos), recording each change; revert changes; "

@@ -332,3 +332,28 @@ def test_the_same_note_in_title_case_capitals_and_lower_case_loses_the_same_name
         found = {w.lower() for f in engine.find(variant) for w in re.findall(r"[A-Za-z]+", f.text)}
         assert names <= found, (variant, found)
         assert not found & {"heparin", "case", "management", "plan", "aware"}, found
+
+
+def test_not_an_identifier_is_rejected_in_every_document_and_kept_later(workspace, tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    # "Vandermeer" stands for a word the detectors wrongly take for a name in every note
+    for index in range(3):
+        (folder / f"n{index}.txt").write_text(
+            f"Note {index}. Talked with Vandermeer about the plan. Seen by Dr. Okafor.")
+    pipeline.ingest(workspace, [folder])
+    pipeline.deid_documents(workspace)
+    pipeline.approve_documents(workspace)
+    report = pipeline.reject_everywhere(workspace, "vandermeer")
+    assert len(report["documents"]) == 3 and report["rejected_findings"] >= 3
+    for row in workspace.document_rows():
+        assert row["status"] == "deidentified"  # needs approval again
+        text = (workspace.root / row["deid_file"]).read_text()
+        assert "Vandermeer" in text and "Okafor" not in text
+    (folder / "n9.txt").write_text("Later note. Talked with Vandermeer again; Dr. Okafor agrees.")
+    pipeline.ingest(workspace, [folder / "n9.txt"])
+    new = pipeline.deid_documents(workspace)["documents"][0]
+    text = open(new["deid_file"]).read()
+    assert "Vandermeer" in text and "Okafor" not in text
+    with pytest.raises(ValueError):
+        pipeline.reject_everywhere(workspace, "  ")

@@ -22,7 +22,8 @@ from medllm_local.pipeline.jobs import job_log_tail, job_report, latest_job, sta
 from medllm_local.pipeline.training import (latest_build, list_runs, plan_training, run_metrics,
                                             train_run)
 from medllm_local.pipeline.privacy import (SURROGATE_KEY, SURROGATE_MAP, approve_documents,
-                                           deid_documents, deid_files, finding_json, rejected_texts,
+                                           deid_documents, deid_files, finding_json,
+                                           reject_everywhere, rejected_texts,
                                            require_approved, residual_scan, review_document,
                                            revise_document, save_deid_options,
                                            saved_deid_settings)
@@ -31,7 +32,7 @@ __all__ = ["CONVERSATIONS", "DEMO_INBOX", "SURROGATE_KEY", "SURROGATE_MAP", "Gat
            "ProgressCallback", "approve_documents", "build_dataset", "freeze_test_split", "revise_pair",
            "chat_answer", "chat_stream", "deid_documents", "deid_files", "finding_json",
            "ingest", "models_report", "open_workspace", "require_approved",
-           "rejected_texts", "residual_scan", "run_demo", "STAGES", "review_document", "revise_document",
+           "reject_everywhere", "rejected_texts", "residual_scan", "run_demo", "STAGES", "review_document", "revise_document",
            "save_deid_options", "saved_deid_settings", "job_log_tail", "job_report", "latest_job", "start_job", "stop_job", "latest_build",
            "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models", "mark_answer", "marks_summary",
            "chat_differential", "export_conversation", "similar_cases",

@@ -13,6 +13,7 @@ from medllm_local import ingest as ingest_stage
 from medllm_local.pipeline.common import GateError, ProgressCallback
 from medllm_local.records import Finding, to_json
 from medllm_local.surrogates import SurrogateMap, Surrogates, load_secret
+from medllm_local.textnorm import fold_value
 from medllm_local.workspace import Workspace
 
 SURROGATE_KEY, SURROGATE_MAP = "surrogate.key", "surrogate-map.sqlite"
@@ -179,6 +180,33 @@ def revise_document(workspace: Workspace, document_id: int, reject: list[int] = 
     surrogate_map.forget(rejected)
     surrogate_map.add(surrogates.used, settings.keep_map)
     return review_document(workspace, document_id)
+
+
+def reject_everywhere(workspace: Workspace, value: str) -> dict:
+    """A reviewer's "not an identifier" for one word or phrase in every document: each
+    finding of exactly that text (in any case, Unicode folded) is rejected, so those
+    documents need approval again, and the value joins the workspace's allow list, so
+    later de-identification leaves it too. The report holds counts and ids only."""
+    target = fold_value(value).strip().lower()
+    if not target:
+        raise ValueError("give the word or phrase that is not an identifier")
+    documents, rejected = [], 0
+    for row in workspace.document_rows():
+        if not row["deid_file"]:
+            continue
+        text = workspace.load_document(row["id"]).text
+        ids = [f["id"] for f in workspace.findings_for(row["id"]) if f["decision"] != "rejected"
+               and fold_value(text[f["start"]:f["end"]]).strip().lower() == target]
+        if ids:
+            revise_document(workspace, row["id"], reject=ids)
+            documents.append(row["id"])
+            rejected += len(ids)
+    allow = [t.strip() for t in workspace.load_settings().get("allow_list", "").split(",") if t.strip()]
+    if target not in {t.lower() for t in allow}:
+        workspace.save_settings({"allow_list": ", ".join(allow + [value.strip()])})
+    return {"documents": documents, "rejected_findings": rejected,
+            "message": f"rejected {rejected} findings in {len(documents)} documents, which need "
+                       "approval again; later de-identification leaves this text"}
 
 
 def approve_documents(workspace: Workspace, document_ids: list[int] | None = None,

@@ -55,6 +55,11 @@ def build_review_tab(workspace: Workspace) -> None:
         add_type = gr.Dropdown(["PERSON", "DATE_TIME", "LOCATION", "ID", "PHONE_NUMBER", "FACILITY",
                                 "OTHER"], value="PERSON", label="as", elem_id="review-add-type")
     with gr.Row():
+        everywhere = gr.Textbox(label="Not an identifier, in every document (a word the "
+                                      "detectors keep taking for a name or place)",
+                                elem_id="review-everywhere")
+        everywhere_button = gr.Button("Reject everywhere", elem_id="review-everywhere-apply")
+    with gr.Row():
         apply_button = gr.Button("Apply changes", elem_id="review-apply")
         approve_button = gr.Button("Approve this document", variant="primary", elem_id="review-approve")
     result = gr.Textbox(label="De-identified text", lines=14, interactive=False, elem_id="review-deid")
@@ -82,6 +87,14 @@ def build_review_tab(workspace: Workspace) -> None:
             return *show(doc_id)[:3], f"Not applied: {error}"
         return highlighted(view), finding_rows(view), view["deid_text"], "Applied; approve when done."
 
+    def reject_all(doc_id, value):
+        try:
+            report = pipeline.reject_everywhere(workspace, value)
+        except ValueError as error:
+            return (*show(doc_id)[:3], f"Not applied: {error}", gr.update())
+        return (*show(doc_id)[:3], report["message"].capitalize() + ".",
+                gr.update(choices=review_choices(workspace)))
+
     def approve(doc_id):
         if doc_id is None:
             return gr.update(), "Choose a document first."
@@ -100,4 +113,6 @@ def build_review_tab(workspace: Workspace) -> None:
     apply_button.click(apply, [document, reject, add, add_type], [original, findings, result, status],
                        api_name="review_apply")
     approve_button.click(approve, [document], [document, status], api_name="review_approve")
+    everywhere_button.click(reject_all, [document, everywhere], [original, findings, result, status, document],
+                            api_name="review_reject_everywhere")
     bulk_button.click(bulk, None, [document, status], api_name="review_approve_all")
