@@ -200,6 +200,24 @@ class DeidEngine:
                     continue  # "Denies", "Protonix", "Abnormal labs", "Ears, Nose"
             if entity in ("ORGANIZATION", "NRP"):
                 continue
+            if recognizer in ORDINARY_CHECKED_RULES and (ordinary_words(span) or all(
+                    w.lower() in TITLE_WORDS for w in re.findall(r"[A-Za-z]+", span))) \
+                    and not TITLE_BEFORE.search(text[max(0, start - 12):start]):
+                continue  # "Mother: Prostate cancer", "This is a 32-year-old"
+            name_words = re.findall(r"[A-Za-z]+", FACILITY_WORD_AT_END.sub("", span))
+            if recognizer == "rule:facility" and (
+                    all(w.lower() in FUNCTION_WORDS or vocabulary().is_clinical(w) for w in name_words)
+                    or any(w.lower() in FUNCTION_WORDS for w in name_words)):
+                continue  # "F/U IN CLINIC", "rheumatology clinic", "RUSHED TO HOSPITAL"
+            if recognizer == "rule:street_address" and any(
+                    w.lower() in FUNCTION_WORDS for w in re.findall(r"[A-Za-z]+", span)[:-1]):
+                continue  # "5 MG 3 TIMES DAY PROVIDED AS WELL"
+            if recognizer == "rule:date_short" and (
+                    SCALE_BEFORE.search(text[max(0, start - 60):start])
+                    or re.search(r"/(?:5|10)$", span) and SCORE_BEFORE.search(text[max(0, start - 60):start])
+                    or SCALE_AFTER.match(text[end:end + 30])
+                    or span == "2/2" and re.match(r"[ \t]+(?!at\b|in\b|on\b|and\b)[A-Za-z]", text[end:end + 6])):
+                continue  # "pain 4/10", "strength is 4/5", "3/5 abduction strength", "SOB 2/2 CHF"
             if recognizer == "rule:titled_caps_name":  # "DR. SZKODA AWARE RHYTHM"
                 inner_start, inner_end = trim_clinical_edges(span, ordinary_words)
                 if inner_end <= inner_start:
@@ -221,6 +239,17 @@ class DeidEngine:
         return findings
 
 
+# Rules whose person spans are dropped when made only of ordinary words.
+ORDINARY_CHECKED_RULES = {"rule:labelled_name", "rule:name_is_a", "rule:signature",
+                          "rule:name_with_credential", "rule:header_last_first"}
+FACILITY_WORD_AT_END = re.compile(r"[ \t]*\S+$")
+SCALE_AFTER = re.compile(r"[ \t]*(?:[a-z]+[ \t]+)?(?:strength|power|pain|grade|scale|reflex)",
+                         re.IGNORECASE)
+SCALE_BEFORE = re.compile(r"\b(?:pain|ha|headache|strength|power|motor|grade|scale|rated|"
+                          r"rates|score|murmur|reflexes|pulses)\b(?:[ \t]+[^ \t\n.]+){0,2}[ \t:]*$",
+                          re.IGNORECASE)
+# "STRENGTH IS 4/5 ON THE RIGHT AND 5/5 ON THE LEFT": a second score in the sentence
+SCORE_BEFORE = re.compile(r"(?<![/\d])\d{1,2}/(?:5|10)(?![/\d])[^.\n]*$")
 AMBIGUOUS_FACILITY = re.compile(r"(?:labs|laboratory|practice|surgery|healthcare)$", re.IGNORECASE)
 TITLE_BEFORE = re.compile(r"\b(?:dr|mr|mrs|ms|miss|mx|prof|doctor)\.?[ \t]*$", re.IGNORECASE)
 
@@ -232,11 +261,22 @@ def ordinary_words(span: str) -> bool:
     words = re.findall(r"[A-Za-z0-9][A-Za-z0-9'\-]*", span)
     return bool(words) and all(
         any(c.isdigit() for c in word) or vocab.is_clinical(word) or word.lower() in FUNCTION_WORDS
+        or (word.isupper() and len(word) <= 3 and not vocab.is_name_only(word))  # "XL", "HR"
         or (vocab.is_english(word.strip("'")) and not vocab.is_nameish(word)
             and not vocab.is_first_name(word))
         or all(vocab.is_clinical(part) or vocab.is_english(part) for part in word.split("-") if part)
         and not vocab.is_nameish(word)
         for word in words)
+
+
+def everyday_word(word: str) -> bool:
+    """A frequent English word that is no frequent name ("home"; but "white" is a name
+    often enough): never spread from one finding to every occurrence."""
+    from wordfreq import zipf_frequency
+
+    vocab = vocabulary()
+    return (vocab.is_english(word) and zipf_frequency(word, "en") >= 4.5
+            and vocab.surnames.get(word, 10**6) >= 2000 and vocab.first_names.get(word, 10**6) >= 500)
 
 
 def clinical_or_ordinary(value: str) -> bool:
@@ -307,7 +347,7 @@ def propagate_names(text: str, findings: list[Finding], allow: set[str]) -> list
             for word in re.findall(r"[A-Za-z][A-Za-z'\-]+", finding.text):
                 lower = word.lower()
                 if len(word) > 2 and lower not in TITLE_WORDS and lower not in CLINICAL_WORDS \
-                        and not vocabulary().is_clinical(lower) \
+                        and not vocabulary().is_clinical(lower) and not everyday_word(lower) \
                         and lower not in PROPAGATION_STOPWORDS and lower not in allow:
                     words.add(lower)
     if not words:

@@ -40,7 +40,7 @@ for _phrase in ROLE_PHRASES:
     PHRASES_BY_FIRST.setdefault(_phrase[0], []).append(_phrase)
 # Weaker: a name follows only when the word is a name and not also English ("per haas").
 WEAK_TRIGGERS = {"per", "with", "w", "by", "called", "paged", "notified", "informed",
-                 "updated", "asked", "told", "from", "to", "and", "cc", "via", "contacted",
+                 "updated", "asked", "told", "from", "to", "cc", "via", "contacted",
                  "page", "call"}
 CREDENTIALS = {"md", "rn", "np", "pa", "bsn", "lpn", "cna", "rrt", "msw", "lcsw", "pharmd",
                "phd", "aprn", "crna", "pac", "dnp", "mph", "facp", "facc", "mbbs", "do", "sn",
@@ -62,7 +62,8 @@ will plan plans planned order orders ordered note notes noted review reviewed
 team service services unit floor room bed office clinic phone call calls message
 patient pt pts family member members staff nurse nursing doctor md rn np resident
 attending intern fellow on-call oncall covering consult consulted consulting consults
-re regarding about after before during while since until per via
+re regarding about after before during while since until per via as
+electronically signed dictated transcribed cosigned
 """.split())
 # First names that are mostly English words in notes ("son will visit", "may need").
 AMBIGUOUS_FIRST = {"will", "may", "june", "april", "august", "grace", "hope", "faith",
@@ -121,7 +122,7 @@ class ContextFinder:
         (after Dr.), 'strong' (after a role or relative), 'medium' ("pt", "per", a list),
         'weak' (after a contact word)."""
         word = token.lower
-        if word in STOP or word in CREDENTIALS or len(word) < 2 \
+        if word in STOP or word in CREDENTIALS or word in ROLE_WORDS or len(word) < 2 \
                 or not word.isalpha() and "'" not in word:
             return False
         if strength == "title":  # "Dr. Cough" and "dr white" are names; "per dr. given" is not
@@ -191,8 +192,9 @@ class _Scan:
 
     def particle(self, index: int) -> bool:
         """"O" of "O Hogain", "van" of "van Dijk": part of a name when a name follows."""
-        return (self.tokens[index].lower in PARTICLES and index + 1 < len(self.tokens)
-                and self.adjacent(index + 1) and self.finder.continues(self.tokens[index + 1]))
+        following = self.tokens[index + 1].lower if index + 1 < len(self.tokens) else ""
+        return (self.tokens[index].lower in PARTICLES and self.adjacent(index + 1)
+                and (self.vocab.is_nameish(following) or self.vocab.is_unknown(following)))
 
     def take(self, index: int, strength: str, rule: str, lists: bool = True) -> int:
         """A name starting at token ``index`` (with what follows it in a list: "Drs
@@ -214,7 +216,7 @@ class _Scan:
                                   self.text[start_char:end_char]))
         if lists and end < len(tokens) and LIST_JOINS.fullmatch(self.gap(end)):
             follower = end + (1 if tokens[end].lower in TITLES else 0)
-            return self.take(follower, "title" if strength == "title" else "medium", rule)
+            return self.take(follower, "medium", rule)
         return end
 
     def take_before(self, index: int, rule: str) -> None:
@@ -292,10 +294,9 @@ class _Scan:
             if word in CREDENTIALS and i > 0 and (self.adjacent(i) or self.gap(i) in (", ", ",")) \
                     and (word != "do" or token.text == "DO") and (word != "pa" or token.text.isupper()):
                 before = tokens[i - 1]
-                if re.fullmatch(r"[A-Za-z]{2,3}", before.text) and not vocab.is_clinical(before.lower) \
-                        and before.lower not in STOP | CREDENTIALS and (
-                            not vocab.is_english(before.lower)
-                            or re.search(r"(?:^|\n|/)[ \t]*$", self.text[:before.start])):
+                line_start = re.search(r"(?:^|\n|/)[ \t]*$", self.text[max(0, before.start - 8):before.start])
+                if re.fullmatch(r"[A-Za-z]{2,3}", before.text) and before.lower not in STOP | CREDENTIALS \
+                        and (line_start or not vocab.is_english(before.lower) and not vocab.is_clinical(before.lower)):
                     self.found.append(Finding(before.start, before.end, "PERSON", 0.7,
                                               "context:initials", before.text))
                 else:

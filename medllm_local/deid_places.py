@@ -16,6 +16,8 @@ from __future__ import annotations
 import bisect
 import re
 
+from wordfreq import zipf_frequency
+
 from medllm_local.deid_vocab import Vocabulary
 from medllm_local.records import Finding
 
@@ -140,22 +142,24 @@ class PlaceFinder:
         found = []
         for i in range(1, len(tokens)):
             # an unknown word (or a prefix and a word) after from/in/to: a small town
-            if tokens[i - 1].lower not in {"from", "in", "to", "near", "of", "via"} \
+            if tokens[i - 1].lower not in {"from", "in", "to", "near", "via"} \
                     or not self._adjacent(text, tokens[i - 1], tokens[i]):
                 continue
             last = i
             if tokens[i].lower in PLACE_PREFIXES and i + 1 < len(tokens) \
-                    and self._adjacent(text, tokens[i], tokens[i + 1]):
+                    and self._adjacent(text, tokens[i], tokens[i + 1]) and len(tokens[i + 1].text) >= 3:
                 last = i + 1
                 while last + 1 < len(tokens) and last - i < 3 and self._adjacent(text, tokens[last], tokens[last + 1]) \
                         and (tokens[last + 1].lower in PLACE_PREFIXES or self.vocab.is_unknown(tokens[last + 1].lower)):
                     last += 1
                 word = tokens[last]
-                if word.lower in self.stop or self.vocab.is_clinical(word.lower) \
-                        or not (self._name_word(word, mixed_case) or self.vocab.is_nameish(word.lower)):
+                if word.lower in self.stop or self.vocab.is_clinical(word.lower) or not (
+                        self.vocab.is_nameish(word.lower) or self.vocab.is_unknown(word.lower)
+                        or mixed_case and word.text[:1].isupper()):
                     continue
-            elif not (len(tokens[i].lower) >= 5 and self.vocab.is_unknown(tokens[i].lower)):
-                continue
+            elif not (len(tokens[i].lower) >= 5 and self.vocab.is_unknown(tokens[i].lower)
+                      and zipf_frequency(tokens[i].lower, "en") < 2.5):
+                continue  # rarer than most medical words in English text: a small town
             found.append(self._finding(text, tokens[i].start, tokens[last].end, "context:unknown_place",
                                        "LOCATION", 0.6))
         for i in range(len(tokens)):

@@ -258,7 +258,7 @@ DRUG_STEM = re.compile(
 
 # what makes a spaCy DATE a date (else it is a duration: "four days"); the rules' own
 # short forms count too, or Presidio's dedup would drop the rule's hit with spaCy's
-DATE_EVIDENCE = re.compile(rf"\d[/\-.]\d|\b(?:{MONTHS})\b|\b(?:{WEEKDAYS})\b|\b(?:19|20)\d{{2}}\b|"
+DATE_EVIDENCE = re.compile(rf"\b\d{{1,2}}/\d{{1,2}}\b|\b\d{{1,2}}\.\d{{1,2}}\.\d{{2,4}}\b|\b\d{{1,4}}-\d{{1,2}}-\d{{1,4}}\b|\b(?:{MONTHS})\b|\b(?:{WEEKDAYS})\b|\b(?:19|20)\d{{2}}\b|"
                            r"'\d{2}\b|\b\d{6}\b|\b\d{1,2}(?:st|nd|rd|th)\b|\b(?:mon|tue|tues|wed|thu|"
                            r"thur|thurs|fri|sat|sun)\b", re.IGNORECASE)
 

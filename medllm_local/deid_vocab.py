@@ -23,7 +23,8 @@ DATA = Path(__file__).resolve().parent / "data"
 COMMON_SURNAME_RANK = 30000
 _SUFFIXES = (("ies", "y"), ("ied", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""),
              ("ing", "e"), ("ly", ""), ("ation", "ate"), ("ations", "ate"), ("er", ""),
-             ("ness", ""), ("ment", ""), ("al", ""))
+             ("ness", ""), ("ment", ""), ("al", ""), ("ier", "y"), ("iest", "y"), ("est", ""),
+             ("ically", "ic"), ("ally", "al"), ("ily", "y"), ("ers", ""), ("ings", ""))
 
 
 def _read(name: str) -> list[str]:
@@ -45,9 +46,19 @@ class Vocabulary:
         word = word.lower()
         if word in self.english:
             return True
-        return any(word.endswith(suffix) and len(word) - len(suffix) >= 3
-                   and word[:-len(suffix)] + replacement in self.english
-                   for suffix, replacement in _SUFFIXES)
+        for prefix in ("re", "un", "pre", "post", "non", "over", "under"):  # "reevaluate"
+            if word.startswith(prefix) and len(word) - len(prefix) >= 4 \
+                    and self.is_english(word[len(prefix):].lstrip("-")):
+                return True
+        for suffix, replacement in _SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) + len(replacement) >= 3:
+                stem = word[:-len(suffix)]
+                if stem + replacement in self.english:
+                    return True
+                # "admitting", "stopped": the consonant doubled before the ending
+                if not replacement and len(stem) > 3 and stem[-1] == stem[-2] and stem[:-1] in self.english:
+                    return True
+        return False
 
     def is_clinical(self, word: str) -> bool:
         word = word.lower().strip(".'")
@@ -84,7 +95,8 @@ def vocabulary() -> Vocabulary:
     from medllm_local.abbreviations import medical_words
     from medllm_local.deid_rules import CLINICAL_WORDS
 
-    english = frozenset(w for w in get_english_words_set(["web2"], lower=False) if w.islower())
+    english = frozenset({w for w in get_english_words_set(["web2"], lower=False) if w.islower()}
+                        | {w for line in _read("english_extra.txt") for w in line.split()})
     abbreviations = set()
     for line in _read("abbreviations.tsv"):
         columns = line.split("\t")

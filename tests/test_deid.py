@@ -281,7 +281,7 @@ def test_rare_word_pass_finds_names_ner_misses_when_asked(surrogates):
     for result in (off, on):
         assert "Okonkwo" not in result.text and "Vandermeer" not in result.text
         assert "chest pain" in result.text and "Discussed the plan" in result.text
-    assert {f.recognizer for f in off.findings} == {"context:contact"}
+    assert all(f.recognizer.startswith("context:") for f in off.findings)
 
 
 def test_a_rejected_finding_is_kept_in_the_text_and_no_longer_counts_as_real(workspace, tmp_path):
