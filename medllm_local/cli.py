@@ -217,7 +217,8 @@ def cmd_ui(args: argparse.Namespace) -> dict:
     from medllm_local.ui.app import launch_app
 
     launch_app(host=args.host, port=args.port, workspace=getattr(args, "workspace", None),
-               password=args.password or os.environ.get("MEDLLM_PASSWORD"))
+               password=args.password or os.environ.get("MEDLLM_PASSWORD"), user=args.user,
+               ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile)
     return {}
 
 
@@ -243,7 +244,17 @@ def _add_ui_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
     parser.add_argument("--port", type=int, default=default(DEFAULT_PORT), help="port (default 7860)")
     parser.add_argument("--password", default=default(None),
                         help="require this password in the browser (better: set MEDLLM_PASSWORD, "
-                             "which other users cannot read in the process list)")
+                             "which other users cannot read in the process list); recommended "
+                             "on a computer other people log in to, since any local account "
+                             "can otherwise open 127.0.0.1")
+    parser.add_argument("--user", default=default("medllm"),
+                        help="user name for the login, with --password (default medllm); "
+                             "failed logins make the next try wait longer")
+    parser.add_argument("--ssl-certfile", metavar="PEM", default=default(None),
+                        help="serve over https with this certificate (with --ssl-keyfile), "
+                             "for serving to a LAN")
+    parser.add_argument("--ssl-keyfile", metavar="PEM", default=default(None),
+                        help="private key of --ssl-certfile")
 
 
 def build_parser() -> argparse.ArgumentParser:

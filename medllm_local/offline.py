@@ -90,19 +90,43 @@ def apply_offline_env() -> None:
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = ",".join(sorted(no_proxy))
 
 
+def ip_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address a host string names, read as the operating system reads it, or None
+    for a host name. Brackets and an IPv6 zone are dropped; IPv4 also in the forms the C
+    library accepts (127.000.000.001, 0177.1, 2130706433), so no spelling slips past."""
+    name = host.strip().lower()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    try:
+        ip = ipaddress.ip_address(name.split("%")[0])
+    except ValueError:
+        try:
+            ip = ipaddress.IPv4Address(socket.inet_aton(name))
+        except (OSError, ValueError):
+            return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1, ::ffff:0.0.0.0 is 0.0.0.0
+    return ip
+
+
+def is_loopback_host(host: str) -> bool:
+    """True when an app served on ``host`` is reachable from this computer only: a loopback
+    address in any spelling, or "localhost". Everything else, the unspecified address and
+    host names included (only DNS knows where a name points), is not."""
+    ip = ip_of(host)
+    if ip is None:
+        return host.strip().strip("[]").lower() == "localhost"
+    return ip.is_loopback
+
+
 def is_local_address(host: str) -> bool:
     """True for loopback, the unspecified address (which routes to this host) and names
     of this host that need no DNS."""
-    host = host.strip("[]").lower()
-    if host in LOCAL_NAMES or host.endswith(".localhost"):
+    name = host.strip("[]").lower()
+    if name in LOCAL_NAMES or name.endswith(".localhost"):
         return True
-    try:
-        ip = ipaddress.ip_address(host.split("%")[0])
-    except ValueError:
-        return False
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_loopback or ip.is_unspecified
+    ip = ip_of(host)
+    return ip is not None and (ip.is_loopback or ip.is_unspecified)
 
 
 def _allowed(host: str) -> bool:

@@ -9,6 +9,7 @@ otherwise, with no outside assets (system fonts, no analytics).
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import json
 import os
 import threading
@@ -17,6 +18,7 @@ from pathlib import Path
 from medllm_local import offline, pipeline
 from medllm_local.deid import DeidSettings
 from medllm_local.ingest import IngestSettings
+from medllm_local.ui import access
 from medllm_local.ui.chat_tab import build_chat_tab
 from medllm_local.ui.clean_tab import build_clean_tab
 from medllm_local.ui.dataset_tab import build_dataset_tab
@@ -31,6 +33,8 @@ DISCLAIMER = (
     "Everything runs on this computer; nothing leaves it."
 )
 
+
+DEFAULT_USER = "medllm"  # the login's user name unless --user says otherwise
 
 DOCUMENT_COLUMNS = ["id", "file", "kind", "status", "pages", "OCR pages", "note"]
 
@@ -186,24 +190,44 @@ def offline_theme():
 
 
 def launch_app(host: str = "127.0.0.1", port: int = 7860, workspace: str | Path | None = None,
-               password: str | None = None, block: bool = True):
+               password: str | None = None, block: bool = True, user: str = DEFAULT_USER,
+               ssl_certfile: str | None = None, ssl_keyfile: str | None = None):
     """Open the workspace and serve the app; returns the Gradio app when not blocking."""
-    if not offline.is_local_address(host) or host in ("0.0.0.0", "::"):
-        if not password:
-            raise ValueError(f"serving on {host} makes the app reachable from other computers; "
-                             "set a password (MEDLLM_PASSWORD or --password) to do that")
-        offline.allow_host(host)  # the user chose to serve on this address
+    loopback = offline.is_loopback_host(host)
+    if not loopback and not password:
+        raise ValueError(f"serving on {host} makes the app reachable from other computers; "
+                         "set a password (MEDLLM_PASSWORD or --password) to do that")
+    if bool(ssl_certfile) != bool(ssl_keyfile):
+        raise ValueError("TLS needs both --ssl-certfile and --ssl-keyfile")
+    served = access.url_host(host)  # one spelling for the bind, the URL and the Host check
+    if not loopback:
+        offline.allow_host(served)  # the user chose to serve on this address
     ws = pipeline.open_workspace(workspace)
     # Uploads are patient files: keep Gradio's copies inside the owner-only workspace
     # (the UI deletes each upload once ingested), never in a shared /tmp folder.
     os.environ["GRADIO_TEMP_DIR"] = str(ws.temp_folder(UPLOADS_FOLDER))
     app = build_app(ws)
-    auth = (lambda _user, given: given == password) if password else None
-    print(json.dumps({"serving": f"http://{host}:{port}", "workspace": str(ws.root)}), flush=True)
+    auth = None
+    if password:
+        def auth(given_user: str, given_password: str) -> bool:
+            # compare_digest: the time taken does not tell how much of a guess was right.
+            return (hmac.compare_digest(given_user.encode(), user.encode())
+                    & hmac.compare_digest(given_password.encode(), password.encode()))
+    from starlette.middleware import Middleware
+
+    middleware = [Middleware(access.HostCheck, served_host=served)]
+    if password:
+        middleware.append(Middleware(access.LoginThrottle))
+    scheme = "https" if ssl_certfile else "http"
+    print(json.dumps({"serving": f"{scheme}://{served}:{port}", "workspace": str(ws.root)}),
+          flush=True)
     app.queue(default_concurrency_limit=1).launch(
-        server_name=host, server_port=port, share=False, inbrowser=False, auth=auth,
+        server_name=served, server_port=port, share=False, inbrowser=False, auth=auth,
         theme=offline_theme(), prevent_thread_lock=not block, show_error=True,
-        footer_links=[], ssr_mode=False,
+        footer_links=[], ssr_mode=False, app_kwargs={"middleware": middleware},
+        ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+        # Gradio's one start-up request to itself would reject a self-signed certificate.
+        ssl_verify=not ssl_certfile,
         # Exported conversations are the one workspace folder the browser may download from.
         allowed_paths=[str(ws.folder("exports") / pipeline.CONVERSATIONS)],
     )
