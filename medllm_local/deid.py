@@ -215,6 +215,7 @@ class DeidEngine:
             if recognizer == "rule:date_short" and (
                     SCALE_BEFORE.search(text[max(0, start - 60):start])
                     or re.search(r"/(?:5|10)$", span) and SCORE_BEFORE.search(text[max(0, start - 60):start])
+                    or re.search(r"/(?:5|10)$", span) and SCORE_SUBJECT.search(text[max(0, start - 30):start])
                     or SCALE_AFTER.match(text[end:end + 30])
                     or span == "2/2" and re.match(r"[ \t]+(?!at\b|in\b|on\b|and\b)[A-Za-z]", text[end:end + 6])):
                 continue  # "pain 4/10", "strength is 4/5", "3/5 abduction strength", "SOB 2/2 CHF"
@@ -245,6 +246,11 @@ ORDINARY_CHECKED_RULES = {"rule:labelled_name", "rule:name_is_a", "rule:signatur
 FACILITY_WORD_AT_END = re.compile(r"[ \t]*\S+$")
 SCALE_AFTER = re.compile(r"[ \t]*(?:[a-z]+[ \t]+)?(?:strength|power|pain|grade|scale|reflex)",
                          re.IGNORECASE)
+# "right arm 3/5", "CP 7/10", "bipap 12/5": a body part, symptom or device before a score
+SCORE_SUBJECT = re.compile(r"\b(?:arm|arms|leg|legs|hand|hands|grip|foot|feet|hip|hips|knee|"
+                           r"shoulder|elbow|wrist|ankle|finger|toe|cp|pain|bipap|cpap|peep|vent|ps|"
+                           r"flexion|extension|abduction|adduction|dorsiflexion|ue|le|rue|lue|rle|lle)"
+                           r"(?:[ \t]+[a-z]+)?[ \t:]*$", re.IGNORECASE)
 SCALE_BEFORE = re.compile(r"\b(?:pain|ha|headache|strength|power|motor|grade|scale|rated|"
                           r"rates|score|murmur|reflexes|pulses)\b(?:[ \t]+[^ \t\n.]+){0,2}[ \t:]*$",
                           re.IGNORECASE)
@@ -275,7 +281,7 @@ def everyday_word(word: str) -> bool:
     from wordfreq import zipf_frequency
 
     vocab = vocabulary()
-    return (vocab.is_english(word) and zipf_frequency(word, "en") >= 4.5
+    return (vocab.is_english(word) and zipf_frequency(word, "en") >= 4.0
             and vocab.surnames.get(word, 10**6) >= 2000 and vocab.first_names.get(word, 10**6) >= 500)
 
 
@@ -352,7 +358,9 @@ def propagate_names(text: str, findings: list[Finding], allow: set[str]) -> list
                     words.add(lower)
     if not words:
         return []
-    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in sorted(words)) + r")\b", re.IGNORECASE)
+    # not inside a hyphenated word: "Ray" is a name, "X-ray" is not
+    pattern = re.compile(r"(?<![-/])\b(" + "|".join(re.escape(w) for w in sorted(words)) + r")\b(?!-\w)",
+                         re.IGNORECASE)
     return [Finding(m.start(), m.end(), "PERSON", 0.8, "name_propagation", m.group(0))
             for m in pattern.finditer(text)]
 

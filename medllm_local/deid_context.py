@@ -43,8 +43,8 @@ WEAK_TRIGGERS = {"per", "with", "w", "by", "called", "paged", "notified", "infor
                  "updated", "asked", "told", "from", "to", "cc", "via", "contacted",
                  "page", "call"}
 CREDENTIALS = {"md", "rn", "np", "pa", "bsn", "lpn", "cna", "rrt", "msw", "lcsw", "pharmd",
-               "phd", "aprn", "crna", "pac", "dnp", "mph", "facp", "facc", "mbbs", "do", "sn",
-               "lvn", "cnm", "msn", "fnp", "agnp"}
+               "phd", "aprn", "crna", "pac", "dnp", "mph", "facp", "facc", "mbbs", "do",
+               "lvn", "cnm", "msn", "fnp", "agnp", "ccm", "rph", "cpht", "cna", "emt", "mba"}
 # Words never part of a name, whatever the lists say.
 STOP = set("""
 a an the and or but if of in on at to from by for with without w wo into onto over under
@@ -63,7 +63,8 @@ team service services unit floor room bed office clinic phone call calls message
 patient pt pts family member members staff nurse nursing doctor md rn np resident
 attending intern fellow on-call oncall covering consult consulted consulting consults
 re regarding about after before during while since until per via as
-electronically signed dictated transcribed cosigned
+electronically signed dictated transcribed cosigned works worked lives lived stays
+visits case social charge night day primary float travel unit
 """.split())
 # First names that are mostly English words in notes ("son will visit", "may need").
 AMBIGUOUS_FIRST = {"will", "may", "june", "april", "august", "grace", "hope", "faith",
@@ -95,6 +96,10 @@ LIST_JOINS = re.compile(r",[ \t]*|[ \t]+(?:and|&)[ \t]+|[ \t]*&[ \t]*|[ \t]*/[ \
 ROLE_GAP = re.compile(r"[ \t]*[,:(-]?[ \t]*|[ \t]+is[ \t]+(?:her|his|the)?[ \t]*")
 PARTICLES = {"o", "de", "van", "von", "da", "di", "la", "le", "del", "della", "mac", "st", "al",
              "el", "ben", "bin", "ter", "den", "der", "du", "dos", "das"}
+DASH_SIGNATURE = re.compile(r"(?:^|[ \t])-{1,2}[ \t]*([A-Za-z][A-Za-z'\-]*(?:[ \t]+[A-Za-z][A-Za-z'\-]*)?)"
+                            r"(?:,?[ \t]*(?:rn|md|np|pa|bsn))?[ \t]*$", re.MULTILINE | re.IGNORECASE)
+SIGN_OFFS = {"best", "thanks", "regards", "sincerely", "cheers", "respectfully", "cordially",
+             "yours", "warmly", "gratefully"}
 NICKNAME = re.compile(r"\b(?:prefers to be called|goes by|known as|nicknamed|aka)[ \t]+$", re.IGNORECASE)
 IS_A_AGE = re.compile(r"^,?[ \t]+(?:is|was)[ \t]+an?[ \t]+\(?\d{1,3}", re.IGNORECASE)
 LABEL_BEFORE = re.compile(r"(?:^|\n)[ \t]*(?:patient|pt|name|patient name|pt name)[ \t]*:[ \t]*$",
@@ -136,8 +141,9 @@ class ContextFinder:
             return False
         if self.vocab.is_name_only(word) or self.vocab.is_unknown(word) and strength != "weak":
             return True
-        if strength == "strong":
-            return word not in AMBIGUOUS_FIRST and self.vocab.is_nameish(word)
+        if strength == "strong":  # "husband tom", "her husband Arjun White"
+            return word not in AMBIGUOUS_FIRST and (
+                self.vocab.is_nameish(word) or capitalised and not self._common(word))
         if strength == "medium":
             return (word not in AMBIGUOUS_FIRST and self.vocab.is_nameish(word)
                     and not self._common(word))
@@ -200,7 +206,9 @@ class _Scan:
         """A name starting at token ``index`` (with what follows it in a list: "Drs
         Marin & Michnowicz", "w/ SAYIN, LESLIE AND JELLE"); returns the index after it."""
         tokens = self.tokens
-        capitalised = self.mixed_case and tokens[index].text[:1].isupper() if index < len(tokens) else False
+        # a capital in mixed-case text is evidence of a name; an acronym ("MRI") is not
+        capitalised = (self.mixed_case and tokens[index].text[:1].isupper()
+                       and not tokens[index].text.isupper()) if index < len(tokens) else False
         if index >= len(tokens) or not (self.initial(index) or self.particle(index)
                                         or self.finder.name_like(tokens[index], strength, capitalised)):
             return index
@@ -219,13 +227,16 @@ class _Scan:
             return self.take(follower, "medium", rule)
         return end
 
-    def take_before(self, index: int, rule: str) -> None:
-        """The name ending just before token ``index`` ("JURISIC aware")."""
+    def take_before(self, index: int, rule: str, strength: str = "medium") -> None:
+        """The name ending just before token ``index`` ("JURISIC aware"); ``strength``:
+        how sure the context is that a name stands there."""
         first = index
         while first > 0 and index - first < 3 and (first == index or self.adjacent(first)) \
-                and (self.initial(first - 1) or self.finder.continues(self.tokens[first - 1])):
+                and (self.initial(first - 1) or self.finder.continues(self.tokens[first - 1])
+                     or strength == "title" and first == index
+                     and self.finder.name_like(self.tokens[first - 1], "title")):
             first -= 1
-        if first < index and self.finder.name_like(self.tokens[first], "medium") \
+        if first < index and self.finder.name_like(self.tokens[first], strength) \
                 or first < index - 1:
             self.take(first, "title", rule, lists=False)
 
@@ -264,8 +275,11 @@ class _Scan:
                 self.take_before(i, "role_after")
             if word in AFTER_NAME and i > 0 and self.adjacent(i):
                 self.take_before(i, "said_of")
+            # the line after a sign-off ("Best,\nFaith", "Thanks,\nDr. Patel")
+            if word in SIGN_OFFS and re.fullmatch(r",?[ \t]*\n[ \t]*-?[ \t]*", self.gap(nxt)):
+                self.take(nxt + (1 if tokens[nxt].lower in TITLES else 0), "title", "sign_off", lists=False)
             if IS_A_AGE.match(self.text[token.end:token.end + 24]):
-                self.take_before(i + 1, "is_a")
+                self.take_before(i + 1, "is_a", "title")  # "RAY IS A 27 YO"
 
         for i, token in enumerate(tokens):
             word = token.lower
@@ -279,7 +293,8 @@ class _Scan:
                     first -= 1
                 self.take(first, "title", "name_word")
             # initials + surname ("J. MORROW", "F.G. ababei", "N. O HOGAIN")
-            elif self.initial(i) and not (i > 0 and self.initial(i - 1) and self.adjacent(i)):
+            elif self.initial(i) and not (i > 0 and self.initial(i - 1) and self.adjacent(i)) \
+                    and not (word == "y" and i + 1 < len(tokens) and tokens[i + 1].lower == "o"):
                 j = i
                 while j < len(tokens) and self.initial(j) and (j == i or self.adjacent(j)):
                     j += 1
@@ -315,6 +330,12 @@ class _Scan:
         if 0 < len(tail) <= 3 and all(len(tokens[i].text) == 1 or self.finder.name_like(tokens[i], "strong")
                                       for i in tail):
             self.take(tail[0], "title", "signature")
+        # a line signed with a dash: "tolerated well  --Kasiyah", "-jim"
+        starts = {t.start: i for i, t in enumerate(tokens)}
+        for match in DASH_SIGNATURE.finditer(self.text):
+            index = starts.get(match.start(1))
+            if index is not None and self.finder.name_like(tokens[index], "strong"):
+                self.take(index, "title", "signature", lists=False)
 
 
 def nxt_ok(scan: _Scan, index: int) -> bool:

@@ -35,7 +35,9 @@ ID_LABELS = (r"(?:mrn|medical record(?: number| no\.?| #)?|record(?: number| no\
              r"visit(?: id| number| #)|fin|csn|ssn|social security(?: number)?|"
              r"unit(?: number| no\.?| #)|hosp(?:ital)?(?: number| no\.?| #)|mr ?#|"
              r"chart(?: number| no\.?| #)|hic(?:n)?|medicaid(?: id| number| #)?|"
-             r"medicare(?: id| number| #)?)")
+             r"medicare(?: id| number| #| mbi)?|mbi|patient id|pt id|id|badge|job|group|claim|"
+             r"rx|prescription|specimen|requisition|order|ticket|run|dictation|confirmation|"
+             r"clia|tax id|ein|passport|driver'?s licen[cs]e)(?![A-Za-z])")
 # Past events written with a short year ("MI 94", "CABG '01", "appy 87").
 HISTORY_EVENTS = (r"(?:mi|nstemi|stemi|cabg|pci|ptca|stent|stents|cva|tia|stroke|chf|afib|dvt|pe|"
                   r"ca|cancer|dx|dx'd|diagnosed|appy|appendectomy|chole|cholecystectomy|turp|tah|"
@@ -97,8 +99,13 @@ RULES: list[Rule] = [
          r"pleasant|very|delightful|well-known|known|previously))", 0.85, 0),
     # a header line "LAST, FIRST  1234567" or "Smith,John MRN#..."
     Rule("header_last_first", "PERSON",
-         r"^[ \t]*([A-Za-z][A-Za-z'\-]+,[ \t]*[A-Za-z][A-Za-z'\-]+)(?=[ \t]+\(?(?:mrn|mr#|#|dob|"
-         r"unit|acct|ssn|bcbs|member|id|hosp|\d{5,}))", 0.85, re.MULTILINE | re.IGNORECASE),
+         r"^[ \t]*(?:[|][ \t]*)?([A-Za-z][A-Za-z'\-]+,[ \t]*[A-Za-z][A-Za-z'\-]+(?:[ \t]+[A-Za-z]\.?(?![A-Za-z]))?)"
+         r"(?=[ \t]+(?:/[ \t]*)?\(?(?:mrn|mr#|#|dob|unit|acct|ssn|bcbs|member|id|hosp|sex|age|\d{5,}|"
+         r"[A-Z]{1,2}\d{5,}))", 0.85, re.MULTILINE | re.IGNORECASE),
+    # "LAST, FIRST M" after a label: the middle initial too ("NEXT OF KIN: BUSH, KOFI M")
+    Rule("labelled_last_first", "PERSON",
+         rf"(?i:\b{NAME_LABELS}|ordered by|next of kin|hcp|name)[ \t]*:[ \t]*"
+         r"([A-Z][A-Za-z'\-]+,[ \t]*[A-Z][A-Za-z'\-]+(?:[ \t]+[A-Z]\.?(?![A-Za-z]))?)", 0.9, 0),
     Rule("signature", "PERSON", rf"^[ \t]*(?:-{{2,}}|/s/)[ \t]*({NAME})", 0.9, 0),
     # -- dates (all elements but the year) ---------------------------------------------
     Rule("date_numeric", "DATE_TIME",
@@ -107,7 +114,14 @@ RULES: list[Rule] = [
     # "020221" (mmddyy run together)
     Rule("date_compact", "DATE_TIME", r"(?<![\d.#-])((?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{2})(?![\d.])", 0.5),
     # a long bare number (7 to 12 digits) is a record number or an account, never a lab value
-    Rule("long_number", "ID", r"(?<![\d.,/-])(\d{7,12})(?![\d.,/])", 0.6),
+    Rule("long_number", "ID", r"(?<![\d.,/-])(\d{7,13}(?:-\d{2,6})?)(?![\d,/]|\.\d)", 0.6),
+    # a number after '#' ("badge #0619", "Job #: 87933", "Rx #1884360-84548")
+    Rule("hash_number", "ID", r"#[ \t]*:?[ \t]*(\d{3,}(?:-\d{2,})?)\b", 0.5),
+    # "SSN on file ends in 7280", "SSN (LAST 4): 8378"
+    Rule("ssn_last_four", "US_SSN", r"\b(?:ssn|social security)\b[^.\n\d]{0,25}?(\d{4})\b", 0.8),
+    # "19FEB1932", "26MAR2023", "3-DEC-19"
+    Rule("date_day_mon_year", "DATE_TIME",
+         rf"\b((?:0?[1-9]|[12]\d|3[01])[ \-]?(?:{MONTHS})[ \-]?(?:19|20)?\d{{2}})\b", 0.9),
     # 7/22 with no year: also how murmurs, strength and doses are written ("3/6 murmur")
     Rule("date_short", "DATE_TIME",
          r"\b((?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01]))\b(?![/\d])(?![ \t]*(?:strength|murmur|"
@@ -164,7 +178,7 @@ RULES: list[Rule] = [
     Rule("aged_over_89", "AGE", r"\b(?:aged?|age:|age of)[ \t]*((?:9\d|1[0-4]\d))\b", 0.95),
     # "93F", "91 M", "92yo", "100 y/o" (not a temperature: "T 98F", "temp 99 F")
     Rule("age_sex_over_89", "AGE",
-         r"(?<!\d)(?<!t )(?<!temp )(?<!tmax )(?<!t: )((?:9\d|1[0-4]\d))(?=[ \t]?(?:f|m|yo|yof|yom|"
+         r"(?<!\d)(?<!t )(?<!temp )(?<!tmax )(?<!t: )((?:9\d|1[0-4]\d))(?=[ \t/]?(?:f|m|yo|yof|yom|"
          r"y/o|y\.o\.|yr|yrs|year|years|w|wm|wf|bm|bf|female|male|woman|man)\b)", 0.8),
     # -- contact -------------------------------------------------------------------------
     Rule("phone", "PHONE_NUMBER",
@@ -183,13 +197,18 @@ RULES: list[Rule] = [
     # bounded local part: "[\w.+-]+@" alone is quadratic on long runs of "a.a.a."
     Rule("email", "EMAIL_ADDRESS", r"(?<![\w.+-])([\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8})\b", 0.95),
     Rule("url", "URL", r"\b((?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)])", 0.9),
+    # a web address without scheme: "mychart.example.org", "clinic.com/patients"
+    Rule("domain", "URL", r"(?<![@\w.-])((?:[a-z0-9-]+\.)+(?:com|org|net|edu|gov|us|info|health|"
+         r"care|clinic|io|co)(?:/[^\s<>\"']*[^\s<>\"'.,;:!?)])?)\b", 0.8),
     Rule("ip", "IP_ADDRESS", r"\b((?:\d{1,3}\.){3}\d{1,3})\b", 0.8),
     # -- numbers by their label -----------------------------------------------------------
     Rule("labelled_id", "ID",
          rf"\b{ID_LABELS}[ \t]*(?:number|no\.?|#)?[ \t]*(?:[:#-]|is|was)?[ \t]*"
          r"((?=[A-Z0-9\-]*\d|[A-Z]{1,4}[ .\-]?\d)[A-Z0-9](?:[A-Z0-9\-]|[. ](?=[A-Z0-9]*\d)){3,})\b", 0.95),
     # letters and six or more digits in one token: plan, member and device numbers
-    Rule("alphanumeric_id", "ID", r"\b((?=[A-Z0-9-]*\d{6})[A-Z]{1,5}-?\d[A-Z0-9-]{5,}|\d{6,}[A-Z]{1,4}\b)", 0.6),
+    # letters and six or more digits in one token ("YLB743292055", "40D2558297", "5T44AA5KG66")
+    Rule("alphanumeric_id", "ID",
+         r"\b(?!\d+s?-\d+s\b)((?=[A-Z0-9-]*[A-Z])(?=(?:[A-Z-]*\d){6})[A-Z0-9](?:[A-Z0-9]|-(?=[A-Z0-9])){6,})\b", 0.6),
     # ZIP codes after a state code ("MA 01439-8060"), and ZIP+4 anywhere
     Rule("state_zip", "ZIP", rf"\b(?:{'|'.join(US_STATES)})\.?,?[ \t]+(\d{{5}}(?:-\d{{4}})?)\b", 0.85),
     Rule("zip_plus_four", "ZIP", r"(?<![\d-])(\d{5}-\d{4})(?![\d-])", 0.7),
@@ -205,6 +224,12 @@ RULES: list[Rule] = [
     Rule("city_state_zip", "LOCATION",
          rf"\b((?:[A-Z][a-zA-Z'\-]+[ \t]+){{0,2}}[A-Z][a-zA-Z'\-]+,?[ \t]+(?:{'|'.join(US_STATES)})[ \t]+\d{{5}}(?:-\d{{4}})?)\b",
          0.95, 0),
+    # a town and its state without a ZIP ("Eureka, CA"); not the state codes that are
+    # also credentials or words (MD, DO, PA, OR, IN, ME, OK, HI)
+    Rule("city_state", "LOCATION",
+         rf"\b((?:[A-Z][a-zA-Z'\-]+[ \t]+){{0,2}}[A-Z][a-zA-Z'\-]+),[ \t]*(?:"
+         + "|".join(s for s in US_STATES if s not in ("MD", "DO", "PA", "OR", "IN", "ME", "OK", "HI", "DC", "ID", "CO", "DE", "LA", "AL"))
+         + r")\b(?![a-z])", 0.7, 0),
     Rule("labelled_zip", "ZIP", r"\b(?:zip|postal code|post code)[ \t]*(?:code)?[ \t]*:?[ \t]*(\d{5}(?:-\d{4})?)\b", 0.95),
     Rule("city_zip", "LOCATION", r"(?<=, )([A-Z][a-zA-Z'\-]+[ \t]+\d{5}(?:-\d{4})?)\b", 0.85, 0),
     Rule("facility", "FACILITY",

@@ -27,6 +27,15 @@ _SUFFIXES = (("ies", "y"), ("ied", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed
              ("ically", "ic"), ("ally", "al"), ("ily", "y"), ("ers", ""), ("ings", ""))
 
 
+# Word endings of medical terms that no list can hold in full ("thyromegaly",
+# "echotexture", "glomerulonephritis"): such a word is never a name or a town.
+MEDICAL_ENDING = re.compile(
+    r"(?:itis|osis|oses|emia|aemia|ectomy|otomy|ostomy|plasty|scopy|graphy|ology|ologist|"
+    r"pathy|algia|uria|penia|megaly|plegia|paresis|trophy|texture|lysis|rrhea|rrhoea|rrhage|"
+    r"centesis|genesis|stomy|ectasis|malacia|sclerosis|spasm|cardia|pnea|pnoea|phagia|"
+    r"phasia|esthesia|kinesia|tropic|thymia)$")
+
+
 def _read(name: str) -> list[str]:
     lines = (DATA / name).read_text(encoding="utf-8").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
@@ -47,8 +56,9 @@ class Vocabulary:
         if word in self.english:
             return True
         for prefix in ("re", "un", "pre", "post", "non", "over", "under"):  # "reevaluate"
-            if word.startswith(prefix) and len(word) - len(prefix) >= 4 \
-                    and self.is_english(word[len(prefix):].lstrip("-")):
+            rest = word[len(prefix):].lstrip("-")
+            if word.startswith(prefix) and len(rest) >= 5 and rest not in self.first_names \
+                    and self.is_english(rest):
                 return True
         for suffix, replacement in _SUFFIXES:
             if word.endswith(suffix) and len(word) - len(suffix) + len(replacement) >= 3:
@@ -62,8 +72,8 @@ class Vocabulary:
 
     def is_clinical(self, word: str) -> bool:
         word = word.lower().strip(".'")
-        return word in self.clinical or (word.endswith("s") and len(word) > 4
-                                         and word[:-1] in self.clinical)
+        return (word in self.clinical or (word.endswith("s") and len(word) > 4 and word[:-1] in self.clinical)
+                or len(word) > 6 and MEDICAL_ENDING.search(word) is not None)
 
     def is_first_name(self, word: str) -> bool:
         return word.lower() in self.first_names
