@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from medllm_local.deid_context import STOP as FUNCTION_WORDS, ContextFinder
+from medllm_local.deid_context import STOP as FUNCTION_WORDS, ContextFinder, truecase
 from medllm_local.deid_rules import (CLINICAL_WORDS, DRUG_STEM, EPONYM_FOLLOWER, RULES,
                                      spacy_false_positive, trim_clinical_edges)
 from medllm_local.deid_vocab import vocabulary
@@ -163,8 +163,11 @@ class DeidEngine:
         """Findings for each text (spaCy runs over them in batches), with offsets and
         text of the input as given."""
         folded = [fold(text) for text in texts]
+        # spaCy learned names from capitalised text: it reads ALL-CAPS and lower-case notes
+        # with names capitalised as a writer would (same length, so offsets hold)
+        for_spacy = [truecase(f.text) for f in folded]
         with self._lock:  # spaCy pipelines are not safe to share across threads
-            raw = self.batch.analyze_iterator([f.text for f in folded], language="en",
+            raw = self.batch.analyze_iterator(for_spacy, language="en",
                                               batch_size=batch_size,
                                               score_threshold=self.settings.score_threshold)
             raw = [list(results) + [r for r in self.rules.analyze(text.text, None)

@@ -346,3 +346,37 @@ def nxt_ok(scan: _Scan, index: int) -> bool:
     return ((scan.vocab.is_surname(following) or scan.vocab.is_unknown(following))
             and following not in STOP and not scan.vocab.is_clinical(following)
             and not scan.finder._common(following))
+
+
+def is_mixed_case(text: str) -> bool:
+    """Written with ordinary capitals (not ALL CAPS, not all lower case)."""
+    letters = [c for c in text if c.isalpha()]
+    upper = sum(c.isupper() for c in letters)
+    return bool(letters) and 0.05 < upper / len(letters) < 0.6
+
+
+def truecase(text: str, vocab: Vocabulary | None = None) -> str:
+    """An ALL-CAPS or all-lower-case text with capitals where a writer would put them:
+    sentence starts and census names that are no English word, and first names,
+    capitalised; clinical abbreviations in capitals; everything else lower case. Mixed-case text is returned
+    as it is. The result has the same length, so offsets carry over."""
+    if is_mixed_case(text):
+        return text
+    vocab = vocab or vocabulary()
+    out = list(text.lower())
+    sentence_start = True
+    for match in WORD.finditer(text):
+        word = match.group().lower()
+        start = match.start()
+        before = text[max(0, start - 3):start]
+        if re.search(r"[.!?:\n]\s*$", before) or start == 0:
+            sentence_start = True
+        if vocab.is_name_only(word) or word in vocab.first_names and word not in STOP \
+                and word not in AMBIGUOUS_FIRST and not vocab.is_clinical(word):
+            out[start] = out[start].upper()  # "karen", "victor"; not "brown stool"
+        elif vocab.is_clinical(word) and len(word) <= 5 and not vocab.is_english(word):
+            out[start:match.end()] = word.upper()  # "chf", "htn": abbreviations
+        if sentence_start:
+            out[start] = out[start].upper()
+            sentence_start = False
+    return "".join(out)
