@@ -96,7 +96,8 @@ def test_the_whole_demo_trains_exports_evaluates_and_chats(tmp_path):
                                                      "perplexity_within_margin"}
     assert exported["gguf"].endswith("model-Q4_K_M.gguf") and exported["fallbacks"]
     listed = json.loads(run_cli("models", "--json", env=env).stdout)["models"]
-    assert any(m["name"] == f"run-{trained['run']}-Q4_K_M" and m["path"] for m in listed)
+    # the link is named by workspace and run, so another workspace's run 1 never replaces it
+    assert any(m["name"].endswith(f"-run-{trained['run']}-Q4_K_M") and m["path"] for m in listed)
     chat = run_cli("chat", "--model", exported["registered_as"], "--prompt",
                    "Fever, cough and crackles at the right base: most likely diagnosis?", "--json", env=env)
     assert chat.returncode == 0, chat.stderr[-2000:]

@@ -4,7 +4,9 @@ recorded in the catalogue and registered under models/ so chat can pick it."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import re
 from pathlib import Path
 
 from medllm_local import export, models, train
@@ -57,7 +59,8 @@ def export_run(workspace: Workspace, run_id: int, settings: export.ExportSetting
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (run_id, done.lora or done.gguf, "LoRA" if done.lora else settings.quant, json.dumps(checks),
              now(), status, str(folder))).lastrowid
-    registered = register_in_models(Path(done.gguf), name) if done.passed and not done.lora else None
+    registered = (register_in_models(Path(done.gguf), f"{workspace_tag(workspace)}-{name}")
+                  if done.passed and not done.lora else None)
     # What evaluation needs to find the files again (an adapter-only export is two).
     (folder / "export.json").write_text(json.dumps({"gguf": done.gguf, "lora": done.lora}))
     return {"export": export_id, "run": run_id, "gguf": done.gguf, "quant": settings.quant,
@@ -65,6 +68,14 @@ def export_run(workspace: Workspace, run_id: int, settings: export.ExportSetting
             "fallbacks": done.fallbacks, "f16_gguf": done.f16_gguf, "merged": done.merged,
             "modelfile": done.modelfile, "model_card": done.model_card, "lora": done.lora,
             "registered_as": registered}
+
+
+def workspace_tag(workspace: Workspace) -> str:
+    """The workspace's name and a short hash of its path: export links under the shared
+    models/exports/ folder carry it, so the demo workspace's "run-1-Q4_K_M" never replaces
+    the real workspace's."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", workspace.root.name).strip("-") or "workspace"
+    return f"{name}-{hashlib.sha256(str(workspace.root.resolve()).encode()).hexdigest()[:6]}"
 
 
 def register_in_models(gguf: Path, name: str) -> str:

@@ -32,6 +32,22 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
+def is_job_process(pid: int | None, job_id: int) -> bool:
+    """The process ``pid`` is alive and is still job ``job_id``'s: a stored process id can
+    be reused by an unrelated process after the job ended, which must never be signalled.
+    Linux says what a process runs in /proc; elsewhere only liveness can be checked."""
+    if not pid_alive(pid):
+        return False
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()  # no /proc here: trust the pid
+    except OSError:
+        return False
+    return b"medllm_local.cli" in command and b"--job" in command \
+        and command[command.index(b"--job") + 1:command.index(b"--job") + 2] == [str(job_id).encode()]
+
+
 def start_job(workspace: Workspace, kind: str, args: list[str], run_id: int | None = None) -> int:
     """Start ``launch.py <args> --json`` for this workspace in a new process group; its
     JSON result goes to logs/job-N.json and its log (progress, warnings) to job-N.log."""
@@ -76,7 +92,7 @@ def job_report(workspace: Workspace, job_id: int, since_step: int = -1) -> dict:
     if not rows:
         raise ValueError(f"no job {job_id}")
     job = dict(rows[0])
-    if job["status"] in ("running", "stopping") and not pid_alive(job["pid"]):
+    if job["status"] in ("running", "stopping") and not is_job_process(job["pid"], job_id):
         job["status"] = "died"
         finish_job(workspace, job_id, "died", "the process ended without reporting "
                                               f"(see logs/job-{job_id}.log)")
@@ -94,7 +110,7 @@ def job_report(workspace: Workspace, job_id: int, since_step: int = -1) -> dict:
 def stop_job(workspace: Workspace, job_id: int) -> bool:
     """Ask a running job to stop (it checkpoints, then ends). False if it is not running."""
     job = job_report(workspace, job_id)["job"]
-    if job["status"] not in ("running", "starting") or not pid_alive(job["pid"]):
+    if job["status"] not in ("running", "starting") or not is_job_process(job["pid"], job_id):
         return False
     os.kill(job["pid"], signal.SIGTERM)
     with workspace.transaction() as conn:

@@ -1,0 +1,50 @@
+"""Housekeeping of long jobs and exports: a job is stopped by its process id only while
+that process is still the job (after it ends, the pid may belong to an unrelated
+process), and export links carry their workspace's name."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from medllm_local import pipeline
+
+
+def test_a_reused_pid_is_never_signalled_and_the_job_counts_as_died(workspace):
+    # an unrelated process that now holds the pid the catalogue has for job 1
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with workspace.transaction() as conn:
+            job_id = conn.execute(
+                "INSERT INTO jobs (kind, status, command, started_at, pid) "
+                "VALUES ('train', 'running', '[]', '2026-01-01', ?)", (stranger.pid,)).lastrowid
+        assert pipeline.stop_job(workspace, job_id) is False
+        assert stranger.poll() is None  # still running: not signalled
+        assert pipeline.job_report(workspace, job_id)["job"]["status"] == "died"
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_a_real_job_process_is_recognised_and_stopped(workspace):
+    from medllm_local.pipeline.jobs import is_job_process
+
+    # a stand-in with the command line a job has (launch through the CLI module)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)",
+                              "medllm_local.cli", "--job", "7"])
+    try:
+        assert is_job_process(child.pid, 7)
+        assert not is_job_process(child.pid, 8)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_export_links_are_named_by_workspace(tmp_path):
+    from medllm_local.pipeline.exporting import workspace_tag
+
+    first = pipeline.open_workspace(tmp_path / "a" / "medllm-demo")
+    second = pipeline.open_workspace(tmp_path / "b" / "medllm-demo")
+    assert workspace_tag(first) != workspace_tag(second)
+    assert workspace_tag(first).startswith("medllm-demo-")
+    assert workspace_tag(first) == workspace_tag(pipeline.open_workspace(tmp_path / "a" / "medllm-demo"))
