@@ -88,6 +88,24 @@ def apply_offline_env() -> None:
     no_proxy = {p for p in os.environ.get("NO_PROXY", "").split(",") if p}
     no_proxy |= {"127.0.0.1", "localhost", "::1"}
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = ",".join(sorted(no_proxy))
+    bind_distributed_to_loopback()
+
+
+def bind_distributed_to_loopback() -> None:
+    """Under ``accelerate launch`` on one machine (the rendezvous on loopback), the
+    processes talk over loopback only: gloo and NCCL otherwise pick the first network
+    interface and listen on it. Several machines set MASTER_ADDR to a real address (or
+    the interface variables themselves), and then nothing is changed."""
+    if os.environ.get("WORLD_SIZE", "1") in ("", "1"):
+        return
+    master = ip_of(os.environ.get("MASTER_ADDR", "127.0.0.1"))
+    if master is None and os.environ.get("MASTER_ADDR", "").lower() != "localhost":
+        return
+    if master is not None and not master.is_loopback:
+        return
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    os.environ.setdefault("NCCL_SOCKET_IFNAME", "lo")
+    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
 
 
 def ip_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

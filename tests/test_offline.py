@@ -132,3 +132,21 @@ def test_app_start_and_chat_make_no_outside_connection(app_process):
     assert history[-1]["role"] == "assistant" and history[-1]["content"]
     assert "stopped:" in status
     assert read_guard_log(app_process.guard_log) == []
+
+
+@pytest.mark.parametrize("master, bound", [("127.0.0.1", True), ("localhost", True), ("", True),
+                                           ("10.1.2.3", False)])
+def test_processes_of_one_training_run_talk_over_loopback_only(master, bound):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GLOO_SOCKET_IFNAME", "NCCL_SOCKET_IFNAME", "MASTER_ADDR")}
+    env.update({"WORLD_SIZE": "2", "RANK": "0"})
+    if master:
+        env["MASTER_ADDR"] = master
+    out = subprocess.run([sys.executable, "-c", "import os, medllm_local; print(os.environ.get("
+                          "'GLOO_SOCKET_IFNAME'), os.environ.get('NCCL_SOCKET_IFNAME'))"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == (["lo", "lo"] if bound else ["None", "None"])
