@@ -9,24 +9,30 @@ RTF; folders (recursive) and zip archives of all of these.
 ``read_document`` turns one file's bytes into a Document or raises ``IngestError`` with
 a one-line reason that names the problem, never the file's content. ``iter_sources``
 expands folders and zips safely (size caps, zip-bomb and path-traversal guards).
-Storing documents is pipeline.py's job; this module knows nothing of the workspace.
+PDFs are read in ingest_pdf.py; ingest_worker.py runs ``read_document`` in a child
+process with a memory and time limit. Storing documents is pipeline.py's job; this
+module knows nothing of the workspace.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from medllm_local.ocr import OcrEngine, OcrFailed, OcrUnavailable, ocr_images
+from medllm_local.ingest_base import (MAX_OCR_PIXELS, IngestError, IngestSettings, MiB,
+                                      run_ocr)
+from medllm_local.ingest_pdf import read_pdf
+from medllm_local.ocr import OcrEngine
 from medllm_local.records import Document, Page
 
-MiB = 1024 * 1024
-MAX_OCR_PIXELS = 40_000_000  # an A4 page at 300 dpi is 8.7 million; A3 at 400 dpi ~31
+__all__ = ["Document", "IngestError", "IngestResult", "IngestSettings", "OcrEngine", "Page",
+           "SourceFile", "count_sources", "decode_text", "flagged_pages", "iter_sources",
+           "read_document", "sniff_kind"]
+
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".csv", ".tsv", ".log", ""}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 LATIN_LOOKALIKES = ("cp1250", "cp1252", "cp1257", "iso8859", "latin", "mac_", "cp775", "cp85",
@@ -34,44 +40,9 @@ LATIN_LOOKALIKES = ("cp1250", "cp1252", "cp1257", "iso8859", "latin", "mac_", "c
 OLD_FORMATS = {".doc": "old Word format: save it as DOCX", ".odt": "save it as DOCX",
                ".xls": "a spreadsheet", ".xlsx": "a spreadsheet", ".ppt": "a presentation",
                ".pages": "save it as DOCX or PDF", ".heic": "convert it to JPEG or PNG"}
-
-
-class IngestError(Exception):
-    """One file that cannot be read, with a one-line reason (no patient text in it)."""
-
-
-@dataclass
-class IngestSettings:
-    """How files are read. The CLI's ingest options and the UI's form come from these."""
-
-    ocr_min_chars: int = field(default=20, metadata={
-        "help": "a PDF page with fewer non-space characters in its text layer is OCR'd"})
-    ocr_dpi: int = field(default=300, metadata={"help": "rendering resolution for OCR"})
-    ocr_flag_confidence: float = field(default=75.0, metadata={
-        "help": "OCR pages whose mean word confidence (0-100) is below this are flagged"})
-    ocr_language: str = field(default="eng", metadata={"help": "Tesseract language(s)"})
-    ocr_workers: int = field(default=0, metadata={
-        "help": "parallel single-threaded tesseract processes (0: one per core)"})
-    ocr_timeout_s: int = field(default=180, metadata={
-        "help": "longest one page may take in Tesseract before it is given up"})
-    max_file_mb: int = field(default=200, metadata={"help": "larger files are refused"})
-    max_pages: int = field(default=2000, metadata={
-        "help": "documents with more pages (or TIFF frames) are refused"})
-    zip_max_total_mb: int = field(default=2048, metadata={
-        "help": "most uncompressed bytes one zip may expand to"})
-    zip_max_files: int = field(default=5000, metadata={"help": "most files in one zip"})
-
-    def __post_init__(self) -> None:
-        if self.ocr_dpi < 72 or self.ocr_dpi > 1200:
-            raise ValueError("ocr_dpi must be between 72 and 1200")
-        if not 0 <= self.ocr_flag_confidence <= 100:
-            raise ValueError("ocr_flag_confidence must be between 0 and 100")
-        if self.ocr_workers < 0 or self.max_file_mb < 1 or self.max_pages < 1:
-            raise ValueError("ocr_workers must be >= 0, max_file_mb and max_pages >= 1")
-
-    @property
-    def workers(self) -> int:
-        return self.ocr_workers or os.cpu_count() or 1
+# A DOCX part that inflates more than 100-fold is refused (Apache POI's zip bomb rule
+# for Office files); parts under 1 MB are too small to matter.
+DOCX_MAX_RATIO, DOCX_RATIO_FROM = 100, MiB
 
 
 @dataclass
@@ -270,11 +241,11 @@ def read_document(source: SourceFile, settings: IngestSettings, ocr: OcrEngine |
     kind = sniff_kind(source.source, data)
     warnings: list[str] = []
     if kind == "pdf":
-        pages = _read_pdf(data, settings, ocr, warnings)
+        pages = read_pdf(data, settings, ocr, warnings)
     elif kind == "image":
         pages = _read_image(data, settings, ocr)
     elif kind == "docx":
-        pages = [Page(1, _read_docx(data))]
+        pages = [Page(1, _read_docx(data, settings))]
     elif kind == "rtf":
         pages = [Page(1, _read_rtf(data))]
     else:
@@ -332,14 +303,40 @@ def _read_rtf(data: bytes) -> str:
     return rtf_to_text(data.decode("latin-1"), errors="ignore")
 
 
-def _read_docx(data: bytes) -> str:
+def check_docx_size(data: bytes, settings: IngestSettings) -> None:
+    """Refuse a DOCX that would expand past the zip budget, or one with a part that
+    inflates suspiciously far, before python-docx reads every part into memory. The
+    declared sizes can be trusted: Python's zipfile never inflates past them."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        raise IngestError(f"corrupt DOCX ({type(error).__name__})") from None
+    declared = sum(m.file_size for m in members)
+    if len(members) > settings.zip_max_files or declared > settings.zip_max_total_mb * MiB:
+        raise IngestError(
+            f"DOCX refused as a possible zip bomb: {len(members)} parts, {declared / MiB:.0f} MB "
+            f"uncompressed (limits {settings.zip_max_files} parts, {settings.zip_max_total_mb} MB)")
+    for member in members:
+        if (member.file_size > DOCX_RATIO_FROM
+                and member.file_size > DOCX_MAX_RATIO * max(member.compress_size, 1)):
+            ratio = member.file_size / max(member.compress_size, 1)
+            raise IngestError(f"DOCX refused as a possible zip bomb: one part expands "
+                              f"{ratio:.0f}-fold to {member.file_size / MiB:.0f} MB "
+                              f"(limit {DOCX_MAX_RATIO}-fold)")
+
+
+def _read_docx(data: bytes, settings: IngestSettings) -> str:
     """Headers, body (paragraphs and tables in document order) and footers. Letterheads
     and footers carry identifiers that de-identification must see."""
     import docx
     from docx.table import Table
 
+    check_docx_size(data, settings)
     try:
         document = docx.Document(io.BytesIO(data))
+    except MemoryError:
+        raise
     except Exception as error:  # python-docx raises several types for broken packages
         raise IngestError(f"corrupt DOCX ({type(error).__name__})") from None
 
@@ -374,95 +371,6 @@ def _read_docx(data: bytes) -> str:
     return "\n\n".join([*unique_parts("header"), body, *unique_parts("footer")]).strip()
 
 
-def _read_pdf(data: bytes, settings: IngestSettings, ocr: OcrEngine | None,
-              warnings: list[str]) -> list[Page]:
-    """Text-layer pages through pdfminer (reading order), the others through OCR."""
-    import pypdfium2
-
-    try:
-        pdf = pypdfium2.PdfDocument(data)
-    except pypdfium2.PdfiumError as error:
-        if "password" in str(error).lower():
-            raise IngestError("password-protected PDF: remove the password and ingest again") from None
-        raise IngestError(f"corrupt or unreadable PDF ({error})") from None
-    try:
-        if not len(pdf):
-            raise IngestError("PDF has no pages")
-        if len(pdf) > settings.max_pages:
-            raise IngestError(f"PDF has {len(pdf)} pages, over the {settings.max_pages}-page limit")
-        needs_ocr = []
-        for index in range(len(pdf)):
-            text = pdf[index].get_textpage().get_text_range()
-            needs_ocr.append(len("".join(text.split())) < settings.ocr_min_chars)
-        texts = _pdfminer_pages(data) if not all(needs_ocr) else [("", 0)] * len(pdf)
-        for index, (text, unmapped) in enumerate(texts[:len(needs_ocr)]):
-            # A text layer whose glyphs do not map to characters (CID fonts without a
-            # ToUnicode table) reads as noise: such a page is better read by OCR.
-            if unmapped > 0.05 * max(len(text), 1):
-                needs_ocr[index] = True
-                warnings.append(f"page {index + 1}: text layer unreadable, read by OCR")
-        pages = [Page(i + 1, texts[i][0] if i < len(texts) else "", "text")
-                 for i in range(len(needs_ocr))]
-        to_ocr = [i for i, flag in enumerate(needs_ocr) if flag]
-        # Render only as many pages as there are OCR workers at a time: a long scanned
-        # chart rendered all at once at 300 dpi would need gigabytes.
-        for start in range(0, len(to_ocr), settings.workers):
-            chunk = to_ocr[start:start + settings.workers]
-            images = [_render(pdf[i], settings.ocr_dpi) for i in chunk]
-            for index, (text, confidence) in zip(chunk, _ocr(images, settings, ocr)):
-                pages[index] = Page(index + 1, text, "ocr", confidence)
-    finally:
-        pdf.close()
-    return pages
-
-
-def _render(page, dpi: int):
-    """A page as a greyscale image at ``dpi``, scaled down if it would exceed
-    MAX_OCR_PIXELS (an oversized page box must not exhaust memory)."""
-    width, height = page.get_size()  # in points (1/72 inch)
-    scale = dpi / 72
-    if width * height * scale * scale > MAX_OCR_PIXELS:
-        scale = (MAX_OCR_PIXELS / (width * height)) ** 0.5
-    return page.render(scale=scale).to_pil().convert("L")
-
-
-def _pdfminer_pages(data: bytes) -> list[tuple[str, int]]:
-    """(text, characters without a text mapping) of each page, with ``boxes_flow=0.0`` so
-    text boxes are ordered by position (columns left to right) rather than by the default
-    heuristic, which put the right column first on a two-column layout."""
-    from pdfminer.converter import TextConverter
-    from pdfminer.layout import LAParams
-    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
-    from pdfminer.pdfpage import PDFPage
-
-    class Converter(TextConverter):
-        unmapped = 0
-
-        def handle_undefined_char(self, font, cid: int) -> str:
-            # Simple fonts with no usable encoding are almost always WinAnsi, where the
-            # unused codes (0x7F, 0x81, ...) all draw a bullet (PDF reference, annex D).
-            if not font.is_multibyte() and cid < 256:
-                char = bytes([cid]).decode("cp1252", errors="replace")
-                return "•" if char in ("", "�") else char
-            self.unmapped += 1
-            return "�"
-
-    manager = PDFResourceManager()
-    pages = []
-    try:
-        for page in PDFPage.get_pages(io.BytesIO(data)):
-            buffer = io.StringIO()
-            device = Converter(manager, buffer, laparams=LAParams(boxes_flow=0.0))
-            PDFPageInterpreter(manager, device).process_page(page)
-            device.close()
-            pages.append((buffer.getvalue().replace("\x0c", "").strip(), device.unmapped))
-    except Exception as error:  # pdfminer raises many types on broken files
-        if "password" in type(error).__name__.lower() or "encrypt" in type(error).__name__.lower():
-            raise IngestError("password-protected PDF: remove the password and ingest again") from None
-        raise IngestError(f"corrupt PDF ({type(error).__name__})") from None
-    return pages
-
-
 def _read_image(data: bytes, settings: IngestSettings, ocr: OcrEngine | None) -> list[Page]:
     """Every frame of an image (multi-page TIFF too), OCR'd a few frames at a time."""
     from PIL import Image, ImageSequence, UnidentifiedImageError
@@ -491,11 +399,5 @@ def _read_image(data: bytes, settings: IngestSettings, ocr: OcrEngine | None) ->
 
 def _ocr_pages(images: list, first: int, settings: IngestSettings, ocr: OcrEngine | None) -> list[Page]:
     return [Page(first + i + 1, text, "ocr", confidence)
-            for i, (text, confidence) in enumerate(_ocr(images, settings, ocr))]
+            for i, (text, confidence) in enumerate(run_ocr(images, settings, ocr))]
 
-
-def _ocr(images: list, settings: IngestSettings, ocr: OcrEngine | None) -> list[tuple[str, float]]:
-    try:
-        return ocr_images(images, settings, ocr)
-    except (OcrUnavailable, OcrFailed) as error:
-        raise IngestError(str(error)) from None

@@ -3,13 +3,20 @@
 Used by ingest for scanned PDF pages and images. Tesseract runs as one single-threaded
 process per worker (``OMP_THREAD_LIMIT=1``), several at once: threads here only wait on
 those processes, so a thread pool gives real parallelism.
+
+Page images and Tesseract's output hold patient data: each engine keeps them in its own
+owner-only folder (inside the workspace's temporary folder when there is one, else the
+system's) and removes it when closed. pytesseract's own helpers would write them, world-
+readable, straight into the temporary folder.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,6 +39,7 @@ class OcrEngine:
         self.settings = settings
         self.pool = ThreadPoolExecutor(max_workers=settings.workers)  # each runs a subprocess
         self.checked = False
+        self.folder = Path(tempfile.mkdtemp(prefix="ocr-"))  # mode 0700
 
     def check(self) -> None:
         """Tesseract and every language asked for are installed (checked once)."""
@@ -53,17 +61,29 @@ class OcrEngine:
 
     def read_page(self, image) -> tuple[str, float]:
         """(text, mean word confidence 0-100) of one page image."""
-        import pytesseract
+        from pytesseract import pytesseract  # the module: its helpers are not re-exported
 
         os.environ["OMP_THREAD_LIMIT"] = "1"  # inherited by each tesseract process
+        fd, name = tempfile.mkstemp(suffix=".png", dir=self.folder)
+        base = name[:-len(".png")]
         try:
-            data = pytesseract.image_to_data(image, lang=self.settings.ocr_language,
-                                             output_type=pytesseract.Output.DICT,
-                                             timeout=self.settings.ocr_timeout_s)
+            with os.fdopen(fd, "wb") as handle:
+                image.save(handle, format="PNG")
+            # what pytesseract.image_to_data runs, with files in our own folder
+            pytesseract.run_tesseract(name, base, "tsv", self.settings.ocr_language,
+                                      config="-c tessedit_create_tsv=1",
+                                      timeout=self.settings.ocr_timeout_s)
+            tsv = Path(f"{base}.tsv").read_text(encoding="utf-8", errors="replace")
         except RuntimeError as error:  # pytesseract's way of saying it killed a slow page
             raise OcrFailed(f"OCR gave up on a page after {self.settings.ocr_timeout_s} s") from error
         except pytesseract.TesseractError as error:
             raise OcrFailed(f"Tesseract failed on a page (status {error.status})") from None
+        finally:
+            for leftover in (name, f"{base}.tsv"):
+                Path(leftover).unlink(missing_ok=True)
+        data = pytesseract.file_to_dict(tsv, "\t", -1)
+        if "text" not in data:  # no TSV rows at all: an empty page
+            return "", 0.0
         lines: dict[tuple[int, int, int], list[str]] = {}
         confidences = []
         for i, word in enumerate(data["text"]):
@@ -87,6 +107,7 @@ class OcrEngine:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def ocr_images(images: list, settings: IngestSettings, ocr: OcrEngine | None) -> list[tuple[str, float]]:

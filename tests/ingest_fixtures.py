@@ -66,9 +66,69 @@ def two_column_pdf() -> bytes:
     return buffer.getvalue()
 
 
-def image_bytes(image, fmt: str = "PNG") -> bytes:
+SECTIONS = {  # heading -> text; the first three go left, the rest right
+    "CHIEF COMPLAINT": "Breathless on exertion for three weeks, worse when lying flat at night.",
+    "HISTORY": "Seventy-one-year-old woman with hypertension and type 2 diabetes; ankle "
+               "swelling for a month, two pillows at night, no chest pain or palpitations.",
+    "EXAMINATION": "Pulse 96 irregular, blood pressure 150/90, raised venous pressure, fine "
+                   "crackles at both bases and pitting oedema to the knees.",
+    "RESULTS": "NT-proBNP 2400 ng/L. Echo: ejection fraction 35 percent.",
+    "ASSESSMENT": "Heart failure with reduced ejection fraction, new atrial fibrillation.",
+    "PLAN": "Furosemide 40 mg daily, start apixaban, review in two weeks.",
+}
+HEADER = "RIVERSIDE TEST CLINIC - CARDIOLOGY OUTPATIENT LETTER - FICTITIOUS DEMO DATA ONLY"
+
+
+def _column(page, x: float, y: float, width: float, sections: list[str]) -> None:
+    """Headings and wrapped paragraphs in a column ``width`` points wide."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    for heading in sections:
+        page.setFont("Helvetica-Bold", 10)
+        page.drawString(x, y, heading)
+        y -= 14
+        page.setFont("Helvetica", 9)
+        line = ""
+        for word in SECTIONS[heading].split():
+            if line and stringWidth(f"{line} {word}", "Helvetica", 9) > width:
+                page.drawString(x, y, line)
+                y, line = y - 12, ""
+            line = f"{line} {word}".strip()
+        page.drawString(x, y, line)
+        y -= 24
+
+
+def column_layouts_pdf() -> bytes:
+    """Page 1: a full-width header above two columns 60/40 wide; page 2: two columns
+    40/60 wide; page 3: one column. The left column holds the first sections."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    names = list(SECTIONS)
     buffer = io.BytesIO()
-    image.save(buffer, format=fmt, dpi=(300, 300))
+    page = canvas.Canvas(buffer, pagesize=A4, invariant=1)
+    top, text_width, gutter = A4[1] - 60, A4[0] - 100, 24
+    page.setFont("Helvetica-Bold", 11)
+    page.drawString(50, top, HEADER)
+    left = 0.6 * text_width - gutter / 2
+    _column(page, 50, top - 40, left, names[:3])
+    _column(page, 50 + left + gutter, top - 40, text_width - left - gutter, names[3:])
+    page.showPage()
+    left = 0.4 * text_width - gutter / 2
+    _column(page, 50, top, left, names[:3])
+    _column(page, 50 + left + gutter, top, text_width - left - gutter, names[3:])
+    page.showPage()
+    _column(page, 50, top, text_width, names)
+    page.save()
+    return buffer.getvalue()
+
+
+def image_bytes(image, fmt: str = "PNG", append_images: list | None = None) -> bytes:
+    buffer = io.BytesIO()
+    if append_images:  # more frames (TIFF)
+        image.save(buffer, format=fmt, dpi=(300, 300), save_all=True, append_images=append_images)
+    else:
+        image.save(buffer, format=fmt, dpi=(300, 300))
     return buffer.getvalue()
 
 
@@ -121,6 +181,25 @@ def docx_with_letterhead() -> bytes:
     document.add_paragraph("ASSESSMENT: Pulmonary tuberculosis.")
     buffer = io.BytesIO()
     document.save(buffer)
+    return buffer.getvalue()
+
+
+def inflated_docx(megabytes: int, compressible: bool = True) -> bytes:
+    """The letterhead DOCX with ``megabytes`` of filler in an XML comment of
+    word/document.xml: zeros inflate about 1000-fold, hex digits about 2-fold."""
+    import random
+
+    size = megabytes * 1024 * 1024
+    filler = b"0" * size if compressible else random.Random(7).randbytes(size // 2).hex().encode()
+    source = zipfile.ZipFile(io.BytesIO(docx_with_letterhead()))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "word/document.xml":
+                declaration, rest = data.split(b"?>", 1)
+                data = declaration + b"?><!--" + filler + b"-->" + rest
+            target.writestr(item.filename, data)
     return buffer.getvalue()
 
 

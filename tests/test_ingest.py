@@ -10,9 +10,9 @@ import zipfile
 import pytest
 
 from conftest import run_cli
-from ingest_fixtures import (LEFT_COLUMN, ONE_COLUMN, RIGHT_COLUMN, SCAN_TEXT, cer,
-                             text_pdf, write_good_corpus, zip_of)
-from medllm_local import ingest, ocr, pipeline
+from ingest_fixtures import (HEADER, LEFT_COLUMN, ONE_COLUMN, RIGHT_COLUMN, SCAN_TEXT, SECTIONS,
+                             cer, column_layouts_pdf, text_pdf, write_good_corpus, zip_of)
+from medllm_local import ingest, pipeline
 from medllm_local.ingest import IngestSettings, SourceFile, read_document
 
 
@@ -40,6 +40,16 @@ def test_text_pdf_is_read_exactly_from_its_text_layer(corpus):
 def test_two_column_pdf_keeps_reading_order(corpus):
     text = read(corpus[1]["two-column.pdf"]).text
     assert squash(text) == squash(" ".join(LEFT_COLUMN + RIGHT_COLUMN))
+
+
+def test_columns_of_any_width_read_left_then_right(tmp_path):
+    path = tmp_path / "columns.pdf"
+    path.write_bytes(column_layouts_pdf())
+    pages = read(path).pages  # header above 60/40 columns; 40/60 columns; one column
+    sections = " ".join(f"{heading} {text}" for heading, text in SECTIONS.items())
+    assert squash(pages[0].text) == squash(f"{HEADER} {sections}")
+    assert squash(pages[1].text) == squash(sections)
+    assert squash(pages[2].text) == squash(sections)
 
 
 def test_mixed_pdf_reads_each_page_its_own_way(corpus):
@@ -242,10 +252,9 @@ def test_a_stopped_batch_resumes_without_redoing_finished_files(workspace, corpu
     assert workspace.document_count() == len(files)
 
 
-def test_without_tesseract_text_formats_work_and_ocr_says_what_to_install(workspace, corpus, monkeypatch):
-    real_which = ocr.shutil.which
-    monkeypatch.setattr(ocr.shutil, "which",
-                        lambda name: None if name == "tesseract" else real_which(name))
+def test_without_tesseract_text_formats_work_and_ocr_says_what_to_install(workspace, corpus,
+                                                                           monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract there (files are read in a child)
     report = pipeline.ingest(workspace, [corpus[1]["one-column.pdf"], corpus[1]["letter.docx"],
                                          corpus[1]["utf8.txt"], corpus[1]["scan.png"]])
     results = by_name(report)

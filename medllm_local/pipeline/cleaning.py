@@ -324,9 +324,11 @@ def page_image(workspace: Workspace, document_id: int, page: int, dpi: int = 110
     if row["kind"] == "pdf":
         import pypdfium2
 
+        from medllm_local.ingest_pdf import render_page
+
         pdf = pypdfium2.PdfDocument(data)
-        try:
-            return pdf[page - 1].render(scale=dpi / 72).to_pil().convert("L")
+        try:  # capped like OCR rendering: a huge page box must not take GBs in the app
+            return render_page(pdf[page - 1], dpi)
         finally:
             pdf.close()
     import io

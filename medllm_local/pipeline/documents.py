@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 from medllm_local import ingest as ingest_stage
+from medllm_local.ingest_worker import IsolatedReader
 from medllm_local.pipeline.common import ProgressCallback
 from medllm_local.records import to_json
 from medllm_local.workspace import Workspace
@@ -21,25 +22,23 @@ def ingest(
     """Read every file under ``paths`` into the workspace, one at a time: each document
     is stored (raw copy, text, catalogue row) as soon as it is read, so a stopped or
     crashed batch resumes by running it again: stored files are skipped by hash.
-    A bad file is reported with its reason and the batch goes on."""
+    A bad file is reported with its reason and the batch goes on. Files are read in a
+    child process under a memory and time limit (ingest_worker.py): a bomb fails alone."""
     settings = settings or ingest_stage.IngestSettings()
     total = ingest_stage.count_sources(paths, exclude=workspace.managed_paths())
     results: list[ingest_stage.IngestResult] = []
-    ocr = ingest_stage.OcrEngine(settings)
     stopped = False
-    try:
+    with IsolatedReader(settings) as reader:
         for source in ingest_stage.iter_sources(paths, settings, exclude=workspace.managed_paths()):
             if stop_event is not None and stop_event.is_set():
                 stopped = True
                 break
-            result = _ingest_one(workspace, source, settings, ocr)
+            result = _ingest_one(workspace, source, settings, reader)
             workspace.log_ingest(result.source, source.sha256 if source.data else None,
                                  result.status, result.error, result.id)
             results.append(result)
             if progress:
                 progress(len(results), max(total, len(results)), source.source)
-    finally:
-        ocr.close()
     totals = {status: sum(r.status == status for r in results)
               for status in ("ok", "failed", "duplicate")}
     return {"documents": to_json(results), "totals": totals | {"files": len(results)},
@@ -48,7 +47,7 @@ def ingest(
 
 def _ingest_one(workspace: Workspace, source: ingest_stage.SourceFile,
                 settings: ingest_stage.IngestSettings,
-                ocr: ingest_stage.OcrEngine) -> ingest_stage.IngestResult:
+                reader: IsolatedReader) -> ingest_stage.IngestResult:
     if source.error:
         return ingest_stage.IngestResult(source.source, "failed", source.error)
     existing = workspace.find_document(source.sha256)
@@ -56,12 +55,9 @@ def _ingest_one(workspace: Workspace, source: ingest_stage.SourceFile,
         return ingest_stage.IngestResult(source.source, "duplicate", id=existing,
                                          error="already in the workspace")
     try:
-        document = ingest_stage.read_document(source, settings, ocr)
+        document = reader.read(source)
     except ingest_stage.IngestError as error:
         return ingest_stage.IngestResult(source.source, "failed", str(error))
-    except Exception as error:  # a library bug must not stop the batch or leak text
-        return ingest_stage.IngestResult(
-            source.source, "failed", f"unexpected {type(error).__name__} while reading")
     flagged = ingest_stage.flagged_pages(document, settings)
     try:
         doc_id, created = workspace.store_document(
