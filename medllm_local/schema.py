@@ -166,4 +166,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE pairs ADD COLUMN method TEXT;
     ALTER TABLE pairs ADD COLUMN review TEXT;
     """,
+    # 11 -> 12: approval is of one text, not of a document id: the hash of the
+    # de-identified text a person approved (NULL when not approved; filled in for
+    # approvals made before this version, see Workspace._migrate). A split row keeps what
+    # its pairs were made from (documents and chat feedback, each with its text's hash),
+    # so training and evaluation can refuse a build whose text is no longer approved.
+    """
+    ALTER TABLE documents ADD COLUMN approved_hash TEXT;
+    ALTER TABLE splits ADD COLUMN sources TEXT;
+    """,
 ]
+APPROVED_HASH_VERSION = 12  # the version that added documents.approved_hash

@@ -171,7 +171,10 @@ class SurrogateMap:
             conn.executemany("INSERT OR IGNORE INTO surrogates VALUES (?, ?, ?)", sorted(rows))
 
     def forget(self, real_values: set[str]) -> None:
-        """A reviewer said these are not identifiers: stop treating them as real ones."""
+        """Stop treating these as real values in every document of the workspace: only
+        for a value that is no identifier anywhere ("reject everywhere") or data being
+        deleted. A reviewer's rejection in one document is not this: it is kept on that
+        document's finding, and the scan lets the value through there only."""
         import sqlite3
 
         with sqlite3.connect(self.path) as conn:

@@ -8,7 +8,7 @@ Layout (every path is defined here and nowhere else)::
       inbox/              files waiting to be ingested (uploads, the demo reports)
       raw/                the files as given, named by content hash
       text/               extracted text, one file per document
-      deid/               de-identified text, one file per document
+      deid/               de-identified text, one file per version (document and text hash)
       clean/ datasets/ runs/ exports/ evals/ logs/
 
 Writes are atomic: files go to a temporary name in the same folder, are flushed to disk
@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from medllm_local.records import Document, Finding, Page
-from medllm_local.schema import MIGRATIONS
+from medllm_local.schema import APPROVED_HASH_VERSION, MIGRATIONS
 
 DEFAULT_WORKSPACE = Path("~/medllm-workspace").expanduser()
 CATALOGUE_NAME = "catalogue.sqlite"
@@ -65,6 +65,11 @@ def now() -> str:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def text_hash(text: str) -> str:
+    """What an approval is bound to: the hash of a de-identified text as stored."""
+    return sha256_bytes(text.encode("utf-8"))
 
 
 def atomic_write(path: Path, data: bytes | str, mode: int = 0o600) -> Path:
@@ -214,6 +219,13 @@ class Workspace:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {target}")
+            if version < APPROVED_HASH_VERSION <= SCHEMA_VERSION:
+                # Approvals from before hashes were kept are taken to be of the text
+                # stored now: the same trust they had, bound from here on.
+                for row in conn.execute("SELECT id, deid_file FROM documents WHERE"
+                                        " status = 'approved' AND deid_file IS NOT NULL").fetchall():
+                    conn.execute("UPDATE documents SET approved_hash = ? WHERE id = ?",
+                                 (self.file_hash(row["deid_file"]), row["id"]))
 
     def _sweep_temp_files(self) -> None:
         """Remove what dead processes left: half-written temp files (no row ever points
@@ -319,19 +331,40 @@ class Workspace:
     # -- de-identification ---------------------------------------------------------------
     def store_deid(self, document_id: int, sha256: str, text: str, findings: list[Finding],
                    patient: str) -> str:
-        """Store a document's de-identified text (file first) and its findings, replacing
-        earlier ones; the document goes back to "deidentified" (not approved)."""
-        deid_file = f"deid/{sha256}.txt"
-        atomic_write(self.root / deid_file, text)
-        with self.transaction() as conn:
+        """Store a document's de-identified text and its findings, replacing earlier
+        ones; the document goes back to "deidentified" (not approved)."""
+        def change(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM findings WHERE document_id = ?", (document_id,))
             conn.executemany(
                 "INSERT INTO findings (document_id, start, end, type, score, recognizer)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [(document_id, f.start, f.end, f.type, f.score, f.recognizer) for f in findings])
-            conn.execute("UPDATE documents SET deid_file = ?, patient = ?, status = 'deidentified'"
-                         " WHERE id = ?", (deid_file, patient, document_id))
+            conn.execute("UPDATE documents SET patient = ? WHERE id = ?", (patient, document_id))
+        return self._replace_deid_text(document_id, sha256, text, change)
+
+    def _replace_deid_text(self, document_id: int, sha256: str, text: str, change) -> str:
+        """The new version's file first, under a name of its own (document and text
+        hash); then ``change(conn)`` and the row's switch to that file, back to
+        "deidentified", in one transaction: a crash leaves the old text with its status
+        or the new one needing approval, never changed text marked approved."""
+        deid_file = f"deid/{sha256}.{text_hash(text)[:16]}.txt"
+        atomic_write(self.root / deid_file, text)
+        with self.transaction() as conn:
+            old = conn.execute("SELECT deid_file FROM documents WHERE id = ?", (document_id,)).fetchone()
+            change(conn)
+            conn.execute("UPDATE documents SET deid_file = ?, status = 'deidentified',"
+                         " approved_hash = NULL WHERE id = ?", (deid_file, document_id))
+        if old and old[0] and old[0] != deid_file:  # a version nothing names any more
+            with contextlib.suppress(FileNotFoundError):
+                (self.root / old[0]).unlink()
         return deid_file
+
+    def file_hash(self, relative: str) -> str | None:
+        """The hash of a workspace file as stored (None when it is gone)."""
+        try:
+            return sha256_bytes((self.root / relative).read_bytes())
+        except FileNotFoundError:
+            return None
 
     def document_rows(self, ids: list[int] | None = None) -> list[sqlite3.Row]:
         """Catalogue rows of the given documents (all when ``ids`` is None), by id."""
@@ -347,35 +380,35 @@ class Workspace:
     def findings_for(self, document_id: int) -> list[sqlite3.Row]:
         return self.query("SELECT * FROM findings WHERE document_id = ? ORDER BY start", (document_id,))
 
-    def set_decision(self, document_id: int, finding_ids: list[int], decision: str) -> None:
-        """Mark findings of one document accepted, rejected or pending (from review)."""
-        if decision not in ("accepted", "rejected", "pending"):
-            raise ValueError(f"unknown decision {decision!r}")
-        with self.transaction() as conn:
+    def write_deid_text(self, document_id: int, sha256: str, text: str,
+                        decisions: dict[int, str] | None = None, added: list[Finding] = ()) -> None:
+        """Replace a document's de-identified text after review, together with the
+        reviewer's ``decisions`` (finding id -> accepted / rejected) and ``added``
+        findings that made it; it needs approval again."""
+        def change(conn: sqlite3.Connection) -> None:
             conn.executemany("UPDATE findings SET decision = ? WHERE id = ? AND document_id = ?",
-                             [(decision, i, document_id) for i in finding_ids])
-
-    def add_findings(self, document_id: int, findings: list[Finding]) -> None:
-        """Spans a reviewer added: accepted from the start."""
-        with self.transaction() as conn:
+                             [(decision, i, document_id) for i, decision in (decisions or {}).items()])
             conn.executemany(
                 "INSERT INTO findings (document_id, start, end, type, score, recognizer, decision)"
                 " VALUES (?, ?, ?, ?, ?, ?, 'accepted')",
-                [(document_id, f.start, f.end, f.type, f.score, f.recognizer) for f in findings])
-
-    def write_deid_text(self, document_id: int, sha256: str, text: str) -> None:
-        """Replace a document's de-identified text after review; it needs approval again."""
-        atomic_write(self.root / f"deid/{sha256}.txt", text)
-        self.set_status([document_id], "deidentified")
+                [(document_id, f.start, f.end, f.type, f.score, f.recognizer) for f in added])
+        self._replace_deid_text(document_id, sha256, text, change)
 
     def pending_findings(self, document_id: int) -> int:
         return self.query("SELECT COUNT(*) FROM findings WHERE document_id = ? AND"
                           " decision = 'pending'", (document_id,))[0][0]
 
     def set_status(self, document_ids: list[int], status: str) -> None:
+        """Set documents' status; "approved" binds each to the hash of its de-identified
+        text as stored now (``pipeline.approve_documents`` checks what a person saw)."""
         with self.transaction() as conn:
-            conn.executemany("UPDATE documents SET status = ? WHERE id = ?",
-                             [(status, i) for i in document_ids])
+            for i in document_ids:
+                row = conn.execute("SELECT deid_file FROM documents WHERE id = ?", (i,)).fetchone()
+                digest = self.file_hash(row[0]) if status == "approved" and row and row[0] else None
+                if status == "approved" and digest is None:
+                    raise WorkspaceError(f"document {i} has no de-identified text to approve")
+                conn.execute("UPDATE documents SET status = ?, approved_hash = ? WHERE id = ?",
+                             (status, digest, i))
 
     def document_count(self) -> int:
         return self.query("SELECT COUNT(*) FROM documents")[0][0]

@@ -247,8 +247,10 @@ def test_cpu_plan_never_uses_bitsandbytes():
         train.TrainSettings(batching="sideways")
 
 
-def fake_build(workspace, pairs: list[list[dict]], validation: list[list[dict]]) -> None:
-    """A dataset build as `build` records it (split files plus their catalogue rows)."""
+def fake_build(workspace, pairs: list[list[dict]], validation: list[list[dict]],
+               documents: dict[int, str] | None = None) -> None:
+    """A dataset build as `build` records it (split files plus their catalogue rows, with
+    the documents and text hashes the train pairs were made from: none by default)."""
     from medllm_local.workspace import atomic_write, now
 
     folder = workspace.folder("datasets") / "b1"
@@ -257,8 +259,9 @@ def fake_build(workspace, pairs: list[list[dict]], validation: list[list[dict]])
         for name, rows in (("train", pairs), ("validation", validation)):
             path = atomic_write(folder / f"{name}.jsonl",
                                 "".join(json.dumps({"messages": m}) + "\n" for m in rows))
-            conn.execute("INSERT INTO splits (name, file, config, created_at, build) VALUES (?, ?, '{}', ?, 'b1')",
-                         (name, str(path), now()))
+            sources = {"documents": (documents or {}) if name == "train" else {}, "feedback": {}}
+            conn.execute("INSERT INTO splits (name, file, config, created_at, build, sources)"
+                         " VALUES (?, ?, '{}', ?, 'b1', ?)", (name, str(path), now(), json.dumps(sources)))
 
 
 def wait_for(predicate, timeout: float = 300.0):
@@ -311,13 +314,10 @@ def test_training_refuses_pairs_from_documents_not_approved(tiny, tmp_path, monk
 
     monkeypatch.setenv("MEDLLM_MODELS_DIR", str(tiny.parent))
     workspace = pipeline.open_workspace(tmp_path / "ws")
-    fake_build(workspace, toy_pairs(), [])
     document, _ = workspace.store_document(Document(source="/inbox/visit.txt", kind="txt", sha256="ab" * 32,
                                                     pages=[Page(number=1, text="HPI: cough")]))
-    with workspace.transaction() as conn:
-        conn.execute("INSERT INTO pairs (document_id, task, messages, split, created_at)"
-                     " VALUES (?, 'diagnosis', '[]', 'train', 'now')", (document,))
-    with pytest.raises(pipeline.GateError, match="not de-identified and approved: visit.txt"):
+    fake_build(workspace, toy_pairs(), [], documents={document: "cd" * 32})
+    with pytest.raises(pipeline.GateError, match=r"visit.txt \(not approved now\).*launch.py build"):
         pipeline.train_run(workspace, tiny.name, train.TrainSettings(max_steps=1, **FAST))
     assert pipeline.list_runs(workspace) == []  # refused before a run was recorded
 

@@ -9,13 +9,14 @@ from pathlib import Path
 
 from medllm_local import dataset, models
 from medllm_local.pipeline.augmenting import augment_train, augmentation_counts
-from medllm_local.pipeline.cleaning import deid_text_hash, training_text
+from medllm_local.pipeline.cleaning import training_text
 from medllm_local.pipeline.common import GateError, ProgressCallback
-from medllm_local.pipeline.feedback import feedback_pairs
-from medllm_local.pipeline.privacy import rejected_texts, residual_scan
+from medllm_local.pipeline.feedback import approved_feedback
+from medllm_local.pipeline.privacy import approved_hashes, rejected_texts, residual_scan
 from medllm_local.workspace import Workspace, atomic_write, now
 
 SOURCES_FILE = "sources.json"  # in each build folder: the de-identified text each document had
+REBUILD = "build the dataset again from the approved text: python3 launch.py build"
 
 
 def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None = None,
@@ -25,9 +26,11 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     out; nothing is written when the scan finds anything."""
     settings = settings or dataset.BuildSettings()
     rows = workspace.document_rows()
-    approved = [r for r in rows if r["status"] == "approved"]
-    skipped = [{"id": r["id"], "source": Path(r["source"]).name, "status": r["status"]}
-               for r in rows if r["status"] != "approved"]
+    hashes = approved_hashes(workspace)  # approved as their text is now
+    approved = [r for r in rows if r["id"] in hashes]
+    skipped = [{"id": r["id"], "source": Path(r["source"]).name,
+                "status": r["status"] if r["status"] != "approved" else "changed since approval"}
+               for r in rows if r["id"] not in hashes]
     if not approved:
         raise GateError("no approved documents: de-identify and approve them first "
                         "(deid --all, then deid --approve, or the Review tab)")
@@ -38,7 +41,6 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     overrides = {(r["document_id"], r["task"]): r for r in workspace.query(
         "SELECT * FROM pairs WHERE edited = 1 AND origin = 'report'")}
     previous = built_sources(workspace)
-    hashes = {row["id"]: deid_text_hash(workspace, row) for row in approved}
     refreshed: dict[int, list] = {}  # edited row id -> its rebuilt messages
     built, texts, sources, rejected, text_of = [], {}, {}, {}, {}
     seen: set[tuple[str, str, str]] = set()
@@ -75,12 +77,13 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
         test_frozen=bool(workspace.load_settings().get("test_frozen")))
     # Approved chat feedback teaches the model only: train split, never held out (it has
     # no document, so no split of its own), scanned like every other pair.
-    feedback = []
-    for pair in feedback_pairs(workspace):
+    feedback, feedback_sources = [], {}
+    for feedback_id, digest, pair in approved_feedback(workspace):
         duplicates += _pair_key(pair) in seen
         if _pair_key(pair) not in seen:
             seen.add(_pair_key(pair))
             feedback.append(pair)
+            feedback_sources[feedback_id] = digest
             name = f"chat feedback pair {len(feedback)}"
             texts[name] = sources[name] = _scanned(pair)  # the approved de-identified text
     augmented: list[tuple] = []
@@ -105,9 +108,8 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
                         + ". Review those documents and approve them again.")
     augmented = [item for number, item in enumerate(augmented)
                  if f"augmented pair {number + 1}" not in blocked_variants]
-    build_id = now().replace(":", "").replace("+0000", "Z")
-    folder = workspace.folder("datasets") / build_id
-    folder.mkdir(mode=0o700, exist_ok=True)
+    folder = _new_build_folder(workspace)
+    build_id = folder.name
     atomic_write(folder / SOURCES_FILE, json.dumps(hashes))
     # Augmented pairs kept from an earlier build (this one makes none) stay only while
     # their document is approved and its de-identified text is the one they were made from.
@@ -129,6 +131,10 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
         path = atomic_write(folder / f"{split}.jsonl", dataset.dump(pairs, "messages"))
         report_splits[split] = {"pairs": len(pairs), "file": str(path),
                                 "documents": sorted({p.document_id for p in pairs if p.document_id is not None})}
+    # What each split was made from, for the gate before training and evaluation.
+    split_sources = {split: {"documents": {doc: hashes[doc] for doc in info["documents"]},
+                             "feedback": feedback_sources if split == "train" else {}}
+                     for split, info in report_splits.items()}
     pair_rows += [(None, p.task, json.dumps(p.messages), p.reference, "train", now(), "feedback", None, None)
                   for p in feedback]
     pair_rows += [(p.document_id, p.task, json.dumps(p.messages), p.reference, "train", now(),
@@ -150,10 +156,10 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
         conn.executemany("INSERT INTO pairs (document_id, task, messages, reference, split,"
                          " created_at, origin, method, review) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          pair_rows)
-        conn.executemany("INSERT INTO splits (name, file, config, created_at, build) VALUES"
-                         " (?, ?, ?, ?, ?)",
-                         [(name, info["file"], json.dumps(dataclasses.asdict(settings)), now(), build_id)
-                          for name, info in report_splits.items()])
+        conn.executemany("INSERT INTO splits (name, file, config, created_at, build, sources)"
+                         " VALUES (?, ?, ?, ?, ?, ?)",
+                         [(name, info["file"], json.dumps(dataclasses.asdict(settings)), now(), build_id,
+                           json.dumps(split_sources[name])) for name, info in report_splits.items()])
     lengths = models.token_lengths([dataset.pair_text(p) for pairs in by_split.values() for p in pairs])
     card = dataset.dataset_card(by_split, [result for _, result in built], duplicates, lengths)
     card["feedback_pairs"] = len(feedback)
@@ -166,6 +172,20 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
             "card": card, "not_approved": skipped,
             "unparsed": [{"id": row["id"], "source": Path(row["source"]).name, "reason": result.problem}
                          for row, result in built if not result.pairs]}
+
+
+def _new_build_folder(workspace: Workspace) -> Path:
+    """A build's own folder, named by time: a second build in the same second gets a
+    suffix, never the first one's name (the gate reads a build's record by its name)."""
+    stamp = now().replace(":", "").replace("+0000", "Z")
+    for number in range(1, 1000):
+        folder = workspace.folder("datasets") / (stamp if number == 1 else f"{stamp}-{number}")
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        return folder
+    raise FileExistsError(f"no free build name for {stamp}")
 
 
 def _refresh_other_edits(overrides: dict, refreshed: dict[int, list],
@@ -202,9 +222,37 @@ def current_documents(workspace: Workspace) -> set[int]:
     de-identified text the latest build read. Any other document's pairs hold text
     nobody approved (revised since, or no longer approved): build again."""
     recorded = built_sources(workspace) or {}
-    return {row["id"] for row in workspace.document_rows()
-            if row["status"] == "approved" and row["id"] in recorded
-            and recorded[row["id"]] == deid_text_hash(workspace, row)}
+    return {doc for doc, digest in approved_hashes(workspace).items() if recorded.get(doc) == digest}
+
+
+def require_current_build(workspace: Workspace, build: str,
+                          splits: tuple[str, ...] = ("train", "validation")) -> None:
+    """The gate before a build's split files are read to train (or resume) or to
+    evaluate: every document behind their pairs still approved with the text the build
+    read, and every chat feedback pair still approved as it was. Otherwise a GateError
+    names them and the command that builds again from the approved text."""
+    rows = [r for r in workspace.query("SELECT name, sources FROM splits WHERE build = ?", (build,))
+            if r["name"] in splits]
+    if not rows or any(r["sources"] is None for r in rows):
+        raise GateError(f"dataset build {build} does not record which approved text it was made "
+                        f"from (an older release made it): {REBUILD}")
+    documents, feedback = {}, {}
+    for row in rows:
+        recorded = json.loads(row["sources"])
+        documents |= {int(doc): digest for doc, digest in recorded["documents"].items()}
+        feedback |= {int(item): digest for item, digest in recorded["feedback"].items()}
+    names = {r["id"]: Path(r["source"]).name for r in workspace.document_rows()}
+    approved = approved_hashes(workspace)
+    stale = [f"{names[doc]} (" + ("revised since the build" if doc in approved else "not approved now") + ")"
+             if doc in names else f"document {doc} (deleted)"
+             for doc, digest in sorted(documents.items()) if approved.get(doc) != digest]
+    approved_now = {item: digest for item, digest, _ in approved_feedback(workspace)}
+    stale += [f"chat feedback {item} (" + ("edited since the build" if item in approved_now
+                                          else "no longer approved") + ")"
+              for item, digest in sorted(feedback.items()) if approved_now.get(item) != digest]
+    if stale:
+        raise GateError(f"dataset build {build} holds text that is not the approved text now: "
+                        f"{', '.join(stale)}. Nothing was read; {REBUILD}")
 
 
 def _pair_key(pair) -> tuple[str, str, str]:

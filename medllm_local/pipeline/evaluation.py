@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from medllm_local import dataset, evaluate, models
-from medllm_local.pipeline.datasets import freeze_test_split
+from medllm_local.pipeline.datasets import freeze_test_split, require_current_build
 from medllm_local.pipeline.training import latest_build
 from medllm_local.prompts import task_of
 from medllm_local.workspace import Workspace, atomic_write, now
@@ -57,6 +57,7 @@ def load_cases(workspace: Workspace, cases_file: str | None) -> tuple[list, list
         source = build["files"].get("test", "")
         if not source or not Path(source).exists():
             raise evaluate.EvalError("the latest build has no test split")
+        require_current_build(workspace, build["build"], ("test",))
         pairs = dataset.load(Path(source).read_text(encoding="utf-8"))
         freeze_test_split(workspace)
         rows = workspace.query("SELECT id FROM splits WHERE build = ? AND name = 'test'", (build["build"],))

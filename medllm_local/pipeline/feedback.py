@@ -9,13 +9,15 @@ with an answer to learn (a correction, or an answer marked good) is offered as a
 
 from __future__ import annotations
 
+import json
+
 from medllm_local import deid
 from medllm_local.pipeline.common import GateError
 from medllm_local.pipeline.privacy import SURROGATE_KEY, SURROGATE_MAP, saved_deid_settings
 from medllm_local.prompts import SYSTEM_PROMPT, task_of
 from medllm_local.records import Pair
 from medllm_local.surrogates import SurrogateMap, Surrogates, load_secret
-from medllm_local.workspace import Workspace, now
+from medllm_local.workspace import Workspace, now, sha256_bytes
 
 FEEDBACK_TASK = "feedback"  # the task of a pair whose question follows no template
 
@@ -87,12 +89,23 @@ def review_feedback(workspace: Workspace, feedback_id: int, approve: bool,
     return {"id": feedback_id, "status": status}
 
 
-def feedback_pairs(workspace: Workspace) -> list[Pair]:
-    """Approved feedback as training pairs: the de-identified question and the
-    de-identified correct answer, never the text as typed."""
-    return [Pair(task=task_of(row["deid_question"]) or FEEDBACK_TASK, reference=row["deid_target"],
-                 messages=[{"role": "system", "content": SYSTEM_PROMPT},
-                           {"role": "user", "content": row["deid_question"]},
-                           {"role": "assistant", "content": row["deid_target"]}])
-            for row in workspace.query("SELECT deid_question, deid_target FROM chat_feedback"
+def feedback_hash(question: str, target: str) -> str:
+    """What approving feedback approved: its de-identified question and answer."""
+    return sha256_bytes(json.dumps([question, target]).encode("utf-8"))
+
+
+def approved_feedback(workspace: Workspace) -> list[tuple[int, str, Pair]]:
+    """Approved feedback as (id, hash of the approved text, training pair): the
+    de-identified question and the de-identified correct answer, never the text as typed."""
+    return [(row["id"], feedback_hash(row["deid_question"], row["deid_target"]),
+             Pair(task=task_of(row["deid_question"]) or FEEDBACK_TASK, reference=row["deid_target"],
+                  messages=[{"role": "system", "content": SYSTEM_PROMPT},
+                            {"role": "user", "content": row["deid_question"]},
+                            {"role": "assistant", "content": row["deid_target"]}]))
+            for row in workspace.query("SELECT id, deid_question, deid_target FROM chat_feedback"
                                        " WHERE status = 'approved' ORDER BY id")]
+
+
+def feedback_pairs(workspace: Workspace) -> list[Pair]:
+    """Approved feedback as training pairs (see ``approved_feedback``)."""
+    return [pair for _, _, pair in approved_feedback(workspace)]

@@ -14,7 +14,7 @@ from medllm_local.pipeline.common import GateError, ProgressCallback
 from medllm_local.records import Finding, to_json
 from medllm_local.surrogates import SurrogateMap, Surrogates, load_secret
 from medllm_local.textnorm import fold_value
-from medllm_local.workspace import Workspace
+from medllm_local.workspace import Workspace, sha256_bytes
 
 SURROGATE_KEY, SURROGATE_MAP = "surrogate.key", "surrogate-map.sqlite"
 
@@ -141,10 +141,12 @@ def review_document(workspace: Workspace, document_id: int) -> dict:
     if not row["deid_file"]:
         raise GateError(f"{Path(row['source']).name} is not de-identified yet")
     text = workspace.load_document(document_id).text
-    deid_text = (workspace.root / row["deid_file"]).read_text(encoding="utf-8")
+    stored = (workspace.root / row["deid_file"]).read_bytes()
+    deid_text = stored.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text did
     findings = [dict(f) for f in workspace.findings_for(document_id)]
+    # deid_hash: what approving this view approves (approve_documents' expected_hash)
     return {"id": document_id, "source": row["source"], "status": row["status"], "text": text,
-            "deid_text": deid_text, "findings": findings}
+            "deid_text": deid_text, "deid_hash": sha256_bytes(stored), "findings": findings}
 
 
 def revise_document(workspace: Workspace, document_id: int, reject: list[int] = (),
@@ -152,33 +154,37 @@ def revise_document(workspace: Workspace, document_id: int, reject: list[int] = 
                     settings: deid.DeidSettings | None = None) -> dict:
     """Apply a reviewer's decisions: reject or accept findings, add every occurrence of
     ``add_text`` as a new finding, and rebuild the de-identified text from the findings
-    not rejected (same key, so the same surrogates). The document needs approval again."""
+    not rejected (same key, so the same surrogates). The document needs approval again.
+    Everything is checked before anything is stored, and the decisions are stored with
+    the text they make, in one step. A rejection holds for this document only."""
     saved = workspace.load_settings()
     settings = settings or deid.DeidSettings(date_mode=saved.get("deid_date_mode", "shift"),
                                              keep_map=saved.get("deid_keep_map", True))
     row = workspace.document_rows([document_id])[0]
     text = workspace.load_document(document_id).text
-    workspace.set_decision(document_id, list(reject), "rejected")
-    rejected = {text[f["start"]:f["end"]] for f in workspace.findings_for(document_id)
-                if f["id"] in set(reject)}
-    workspace.set_decision(document_id, list(accept), "accepted")
+    findings = workspace.findings_for(document_id)
+    unknown = sorted((set(reject) | set(accept)) - {f["id"] for f in findings})
+    if unknown:
+        raise ValueError(f"no finding {', '.join(map(str, unknown))} in this document")
+    added = []
     if add_text.strip():
         pattern = re.compile(r"(?<!\w)" + re.escape(add_text.strip()) + r"(?!\w)", re.IGNORECASE)
         added = [Finding(m.start(), m.end(), add_type, 1.0, "reviewer", m.group())
                  for m in pattern.finditer(text)]
         if not added:
             raise ValueError("that text does not occur in the document")
-        workspace.add_findings(document_id, added)
+    decisions = {i: "rejected" for i in reject} | {i: "accepted" for i in accept}
     kept = [Finding(f["start"], f["end"], f["type"], f["score"], f["recognizer"],
                     text[f["start"]:f["end"]])
-            for f in workspace.findings_for(document_id) if f["decision"] != "rejected"]
-    kept = deid.merge_overlapping(kept)
+            for f in findings if decisions.get(f["id"], f["decision"]) != "rejected"]
+    kept = deid.merge_overlapping(kept + added)
     surrogates = Surrogates(load_secret(workspace.folder("raw") / SURROGATE_KEY), settings.date_mode)
     key = deid.patient_key(text, kept)
-    workspace.write_deid_text(document_id, row["sha256"], deid.replace(text, kept, surrogates, key))
-    surrogate_map = SurrogateMap(workspace.folder("raw") / SURROGATE_MAP)
-    surrogate_map.forget(rejected)
-    surrogate_map.add(surrogates.used, settings.keep_map)
+    workspace.write_deid_text(document_id, row["sha256"], deid.replace(text, kept, surrogates, key),
+                              decisions, added)
+    # The map keeps every real value: a rejection is recorded on this document's finding
+    # (rejected_texts), so "Jordan" the country here leaves patient Jordan known elsewhere.
+    SurrogateMap(workspace.folder("raw") / SURROGATE_MAP).add(surrogates.used, settings.keep_map)
     return review_document(workspace, document_id)
 
 
@@ -190,17 +196,20 @@ def reject_everywhere(workspace: Workspace, value: str) -> dict:
     target = fold_value(value).strip().lower()
     if not target:
         raise ValueError("give the word or phrase that is not an identifier")
-    documents, rejected = [], 0
+    documents, rejected, values = [], 0, set()
     for row in workspace.document_rows():
         if not row["deid_file"]:
             continue
         text = workspace.load_document(row["id"]).text
-        ids = [f["id"] for f in workspace.findings_for(row["id"]) if f["decision"] != "rejected"
-               and fold_value(text[f["start"]:f["end"]]).strip().lower() == target]
-        if ids:
-            revise_document(workspace, row["id"], reject=ids)
+        found = [f for f in workspace.findings_for(row["id"]) if f["decision"] != "rejected"
+                 and fold_value(text[f["start"]:f["end"]]).strip().lower() == target]
+        if found:
+            revise_document(workspace, row["id"], reject=[f["id"] for f in found])
             documents.append(row["id"])
-            rejected += len(ids)
+            rejected += len(found)
+            values |= {text[f["start"]:f["end"]] for f in found}
+    if values:  # not an identifier anywhere: no longer a known real value either
+        SurrogateMap(workspace.folder("raw") / SURROGATE_MAP).forget(values)
     allow = [t.strip() for t in workspace.load_settings().get("allow_list", "").split(",") if t.strip()]
     if target not in {t.lower() for t in allow}:
         workspace.save_settings({"allow_list": ", ".join(allow + [value.strip()])})
@@ -210,10 +219,13 @@ def reject_everywhere(workspace: Workspace, value: str) -> dict:
 
 
 def approve_documents(workspace: Workspace, document_ids: list[int] | None = None,
-                      reviewed: bool = False) -> dict:
-    """Approve de-identified documents for training. ``reviewed``: a person looked at
-    every finding (the review screen), so pending ones count as accepted. Otherwise this
-    is a bulk approval, and it says how many findings nobody looked at."""
+                      reviewed: bool = False, expected_hash: str | None = None) -> dict:
+    """Approve de-identified documents for training, each bound to the hash of its
+    de-identified text as it is now. ``reviewed``: a person looked at every finding (the
+    review screen), so pending ones count as accepted. Otherwise this is a bulk approval,
+    and it says how many findings nobody looked at. ``expected_hash``: the text that
+    person was shown (``review_document``'s ``deid_hash``, one document); if it changed
+    since (de-identified again, a page typed), nothing is approved."""
     rows = workspace.document_rows(document_ids)
     if document_ids is None:
         rows = [r for r in rows if r["status"] == "deidentified"]
@@ -221,21 +233,59 @@ def approve_documents(workspace: Workspace, document_ids: list[int] | None = Non
     if not_ready:
         raise GateError("not de-identified yet, so not approved: " + ", ".join(not_ready)
                         + " (run deid on them first)")
-    if reviewed:
-        for r in rows:
-            pending = [f["id"] for f in workspace.findings_for(r["id"]) if f["decision"] == "pending"]
-            workspace.set_decision(r["id"], pending, "accepted")
-    unreviewed = sum(workspace.pending_findings(r["id"]) for r in rows)
-    workspace.set_status([r["id"] for r in rows], "approved")
+    if expected_hash is not None and len(rows) != 1:
+        raise ValueError("expected_hash is the text of one document: approve one at a time")
+    unreviewed = 0 if reviewed else sum(workspace.pending_findings(r["id"]) for r in rows)
+    changed = _approve(workspace, rows, expected_hash, reviewed)
+    if changed:
+        raise GateError("changed since it was shown, so not approved: " + ", ".join(changed)
+                        + " (de-identified again or revised meanwhile): look at it again")
     return {"approved": [r["id"] for r in rows], "unreviewed_findings": unreviewed,
             "message": f"approved {len(rows)} documents; {unreviewed} findings were approved "
                        "without being reviewed one by one"}
 
 
+def _approve(workspace: Workspace, rows: list, expected_hash: str | None,
+             accept_pending: bool) -> list[str]:
+    """Approve all of ``rows`` or none: the names of those whose text is not the one
+    expected, or was replaced while this ran."""
+    hashes = {r["id"]: workspace.file_hash(r["deid_file"]) if r["deid_file"] else None for r in rows}
+    changed = [r for r in rows if hashes[r["id"]] is None
+               or expected_hash not in (None, hashes[r["id"]])]
+    if changed:
+        return [Path(r["source"]).name for r in changed]
+    with workspace.transaction() as conn:
+        # Each file hashed above must still be the one its row names: nothing replaced it.
+        changed = [r for r in rows if conn.execute("SELECT deid_file FROM documents WHERE id = ?",
+                                                   (r["id"],)).fetchone()[0] != r["deid_file"]]
+        if not changed:
+            if accept_pending:
+                conn.executemany("UPDATE findings SET decision = 'accepted' WHERE document_id = ?"
+                                 " AND decision = 'pending'", [(r["id"],) for r in rows])
+            conn.executemany("UPDATE documents SET status = 'approved', approved_hash = ? WHERE id = ?",
+                             [(hashes[r["id"]], r["id"]) for r in rows])
+    return [Path(r["source"]).name for r in changed]
+
+
+def approved_hashes(workspace: Workspace, document_ids: list[int] | None = None) -> dict[int, str]:
+    """The documents approved as their de-identified text is now, with that text's
+    hash. An approval is of one text: any other (revised, de-identified again, changed
+    outside the app) is not approved."""
+    current = {}
+    for row in workspace.document_rows(document_ids):
+        if row["status"] == "approved" and row["deid_file"] and row["approved_hash"]:
+            if workspace.file_hash(row["deid_file"]) == row["approved_hash"]:
+                current[row["id"]] = row["approved_hash"]
+    return current
+
+
 def require_approved(workspace: Workspace, document_ids: list[int]) -> None:
-    """The gate before datasets and training: every document de-identified and approved."""
-    blocked = [f"{Path(r['source']).name} ({r['status']})"
-               for r in workspace.document_rows(document_ids) if r["status"] != "approved"]
+    """The gate before datasets and training: every document de-identified and approved,
+    as its de-identified text is now."""
+    current = approved_hashes(workspace, document_ids)
+    blocked = [f"{Path(r['source']).name} ("
+               + (r["status"] if r["status"] != "approved" else "text changed since approval") + ")"
+               for r in workspace.document_rows(document_ids) if r["id"] not in current]
     if blocked:
         raise GateError("not de-identified and approved: " + ", ".join(blocked))
 

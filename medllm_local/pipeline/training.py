@@ -11,8 +11,8 @@ from pathlib import Path
 
 from medllm_local import models, train
 from medllm_local.pipeline.common import GateError
+from medllm_local.pipeline.datasets import require_current_build
 from medllm_local.pipeline.jobs import attach_run, pid_alive, record_progress
-from medllm_local.pipeline.privacy import require_approved
 from medllm_local.workspace import Workspace, atomic_write, now
 
 
@@ -80,7 +80,8 @@ def train_run(workspace: Workspace, model: str | None = None,
 
     ``resume_run`` continues an interrupted run from its last checkpoint with its own
     settings; ``parent_run`` starts a new version from that run's adapter (retraining
-    on new reports). Every document behind the pairs must still be approved.
+    on new reports). Every pair must still be of approved text as it is now (see
+    ``require_current_build``), or nothing is trained.
 
     Under ``accelerate launch`` (several processes, data parallel) every process trains
     and only rank 0 writes the catalogue, the metrics and the adapter."""
@@ -142,33 +143,31 @@ def train_run(workspace: Workspace, model: str | None = None,
 def _open_run(workspace: Workspace, model: str | None, settings: train.TrainSettings | None,
               resume_run: int | None, parent_run: int | None) -> tuple[int, Path]:
     """The run to train: an interrupted one reopened, or a new one recorded (its
-    config.json says what every process trains on). Every document behind the pairs
-    must still be approved."""
+    config.json says what every process trains on). Every pair of the build it reads
+    must still be of approved text as it is now."""
     if resume_run is not None:
         run = _run_row(workspace, resume_run)
         if run["status"] == "done":
             raise train.TrainError(f"run {resume_run} has finished; nothing to resume")
-        run_id, folder = resume_run, Path(run["folder"])
-        files = json.loads((folder / "config.json").read_text())["files"]
+        build = json.loads((Path(run["folder"]) / "config.json").read_text())["build"]
     else:
-        settings = settings or train.TrainSettings()
-        parent_adapter = None
-        if parent_run is not None:
-            parent = _run_row(workspace, parent_run)
-            parent_adapter = Path(parent["folder"]) / train.ADAPTER_FOLDER
-            if not (parent_adapter / "adapter_config.json").exists():
-                raise train.TrainError(f"run {parent_run} has no adapter to continue from")
-            base = Path(json.loads(parent["config"])["base_model"])
-        else:
-            base = base_model_folder(model)
         latest = latest_build(workspace)
         build, files = latest["build"], latest["files"]
-    documents = [r["document_id"] for r in workspace.query(
-        "SELECT DISTINCT document_id FROM pairs WHERE split IN ('train', 'validation')"
-        " AND document_id IS NOT NULL")]
-    require_approved(workspace, documents)
+    # Before any model is converted or loaded: the build's own record, not today's pairs,
+    # says what its files hold (a resumed run reads the build it started on).
+    require_current_build(workspace, build, ("train", "validation"))
     if resume_run is not None:
-        return run_id, folder
+        return resume_run, Path(run["folder"])
+    settings = settings or train.TrainSettings()
+    parent_adapter = None
+    if parent_run is not None:
+        parent = _run_row(workspace, parent_run)
+        parent_adapter = Path(parent["folder"]) / train.ADAPTER_FOLDER
+        if not (parent_adapter / "adapter_config.json").exists():
+            raise train.TrainError(f"run {parent_run} has no adapter to continue from")
+        base = Path(json.loads(parent["config"])["base_model"])
+    else:
+        base = base_model_folder(model)
     counts = {name: len(train.read_messages(Path(files[name]))) if files.get(name) else 0
               for name in ("train", "validation")}
     config = {"settings": dataclasses.asdict(settings), "base_model": str(base), "build": build,

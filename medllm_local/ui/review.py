@@ -95,11 +95,22 @@ def build_review_tab(workspace: Workspace) -> None:
         return (*show(doc_id)[:3], report["message"].capitalize() + ".",
                 gr.update(choices=review_choices(workspace)))
 
-    def approve(doc_id):
+    def approve(doc_id, shown_text):
+        """Approve the de-identified text on screen, and only that: if the document was
+        de-identified again or revised since it was shown, it is shown again instead."""
+        unchanged = (gr.update(),) * 3
         if doc_id is None:
-            return gr.update(), "Choose a document first."
-        pipeline.approve_documents(workspace, [int(doc_id)], reviewed=True)
-        return gr.update(choices=review_choices(workspace)), "Approved."
+            return gr.update(), *unchanged, "Choose a document first."
+        view = pipeline.review_document(workspace, int(doc_id))
+        try:
+            if view["deid_text"] != (shown_text or ""):
+                raise pipeline.GateError("the de-identified text changed since it was shown")
+            # the hash of the text just compared: approve_documents refuses any newer one
+            pipeline.approve_documents(workspace, [int(doc_id)], reviewed=True,
+                                       expected_hash=view["deid_hash"])
+        except pipeline.GateError as error:
+            return gr.update(), *show(doc_id)[:3], f"Not approved: {error}. Here it is as it is now."
+        return gr.update(choices=review_choices(workspace)), *unchanged, "Approved."
 
     def bulk():
         try:
@@ -112,7 +123,8 @@ def build_review_tab(workspace: Workspace) -> None:
     deid_button.click(run_deid, None, [document, status], api_name="deid_run")
     apply_button.click(apply, [document, reject, add, add_type], [original, findings, result, status],
                        api_name="review_apply")
-    approve_button.click(approve, [document], [document, status], api_name="review_approve")
+    approve_button.click(approve, [document, result], [document, original, findings, result, status],
+                         api_name="review_approve")
     everywhere_button.click(reject_all, [document, everywhere], [original, findings, result, status, document],
                             api_name="review_reject_everywhere")
     bulk_button.click(bulk, None, [document, status], api_name="review_approve_all")
