@@ -103,9 +103,19 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     blocking = [h for h in hits if h["blocking"] and h["name"] not in blocked_variants]
     if blocking:
         where = sorted({f"{h['name']} ({h['type']})" for h in blocking})
+        kinds = {h["type"] for h in blocking}
+        actions = []
+        if "KNOWN_REAL_VALUE" in kinds:
+            actions.append("KNOWN_REAL_VALUE is a value removed as an identifier in another "
+                           "document: in Review, add it to this document (or, if it is no "
+                           "identifier, reject it everywhere: `deid --not-identifier TEXT`)")
+        if kinds - {"KNOWN_REAL_VALUE"}:
+            actions.append("the other types are detector hits: in Review, add what was missed "
+                           "(or reject what is no identifier)")
         raise GateError(f"residual identifiers found, nothing written: {'; '.join(where[:10])}"
                         + (f" and {len(where) - 10} more" if len(where) > 10 else "")
-                        + ". Review those documents and approve them again.")
+                        + ". " + "; ".join(actions) + "; then approve those documents again "
+                        "and build.")
     augmented = [item for number, item in enumerate(augmented)
                  if f"augmented pair {number + 1}" not in blocked_variants]
     folder = _new_build_folder(workspace)
