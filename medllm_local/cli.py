@@ -213,6 +213,21 @@ def cmd_models(args: argparse.Namespace) -> dict:
     return report
 
 
+def cmd_forget(args: argparse.Namespace) -> dict:
+    from medllm_local import pipeline
+
+    report = pipeline.forget_documents(open_workspace(args), args.doc_ids or None, args.patient)
+    if not args.json:
+        print(report["message"])
+        for item in report["builds"]:
+            print(f"build {item['build']} held it ({', '.join(item['splits'])}): marked")
+        for item in report["runs"]:
+            print(f"run {item['run']} ({item['reason']}): marked")
+        for note in report["notes"]:
+            print(f"note: {note}")
+    return report
+
+
 def cmd_ui(args: argparse.Namespace) -> dict:
     from medllm_local.ui.app import launch_app
 
@@ -349,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="last stage to run: ingest, deid, build, train (a few LoRA steps on "
                         "the embedded model), export (Q4_K_M GGUF, checked), eval (base "
                         "against the fine-tune on the test split) or chat")
+    p = add("forget", cmd_forget, "delete documents (or every document of a patient) and "
+                                  "everything made from them; list and mark the builds and "
+                                  "runs that held them")
+    p.add_argument("doc_ids", nargs="*", type=int, metavar="DOC_ID", help="documents to delete")
+    p.add_argument("--patient", metavar="HASH", default=None,
+                   help="every document of this patient (the keyed hash in documents.patient)")
     p = add("ui", cmd_ui, "start the app (the default when no command is given)")
     _add_ui_options(p, top_level=False)
     parser.set_defaults(commands=commands)

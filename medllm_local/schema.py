@@ -2,8 +2,13 @@
 
 Each entry moves the schema from version i to i+1 (SQLite's ``user_version``). Append,
 never edit: a workspace made by an older release is brought forward by running the
-entries it has not seen, in one transaction.
+entries it has not seen, in one transaction. (Statements are split at ";": none in comments.)
 """
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
 
 MIGRATIONS: list[str] = [
     # 0 -> 1: the first catalogue.
@@ -175,5 +180,42 @@ MIGRATIONS: list[str] = [
     ALTER TABLE documents ADD COLUMN approved_hash TEXT;
     ALTER TABLE splits ADD COLUMN sources TEXT;
     """,
+    # 12 -> 13: forgetting (pipeline.forgetting). A forgotten document leaves its id only
+    # (never given to another document: builds and runs name documents by id) and, until
+    # they are gone, the workspace files still to delete. Each dataset build and run that
+    # held it is marked in held_forgotten. New tables only (IF NOT EXISTS), so running
+    # this again on a catalogue that has them changes nothing.
+    """
+    CREATE TABLE IF NOT EXISTS forgotten (
+        id INTEGER PRIMARY KEY,
+        document_id INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        pending_files TEXT                 -- JSON list relative to the workspace, NULL once deleted
+    );
+    CREATE TABLE IF NOT EXISTS held_forgotten (
+        kind TEXT NOT NULL CHECK (kind IN ('build', 'run')),
+        name TEXT NOT NULL,                -- the build's folder name, or the run's id
+        document_id INTEGER NOT NULL,      -- the forgotten document it held
+        UNIQUE (kind, name, document_id)
+    );
+    """,
 ]
 APPROVED_HASH_VERSION = 12  # the version that added documents.approved_hash
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection, version: int, file_hash: Callable[[str], str | None]) -> None:
+    """Run the migrations after ``version`` on ``conn`` (inside the caller's transaction);
+    ``file_hash`` hashes a workspace file, for the approvals kept from before version 12."""
+    for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {target}")
+    if version < APPROVED_HASH_VERSION <= SCHEMA_VERSION:
+        # Approvals from before hashes were kept are taken to be of the text stored now:
+        # the same trust they had, bound from here on.
+        for row in conn.execute("SELECT id, deid_file FROM documents WHERE"
+                                " status = 'approved' AND deid_file IS NOT NULL").fetchall():
+            conn.execute("UPDATE documents SET approved_hash = ? WHERE id = ?",
+                         (file_hash(row[1]), row[0]))

@@ -8,7 +8,8 @@ Layout (every path is defined here and nowhere else)::
       inbox/              files waiting to be ingested (uploads, the demo reports)
       raw/                the files as given, named by content hash
       text/               extracted text, one file per document
-      deid/               de-identified text, one file per version (document and text hash)
+      deid/               de-identified text: the current version per document (named by
+                          document and text hash); older versions are deleted
       clean/ datasets/ runs/ exports/ evals/ logs/
 
 Writes are atomic: files go to a temporary name in the same folder, are flushed to disk
@@ -20,29 +21,28 @@ always written before the row that points to them, so a row never names a missin
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import fcntl
 import json
 import os
 import shutil
 import sqlite3
 import stat
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+# The file helpers live in medllm_local.files; importers of this module get them here too.
+from medllm_local.files import TMP_PREFIX, atomic_write, sha256_bytes, text_hash  # noqa: F401
 from medllm_local.records import Document, Finding, Page
-from medllm_local.schema import APPROVED_HASH_VERSION, MIGRATIONS
+from medllm_local.schema import SCHEMA_VERSION, migrate
 
 DEFAULT_WORKSPACE = Path("~/medllm-workspace").expanduser()
 CATALOGUE_NAME = "catalogue.sqlite"
 SETTINGS_NAME = "settings.json"  # the user's saved choices (deny and allow lists...)
+SETTINGS_LOCK = ".settings.lock"  # held while settings.json is read, merged and written
 FOLDERS = ("inbox", "raw", "deid", "text", "clean", "datasets", "runs", "exports", "evals", "logs")
-TMP_PREFIX = ".tmp-"
 TEMP_FOLDER, UPLOADS_FOLDER = ".tmp", ".uploads"
-
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def _pid_alive(pid: str) -> bool:
@@ -61,41 +61,6 @@ class WorkspaceError(RuntimeError):
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def text_hash(text: str) -> str:
-    """What an approval is bound to: the hash of a de-identified text as stored."""
-    return sha256_bytes(text.encode("utf-8"))
-
-
-def atomic_write(path: Path, data: bytes | str, mode: int = 0o600) -> Path:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never
-    a part: temp file in the same folder, fsync, rename, fsync the folder."""
-    path = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    # The writer's pid is in the name, so a sweep never takes a live writer's file.
-    fd, tmp_name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return path
 
 
 @dataclass
@@ -131,6 +96,7 @@ class Workspace:
         workspace = cls(root=root.resolve())
         workspace._sweep_temp_files()
         workspace._migrate()
+        workspace.finish_deletions()
         return workspace
 
     @property
@@ -153,7 +119,7 @@ class Workspace:
         """What the workspace writes itself: never to be ingested as reports (a user may
         ingest a folder that holds the workspace). The inbox is the user's, so not here."""
         catalogue = [self.root / (CATALOGUE_NAME + end) for end in ("", "-wal", "-shm", "-journal")]
-        return (*catalogue, self.root / SETTINGS_NAME,
+        return (*catalogue, self.root / SETTINGS_NAME, self.root / SETTINGS_LOCK,
                 *(self.root / name for name in FOLDERS if name != "inbox"))
 
     def load_settings(self) -> dict:
@@ -162,8 +128,19 @@ class Workspace:
 
     def save_settings(self, changes: dict) -> dict:
         """Merge ``changes`` into the saved settings (atomically) and return them all."""
-        settings = self.load_settings() | changes
-        atomic_write(self.root / SETTINGS_NAME, json.dumps(settings, indent=2))
+        return self.update_settings(lambda _: changes)
+
+    def update_settings(self, change: Callable[[dict], dict]) -> dict:
+        """Read, merge ``change(settings)`` and write under a lock: the app and a CLI
+        command saving at once must not drop each other's keys (say the deny list)."""
+        fd = os.open(self.root / SETTINGS_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the descriptor closes
+            settings = self.load_settings()
+            settings |= change(settings)
+            atomic_write(self.root / SETTINGS_NAME, json.dumps(settings, indent=2))
+        finally:
+            os.close(fd)
         return settings
 
     def connect(self) -> sqlite3.Connection:
@@ -177,6 +154,7 @@ class Workspace:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=60000")
+        conn.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left in free pages
         return conn
 
     @contextlib.contextmanager
@@ -214,18 +192,7 @@ class Workspace:
                     f"{self.root}: catalogue schema {version} is newer than this "
                     f"release understands ({SCHEMA_VERSION}); update medllm-local"
                 )
-            for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {target}")
-            if version < APPROVED_HASH_VERSION <= SCHEMA_VERSION:
-                # Approvals from before hashes were kept are taken to be of the text
-                # stored now: the same trust they had, bound from here on.
-                for row in conn.execute("SELECT id, deid_file FROM documents WHERE"
-                                        " status = 'approved' AND deid_file IS NOT NULL").fetchall():
-                    conn.execute("UPDATE documents SET approved_hash = ? WHERE id = ?",
-                                 (self.file_hash(row["deid_file"]), row["id"]))
+            migrate(conn, version, self.file_hash)
 
     def _sweep_temp_files(self) -> None:
         """Remove what dead processes left: half-written temp files (no row ever points
@@ -276,9 +243,12 @@ class Workspace:
             ).fetchone()
             if row is not None:  # another process stored it between our check and now
                 return row["id"], False
+            # Ids are never reused: builds and runs name documents (forgotten ones too) by id.
             cursor = conn.execute(
-                "INSERT INTO documents (sha256, source, kind, raw_file, text_file, pages,"
-                " warnings, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO documents (id, sha256, source, kind, raw_file, text_file, pages,"
+                " warnings, status, created_at) VALUES ((SELECT 1 + MAX((SELECT IFNULL(MAX(id), 0)"
+                " FROM documents), (SELECT IFNULL(MAX(document_id), 0) FROM forgotten))),"
+                " ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (document.sha256, document.source, document.kind, raw_file, text_file,
                  json.dumps(pages), json.dumps(document.warnings), status, now()),
             )
@@ -346,18 +316,28 @@ class Workspace:
         """The new version's file first, under a name of its own (document and text
         hash); then ``change(conn)`` and the row's switch to that file, back to
         "deidentified", in one transaction: a crash leaves the old text with its status
-        or the new one needing approval, never changed text marked approved."""
+        or the new one needing approval, never changed text marked approved. Only the
+        current version is kept."""
         deid_file = f"deid/{sha256}.{text_hash(text)[:16]}.txt"
-        atomic_write(self.root / deid_file, text)
+        # Under the catalogue's write lock, so no other writer of this document's versions
+        # runs meanwhile: versions no row names (a crash before a commit left them) go.
         with self.transaction() as conn:
             old = conn.execute("SELECT deid_file FROM documents WHERE id = ?", (document_id,)).fetchone()
+            self._remove_deid_versions(sha256, keep={old and old[0], deid_file})
+            atomic_write(self.root / deid_file, text)
             change(conn)
             conn.execute("UPDATE documents SET deid_file = ?, status = 'deidentified',"
                          " approved_hash = NULL WHERE id = ?", (deid_file, document_id))
-        if old and old[0] and old[0] != deid_file:  # a version nothing names any more
-            with contextlib.suppress(FileNotFoundError):
-                (self.root / old[0]).unlink()
+        with self.transaction() as conn:  # the old version, once nothing names it
+            now_named = conn.execute("SELECT deid_file FROM documents WHERE id = ?", (document_id,)).fetchone()
+            self._remove_deid_versions(sha256, keep={now_named and now_named[0]})
         return deid_file
+
+    def _remove_deid_versions(self, sha256: str, keep: set) -> None:
+        for path in self.folder("deid").glob(f"{sha256}.*"):
+            if f"deid/{path.name}" not in keep:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
 
     def file_hash(self, relative: str) -> str | None:
         """The hash of a workspace file as stored (None when it is gone)."""
@@ -412,3 +392,18 @@ class Workspace:
 
     def document_count(self) -> int:
         return self.query("SELECT COUNT(*) FROM documents")[0][0]
+
+    def finish_deletions(self) -> list[str]:
+        """Delete the files of forgotten documents still listed as pending (their rows
+        went first, so a crash between the two leaves only these); the paths deleted."""
+        deleted = []
+        for row in self.query("SELECT id, pending_files FROM forgotten WHERE pending_files IS NOT NULL"):
+            for relative in json.loads(row["pending_files"]):
+                if ".." in Path(relative).parts:  # only ever a path inside the workspace
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    (self.root / relative).unlink()
+                    deleted.append(relative)
+            with self.transaction() as conn:
+                conn.execute("UPDATE forgotten SET pending_files = NULL WHERE id = ?", (row["id"],))
+        return deleted

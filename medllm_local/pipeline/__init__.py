@@ -18,6 +18,7 @@ from medllm_local.pipeline.demo import STAGES, run_demo
 from medllm_local.pipeline.documents import ingest
 from medllm_local.pipeline.evaluation import eval_models, mark_answer, marks_summary
 from medllm_local.pipeline.exporting import export_run, list_exports
+from medllm_local.pipeline.forgetting import forget_documents, forgotten_in
 from medllm_local.pipeline.jobs import job_log_tail, job_report, latest_job, start_job, stop_job
 from medllm_local.pipeline.training import (latest_build, list_runs, plan_training, run_metrics,
                                             train_run)
@@ -37,4 +38,5 @@ __all__ = ["CONVERSATIONS", "DEMO_INBOX", "SURROGATE_KEY", "SURROGATE_MAP", "Gat
            "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models", "mark_answer", "marks_summary",
            "chat_differential", "export_conversation", "similar_cases",
            "clean_documents", "cleaning_overview", "document_cleaning", "page_image", "page_text", "revert_changes", "training_text",
-           "transcribe_page", "transcription_queue", "review_augmented"]
+           "transcribe_page", "transcription_queue", "review_augmented", "forget_documents",
+           "forgotten_in"]

@@ -63,6 +63,23 @@ def ingest_summary(report: dict) -> str:
     return "\n".join([text, *failures])
 
 
+def delete_document(workspace: Workspace, document_id, confirmed: bool) -> tuple[list, str, bool]:
+    """The Documents tab's delete: one document and everything made from it, only once
+    confirmed; the table, what was done, and the confirmation cleared."""
+    if not document_id:
+        return document_rows(workspace), "Give the id of the document to delete.", False
+    if not confirmed:
+        return document_rows(workspace), "Tick the confirmation first: deleting cannot be undone.", False
+    try:
+        report = pipeline.forget_documents(workspace, [int(document_id)])
+    except (ValueError, RuntimeError) as error:
+        return document_rows(workspace), f"Not deleted: {error}", False
+    lines = [report["message"][0].upper() + report["message"][1:] + "."]
+    lines += [f"- build {b['build']} held it" for b in report["builds"]]
+    lines += [f"- run {r['run']} held it ({r['reason']})" for r in report["runs"]]
+    return document_rows(workspace), "\n".join(lines), False
+
+
 def build_app(workspace: Workspace):
     import gradio as gr
 
@@ -106,6 +123,19 @@ def build_app(workspace: Workspace):
                 def ingest_demo(progress=gr.Progress()):
                     return run_ingest([workspace.folder("inbox") / pipeline.DEMO_INBOX], progress)[:2]
 
+                with gr.Row():
+                    delete_id = gr.Number(label="Document id", precision=0,
+                                          elem_id="documents-delete-id")
+                    delete_confirm = gr.Checkbox(
+                        label="Delete it with its texts, findings, pairs and feedback (cannot be undone)",
+                        elem_id="documents-delete-confirm")
+                    delete_button = gr.Button("Delete document", variant="stop",
+                                              elem_id="documents-delete")
+                delete_status = gr.Markdown("", elem_id="documents-delete-status")
+                delete_button.click(lambda doc, ok: delete_document(workspace, doc, ok),
+                                    [delete_id, delete_confirm],
+                                    [documents, delete_status, delete_confirm],
+                                    api_name="documents_delete")
                 ingest_button.click(ingest_uploads, [uploads], [documents, ingest_status],
                                     api_name="ingest_uploads")
                 demo_button.click(ingest_demo, None, [documents, ingest_status],
