@@ -10,6 +10,7 @@ from pathlib import Path
 
 from medllm_local import deid
 from medllm_local import ingest as ingest_stage
+from medllm_local.ingest_worker import IsolatedReader
 from medllm_local.pipeline.common import GateError, ProgressCallback
 from medllm_local.records import Finding, to_json
 from medllm_local.surrogates import SurrogateMap, Surrogates, load_secret
@@ -29,14 +30,16 @@ def deid_files(paths: list[str | Path], settings: deid.DeidSettings | None = Non
     texts: dict[int, str] = {}
     results: list[dict] = []
     reading = ingest_stage.IngestSettings()
-    for index, source in enumerate(ingest_stage.iter_sources(paths, reading)):
-        results.append({"file": source.source, "text": None, "findings": [], "error": source.error})
-        if source.error:
-            continue
-        try:
-            texts[index] = ingest_stage.read_document(source, reading).text
-        except ingest_stage.IngestError as error:
-            results[index]["error"] = str(error)
+    # read as ingest reads: in a child process under memory and time limits
+    with IsolatedReader(reading) as reader:
+        for index, source in enumerate(ingest_stage.iter_sources(paths, reading)):
+            results.append({"file": source.source, "text": None, "findings": [], "error": source.error})
+            if source.error:
+                continue
+            try:
+                texts[index] = reader.read(source).text
+            except ingest_stage.IngestError as error:
+                results[index]["error"] = str(error)
     done = deid.deidentify_texts(engine, list(texts.values()), surrogates)
     for index, result in zip(texts, done):
         results[index]["text"] = result.text
@@ -210,9 +213,13 @@ def reject_everywhere(workspace: Workspace, value: str) -> dict:
             values |= {text[f["start"]:f["end"]] for f in found}
     if values:  # not an identifier anywhere: no longer a known real value either
         SurrogateMap(workspace.folder("raw") / SURROGATE_MAP).forget(values)
-    allow = [t.strip() for t in workspace.load_settings().get("allow_list", "").split(",") if t.strip()]
-    if target not in {t.lower() for t in allow}:
-        workspace.save_settings({"allow_list": ", ".join(allow + [value.strip()])})
+    def add_to_allow_list(settings: dict) -> dict:  # under the settings lock
+        allow = [t.strip() for t in settings.get("allow_list", "").split(",") if t.strip()]
+        if target in {t.lower() for t in allow}:
+            return {}
+        return {"allow_list": ", ".join(allow + [value.strip()])}
+
+    workspace.update_settings(add_to_allow_list)
     return {"documents": documents, "rejected_findings": rejected,
             "message": f"rejected {rejected} findings in {len(documents)} documents, which need "
                        "approval again; later de-identification leaves this text"}
