@@ -213,13 +213,8 @@ class DeidEngine:
             if recognizer == "rule:street_address" and any(
                     w.lower() in FUNCTION_WORDS for w in re.findall(r"[A-Za-z]+", span)[:-1]):
                 continue  # "5 MG 3 TIMES DAY PROVIDED AS WELL"
-            if recognizer == "rule:date_short" and (
-                    SCALE_BEFORE.search(text[max(0, start - 60):start])
-                    or re.search(r"/(?:5|10)$", span) and SCORE_BEFORE.search(text[max(0, start - 60):start])
-                    or re.search(r"/(?:5|10)$", span) and SCORE_SUBJECT.search(text[max(0, start - 30):start])
-                    or SCALE_AFTER.match(text[end:end + 30])
-                    or span == "2/2" and re.match(r"[ \t]+(?!at\b|in\b|on\b|and\b)[A-Za-z]", text[end:end + 6])):
-                continue  # "pain 4/10", "strength is 4/5", "3/5 abduction strength", "SOB 2/2 CHF"
+            if recognizer == "rule:date_short" and is_a_score(span, text, start, end):
+                continue
             if recognizer == "rule:titled_caps_name":  # "DR. SZKODA AWARE RHYTHM"
                 inner_start, inner_end = trim_clinical_edges(span, ordinary_words)
                 if inner_end <= inner_start:
@@ -259,6 +254,19 @@ SCALE_BEFORE = re.compile(r"\b(?:pain|ha|headache|strength|power|motor|grade|sca
 SCORE_BEFORE = re.compile(r"(?<![/\d])\d{1,2}/(?:5|10)(?![/\d])[^.\n]*$")
 AMBIGUOUS_FACILITY = re.compile(r"(?:labs|laboratory|practice|surgery|healthcare)$", re.IGNORECASE)
 TITLE_BEFORE = re.compile(r"\b(?:dr|mr|mrs|ms|miss|mx|prof|doctor)\.?[ \t]*$", re.IGNORECASE)
+
+
+def is_a_score(span: str, text: str, start: int, end: int) -> bool:
+    """A short "date" that is a score or a ratio where it stands: "pain 4/10", "strength
+    is 4/5 ... and 5/5", "right arm 3/5", "3/5 abduction strength", "SOB 2/2 CHF"."""
+    before = text[max(0, start - 60):start]
+    out_of_5_or_10 = re.search(r"/(?:5|10)$", span) is not None
+    return bool(SCALE_BEFORE.search(before)
+                or out_of_5_or_10 and (SCORE_BEFORE.search(before)
+                                       or SCORE_SUBJECT.search(text[max(0, start - 30):start]))
+                or SCALE_AFTER.match(text[end:end + 30])
+                or span == "2/2" and re.match(r"[ \t]+(?!at\b|in\b|on\b|and\b)[A-Za-z]",
+                                              text[end:end + 6]))
 
 
 def ordinary_words(span: str) -> bool:

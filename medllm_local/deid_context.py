@@ -172,9 +172,7 @@ class _Scan:
     def __init__(self, finder: ContextFinder, text: str):
         self.finder, self.vocab, self.text = finder, finder.vocab, text
         self.tokens = _tokens(text)
-        letters = [c for c in text if c.isalpha()]
-        upper = sum(c.isupper() for c in letters)
-        self.mixed_case = bool(letters) and 0.05 < upper / len(letters) < 0.6
+        self.mixed_case = is_mixed_case(text)
         self.found: list[Finding] = []
 
     # -- helpers -----------------------------------------------------------------------

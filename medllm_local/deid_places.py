@@ -77,6 +77,13 @@ STREET_WORDS = re.compile(
     r"crescent|close|alley|plaza|pike|turnpike)", re.IGNORECASE)
 
 
+def _tokens_from(tokens, position: int, count: int) -> list:
+    """The first ``count`` tokens starting at or after ``position`` (tokens are in text
+    order, so a binary search finds the first)."""
+    first = bisect.bisect_left(tokens, position, key=lambda token: token.start)
+    return tokens[first:first + count]
+
+
 class PlaceFinder:
     """Facilities, towns and streets in one folded text, over deid_context's tokens."""
 
@@ -159,7 +166,7 @@ class PlaceFinder:
         """A workplace after "works at", "worked at", "employed by", "retired from"."""
         found = []
         for match in EMPLOYER_TRIGGER.finditer(text):
-            words = [t for t in tokens if t.start >= match.end()][:3]
+            words = _tokens_from(tokens, match.end(), 3)
             taken = []
             for token in words:
                 gap_start = taken[-1].end if taken else match.end()
@@ -256,10 +263,8 @@ class PlaceFinder:
     def _streets(self, text: str, tokens) -> list[Finding]:
         """A house number, one to three name words and a street word, in any case."""
         found = []
-        starts = [t.start for t in tokens]
         for match in re.finditer(r"(?<![\d.,/:-])\d{1,6}(?=[ \t]+[A-Za-z])", text):
-            first = bisect.bisect_right(starts, match.end())
-            words = tokens[first:first + 4]
+            words = _tokens_from(tokens, match.end(), 4)
             for size in range(2, len(words) + 1):
                 name, kind = words[:size - 1], words[size - 1]
                 if not STREET_WORDS.fullmatch(kind.text):
