@@ -11,8 +11,9 @@ and "MR. WHITE" further down). Replacement is done by surrogates.py.
 Detection runs on folded text (textnorm.py: Unicode spaces, soft hyphens, zero-width
 characters, curly quotes and accents made plain) and findings are mapped back to the
 original offsets. Beside spaCy, deid_context.py finds names, facilities and places by
-their words and context in any letter case, and a spaCy person or place made only of
-clinical or everyday English words ("Denies", "Protonix", "Abnormal labs") is dropped.
+their words and context in any letter case, and the project's clinical NER (deid_ner.py)
+by context and word shape. A person or place of either NER made only of clinical or
+everyday English words ("Denies", "Protonix", "Abnormal labs") is dropped.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from medllm_local.deid_context import STOP as FUNCTION_WORDS, ContextFinder, truecase
+from medllm_local.deid_context import STOP as FUNCTION_WORDS, ContextFinder, is_mixed_case, truecase
+from medllm_local.deid_filters import (AMBIGUOUS_FACILITY, TITLE_BEFORE, eponym_inside, everyday_word,
+                                      is_a_score, named_facility, ordinary_words)
+from medllm_local.deid_ner import RECOGNIZER as PHI_NER, phi_ner_results
 # the residual scan is deid_residual.py's; its names are importable from here too
 from medllm_local.deid_residual import TITLE_WORDS, ResidualHit, clinical_or_ordinary, residual_phi  # noqa: F401
 from medllm_local.deid_rules import (CLINICAL_WORDS, DRUG_STEM, EPONYM_FOLLOWER, RULES,
@@ -171,6 +175,9 @@ class DeidEngine:
             raw = [list(results) + [r for r in self.rules.analyze(text.text, None)
                                     if r.score >= self.settings.score_threshold]
                    for text, results in zip(folded, raw)]
+            # the clinical NER reads the text as written: it learned case as one clue of many
+            for results, ner in zip(raw, phi_ner_results([f.text for f in folded], batch_size)):
+                results.extend(ner)
         out = []
         for text, results in zip(folded, raw):
             findings = []
@@ -183,13 +190,16 @@ class DeidEngine:
 
     def _post_process(self, text: str, results) -> list[Finding]:
         allow = self.settings.allow_terms
+        mixed_case = is_mixed_case(text)
         findings = []
         for result in results:
             span = text[result.start:result.end]
             recognizer = (result.recognition_metadata or {}).get("recognizer_name", "presidio")
             entity = result.entity_type
             start, end = result.start, result.end
-            if recognizer == "SpacyRecognizer":  # rule spans are exact ("Dr. Maria Colon")
+            if recognizer == PHI_NER and entity == "FACILITY" and not named_facility(span):
+                continue  # "the ICU", "cardiology clinic", "or kidney transplant"
+            if recognizer in ("SpacyRecognizer", PHI_NER):  # rule spans are exact ("Dr. Maria Colon")
                 if entity in ("PERSON", "LOCATION"):
                     inner_start, inner_end = trim_clinical_edges(span, ordinary_words)
                     start, end = result.start + inner_start, result.start + inner_end
@@ -199,6 +209,10 @@ class DeidEngine:
                 if entity in ("PERSON", "LOCATION") and ordinary_words(span) \
                         and not TITLE_BEFORE.search(text[max(0, start - 12):start]):
                     continue  # "Denies", "Protonix", "Abnormal labs", "Ears, Nose"
+                if recognizer == PHI_NER and all(everyday_word(w) for w in re.findall(r"[A-Za-z]+", span)) \
+                        and (entity == "PERSON" or span.islower() and mixed_case) \
+                        and not TITLE_BEFORE.search(text[max(0, start - 12):start]):
+                    continue  # the NER's guess from context alone: "water", "orange juice"
             if entity in ("ORGANIZATION", "NRP"):
                 continue
             if recognizer in ORDINARY_CHECKED_RULES and (ordinary_words(span) or all(
@@ -227,7 +241,8 @@ class DeidEngine:
             if span.strip().lower() in allow:
                 continue
             findings.append(Finding(start, end, entity, round(result.score, 2), recognizer, span))
-        findings += [f for f in self.context.find(text) if f.text.strip().lower() not in allow]
+        findings += [f for f in self.context.find(text) if f.text.strip().lower() not in allow
+                     and not eponym_inside(text, f)]
         if self.settings.recall_zipf > 0:
             findings += rare_capitalised_words(text, findings, self.settings.recall_zipf, allow)
         findings = merge_overlapping(findings)
@@ -240,58 +255,6 @@ class DeidEngine:
 ORDINARY_CHECKED_RULES = {"rule:labelled_name", "rule:name_is_a", "rule:signature",
                           "rule:name_with_credential", "rule:header_last_first"}
 FACILITY_WORD_AT_END = re.compile(r"[ \t]*\S+$")
-SCALE_AFTER = re.compile(r"[ \t]*(?:[a-z]+[ \t]+)?(?:strength|power|pain|grade|scale|reflex)",
-                         re.IGNORECASE)
-# "right arm 3/5", "CP 7/10", "bipap 12/5": a body part, symptom or device before a score
-SCORE_SUBJECT = re.compile(r"\b(?:arm|arms|leg|legs|hand|hands|grip|foot|feet|hip|hips|knee|"
-                           r"shoulder|elbow|wrist|ankle|finger|toe|cp|pain|bipap|cpap|peep|vent|ps|"
-                           r"flexion|extension|abduction|adduction|dorsiflexion|ue|le|rue|lue|rle|lle)"
-                           r"(?:[ \t]+[a-z]+)?[ \t:]*$", re.IGNORECASE)
-SCALE_BEFORE = re.compile(r"\b(?:pain|ha|headache|strength|power|motor|grade|scale|rated|"
-                          r"rates|score|murmur|reflexes|pulses)\b(?:[ \t]+[^ \t\n.]+){0,2}[ \t:]*$",
-                          re.IGNORECASE)
-# "STRENGTH IS 4/5 ON THE RIGHT AND 5/5 ON THE LEFT": a second score in the sentence
-SCORE_BEFORE = re.compile(r"(?<![/\d])\d{1,2}/(?:5|10)(?![/\d])[^.\n]*$")
-AMBIGUOUS_FACILITY = re.compile(r"(?:labs|laboratory|practice|surgery|healthcare)$", re.IGNORECASE)
-TITLE_BEFORE = re.compile(r"\b(?:dr|mr|mrs|ms|miss|mx|prof|doctor)\.?[ \t]*$", re.IGNORECASE)
-
-
-def is_a_score(span: str, text: str, start: int, end: int) -> bool:
-    """A short "date" that is a score or a ratio where it stands: "pain 4/10", "strength
-    is 4/5 ... and 5/5", "right arm 3/5", "3/5 abduction strength", "SOB 2/2 CHF"."""
-    before = text[max(0, start - 60):start]
-    out_of_5_or_10 = re.search(r"/(?:5|10)$", span) is not None
-    return bool(SCALE_BEFORE.search(before)
-                or out_of_5_or_10 and (SCORE_BEFORE.search(before)
-                                       or SCORE_SUBJECT.search(text[max(0, start - 30):start]))
-                or SCALE_AFTER.match(text[end:end + 30])
-                or span == "2/2" and re.match(r"[ \t]+(?!at\b|in\b|on\b|and\b)[A-Za-z]",
-                                              text[end:end + 6]))
-
-
-def ordinary_words(span: str) -> bool:
-    """True when every word of ``span`` is clinical vocabulary, a number-like token, or
-    an English word that is no common name: not a person or a place by itself."""
-    vocab = vocabulary()
-    words = re.findall(r"[A-Za-z0-9][A-Za-z0-9'\-]*", span)
-    return bool(words) and all(
-        any(c.isdigit() for c in word) or vocab.is_clinical(word) or word.lower() in FUNCTION_WORDS
-        or (word.isupper() and len(word) <= 3 and not vocab.is_name_only(word))  # "XL", "HR"
-        or (vocab.is_english(word.strip("'")) and not vocab.is_nameish(word)
-            and not vocab.is_first_name(word))
-        or all(vocab.is_clinical(part) or vocab.is_english(part) for part in word.split("-") if part)
-        and not vocab.is_nameish(word)
-        for word in words)
-
-
-def everyday_word(word: str) -> bool:
-    """A frequent English word that is no frequent name ("home"; but "white" is a name
-    often enough): never spread from one finding to every occurrence."""
-    from wordfreq import zipf_frequency
-
-    vocab = vocabulary()
-    return (vocab.is_english(word) and zipf_frequency(word, "en") >= 4.0
-            and vocab.surnames.get(word, 10**6) >= 2000 and vocab.first_names.get(word, 10**6) >= 500)
 
 
 def merge_overlapping(findings: list[Finding]) -> list[Finding]:

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from medllm_local.deid_ner import RECOGNIZER as PHI_NER
 from medllm_local.deid_vocab import vocabulary
 from medllm_local.textnorm import fold, fold_value
 
@@ -51,7 +52,7 @@ def residual_phi(engine: DeidEngine, texts: dict[str, str], surrogate_values: se
 
     - Detector hits block, unless the span is (inside) a surrogate we handed out, or a
       text a reviewer explicitly rejected as not identifying (``rejected``, per text).
-    - A hit of the statistical NER alone on words of the approved de-identified document
+    - A hit of a statistical NER alone (spaCy's or ours) on words of the approved de-identified document
       the text came from (``approved``) is a warning, not a block: spaCy's entities change
       with context, and those exact words were in the text that was approved.
     - Known real values (from the surrogate map) and deny-list terms always block."""
@@ -97,7 +98,7 @@ def residual_phi(engine: DeidEngine, texts: dict[str, str], surrogate_values: se
                 continue  # a surrogate we put there, or a reviewer's "not an identifier"
             # NER spans shift with context (and may run across the joins of a pair), so
             # the test is word by word: every word was in the approved text
-            ner_only = (finding.recognizer in ("SpacyRecognizer", "name_propagation")
+            ner_only = (finding.recognizer in ("SpacyRecognizer", PHI_NER, "name_propagation")
                         or finding.recognizer.startswith("context:"))
             warning = ner_only and all(in_text(w, approved.get(name, ""))
                                        for w in re.findall(r"[A-Za-z0-9]+", span))

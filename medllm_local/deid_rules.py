@@ -267,7 +267,7 @@ spain china india japan africa europe asia
 
 # Eponyms: "Baker's cyst", "Wells score", "Parkinson disease" name no person here.
 EPONYM_FOLLOWER = re.compile(
-    r"^(?:'s)?[ \t]+(?:disease|syndrome|cyst|sign|score|criteria|test|maneuver|manoeuvre|"
+    r"^(?:'s)?[ \t]+(?:coma[ \t]+|nile[ \t]+|spotted[ \t]+)?(?:disease|syndrome|virus|fever|cyst|sign|score|criteria|test|maneuver|manoeuvre|"
     r"palsy|phenomenon|lymphoma|ulcer|node|fracture|triad|reflex|classification|scale|"
     r"operation|procedure|tumou?r|anomaly|diverticulum|esophagus|oesophagus|position|law|"
     r"rule|index|ratio|sarcoma|dementia|thyroiditis|hernia|contracture|encephalopathy)\b",
@@ -318,9 +318,10 @@ def spacy_false_positive(entity: str, span: str, after: str = "") -> bool:
     duration or frequency called a date, a clinical word, an eponym ("Baker's cyst",
     given the text ``after`` the span) or a drug called a person or place."""
     words = [w.strip(".,:;()'").lower() for w in span.split()]
-    if entity == "PERSON" and (EPONYM_FOLLOWER.match(after)
-                               or any(DRUG_STEM.search(w) for w in words)):
+    if entity == "PERSON" and any(DRUG_STEM.search(w) for w in words):
         return True
+    if entity in ("PERSON", "LOCATION") and EPONYM_FOLLOWER.match(after):
+        return True  # "Glasgow Coma Scale", "Lyme disease"
     if entity == "DATE_TIME":
         return not DATE_EVIDENCE.search(span)  # "four days", "daily", "65-year-old"
     if entity in ("PERSON", "LOCATION"):
