@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 from medllm_local.deid_context import STOP as FUNCTION_WORDS
-from medllm_local.deid_places import FACILITY_HEADS
 from medllm_local.deid_rules import EPONYM_FOLLOWER
 from medllm_local.deid_vocab import vocabulary
 from medllm_local.records import Finding
@@ -69,6 +68,8 @@ def named_facility(span: str) -> bool:
     """A facility span holding a name: an acronym that is no clinical abbreviation
     ("tx from SMH", not "the ICU"), or a word that is no clinical or everyday word
     ("Perret Rehab"; "Mercy Hospital" is left to the facility rule, which reads the head word)."""
+    from medllm_local.deid_places import FACILITY_HEADS  # wordfreq: not for `--help` without the venv
+
     vocab = vocabulary()
     words = [w for w in re.findall(r"[A-Za-z][A-Za-z'\-]*", span) if w.lower() not in FUNCTION_WORDS]
     if len(words) == 1 and words[0].isupper() and 2 <= len(words[0]) <= 5:
