@@ -77,7 +77,7 @@ def main() -> int:
     if in_venv() or {"-h", "--help", "--version"} & set(argv):
         # --help needs nothing installed: the CLI's parser is standard library only.
         sys.path.insert(0, str(ROOT))
-        from medllm_local.cli import main as cli_main
+        from medllm_local.cli.main import main as cli_main
 
         return cli_main(argv)
     ensure_installed(dev=False, wheels=wheels)

@@ -23,8 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import medllm_local  # noqa: E402,F401  (offline guard first)
-from medllm_local import chat, models, pipeline  # noqa: E402
-from medllm_local.prompts import chat_messages  # noqa: E402
+from medllm_local import pipeline  # noqa: E402
+from medllm_local.stages.chat import answer as chat
+from medllm_local.core import models
+from medllm_local.core.prompts import chat_messages  # noqa: E402
 
 QUESTIONS = [
     "A 58-year-old man has crushing chest pain for 40 minutes, sweating, and ST elevation "

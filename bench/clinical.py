@@ -6,8 +6,8 @@ model diagnose better than its base, on held-out cases?
 AgentClinic cases (../shared/data/agentclinic, MIT) are flattened to report text with
 their correct diagnosis, made into diagnosis pairs by the project's dataset builder, and
 split by case. The embedded model is LoRA-trained on the training cases on this CPU
-(train.py), exported to GGUF (export.py, Q8_0, every check run), and base and tuned are
-evaluated (evaluate.py) on the held-out cases twice: asked for the diagnosis (top-1) and
+(stages/train/trainer.py), exported to GGUF (stages/export.py, Q8_0, every check run), and base and tuned are
+evaluated (stages/evaluate.py) on the held-out cases twice: asked for the diagnosis (top-1) and
 asked for a ranked differential (top-5 and MRR over the list), with 95 % bootstrap
 intervals and the paired difference. Prints one JSON report.
 """
@@ -25,7 +25,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import medllm_local  # noqa: E402,F401  (offline guard first)
-from medllm_local import dataset, evaluate, export, models, prompts, testing, train  # noqa: E402
+from medllm_local import testing  # noqa: E402
+from medllm_local.stages.dataset import build as dataset
+from medllm_local.stages import evaluate
+from medllm_local.stages import export
+from medllm_local.core import models
+from medllm_local.core import prompts
+from medllm_local.stages.train import trainer as train
 
 CASES = ROOT.parent / "shared" / "data" / "agentclinic" / "agentclinic_medqa_extended.jsonl"
 

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import medllm_local  # noqa: E402,F401  (offline guard first)
-from medllm_local.deid import DeidEngine, DeidSettings  # noqa: E402
+from medllm_local.stages.deid.engine import DeidEngine, DeidSettings  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from phi_injection import make_benchmark, score  # noqa: E402

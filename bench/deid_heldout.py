@@ -1773,7 +1773,7 @@ def main(argv: list[str] | None = None) -> int:
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     import medllm_local  # noqa: F401  (offline guard first)
-    from medllm_local.deid import DeidEngine
+    from medllm_local.stages.deid.engine import DeidEngine
 
     t0 = time.perf_counter()
     notes = make_notes(args.notes, args.seed)

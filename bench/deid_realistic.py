@@ -5,7 +5,7 @@
 How it was built
 ----------------
 Everything here was written from scratch by someone who did NOT read the project's
-de-identification rules (medllm_local/deid*.py, textnorm.py), its first benchmarks
+de-identification rules (medllm_local/stages/deid/, core/textnorm.py), its first benchmarks
 (bench/deid.py, bench/deid_heldout.py, bench/phi_injection.py) or their tests.  The
 note styles, the identifier formats and the name/place lists come from the author's
 own knowledge of how US clinical text looks, so the score measures how well the
@@ -1532,7 +1532,7 @@ def main() -> None:
 
     sys.path.insert(0, str(ROOT))
     import medllm_local  # noqa: F401  (offline guard first)
-    from medllm_local.deid import DeidEngine
+    from medllm_local.stages.deid.engine import DeidEngine
 
     engine = DeidEngine()
     texts = [t for _, t, _ in notes]

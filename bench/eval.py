@@ -1,5 +1,5 @@
 """Evaluation speed, side by side in one run: cases per second answered through
-llama.cpp on the GGUF (what evaluate.py uses) against transformers' generate on the same
+llama.cpp on the GGUF (what stages/evaluate.py uses) against transformers' generate on the same
 model's Hugging Face copy, greedy, same prompts, same token budget.
 
     .venv/bin/python bench/eval.py [--cases 12]
@@ -18,8 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import medllm_local  # noqa: E402,F401  (offline guard first)
-from medllm_local import evaluate, models, testing  # noqa: E402
-from medllm_local.prompts import task_of  # noqa: E402
+from medllm_local import testing  # noqa: E402
+from medllm_local.stages import evaluate
+from medllm_local.core import models
+from medllm_local.core.prompts import task_of  # noqa: E402
 
 
 def transformers_answers(folder: Path, cases: list[list[dict]], max_tokens: list[int]) -> float:

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import medllm_local  # noqa: E402,F401  (offline guard first)
 from ingest_fixtures import SCAN_TEXT, ONE_COLUMN, scanned_pdf, text_pdf  # noqa: E402
-from medllm_local.ingest import IngestSettings, SourceFile, read_document  # noqa: E402
-from medllm_local.ocr import OcrEngine  # noqa: E402
+from medllm_local.stages.ingest.read import IngestSettings, SourceFile, read_document  # noqa: E402
+from medllm_local.stages.ingest.ocr import OcrEngine  # noqa: E402
 
 
 def timed(function) -> tuple[float, object]:

@@ -1,6 +1,6 @@
 """QLoRA on CUDA, measured on the GPU machine (run it whenever a GPU is at hand):
 
-1. the real CUDA path of train.py on the embedded model's architecture (SmolLM2-135M:
+1. the real CUDA path of stages/train/trainer.py on the embedded model's architecture (SmolLM2-135M:
    4-bit NF4 weights, paged 8-bit AdamW, bf16, gradient checkpointing): tokens/s, peak
    VRAM, loss falling, only LoRA weights changing, adapter reload giving the same output;
 2. bench/train.py's side-by-side comparison on CUDA (ours vs padded Trainer baselines);
@@ -27,7 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import medllm_local  # noqa: E402,F401  (offline guard first)
-from medllm_local import models, testing, train  # noqa: E402
+from medllm_local import testing  # noqa: E402
+from medllm_local.core import models
+from medllm_local.stages.train import trainer as train
 from medllm_local.testing import demo_pairs  # noqa: E402
 
 LLAMA_8B = {"hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
@@ -151,7 +153,7 @@ def section_oom(tokenizer: Path, work: Path) -> dict:
     if not base.exists():
         smollm_shaped(tokenizer, base)
 
-    from medllm_local import train_plan
+    from medllm_local.stages.train import plan as train_plan
 
     real_estimate = train_plan._estimate
     train_plan._estimate = lambda *args: 0.1  # pretend it fits, so the GPU itself says no

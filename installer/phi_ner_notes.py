@@ -2,8 +2,8 @@
 """Synthetic clinical notes with labelled identifier spans, to train the PHI NER model.
 
 Independence rule: this file was written without opening the project's benchmarks
-(bench/), its rule-based de-identification code (medllm_local/deid.py, deid_rules.py,
-deid_context.py, deid_places.py, deid_residual.py) or their tests (tests/test_deid*.py),
+(bench/), its rule-based de-identification code (medllm_local/stages/deid/engine.py, stages/deid/rules.py,
+stages/deid/context.py, stages/deid/places.py, stages/deid/residual.py) or their tests (tests/test_deid*.py),
 and it imports none of them. Every template and insertion form here was invented from
 general knowledge of how clinical notes are written, so the benchmarks stay an honest
 held-out test of a model trained on this data.

@@ -8,7 +8,7 @@ Why: spaCy's English model learned names from capitalised news text, so it misse
 in ALL-CAPS and lower-case clinical notes and takes "Denies" or "Protonix" for people.
 This model reads names, places and facilities from their context and word shape. It is
 trained on synthetic notes from installer/phi_ner_notes.py, a generator written apart
-from the benchmarks (bench/deid_*.py) and from the rules (medllm_local/deid_*.py), from
+from the benchmarks (bench/deid_*.py) and from the rules (medllm_local/stages/deid/), from
 ACI-Bench train and MTS-Dialog training text only; its validation and test splits are
 never seen. The data card (medllm_local/data/phi_ner/README.md) records what it was
 trained on and how it scored on a dev set of the same generator with another seed.
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# Clinical identifier NER (PERSON, LOCATION, FACILITY)",
         "",
-        "Used by medllm_local/deid.py beside Presidio, spaCy's English model and the rules.",
+        "Used by medllm_local/stages/deid/engine.py beside Presidio, spaCy's English model and the rules.",
         "Rebuild with `python installer/train_phi_ner.py` (spaCy "
         f"{spacy.__version__}, CPU, {time.time() - started:.0f} s).",
         "",

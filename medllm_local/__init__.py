@@ -2,10 +2,10 @@
 
 Importing the package makes the process offline before anything else loads: every
 network-capable library is switched to offline mode and a loopback-only socket guard is
-installed (see ``offline.py``).
+installed (see ``core/offline.py``).
 """
 
-from medllm_local import offline as _offline
+from medllm_local.core import offline as _offline
 
 _offline.activate()
 

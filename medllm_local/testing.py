@@ -40,8 +40,8 @@ def tiny_model(folder: Path, tokenizer_dir: Path, architecture: str = "llama",
 def demo_pairs(copies: int = 3) -> list[list[dict]]:
     """Every task of every demo report (fictitious), in ``copies`` phrasings, as
     messages lists: training data for tests and benchmarks that touches no patient."""
-    from medllm_local import dataset
-    from medllm_local.demo import DEMO_REPORTS
+    from medllm_local.stages.dataset import build as dataset
+    from medllm_local.core.demo_reports import DEMO_REPORTS
 
     pairs = []
     for index, report in enumerate(DEMO_REPORTS):

@@ -22,7 +22,7 @@ PYTHON = sys.executable
 
 @pytest.fixture
 def workspace(tmp_path):
-    from medllm_local.workspace import Workspace
+    from medllm_local.workspace.store import Workspace
 
     return Workspace.open(tmp_path / "ws")
 

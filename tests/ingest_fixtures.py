@@ -9,7 +9,7 @@ import textwrap
 import zipfile
 from pathlib import Path
 
-from medllm_local.demo import render_scan
+from medllm_local.core.demo_reports import render_scan
 
 ONE_COLUMN = [
     "CHIEF COMPLAINT: Shortness of breath on exertion for three weeks.",

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, AppProcess, read_guard_log, run_cli
-from medllm_local.offline import is_loopback_host
+from medllm_local.core.offline import is_loopback_host
 from medllm_local.ui.access import LoginThrottle, host_allowed
 
 PASSWORD = "correct horse battery staple"
@@ -104,7 +104,7 @@ def test_with_a_password_every_route_needs_the_login(tmp_path, monkeypatch):
     finally:
         app.stop()
     assert read_guard_log(app.guard_log) == []
-    from medllm_local.workspace import Workspace
+    from medllm_local.workspace.store import Workspace
 
     assert Workspace.open(app.workspace).load_settings()["deny_list"] == "Dr Quayle"
 

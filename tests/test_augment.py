@@ -8,13 +8,15 @@ import re
 
 import pytest
 
-from medllm_local import augment, pipeline
-from medllm_local.abbreviations import medical_words, project_abbreviations
-from medllm_local.dataset import FORMATS, BuildSettings, dump, load, pairs_for_document
-from medllm_local.demo import DEMO_REPORTS
+from medllm_local import pipeline
+
+from medllm_local.stages.dataset import augment
+from medllm_local.core.abbreviations import medical_words, project_abbreviations
+from medllm_local.stages.dataset.build import FORMATS, BuildSettings, dump, load, pairs_for_document
+from medllm_local.core.demo_reports import DEMO_REPORTS
 from medllm_local.pipeline.pairs import PairFilter, export_pairs, list_pairs
-from medllm_local.prompts import SYSTEM_PROMPT, case_prompt
-from medllm_local.records import Pair
+from medllm_local.core.prompts import SYSTEM_PROMPT, case_prompt
+from medllm_local.core.records import Pair
 from conftest import run_cli
 from test_dataset import approved_workspace
 

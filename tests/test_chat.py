@@ -12,12 +12,13 @@ import jsonschema
 import pytest
 
 from conftest import run_cli
-from medllm_local import pipeline, similar
-from medllm_local.chat import (LIKELIHOODS, ChatSettings, DifferentialError, DifferentialSettings,
+from medllm_local import pipeline
+from medllm_local.stages.chat import similar
+from medllm_local.stages.chat.answer import (LIKELIHOODS, ChatSettings, DifferentialError, DifferentialSettings,
                                differential_schema, differential_token_budget, parse_differential)
-from medllm_local.dataset import pairs_for_document
-from medllm_local.prompts import SYSTEM_PROMPT, TASKS, CaseForm, case_form_prompt, chat_messages
-from medllm_local.records import Document, Page
+from medllm_local.stages.dataset.build import pairs_for_document
+from medllm_local.core.prompts import SYSTEM_PROMPT, TASKS, CaseForm, case_form_prompt, chat_messages
+from medllm_local.core.records import Document, Page
 
 ENGLISH_WORDS = {"the", "a", "is", "of", "and", "to", "in", "or", "with", "be", "are", "for"}
 
@@ -212,7 +213,7 @@ def test_similar_ranking_prefers_rare_shared_words():
 
 # -- the CLI -----------------------------------------------------------------------------
 def test_cli_differential_json_and_similar_cases(tmp_path):
-    from medllm_local.workspace import Workspace
+    from medllm_local.workspace.store import Workspace
 
     fill_archive(Workspace.open(tmp_path / "ws"))
     case = tmp_path / "case.json"

@@ -11,11 +11,12 @@ import os
 import pytest
 
 from conftest import SHARED_DATA, run_cli
-from medllm_local import clean, pipeline
-from medllm_local.abbreviations import merged_abbreviations
-from medllm_local.demo import DEMO_REPORTS
-from medllm_local.records import Document, Page
-from medllm_local.sections import parse_sections
+from medllm_local import pipeline
+from medllm_local.stages import clean
+from medllm_local.core.abbreviations import merged_abbreviations
+from medllm_local.core.demo_reports import DEMO_REPORTS
+from medllm_local.core.records import Document, Page
+from medllm_local.core.sections import parse_sections
 
 DICTIONARY = merged_abbreviations()
 LETTERHEAD = "Riverside Medical Group - 1 Example Street, Springfield - Tel 555 0100"

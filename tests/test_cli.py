@@ -43,7 +43,7 @@ def test_every_stage_takes_workspace_and_json(command):
 
 
 def test_options_before_the_command_are_kept(tmp_path):
-    from medllm_local.cli import build_parser
+    from medllm_local.cli.main import build_parser
 
     parser = build_parser()
     assert parser.parse_args(["--workspace", "/a", "ingest", "f"]).workspace == "/a"

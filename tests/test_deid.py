@@ -12,9 +12,9 @@ import pytest
 
 from conftest import run_cli
 from medllm_local import pipeline
-from medllm_local.deid import DeidEngine, DeidSettings, deidentify_texts
-from medllm_local.demo import DEMO_REPORTS
-from medllm_local.surrogates import Surrogates
+from medllm_local.stages.deid.engine import DeidEngine, DeidSettings, deidentify_texts
+from medllm_local.core.demo_reports import DEMO_REPORTS
+from medllm_local.stages.deid.surrogates import Surrogates
 
 SAFE_HARBOR_NOTE = """Patient: Margaret Okonkwo-Reyes    DOB: 04/17/1931    MRN: 0098-7734
 Seen at Maple Ridge Community Hospital, 4410 Larkspur Avenue, Apt 3B, Fairhaven, OR 97218.
@@ -274,7 +274,7 @@ def test_saved_deny_and_allow_lists_apply_to_workspace_deid(workspace, tmp_path)
 
 def test_rare_word_pass_finds_names_ner_misses_when_asked(surrogates):
     # after "with" and "and", capitalised words that no list knows are names by default
-    # (deid_context.py and the clinical NER); the optional rare-word pass finds them too
+    # (stages/deid/context.py and the clinical NER); the optional rare-word pass finds them too
     text = "Discussed the plan with Okonkwo and Vandermeer at the bedside; no chest pain."
     off = deidentify_texts(DeidEngine(), [text], surrogates)[0]
     on = deidentify_texts(DeidEngine(DeidSettings(recall_zipf=2.5)), [text], surrogates)[0]

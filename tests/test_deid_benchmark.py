@@ -19,7 +19,7 @@ if not (SHARED_DATA / "aci_bench").exists():
 def test_injected_identifiers_are_found_in_real_notes():
     from phi_injection import make_benchmark, score
 
-    from medllm_local.deid import DeidEngine
+    from medllm_local.stages.deid.engine import DeidEngine
 
     notes = make_benchmark(40, seed=11)
     result = score(notes, DeidEngine().find_many([n.text for n in notes]))

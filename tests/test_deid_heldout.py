@@ -27,7 +27,7 @@ N_NOTES = 60
 # Measured with SEED/N_NOTES (30 held-out notes, 322 gold spans): on the engine of commit
 # fa262e7 recall 0.870, clinical-word removal 0.016, over-removal 0.022; on commit 9ac6e44
 # recall 0.981 (the same with Unicode noise), clinical-word removal 0.0, over-removal 0.009;
-# with the clinical NER (deid_ner.py) recall 0.985, clinical 0.0, over-removal 0.011.
+# with the clinical NER (stages/deid/ner.py) recall 0.985, clinical 0.0, over-removal 0.011.
 # The floors sit a little below; raise them as the engine improves.
 RECALL_FLOOR = 0.97
 UNICODE_MAX_DROP = 0.005
@@ -52,7 +52,7 @@ def notes(bench):
 
 @pytest.fixture(scope="module")
 def engine():
-    from medllm_local.deid import DeidEngine
+    from medllm_local.stages.deid.engine import DeidEngine
 
     return DeidEngine()
 

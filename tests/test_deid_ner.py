@@ -1,4 +1,4 @@
-"""The project's clinical identifier NER (medllm_local/deid_ner.py): the shipped model, its
+"""The project's clinical identifier NER (medllm_local/stages/deid/ner.py): the shipped model, its
 training script and data generator, and what it adds to the engine on notes written the
 way ICU notes are (the examples here are made up for these tests)."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from medllm_local.deid import DeidEngine
-from medllm_local.deid_ner import MODEL_DIR, load_phi_ner, phi_ner_results
+from medllm_local.stages.deid.engine import DeidEngine
+from medllm_local.stages.deid.ner import MODEL_DIR, load_phi_ner, phi_ner_results
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "installer"))

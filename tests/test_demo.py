@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from medllm_local import pipeline
-from medllm_local.demo import DEMO_BANNER, DEMO_REPORTS, write_demo_reports
+from medllm_local.core.demo_reports import DEMO_BANNER, DEMO_REPORTS, write_demo_reports
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from conftest import SHARED_DATA, run_cli
-from medllm_local import evaluate
-from medllm_local.evaluate import EvalSettings, diagnosis_match, main_phrase, normalise, ranked_items
+from medllm_local.stages import evaluate
+from medllm_local.stages.evaluate import EvalSettings, diagnosis_match, main_phrase, normalise, ranked_items
 from test_train import tiny, tokenizer_dir  # noqa: F401 (fixtures)
 
 
@@ -83,7 +83,7 @@ def test_bleu_and_confidence_intervals():
 def agentclinic_cases(tmp_path, count: int):
     from test_dataset import agentclinic_reports
 
-    from medllm_local.dataset import dump, pairs_for_document
+    from medllm_local.stages.dataset.build import dump, pairs_for_document
 
     pairs = []
     for index, (text, _) in enumerate(agentclinic_reports()):
@@ -119,7 +119,11 @@ def test_a_run_is_evaluated_through_its_adapter_only_export(tmp_path, monkeypatc
     LoRA GGUF applied on the base GGUF; the base model answers beside it."""
     import shutil
 
-    from medllm_local import export, pipeline, train
+    from medllm_local import pipeline
+
+    from medllm_local.stages import export
+
+    from medllm_local.stages.train import trainer as train
     from test_train import FAST, fake_build, toy_pairs
 
     monkeypatch.setenv("MEDLLM_MODELS_DIR", str(tmp_path / "models"))

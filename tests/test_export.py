@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from medllm_local import export, models, train
+from medllm_local.stages import export
+from medllm_local.core import models
+from medllm_local.stages.train import trainer as train
 from test_train import FAST, fake_build, tiny, tokenizer_dir, toy_pairs  # noqa: F401 (fixtures)
 
 

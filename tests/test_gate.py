@@ -10,14 +10,16 @@ import sqlite3
 
 import pytest
 
-from medllm_local import pipeline, train
-from medllm_local.deid import DeidSettings
-from medllm_local.demo import DEMO_REPORTS
+from medllm_local import pipeline
+
+from medllm_local.stages.train import trainer as train
+from medllm_local.stages.deid.engine import DeidSettings
+from medllm_local.core.demo_reports import DEMO_REPORTS
 from medllm_local.pipeline import training
 from medllm_local.pipeline.evaluation import load_cases
 from medllm_local.pipeline.feedback import deidentify_feedback, record_feedback, review_feedback
-from medllm_local.surrogates import SurrogateMap
-from medllm_local.workspace import Workspace, sha256_bytes
+from medllm_local.stages.deid.surrogates import SurrogateMap
+from medllm_local.workspace.store import Workspace, sha256_bytes
 from test_dataset import approved_workspace
 from test_pairs import a_word_only_in
 

@@ -12,8 +12,9 @@ import pytest
 from conftest import run_cli
 from ingest_fixtures import (HEADER, LEFT_COLUMN, ONE_COLUMN, RIGHT_COLUMN, SCAN_TEXT, SECTIONS,
                              cer, column_layouts_pdf, text_pdf, write_good_corpus, zip_of)
-from medllm_local import ingest, pipeline
-from medllm_local.ingest import IngestSettings, SourceFile, read_document
+from medllm_local import pipeline
+from medllm_local.stages.ingest import read as ingest
+from medllm_local.stages.ingest.read import IngestSettings, SourceFile, read_document
 
 
 @pytest.fixture(scope="module")

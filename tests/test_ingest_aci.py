@@ -13,7 +13,7 @@ import pytest
 from conftest import SHARED_DATA
 from ingest_fixtures import cer, image_bytes, text_pdf
 from medllm_local import pipeline
-from medllm_local.demo import render_scan
+from medllm_local.core.demo_reports import render_scan
 
 ACI = SHARED_DATA / "aci_bench" / "valid.csv"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from ingest_fixtures import (ONE_COLUMN, SCAN_TEXT, docx_with_letterhead, image_bytes,
                              inflated_docx, text_pdf)
 from medllm_local import pipeline
-from medllm_local.ingest import MAX_OCR_PIXELS, IngestSettings, SourceFile, read_document
+from medllm_local.stages.ingest.read import MAX_OCR_PIXELS, IngestSettings, SourceFile, read_document
 
 MiB = 1024 * 1024
 
@@ -62,7 +62,7 @@ def test_a_file_that_needs_more_memory_than_the_limit_fails_alone(workspace, tmp
 
 
 def test_a_file_that_takes_too_long_is_stopped_and_the_batch_goes_on(workspace, tmp_path):
-    from medllm_local.demo import render_scan
+    from medllm_local.core.demo_reports import render_scan
 
     scan = render_scan(SCAN_TEXT, seed="slow")
     slow = tmp_path / "a-slow.tiff"  # eight pages OCR'd one at a time: several seconds
@@ -94,7 +94,7 @@ def test_page_image_of_an_enormous_page_stays_under_the_pixel_cap(workspace, tmp
 def test_ocr_outside_a_workspace_keeps_page_images_private_and_removes_them(tmp_path, monkeypatch):
     from pytesseract import pytesseract
 
-    from medllm_local.demo import render_scan
+    from medllm_local.core.demo_reports import render_scan
 
     system_temp = tmp_path / "tmp"
     system_temp.mkdir()

@@ -67,7 +67,7 @@ def test_converter_turns_the_embedded_model_into_a_gguf_llama_cpp_loads(tmp_path
     """The runtime's own converter, offline, on the HF copy of the embedded model."""
     import llama_cpp
 
-    from medllm_local import models
+    from medllm_local.core import models
 
     hf = models.ensure_hf_copy(tmp_path / "models")
     tools = install.TOOLS

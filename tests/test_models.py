@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from medllm_local import models
+from medllm_local.core import models
 
 
 def test_embedded_gguf_is_found_without_importing_its_package():

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from conftest import PYTHON, ROOT, read_guard_log, run_cli
-from medllm_local import offline
+from medllm_local.core import offline
 
 
 def test_offline_environment_is_set():

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from medllm_local import pipeline
-from medllm_local.dataset import FORMATS, BuildSettings
+from medllm_local.stages.dataset.build import FORMATS, BuildSettings
 from medllm_local.pipeline import pairs as pairs_module
 from medllm_local.pipeline.pairs import PairFilter, export_pairs, get_pair, list_pairs
 from test_dataset import approved_workspace
@@ -77,7 +77,7 @@ def test_a_revised_document_leaves_no_old_text_in_pairs_listing_or_export(worksp
 
 
 def test_export_runs_the_residual_scan(workspace, tmp_path):
-    from medllm_local.demo import DEMO_REPORTS
+    from medllm_local.core.demo_reports import DEMO_REPORTS
 
     approved_workspace(workspace, tmp_path, DEMO_REPORTS[:2])
     pipeline.build_dataset(workspace)
@@ -90,7 +90,7 @@ def test_export_runs_the_residual_scan(workspace, tmp_path):
 
 
 def test_two_exports_in_one_second_keep_both_files(workspace, tmp_path, monkeypatch):
-    from medllm_local.demo import DEMO_REPORTS
+    from medllm_local.core.demo_reports import DEMO_REPORTS
 
     approved_workspace(workspace, tmp_path, DEMO_REPORTS[:2])
     pipeline.build_dataset(workspace)
@@ -104,7 +104,7 @@ def test_two_exports_in_one_second_keep_both_files(workspace, tmp_path, monkeypa
 
 def test_saving_a_pair_as_it_is_changes_nothing_and_leaving_out_an_augmented_pair_rejects_it(
         workspace, tmp_path):
-    from medllm_local.demo import DEMO_REPORTS
+    from medllm_local.core.demo_reports import DEMO_REPORTS
 
     approved_workspace(workspace, tmp_path, DEMO_REPORTS[:3])
     pipeline.build_dataset(workspace, BuildSettings(augment="fillers"))

@@ -10,7 +10,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import free_port, wait_for_http
-from medllm_local import models, prompts
+from medllm_local.core import models
+from medllm_local.core import prompts
 
 
 def ask(url: str, question: str) -> dict:

@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
-from medllm_local import models, testing, train
+from medllm_local import testing
+from medllm_local.core import models
+from medllm_local.stages.train import trainer as train
 
 ANSWERS = ("Community-acquired pneumonia", "Acute bronchitis")
 
@@ -43,7 +45,7 @@ def tiny(tmp_path_factory, tokenizer_dir) -> Path:
 
 
 def toy_pairs(count: int = 12) -> list[list[dict]]:
-    from medllm_local.prompts import case_prompt, chat_messages
+    from medllm_local.core.prompts import case_prompt, chat_messages
 
     pairs = []
     for i in range(count):
@@ -161,7 +163,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
 from test_train import toy_pairs, FAST
-from medllm_local import train
+from medllm_local.stages.train import trainer as train
 settings = train.TrainSettings(max_steps=10, **(FAST | dict(save_every=2)))
 train.train(Path({tiny!r}), toy_pairs(), [], Path({out!r}), settings, resume={resume})
 """
@@ -251,7 +253,7 @@ def fake_build(workspace, pairs: list[list[dict]], validation: list[list[dict]],
                documents: dict[int, str] | None = None) -> None:
     """A dataset build as `build` records it (split files plus their catalogue rows, with
     the documents and text hashes the train pairs were made from: none by default)."""
-    from medllm_local.workspace import atomic_write, now
+    from medllm_local.workspace.store import atomic_write, now
 
     folder = workspace.folder("datasets") / "b1"
     folder.mkdir()
@@ -310,7 +312,7 @@ def test_the_app_trains_in_a_child_process_that_stops_and_resumes(tiny, tmp_path
 
 def test_training_refuses_pairs_from_documents_not_approved(tiny, tmp_path, monkeypatch):
     from medllm_local import pipeline
-    from medllm_local.records import Document, Page
+    from medllm_local.core.records import Document, Page
 
     monkeypatch.setenv("MEDLLM_MODELS_DIR", str(tiny.parent))
     workspace = pipeline.open_workspace(tmp_path / "ws")

@@ -58,7 +58,8 @@ SEVENTY_B = "70B (Llama-3.1-70B)"
 def test_fsdp_plan_fits_70b_on_two_24gb_cards_only_with_cpu_offload():
     """The published FSDP-QLoRA recipe: a 70B base on two 24 GB cards needs the shards
     offloaded to CPU memory; on one card, or sharded without offload, it is refused."""
-    from medllm_local import models, train
+    from medllm_local.core import models
+    from medllm_local.stages.train import trainer as train
 
     shape = models.REFERENCE_SHAPES[SEVENTY_B]
     settings = train.TrainSettings()
@@ -76,7 +77,9 @@ def test_under_fsdp_the_4bit_weights_are_stored_as_16_bit(monkeypatch):
     bf16 tensor (bnb_4bit_quant_storage), as FSDP-QLoRA requires; alone, uint8."""
     import torch
 
-    from medllm_local import models, train
+    from medllm_local.core import models
+
+    from medllm_local.stages.train import trainer as train
 
     plan = train.hardware_plan(train.TrainSettings(), models.REFERENCE_SHAPES["8B (Llama-3.1-8B)"],
                                cuda=True, gpu_gib=24.0)
@@ -91,7 +94,7 @@ def test_under_fsdp_the_4bit_weights_are_stored_as_16_bit(monkeypatch):
 def _stop_vote(rank: int, port: int, results) -> None:
     import torch.distributed as dist
 
-    from medllm_local.train import stop_everywhere
+    from medllm_local.stages.train.trainer import stop_everywhere
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
                             world_size=2)

@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 import pytest
 
 from medllm_local import pipeline
-from medllm_local.prompts import SYSTEM_PROMPT
-from medllm_local.transcript import Transcript, render, transcript_text
+from medllm_local.core.prompts import SYSTEM_PROMPT
+from medllm_local.stages.chat.transcript import Transcript, render, transcript_text
 
 WHEN = datetime(2026, 11, 3, 14, 5, tzinfo=timezone.utc)
 MESSAGES = [

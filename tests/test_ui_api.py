@@ -48,7 +48,7 @@ def client(app):
 
 @pytest.fixture(scope="module")
 def workspace(app):
-    from medllm_local.workspace import Workspace
+    from medllm_local.workspace.store import Workspace
 
     return Workspace.open(app.workspace)
 
@@ -178,7 +178,8 @@ def test_a_bad_case_form_says_why_and_never_logs_the_conversation(client, app):
 
 
 def test_deid_options_saved_in_settings_apply_unless_given_explicitly(client, workspace):
-    from medllm_local import deid, pipeline
+    from medllm_local import pipeline
+    from medllm_local.stages.deid import engine as deid
 
     note = client.predict(0.6, 0, False, "year", api_name="/settings_save_deid_options")
     assert note.startswith("Saved")

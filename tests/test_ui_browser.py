@@ -110,7 +110,7 @@ def test_documents_tab_ingests_uploads_and_the_demo_reports(app_process, browser
 
 def test_review_tab_deidentifies_rejects_adds_and_approves(app_process, browser_page, tmp_path):
     from conftest import run_cli
-    from medllm_local.workspace import Workspace
+    from medllm_local.workspace.store import Workspace
 
     page, _ = browser_page
     demo = app_process.workspace / "inbox" / "demo-reports" / "demo-pneumonia.txt"
@@ -171,7 +171,8 @@ def test_export_tab_exports_a_run_and_shows_every_check(tiny, tmp_path, monkeypa
     import shutil
 
     from conftest import AppProcess
-    from medllm_local import pipeline, train
+    from medllm_local import pipeline
+    from medllm_local.stages.train import trainer as train
     from test_train import FAST, fake_build, toy_pairs
 
     shutil.copytree(tiny, tmp_path / "models" / "tiny-llama")
@@ -212,7 +213,7 @@ def test_evaluate_tab_runs_eval_as_a_job_and_reports_why_it_cannot(app_process, 
 
 def test_case_form_gives_a_ranked_differential_table_and_similar_past_cases(
         app_process, browser_page, tmp_path):
-    from medllm_local.workspace import Workspace
+    from medllm_local.workspace.store import Workspace
     from test_chat import fill_archive
 
     fill_archive(Workspace.open(app_process.workspace))  # the app reads the archive per question
@@ -272,7 +273,7 @@ def test_dataset_tab_filters_accepts_augmented_pairs_and_edits_an_answer(tmp_pat
     searches, accepts them in bulk, and saves a corrected answer."""
     from conftest import AppProcess
     from medllm_local import pipeline
-    from medllm_local.dataset import BuildSettings
+    from medllm_local.stages.dataset.build import BuildSettings
 
     workspace = pipeline.open_workspace(tmp_path / "ws")
     pipeline.ingest(workspace, [workspace.folder("inbox") / pipeline.DEMO_INBOX])

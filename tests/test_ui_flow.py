@@ -35,7 +35,7 @@ WATCH_CHAT = """() => {
 def models_dir(tmp_path, monkeypatch):
     """A models folder of this test's own (the export registers itself there), holding
     the embedded model's converted copy so training does not convert it again."""
-    from medllm_local import models
+    from medllm_local.core import models
 
     converted = models.ensure_hf_copy()
     folder = tmp_path / "models"

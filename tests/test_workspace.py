@@ -13,8 +13,8 @@ import time
 import pytest
 
 from conftest import PYTHON, ROOT
-from medllm_local.records import Document, Page
-from medllm_local.workspace import (FOLDERS, SCHEMA_VERSION, Workspace, WorkspaceError,
+from medllm_local.core.records import Document, Page
+from medllm_local.workspace.store import (FOLDERS, SCHEMA_VERSION, Workspace, WorkspaceError,
                                     atomic_write, sha256_bytes)
 
 
@@ -110,8 +110,8 @@ def test_atomic_write_failure_keeps_the_old_file(tmp_path):
 
 WRITER = """
 import sys
-from medllm_local.records import Document, Page
-from medllm_local.workspace import Workspace, sha256_bytes
+from medllm_local.core.records import Document, Page
+from medllm_local.workspace.store import Workspace, sha256_bytes
 ws = Workspace.open(sys.argv[1])
 tag, count = sys.argv[2], int(sys.argv[3])
 print("ready", flush=True)

@@ -7,10 +7,10 @@ patient key never leave the catalogue this way.
 
 from __future__ import annotations
 
-from medllm_local import similar
-from medllm_local.prompts import CaseForm, case_text
-from medllm_local.sections import main_diagnosis, parse_sections
-from medllm_local.workspace import Workspace
+from medllm_local.stages.chat import similar
+from medllm_local.core.prompts import CaseForm, case_text
+from medllm_local.core.sections import main_diagnosis, parse_sections
+from medllm_local.workspace.store import Workspace
 
 
 def archived_cases(workspace: Workspace) -> list[dict]:

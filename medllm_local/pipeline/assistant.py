@@ -7,10 +7,16 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from medllm_local import chat, models, offline, transcript
-from medllm_local.prompts import CaseForm, case_form_prompt, case_prompt
-from medllm_local.records import ChatAnswer, ModelInfo, to_json
-from medllm_local.workspace import Workspace, atomic_write
+from medllm_local.stages.chat import answer as chat
+
+from medllm_local.core import models
+
+from medllm_local.core import offline
+
+from medllm_local.stages.chat import transcript
+from medllm_local.core.prompts import CaseForm, case_form_prompt, case_prompt
+from medllm_local.core.records import ChatAnswer, ModelInfo, to_json
+from medllm_local.workspace.store import Workspace, atomic_write
 
 CONVERSATIONS = "conversations"  # under the workspace's exports/ folder
 

@@ -14,12 +14,16 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from medllm_local import augment, chat, models
-from medllm_local.abbreviations import medical_words
-from medllm_local.dataset import BuildSettings
+from medllm_local.stages.dataset import augment
+
+from medllm_local.stages.chat import answer as chat
+
+from medllm_local.core import models
+from medllm_local.core.abbreviations import medical_words
+from medllm_local.stages.dataset.build import BuildSettings
 from medllm_local.pipeline.cleaning import user_dictionary, user_words
-from medllm_local.records import Pair
-from medllm_local.workspace import Workspace
+from medllm_local.core.records import Pair
+from medllm_local.workspace.store import Workspace
 
 USER_SYNONYMS = "synonyms.tsv"  # the user's own groups, in the workspace folder
 REVIEWS = ("pending", "accepted", "rejected")

@@ -14,18 +14,17 @@ import json
 import time
 from pathlib import Path
 
-from medllm_local import clean
-from medllm_local.abbreviations import merged_abbreviations, parse_words
-from medllm_local.ingest import IngestSettings
-from medllm_local.pipeline.common import GateError, ProgressCallback
-from medllm_local.records import to_json
-from medllm_local.surrogates import SurrogateMap
-from medllm_local.workspace import Workspace, atomic_write, sha256_bytes
+from medllm_local.stages import clean
+from medllm_local.core.abbreviations import merged_abbreviations, parse_words
+from medllm_local.stages.ingest.read import IngestSettings
+from medllm_local.pipeline.common import SURROGATE_MAP, GateError, ProgressCallback
+from medllm_local.core.records import to_json
+from medllm_local.stages.deid.surrogates import SurrogateMap
+from medllm_local.workspace.store import Workspace, atomic_write, sha256_bytes
 
 # The user's own additions, in the workspace folder (same form as medllm_local/data).
 USER_ABBREVIATIONS = "abbreviations.tsv"
 USER_WORDS = "medical-words.txt"
-SURROGATE_MAP = "surrogate-map.sqlite"  # as in pipeline.privacy (raw/)
 
 
 def clean_file_for(sha256: str) -> str:
@@ -324,7 +323,7 @@ def page_image(workspace: Workspace, document_id: int, page: int, dpi: int = 110
     if row["kind"] == "pdf":
         import pypdfium2
 
-        from medllm_local.ingest_pdf import render_page
+        from medllm_local.stages.ingest.pdf import render_page
 
         pdf = pypdfium2.PdfDocument(data)
         try:  # capped like OCR rendering: a huge page box must not take GBs in the app

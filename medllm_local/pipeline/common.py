@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from medllm_local.workspace import CATALOGUE_NAME, DEFAULT_WORKSPACE, Workspace
+from medllm_local.workspace.store import CATALOGUE_NAME, DEFAULT_WORKSPACE, Workspace
 
 ProgressCallback = Callable[[int, int, str], None]  # (done, total, what is being done)
 DEMO_INBOX = "demo-reports"
@@ -23,7 +23,7 @@ def open_workspace(path: str | Path | None = None) -> Workspace:
     tempfile.tempdir = str(workspace.temp_folder())
     demo_folder = workspace.folder("inbox") / DEMO_INBOX
     if is_new and not demo_folder.exists():
-        from medllm_local.demo import write_demo_reports
+        from medllm_local.core.demo_reports import write_demo_reports
 
         write_demo_reports(demo_folder)
     return workspace

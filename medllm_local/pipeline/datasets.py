@@ -7,13 +7,15 @@ import dataclasses
 import json
 from pathlib import Path
 
-from medllm_local import dataset, models
+from medllm_local.stages.dataset import build as dataset
+
+from medllm_local.core import models
 from medllm_local.pipeline.augmenting import augment_train, augmentation_counts
 from medllm_local.pipeline.cleaning import training_text
 from medllm_local.pipeline.common import GateError, ProgressCallback
 from medllm_local.pipeline.feedback import approved_feedback
 from medllm_local.pipeline.privacy import approved_hashes, rejected_texts, residual_scan
-from medllm_local.workspace import Workspace, atomic_write, now
+from medllm_local.workspace.store import Workspace, atomic_write, now
 
 SOURCES_FILE = "sources.json"  # in each build folder: the de-identified text each document had
 REBUILD = "build the dataset again from the approved text: python3 launch.py build"

@@ -11,10 +11,10 @@ from medllm_local.pipeline.documents import ingest
 from medllm_local.pipeline.assistant import chat_answer
 from medllm_local.pipeline.evaluation import eval_models
 from medllm_local.pipeline.exporting import export_run
-from medllm_local.records import to_json
+from medllm_local.core.records import to_json
 from medllm_local.pipeline.privacy import approve_documents, deid_documents
 from medllm_local.pipeline.training import train_run
-from medllm_local.train import TrainSettings
+from medllm_local.stages.train.trainer import TrainSettings
 
 STAGES = ("ingest", "deid", "clean", "build", "train", "export", "eval", "chat")
 # A few LoRA steps on the embedded model: enough to see the loss fall on a CPU in minutes.

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from medllm_local import ingest as ingest_stage
-from medllm_local.ingest_worker import IsolatedReader
+from medllm_local.stages.ingest import read as ingest_stage
+from medllm_local.stages.ingest.worker import IsolatedReader
 from medllm_local.pipeline.common import ProgressCallback
-from medllm_local.records import to_json
-from medllm_local.workspace import Workspace
+from medllm_local.core.records import to_json
+from medllm_local.workspace.store import Workspace
 
 
 def ingest(
@@ -23,7 +23,7 @@ def ingest(
     is stored (raw copy, text, catalogue row) as soon as it is read, so a stopped or
     crashed batch resumes by running it again: stored files are skipped by hash.
     A bad file is reported with its reason and the batch goes on. Files are read in a
-    child process under a memory and time limit (ingest_worker.py): a bomb fails alone."""
+    child process under a memory and time limit (stages/ingest/worker.py): a bomb fails alone."""
     settings = settings or ingest_stage.IngestSettings()
     total = ingest_stage.count_sources(paths, exclude=workspace.managed_paths())
     results: list[ingest_stage.IngestResult] = []

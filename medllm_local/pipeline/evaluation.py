@@ -9,11 +9,15 @@ import json
 import re
 from pathlib import Path
 
-from medllm_local import dataset, evaluate, models
+from medllm_local.stages.dataset import build as dataset
+
+from medllm_local.stages import evaluate
+
+from medllm_local.core import models
 from medllm_local.pipeline.datasets import freeze_test_split, require_current_build
 from medllm_local.pipeline.training import latest_build
-from medllm_local.prompts import task_of
-from medllm_local.workspace import Workspace, atomic_write, now
+from medllm_local.core.prompts import task_of
+from medllm_local.workspace.store import Workspace, atomic_write, now
 
 COMPARED = ("top1", "mrr", "exact_match", "rouge_l")
 

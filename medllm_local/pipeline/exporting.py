@@ -9,8 +9,12 @@ import json
 import re
 from pathlib import Path
 
-from medllm_local import export, models, train
-from medllm_local.workspace import Workspace, now
+from medllm_local.stages import export
+
+from medllm_local.core import models
+
+from medllm_local.stages.train import trainer as train
+from medllm_local.workspace.store import Workspace, now
 
 
 def held_out_pairs(config: dict) -> list[list[dict]]:

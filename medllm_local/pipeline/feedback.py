@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 
-from medllm_local import deid
+from medllm_local.stages.deid import engine as deid
 from medllm_local.pipeline.common import GateError
 from medllm_local.pipeline.privacy import SURROGATE_KEY, SURROGATE_MAP, saved_deid_settings
-from medllm_local.prompts import SYSTEM_PROMPT, task_of
-from medllm_local.records import Pair
-from medllm_local.surrogates import SurrogateMap, Surrogates, load_secret
-from medllm_local.workspace import Workspace, now, sha256_bytes
+from medllm_local.core.prompts import SYSTEM_PROMPT, task_of
+from medllm_local.core.records import Pair
+from medllm_local.stages.deid.surrogates import SurrogateMap, Surrogates, load_secret
+from medllm_local.workspace.store import Workspace, now, sha256_bytes
 
 FEEDBACK_TASK = "feedback"  # the task of a pair whose question follows no template
 

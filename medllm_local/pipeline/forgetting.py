@@ -15,8 +15,8 @@ import sqlite3
 from pathlib import Path
 
 from medllm_local.pipeline.common import SURROGATE_MAP
-from medllm_local.textnorm import fold_value
-from medllm_local.workspace import Workspace, now
+from medllm_local.core.textnorm import fold_value
+from medllm_local.workspace.store import Workspace, now
 
 PASSAGE = 40  # characters: a report's line this long, found in chat feedback, ties the two
 REBUILD = "python3 launch.py build"

@@ -12,24 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from medllm_local.models import PROJECT_ROOT
-from medllm_local.workspace import Workspace, now
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a finished child we started stays a zombie until reaped: that is not alive
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-        return waited == 0
-    except ChildProcessError:
-        return True
+from medllm_local.core.files import pid_alive
+from medllm_local.core.models import PROJECT_ROOT
+from medllm_local.workspace.store import Workspace, now
 
 
 def is_job_process(pid: int | None, job_id: int) -> bool:

@@ -12,14 +12,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from medllm_local import dataset
+from medllm_local.stages.dataset import build as dataset
 from medllm_local.pipeline.cleaning import training_text
 from medllm_local.pipeline.common import GateError
 from medllm_local.pipeline.datasets import current_documents
 from medllm_local.pipeline.feedback import feedback_pairs
 from medllm_local.pipeline.privacy import rejected_texts, require_approved, residual_scan
-from medllm_local.records import Pair
-from medllm_local.workspace import Workspace, atomic_write, now
+from medllm_local.core.records import Pair
+from medllm_local.workspace.store import Workspace, atomic_write, now
 
 EXPORT_FOLDER = "exports"  # under datasets/: files a person exported by hand
 EXTENSIONS = {"messages": "jsonl", "sharegpt": "jsonl", "alpaca": "jsonl", "csv": "csv"}

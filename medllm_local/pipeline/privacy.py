@@ -8,16 +8,14 @@ import re
 import secrets
 from pathlib import Path
 
-from medllm_local import deid
-from medllm_local import ingest as ingest_stage
-from medllm_local.ingest_worker import IsolatedReader
-from medllm_local.pipeline.common import GateError, ProgressCallback
-from medllm_local.records import Finding, to_json
-from medllm_local.surrogates import SurrogateMap, Surrogates, load_secret
-from medllm_local.textnorm import fold_value
-from medllm_local.workspace import Workspace, sha256_bytes
-
-SURROGATE_KEY, SURROGATE_MAP = "surrogate.key", "surrogate-map.sqlite"
+from medllm_local.stages.deid import engine as deid
+from medllm_local.stages.ingest import read as ingest_stage
+from medllm_local.stages.ingest.worker import IsolatedReader
+from medllm_local.pipeline.common import SURROGATE_KEY, SURROGATE_MAP, GateError, ProgressCallback
+from medllm_local.core.records import Finding, to_json
+from medllm_local.stages.deid.surrogates import SurrogateMap, Surrogates, load_secret
+from medllm_local.core.textnorm import fold_value
+from medllm_local.workspace.store import Workspace, sha256_bytes
 
 
 def deid_files(paths: list[str | Path], settings: deid.DeidSettings | None = None) -> dict:

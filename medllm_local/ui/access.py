@@ -10,7 +10,7 @@ import math
 import socket
 import time
 
-from medllm_local.offline import ip_of
+from medllm_local.core.offline import ip_of
 
 LOOPBACK_NAMES = {"127.0.0.1", "localhost", "[::1]"}
 

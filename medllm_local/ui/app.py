@@ -15,9 +15,11 @@ import os
 import threading
 from pathlib import Path
 
-from medllm_local import offline, pipeline
-from medllm_local.deid import DeidSettings
-from medllm_local.ingest import IngestSettings
+from medllm_local import pipeline
+
+from medllm_local.core import offline
+from medllm_local.stages.deid.engine import DeidSettings
+from medllm_local.stages.ingest.read import IngestSettings
 from medllm_local.ui import access
 from medllm_local.ui.chat_tab import build_chat_tab
 from medllm_local.ui.clean_tab import build_clean_tab
@@ -26,7 +28,7 @@ from medllm_local.ui.eval_tab import build_eval_tab
 from medllm_local.ui.export_tab import build_export_tab
 from medllm_local.ui.review import build_review_tab
 from medllm_local.ui.train_tab import build_train_tab
-from medllm_local.workspace import UPLOADS_FOLDER, Workspace
+from medllm_local.workspace.store import UPLOADS_FOLDER, Workspace
 
 DISCLAIMER = (
     "This assistant supports, and does not replace, clinical judgement. "

@@ -14,11 +14,13 @@ from __future__ import annotations
 import dataclasses
 import typing
 
-from medllm_local import models, pipeline
-from medllm_local.chat import ChatSettings, DifferentialSettings
+from medllm_local import pipeline
+
+from medllm_local.core import models
+from medllm_local.stages.chat.answer import ChatSettings, DifferentialSettings
 from medllm_local.pipeline import feedback
-from medllm_local.prompts import CaseForm, case_form_prompt
-from medllm_local.workspace import Workspace
+from medllm_local.core.prompts import CaseForm, case_form_prompt
+from medllm_local.workspace.store import Workspace
 
 DIFFERENTIAL_COLUMNS = ["rank", "diagnosis", "likelihood", "supporting findings", "opposing findings"]
 FEEDBACK_COLUMNS = ["id", "status", "rating", "question (de-identified)", "answer to learn (de-identified)"]

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from medllm_local import pipeline
-from medllm_local.clean import STEPS
-from medllm_local.workspace import Workspace
+from medllm_local.stages.clean import STEPS
+from medllm_local.workspace.store import Workspace
 
 DOCUMENT_COLUMNS = ["document", "file", *STEPS, "cleaned"]
 CHANGE_COLUMNS = ["change", "step", "line", "before", "after", "why", "reverted"]

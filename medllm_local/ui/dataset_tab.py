@@ -6,10 +6,10 @@ Every action is a pipeline call; this module only gathers inputs and shows resul
 from __future__ import annotations
 
 from medllm_local import pipeline
-from medllm_local.augment import METHODS
-from medllm_local.dataset import FORMATS, BuildSettings
+from medllm_local.stages.dataset.augment import METHODS
+from medllm_local.stages.dataset.build import FORMATS, BuildSettings
 from medllm_local.pipeline.pairs import PairFilter, export_pairs, get_pair, list_pairs
-from medllm_local.workspace import Workspace
+from medllm_local.workspace.store import Workspace
 
 PAIR_COLUMNS = ["pair", "split", "task", "document", "origin", "review", "question", "answer",
                 "edited", "excluded"]

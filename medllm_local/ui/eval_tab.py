@@ -3,8 +3,10 @@ frozen test split, and see the metrics side by side, the differences, and the re
 
 from __future__ import annotations
 
-from medllm_local import models, pipeline
-from medllm_local.workspace import Workspace
+from medllm_local import pipeline
+
+from medllm_local.core import models
+from medllm_local.workspace.store import Workspace
 
 METRIC_COLUMNS = ["model", "cases", "top1", "top1 95% CI", "topk", "mrr", "exact match", "rouge-L",
                   "bleu", "perplexity"]

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from medllm_local import pipeline
-from medllm_local.export import QUANT_TYPES
-from medllm_local.workspace import Workspace
+from medllm_local.stages.export import QUANT_TYPES
+from medllm_local.workspace.store import Workspace
 
 CHECK_COLUMNS = ["check", "result", "detail"]
 

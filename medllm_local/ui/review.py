@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from medllm_local import pipeline
-from medllm_local.workspace import Workspace
+from medllm_local.workspace.store import Workspace
 
 FINDING_COLUMNS = ["finding", "text", "type", "score", "found by", "decision"]
 

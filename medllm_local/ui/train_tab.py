@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from medllm_local import models, pipeline
-from medllm_local.train import TrainSettings
-from medllm_local.workspace import Workspace
+from medllm_local import pipeline
+
+from medllm_local.core import models
+from medllm_local.stages.train.trainer import TrainSettings
+from medllm_local.workspace.store import Workspace
 
 # The settings shown in the form; the others keep their defaults (the CLI has them all).
 FORM_FIELDS = ("epochs", "max_steps", "learning_rate", "batch_size", "max_length", "lora_r",

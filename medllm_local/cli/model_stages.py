@@ -1,0 +1,127 @@
+"""The command line's model stages (train, export, eval): thin faces over pipeline.py,
+kept apart from cli/main.py only for length. Each returns the stage's JSON report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from medllm_local.cli.args import PartialFailure, open_workspace, settings_from_args
+
+
+def cmd_train(args: argparse.Namespace) -> dict:
+    import signal
+    import threading
+
+    from medllm_local import pipeline
+    from medllm_local.stages.train.trainer import TrainSettings
+
+    settings = settings_from_args(TrainSettings, args)
+    if args.plan:
+        report = pipeline.plan_training(args.model, settings)
+        if not args.json:
+            print(report["advice"] if not report["fits"] else json.dumps(report["plan"], indent=2))
+        return report
+    workspace = open_workspace(args)
+    if args.list:
+        runs = pipeline.list_runs(workspace)
+        if not args.json:
+            for run in runs:
+                print(f"run {run['run']}: {run['status']}, {run['base_model']}, steps {run['steps']}, "
+                      f"final loss {run['final_loss']}" + (f", from run {run['parent_run']}"
+                                                            if run["parent_run"] else ""))
+        return {"runs": runs}
+    # Ctrl-C or the app's Stop (SIGTERM): save a checkpoint at the next step, then end.
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def progress(row: dict) -> None:
+        parts = [f"step {row['step']}/{row['max_steps']}"]
+        parts += [f"{key} {row[key]:.4g}" for key in ("loss", "eval_loss", "learning_rate") if key in row]
+        parts.append(f"{row['tokens_per_second']:.0f} tok/s")
+        if row.get("eta_seconds") is not None:
+            parts.append(f"eta {row['eta_seconds']:.0f} s")
+        print("train: " + ", ".join(parts), file=sys.stderr, flush=True)
+
+    report = pipeline.train_run(workspace, args.model, settings, resume_run=args.resume,
+                                parent_run=args.parent, job_id=args.job, stop=stop,
+                                progress=progress)
+    if not args.json and report.get("rank", 0) == 0:
+        state = "stopped (resume with --resume)" if report["stopped"] else "finished"
+        print(f"run {report['run']} {state} after {report['steps']} steps; adapter: {report['adapter']}")
+        print(f"final loss {report['losses'][-1] if report['losses'] else '-'}, "
+              f"{report['tokens_per_second']} tokens/s, peak memory {report['peak_memory_gib']} GiB")
+    return report
+
+
+def cmd_export(args: argparse.Namespace) -> dict:
+    from tqdm import tqdm
+
+    from medllm_local import pipeline
+    from medllm_local.stages.export import ExportSettings
+
+    workspace = open_workspace(args)
+    if args.list:
+        exports = pipeline.list_exports(workspace)
+        if not args.json:
+            for item in exports:
+                print(f"export {item['export']}: run {item['run']} {item['quant']} {item['status']}: {item['gguf']}")
+        return {"exports": exports}
+    if args.run is None:
+        raise ValueError("give the run to export (see `train --list`)")
+    with tqdm(total=5, unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
+        def progress(step: str, done: int, total: int) -> None:
+            bar.n = done
+            bar.set_description(step)
+            bar.refresh()
+            if args.job is not None:  # started by the app: it polls these rows
+                from medllm_local.pipeline.jobs import record_progress
+
+                record_progress(workspace, args.job, done, total, step)
+
+        report = pipeline.export_run(workspace, args.run, settings_from_args(ExportSettings, args),
+                                     progress)
+    if not args.json:
+        for check in report["checks"]:
+            print(f"{'ok  ' if check['passed'] else 'FAIL'} {check['name']}: {check['detail']}")
+        print(f"GGUF: {report['gguf']}" + (f" with LoRA {report['lora']}" if report["lora"] else ""))
+        print(f"Ollama Modelfile: {report['modelfile']}")
+    if not report["passed"]:
+        raise PartialFailure("a check failed; the files are kept for inspection", report)
+    return report
+
+
+def cmd_eval(args: argparse.Namespace) -> dict:
+    from tqdm import tqdm
+
+    from medllm_local import pipeline
+    from medllm_local.stages.evaluate import EvalSettings
+
+    with tqdm(total=0, unit="case", file=sys.stderr, dynamic_ncols=True) as bar:
+        workspace = open_workspace(args)
+
+        def progress(done: int, total: int, what: str) -> None:
+            bar.total = total
+            bar.n = done
+            bar.set_description(what[:40])
+            bar.refresh()
+            if args.job is not None:  # started by the app: it polls these rows
+                from medllm_local.pipeline.jobs import record_progress
+
+                record_progress(workspace, args.job, done, total, what)
+
+        report = pipeline.eval_models(workspace, args.model or [None], args.cases,
+                                      settings_from_args(EvalSettings, args), progress)
+    if not args.json:
+        for item in report["models"]:
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in item["metrics"].items()
+                              if isinstance(v, float) and not k.endswith("_ci95"))
+            print(f"{item['model']}: {shown}")
+        for c in report["comparisons"]:
+            print(f"{c['metric']}: {c['to']} - {c['from']} = {c['difference']:+.3f} "
+                  f"(95% CI {c['ci95'][0]:+.3f} to {c['ci95'][1]:+.3f})"
+                  + (", within noise" if c["within_noise"] else ""))
+        print(f"report: {report['report']}")
+    return report

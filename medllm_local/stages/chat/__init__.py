@@ -1,0 +1,1 @@
+"""Chat: answering on a GGUF, similar cases, and the differential's transcript."""

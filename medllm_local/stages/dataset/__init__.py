@@ -1,0 +1,1 @@
+"""Dataset: de-identified reports -> (instruction, response) pairs, splits, formats, augmentation."""

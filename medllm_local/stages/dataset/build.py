@@ -1,0 +1,251 @@
+"""Dataset: de-identified reports -> (instruction, response) pairs -> train / validation /
+test splits, and the chat-data formats people already use.
+
+Pairs come from the report's own sections (core/sections.py): the most likely diagnosis, the
+ranked differential and the plan are the targets; the history, examination and results
+are the input, and a target section never appears in its own input. Splits are made by
+document (by patient when known), never by pair, so no case is on both sides.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import random
+from dataclasses import dataclass, field
+
+from medllm_local.stages.dataset.augment import METHODS as AUGMENT_METHODS
+from medllm_local.core.prompts import SYSTEM_PROMPT, case_prompt, case_text, differential_answer
+from medllm_local.core.records import Pair
+from medllm_local.core.sections import main_diagnosis, numbered_items, parse_sections
+
+FORMATS = ("messages", "sharegpt", "alpaca", "csv")
+CSV_COLUMNS = ["instruction", "input", "output", "system", "task", "augmented"]
+
+
+@dataclass
+class BuildSettings:
+    """How pairs and splits are made. The CLI's build options come from these."""
+
+    tasks: str = field(default="diagnosis,differential,treatment", metadata={
+        "help": "comma-separated tasks: diagnosis, differential, treatment"})
+    validation_fraction: float = field(default=0.15, metadata={"help": "share of documents"})
+    test_fraction: float = field(default=0.15, metadata={"help": "share of documents"})
+    min_test_documents: int = field(default=1, metadata={
+        "help": "at least this many documents in test (when there are 3 or more)"})
+    seed: int = field(default=13, metadata={"help": "fixed seed: the same documents, the same splits"})
+    grow_test: bool = field(default=False, metadata={
+        "help": "let new documents join a test split that is frozen (used by an evaluation)"})
+    augment: str = field(default="", metadata={
+        "help": "augment the train split: comma-separated abbreviations, synonyms, fillers, "
+                "paraphrase (the local model; slow); only pairs a person accepted are written"})
+    augment_per_pair: int = field(default=1, metadata={
+        "help": "at most this many variants of each train pair per augmentation method"})
+    paraphrase_model: str = field(default="", metadata={
+        "help": "GGUF that rewords instructions (default: the embedded model)"})
+    paraphrase_tokens: int = field(default=48, metadata={
+        "help": "most tokens of one reworded instruction"})
+
+    def __post_init__(self) -> None:
+        unknown = set(self.task_list) - {"diagnosis", "differential", "treatment"}
+        if unknown or not self.task_list:
+            raise ValueError(f"unknown tasks: {', '.join(sorted(unknown)) or '(none given)'}")
+        unknown = set(self.augment_list) - set(AUGMENT_METHODS)
+        if unknown:
+            raise ValueError(f"unknown augmentation {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(AUGMENT_METHODS)}")
+        if not 1 <= self.augment_per_pair <= 20 or not 8 <= self.paraphrase_tokens <= 256:
+            raise ValueError("augment-per-pair must be 1 to 20 and paraphrase-tokens 8 to 256")
+        if not (0 <= self.validation_fraction < 1 and 0 <= self.test_fraction < 1
+                and self.validation_fraction + self.test_fraction < 1):
+            raise ValueError("validation and test fractions must be in [0, 1) and sum below 1")
+
+    @property
+    def task_list(self) -> list[str]:
+        return [t.strip() for t in self.tasks.split(",") if t.strip()]
+
+    @property
+    def augment_list(self) -> list[str]:
+        return [m.strip() for m in self.augment.split(",") if m.strip()]
+
+
+@dataclass
+class DocumentPairs:
+    """What one document gave: its pairs, the sections found, or why it gave none."""
+
+    document_id: int
+    pairs: list[Pair]
+    sections: list[str]
+    problem: str | None = None
+
+
+def pairs_for_document(document_id: int, text: str, tasks: list[str]) -> DocumentPairs:
+    """The pairs one de-identified report gives, one phrasing per task chosen by the
+    document (so the wording varies across the dataset but a rebuild is identical)."""
+    parsed = parse_sections(text)
+    case = case_text(parsed.sections)  # core/prompts.py: the chat's case form too
+    if not case:
+        return DocumentPairs(document_id, [], parsed.found, "no history or findings sections found")
+    phrasing = int(hashlib.sha256(str(document_id).encode()).hexdigest(), 16) % 3
+    diagnosis = main_diagnosis(parsed)
+    targets: dict[str, tuple[str, str | None]] = {}
+    if "diagnosis" in tasks and diagnosis:
+        targets["diagnosis"] = (diagnosis, None)
+    differential = numbered_items(parsed.sections.get("differential", ""))
+    if "differential" in tasks and len(differential) >= 2:
+        targets["differential"] = (differential_answer(differential), None)
+    plan = parsed.sections.get("plan") or parsed.sections.get("assessment_plan")
+    if "treatment" in tasks and plan and diagnosis:
+        targets["treatment"] = (plan.strip(), diagnosis)
+    pairs = []
+    for task, (answer, given_diagnosis) in targets.items():
+        prompt = case_prompt(task, case, phrasing, diagnosis=given_diagnosis)
+        leaked = answer if task == "diagnosis" else differential[0] if task == "differential" else ""
+        if leaked and leaked.lower() in prompt.lower():
+            continue  # the answer is written in the input itself: no question left to ask
+        pairs.append(Pair(task=task, document_id=document_id, reference=answer, messages=[
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": answer}]))
+    problem = None if pairs else "no diagnosis, differential or plan could be read"
+    return DocumentPairs(document_id, pairs, parsed.found, problem)
+
+
+def assign_splits(groups: dict[int, str], settings: BuildSettings,
+                  existing: dict[int, str] | None = None, test_frozen: bool = False) -> dict[int, str]:
+    """document id -> train / validation / test. Documents of one group (the patient,
+    else the document itself) always land together, and a document keeps the split an
+    earlier build gave it. The first build allocates exactly by the fractions (fixed
+    seed); a group that arrives later is placed by a hash of its key, in proportion, and
+    never in a frozen test split unless ``settings.grow_test``."""
+    existing = {doc: split for doc, split in (existing or {}).items() if doc in groups}
+    if not existing:
+        keys = sorted(set(groups.values()))
+        random.Random(settings.seed).shuffle(keys)
+        n = len(keys)
+        n_test = 0 if test_frozen and not settings.grow_test else round(n * settings.test_fraction)
+        if n >= 3 and not (test_frozen and not settings.grow_test):
+            n_test = max(n_test, min(settings.min_test_documents, n - 2))
+        n_validation = round(n * settings.validation_fraction) if n - n_test >= 2 else 0
+        split_of_key = {key: ("test" if i < n_test else "validation" if i < n_test + n_validation
+                              else "train") for i, key in enumerate(keys)}
+        return {doc: split_of_key[key] for doc, key in groups.items()}
+    split_of_key = {groups[doc]: split for doc, split in existing.items()}
+    test_share = 0.0 if test_frozen and not settings.grow_test else settings.test_fraction
+    for key in sorted(set(groups.values()) - set(split_of_key)):
+        digest = hashlib.sha256(f"{settings.seed}:{key}".encode()).digest()
+        u = int.from_bytes(digest[:8], "big") / 2**64
+        split_of_key[key] = ("test" if u < test_share else
+                             "validation" if u < test_share + settings.validation_fraction else "train")
+    return {doc: split_of_key[key] for doc, key in groups.items()}
+
+
+TOKEN_BINS = (128, 256, 512, 1024, 2048, 4096)
+
+
+def pair_text(pair: Pair) -> str:
+    return "\n".join(m["content"] for m in pair.messages)
+
+
+def dataset_card(by_split: dict[str, list[Pair]], documents: list[DocumentPairs],
+                 duplicates: int, token_lengths: list[int]) -> dict:
+    """What a dataset holds: pairs per task and split, how long the pairs are in the
+    base model's tokens (the choice of max sequence length rests on it), which sections
+    the reports had, and how many duplicate pairs were dropped."""
+    lengths = sorted(token_lengths)  # of every pair, in the base model's tokens
+    histogram = {f"<={edge}": sum(1 for n in lengths if n <= edge and (i == 0 or n > TOKEN_BINS[i - 1]))
+                 for i, edge in enumerate(TOKEN_BINS)}
+    histogram[f">{TOKEN_BINS[-1]}"] = sum(1 for n in lengths if n > TOKEN_BINS[-1])
+    sections: dict[str, int] = {}
+    for document in documents:
+        for name in document.sections:
+            sections[name] = sections.get(name, 0) + 1
+    tasks: dict[str, int] = {}
+    for pairs in by_split.values():
+        for pair in pairs:
+            tasks[pair.task] = tasks.get(pair.task, 0) + 1
+    return {
+        "pairs_per_task": tasks,
+        "pairs_per_split": {split: {task: sum(p.task == task for p in pairs) for task in tasks}
+                            for split, pairs in by_split.items()},
+        "tokens": {"histogram": histogram, "max": lengths[-1] if lengths else 0,
+                   "p95": lengths[int(0.95 * (len(lengths) - 1))] if lengths else 0},
+        "documents": len(documents),
+        "documents_per_section": sections,
+        "duplicate_pairs_removed": duplicates,
+    }
+
+
+# -- formats -----------------------------------------------------------------------------
+def to_record(pair: Pair, fmt: str) -> dict:
+    """One pair in a chat-data format (``messages`` is the project's own). Every format
+    carries the task (and the augmentation method, when there is one) as extra fields,
+    which other tools ignore and ``from_record`` reads back."""
+    system, user, assistant = (m["content"] for m in pair.messages)
+    extra = {"task": pair.task, **({"augmented": pair.augmented} if pair.augmented else {})}
+    if fmt == "messages":
+        return {"messages": pair.messages, **extra}
+    if fmt == "sharegpt":
+        return {"conversations": [{"from": "system", "value": system},
+                                  {"from": "human", "value": user},
+                                  {"from": "gpt", "value": assistant}], **extra}
+    if fmt in ("alpaca", "csv"):
+        instruction, _, rest = user.partition("\n\n")
+        return {"instruction": instruction, "input": rest, "output": assistant, "system": system,
+                **extra}
+    raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+
+
+def from_record(record: dict, task: str = "imported") -> Pair:
+    """A pair from any supported record: messages, ShareGPT, Alpaca, or a two-column row."""
+    if "messages" in record:
+        messages = [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
+    elif "conversations" in record:
+        roles = {"system": "system", "human": "user", "user": "user", "gpt": "assistant",
+                 "assistant": "assistant"}
+        messages = [{"role": roles[m["from"]], "content": m["value"]} for m in record["conversations"]]
+    elif "instruction" in record or "prompt" in record:
+        user = record.get("instruction") or record.get("prompt") or ""
+        if record.get("input"):
+            user = f"{user}\n\n{record['input']}"
+        messages = [{"role": "user", "content": user},
+                    {"role": "assistant", "content": record.get("output") or record.get("response") or ""}]
+    else:
+        raise ValueError("not a pair: expected messages, conversations, instruction/output "
+                         "or prompt/response")
+    if messages[0]["role"] != "system":
+        messages.insert(0, {"role": "system", "content": record.get("system") or SYSTEM_PROMPT})
+    if [m["role"] for m in messages] != ["system", "user", "assistant"] or not messages[2]["content"]:
+        raise ValueError("a pair needs one question and one non-empty answer")
+    return Pair(task=record.get("task") or task, messages=messages, reference=messages[2]["content"],
+                augmented=record.get("augmented") or "")
+
+
+def dump(pairs: list[Pair], fmt: str) -> str:
+    """Pairs as file text: JSON lines, or CSV with instruction/input/output columns."""
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for pair in pairs:
+            writer.writerow(to_record(pair, "csv"))
+        return buffer.getvalue()
+    return "".join(json.dumps(to_record(p, fmt), ensure_ascii=False) + "\n" for p in pairs)
+
+
+def load(text: str) -> list[Pair]:
+    """Pairs from JSONL, a JSON list, or CSV (instruction,output or prompt,response
+    columns; two unnamed columns are read as question, answer)."""
+    text = text.lstrip("\ufeff")  # a byte-order mark, as spreadsheet programs write
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        return [from_record(r) for r in json.loads(stripped)]
+    if stripped.startswith("{"):
+        return [from_record(json.loads(line)) for line in text.splitlines() if line.strip()]
+    rows = list(csv.reader(io.StringIO(text)))
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    if {"instruction", "output"} <= set(header) or {"prompt", "response"} <= set(header):
+        return [from_record(dict(zip(header, row))) for row in rows[1:] if any(row)]
+    return [from_record({"instruction": row[0], "output": row[1]}) for row in rows if len(row) >= 2]

@@ -1,0 +1,380 @@
+"""Names, facilities and places found by their words and context, in any letter case.
+
+spaCy's small English model learned names from capitalised news text: it misses "dr
+okafor", "HUSBAND TOM AWARE" and "KAREN" signing a note, and it calls "Denies" or
+"Protonix" a person. This pass does not look at capitals. It reads each word against
+the vocabularies of stages/deid/vocab.py (English, census names, clinical words and drugs, US
+places) and the words around it (titles, roles, relatives, contact verbs, credentials,
+facility words, "lives in"), in the spirit of Philter's safe-list approach: a word that
+is a name and not an English or clinical word is removed wherever it stands; an English
+word that is also a name ("white", "tom") only where the context says it is one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from medllm_local.stages.deid.vocab import Vocabulary, vocabulary
+from medllm_local.core.records import Finding
+
+TITLES = {"dr", "doctor", "mr", "mrs", "ms", "miss", "mx", "prof", "professor", "drs"}
+# Relatives and staff: the next name-like word is a name even when it is also English.
+ROLE_WORDS = {
+    "husband", "wife", "son", "daughter", "dtr", "mother", "mom", "mum", "father", "dad",
+    "sister", "brother", "sis", "bro", "friend", "niece", "nephew", "aunt", "uncle",
+    "grandson", "granddaughter", "grandmother", "grandfather", "grandma", "grandpa",
+    "gdtr", "gson", "hcp", "proxy", "spouse", "partner", "fiance", "fiancee", "girlfriend",
+    "boyfriend", "neighbor", "neighbour", "cousin", "stepson", "stepdaughter", "caregiver",
+    "rn", "np", "resident", "intern", "attending", "fellow", "nurse", "cm", "sw", "chaplain",
+    "pharmacist", "pcp", "hospitalist", "intensivist", "cardiologist", "surgeon",
+    "nephrologist", "neurologist", "oncologist", "pulmonologist", "therapist", "dietitian",
+    "nutritionist", "staff", "housestaff", "covering", "provider", "physician", "doc",
+}
+ROLE_PHRASES = {("house", "staff"), ("case", "manager"), ("social", "worker"),
+                ("spoke", "with"), ("spoke", "to"), ("talked", "with"), ("talked", "to"),
+                ("discussed", "with"), ("seen", "by"), ("care", "of"), ("d", "w"),
+                ("family", "member"), ("next", "of", "kin")}
+PHRASES_BY_FIRST: dict[str, list[tuple[str, ...]]] = {}
+for _phrase in ROLE_PHRASES:
+    PHRASES_BY_FIRST.setdefault(_phrase[0], []).append(_phrase)
+# Weaker: a name follows only when the word is a name and not also English ("per haas").
+WEAK_TRIGGERS = {"per", "with", "w", "by", "called", "paged", "notified", "informed",
+                 "updated", "asked", "told", "from", "to", "cc", "via", "contacted",
+                 "page", "call"}
+CREDENTIALS = {"md", "rn", "np", "pa", "bsn", "lpn", "cna", "rrt", "msw", "lcsw", "pharmd",
+               "phd", "aprn", "crna", "pac", "dnp", "mph", "facp", "facc", "mbbs", "do",
+               "lvn", "cnm", "msn", "fnp", "agnp", "ccm", "rph", "cpht", "cna", "emt", "mba"}
+# Words never part of a name, whatever the lists say.
+STOP = set("""
+a an the and or but if of in on at to from by for with without w wo into onto over under
+is was are were be been being am has have had do does did will would shall should can
+could may might must not no nor yes ok okay
+he she it they we you i me him her his hers its their them our us your my this that these
+those there here where when what which who whom whose why how all any each every some
+none both either neither other another such same own so than too very just only also
+again still then now once later soon today tonight tomorrow yesterday am pm
+aware notified called paged informed updated asked told spoke talked discussed see seen
+saw said says stated states reports reported agrees agreed requests requested wants
+wanted feels felt thinks knows aware at bedside present in to visit visiting visited
+came come coming went going gone left leave leaving arrived arrive stay stayed staying
+will plan plans planned order orders ordered note notes noted review reviewed
+team service services unit floor room bed office clinic phone call calls message
+patient pt pts family member members staff nurse nursing doctor md rn np resident
+attending intern fellow on-call oncall covering consult consulted consulting consults
+re regarding about after before during while since until per via as
+electronically signed dictated transcribed cosigned works worked lives lived stays
+visits case social charge night day primary float travel unit
+""".split())
+# First names that are mostly English words in notes ("son will visit", "may need").
+AMBIGUOUS_FIRST = {"will", "may", "june", "april", "august", "grace", "hope", "faith",
+                   "joy", "rose", "bill", "mark", "pat", "sue", "art", "ray", "don", "guy",
+                   "jack", "frank", "rich", "gene", "dawn", "summer", "autumn", "eve", "lee",
+                   "jean", "earl", "chance", "page", "penny", "max", "sunny", "sky", "sage",
+                   "bob", "bud", "jay", "hunter", "major", "king", "sterling", "miles",
+                   "chase", "rod", "sandy", "cliff", "dale", "glen", "wade", "drew", "pierce"}
+WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+
+
+@dataclass
+class Token:
+    start: int
+    end: int
+    text: str
+    lower: str
+
+
+def _tokens(text: str) -> list[Token]:
+    return [Token(m.start(), m.end(), m.group(), m.group().lower()) for m in WORD.finditer(text)]
+
+
+# Said of a person right after the name ("JURISIC AWARE", "security & Marceron notified").
+AFTER_NAME = {"aware", "notified", "updated", "informed", "paged", "called", "present",
+              "following", "agrees", "agreed", "consented", "tearful", "visited", "visiting",
+              "signed", "reports", "states", "stated", "requests", "declined", "prefers", "family"}
+LIST_JOINS = re.compile(r",[ \t]*|[ \t]+(?:and|&)[ \t]+|[ \t]*&[ \t]*|[ \t]*/[ \t]*|,[ \t]+and[ \t]+")
+ROLE_GAP = re.compile(r"[ \t]*[,:(-]?[ \t]*|[ \t]+is[ \t]+(?:her|his|the)?[ \t]*")
+PARTICLES = {"o", "de", "van", "von", "da", "di", "la", "le", "del", "della", "mac", "st", "al",
+             "el", "ben", "bin", "ter", "den", "der", "du", "dos", "das"}
+DASH_SIGNATURE = re.compile(r"(?:^|[ \t])-{1,2}[ \t]*([A-Za-z][A-Za-z'\-]*(?:[ \t]+[A-Za-z][A-Za-z'\-]*)?)"
+                            r"(?:,?[ \t]*(?:rn|md|np|pa|bsn))?[ \t]*$", re.MULTILINE | re.IGNORECASE)
+SIGN_OFFS = {"best", "thanks", "regards", "sincerely", "cheers", "respectfully", "cordially",
+             "yours", "warmly", "gratefully"}
+NICKNAME = re.compile(r"\b(?:prefers to be called|goes by|known as|nicknamed|aka)[ \t]+$", re.IGNORECASE)
+IS_A_AGE = re.compile(r"^,?[ \t]+(?:is|was)[ \t]+an?[ \t]+\(?\d{1,3}", re.IGNORECASE)
+LABEL_BEFORE = re.compile(r"(?:^|\n)[ \t]*(?:patient|pt|name|patient name|pt name)[ \t]*:[ \t]*$",
+                          re.IGNORECASE)
+
+
+class ContextFinder:
+    """Finds name, facility and place spans in one (folded) text."""
+
+    def __init__(self, vocab: Vocabulary | None = None):
+        from medllm_local.stages.deid.places import PlaceFinder
+
+        self.vocab = vocab or vocabulary()
+        self.places = PlaceFinder(self.vocab, STOP, self._common)
+
+    def _common(self, word: str) -> bool:
+        """An everyday English word (so not a name by itself): in the dictionary and
+        frequent in English text."""
+        from wordfreq import zipf_frequency
+
+        return self.vocab.is_english(word) and zipf_frequency(word, "en") >= 4.0
+
+    def name_like(self, token: Token, strength: str, capitalised: bool = False) -> bool:
+        """Whether ``token`` can start a name, given how strong the context is: 'title'
+        (after Dr.), 'strong' (after a role or relative), 'medium' ("pt", "per", a list),
+        'weak' (after a contact word)."""
+        word = token.lower
+        if word in STOP or word in CREDENTIALS or word in ROLE_WORDS or len(word) < 2 \
+                or not word.isalpha() and "'" not in word:
+            return False
+        if strength == "title":  # "Dr. Cough" and "dr white" are names; "per dr. given" is not
+            if capitalised or self.vocab.is_unknown(word):
+                return True
+            if self.vocab.is_nameish(word):
+                return (not self._common(word) or self.vocab.surnames.get(word, 10**6) < 5000
+                        or self.vocab.first_names.get(word, 10**6) < 500)
+            return not self.vocab.is_clinical(word) and not self._common(word)
+        if self.vocab.is_clinical(word) and not self.vocab.is_name_only(word):
+            return False
+        if self.vocab.is_name_only(word) or self.vocab.is_unknown(word) and strength != "weak":
+            return True
+        if strength == "strong":  # "husband tom", "her husband Arjun White"
+            return word not in AMBIGUOUS_FIRST and (
+                self.vocab.is_nameish(word) or capitalised and not self._common(word))
+        if strength == "medium":
+            return (word not in AMBIGUOUS_FIRST and self.vocab.is_nameish(word)
+                    and not self._common(word))
+        if strength == "weak":
+            return self.vocab.is_unknown(word) and token.text[:1].isupper()
+        return False
+
+    def continues(self, token: Token) -> bool:
+        """A further word of a name already started ("ann REYES", "J. MORROW")."""
+        word = token.lower
+        if word in STOP or word in CREDENTIALS or self.vocab.is_clinical(word) \
+                and not self.vocab.is_name_only(word):
+            return False
+        return (self.vocab.is_nameish(word) or self.vocab.is_unknown(word)
+                or not self._common(word) and word.isalpha() and len(word) > 2)
+
+    def find(self, text: str) -> list[Finding]:
+        scan = _Scan(self, text)
+        scan.run()
+        return scan.found + self.places.find(text, scan.tokens, scan.mixed_case)
+
+
+class _Scan:
+    """One text's tokens and the names found in them."""
+
+    def __init__(self, finder: ContextFinder, text: str):
+        self.finder, self.vocab, self.text = finder, finder.vocab, text
+        self.tokens = _tokens(text)
+        self.mixed_case = is_mixed_case(text)
+        self.found: list[Finding] = []
+
+    # -- helpers -----------------------------------------------------------------------
+    def gap(self, index: int) -> str:
+        """The text between token ``index - 1`` and token ``index``."""
+        return self.text[self.tokens[index - 1].end:self.tokens[index].start]
+
+    def adjacent(self, index: int) -> bool:
+        """Token ``index`` directly follows the one before, as words of a name do."""
+        if not 0 < index < len(self.tokens):
+            return False
+        gap, before = self.gap(index), self.tokens[index - 1].lower
+        if gap.startswith("."):  # "J. Morrow", "Dr. Haas", "St. Albans"; not a full stop
+            return (len(before) == 1 or before in TITLES or before in PARTICLES) \
+                and re.fullmatch(r"\.[ \t]{0,2}", gap) is not None
+        return re.fullmatch(r"[ \t]{1,3}|/|[ \t]*-[ \t]*", gap) is not None
+
+    def initial(self, index: int) -> bool:
+        token = self.tokens[index]
+        return len(token.text) == 1 and self.text[token.end:token.end + 1] == "."
+
+    def particle(self, index: int) -> bool:
+        """"O" of "O Hogain", "van" of "van Dijk": part of a name when a name follows."""
+        following = self.tokens[index + 1].lower if index + 1 < len(self.tokens) else ""
+        return (self.tokens[index].lower in PARTICLES and self.adjacent(index + 1)
+                and (self.vocab.is_nameish(following) or self.vocab.is_unknown(following)))
+
+    def take(self, index: int, strength: str, rule: str, lists: bool = True) -> int:
+        """A name starting at token ``index`` (with what follows it in a list: "Drs
+        Marin & Michnowicz", "w/ SAYIN, LESLIE AND JELLE"); returns the index after it."""
+        tokens = self.tokens
+        # a capital in mixed-case text is evidence of a name; an acronym ("MRI") is not
+        capitalised = (self.mixed_case and tokens[index].text[:1].isupper()
+                       and not tokens[index].text.isupper()) if index < len(tokens) else False
+        if index >= len(tokens) or not (self.initial(index) or self.particle(index)
+                                        or self.finder.name_like(tokens[index], strength, capitalised)):
+            return index
+        end = index + 1
+        while end < len(tokens) and end - index < 5 and self.adjacent(end) and (
+                self.initial(end) or self.particle(end) or self.finder.continues(tokens[end])):
+            end += 1
+        if all(self.initial(k) or len(tokens[k].text) == 1 for k in range(index, end)):
+            return index  # initials alone are no name ("S.O.B.", "w/ A. fib")
+        start_char = tokens[index].start
+        end_char = tokens[end - 1].end + (1 if self.initial(end - 1) else 0)
+        self.found.append(Finding(start_char, end_char, "PERSON", 0.85, f"context:{rule}",
+                                  self.text[start_char:end_char]))
+        if lists and end < len(tokens) and LIST_JOINS.fullmatch(self.gap(end)):
+            follower = end + (1 if tokens[end].lower in TITLES else 0)
+            return self.take(follower, "medium", rule)
+        return end
+
+    def take_before(self, index: int, rule: str, strength: str = "medium") -> None:
+        """The name ending just before token ``index`` ("JURISIC aware"); ``strength``:
+        how sure the context is that a name stands there."""
+        first = index
+        while first > 0 and index - first < 3 and (first == index or self.adjacent(first)) \
+                and (self.initial(first - 1) or self.finder.continues(self.tokens[first - 1])
+                     or strength == "title" and first == index
+                     and self.finder.name_like(self.tokens[first - 1], "title")):
+            first -= 1
+        if first < index and self.finder.name_like(self.tokens[first], strength) \
+                or first < index - 1:
+            self.take(first, "title", rule, lists=False)
+
+    # -- the pass ----------------------------------------------------------------------
+    def run(self) -> None:
+        tokens, vocab = self.tokens, self.vocab
+        for i, token in enumerate(tokens):
+            word, nxt = token.lower, i + 1
+            if nxt >= len(tokens):
+                break
+            gap = self.gap(nxt)
+            if word in TITLES and self.adjacent(nxt):
+                self.take(nxt, "title", "title")
+                continue
+            phrase = next((p for p in PHRASES_BY_FIRST.get(word, ())
+                           if tuple(t.lower for t in tokens[i:i + len(p)]) == p), None)
+            if phrase:
+                j = i + len(phrase)
+                if j < len(tokens) and ROLE_GAP.fullmatch(self.gap(j)) and tokens[j].lower not in TITLES:
+                    self.take(j, "strong", "role")
+                continue
+            if word in ROLE_WORDS and ROLE_GAP.fullmatch(gap) and "\n" not in gap \
+                    and tokens[nxt].lower not in TITLES:
+                self.take(nxt, "strong", "role")
+            elif word in ("pt", "rt", "ot", "slp", "per", "security") and self.adjacent(nxt):
+                self.take(nxt, "medium", "role")
+            elif word in WEAK_TRIGGERS and self.adjacent(nxt):
+                self.take(nxt, "weak", "contact")
+            before = self.text[max(0, token.start - 30):token.start]
+            if NICKNAME.search(before):
+                self.take(i, "title", "nickname")
+            if LABEL_BEFORE.search(before):
+                self.take(i, "strong", "label")
+            # "sherry oak (brother)", "Maria (daughter)"
+            if word in ROLE_WORDS and i > 0 and re.fullmatch(r"[ \t]*\(", self.gap(i)):
+                self.take_before(i, "role_after")
+            if word in AFTER_NAME and i > 0 and self.adjacent(i):
+                self.take_before(i, "said_of")
+            # the line after a sign-off ("Best,\nFaith", "Thanks,\nDr. Patel")
+            if word in SIGN_OFFS and re.fullmatch(r",?[ \t]*\n[ \t]*-?[ \t]*", self.gap(nxt)):
+                self.take(nxt + (1 if tokens[nxt].lower in TITLES else 0), "title", "sign_off", lists=False)
+            if IS_A_AGE.match(self.text[token.end:token.end + 24]):
+                self.take_before(i + 1, "is_a", "title")  # "RAY IS A 27 YO"
+
+        for i, token in enumerate(tokens):
+            word = token.lower
+            # a census name that is no English or clinical word, anywhere ("KAREN")
+            if vocab.is_name_only(word) and len(word) >= 4 and not self.finder._common(word):
+                first = i
+                while first > 0 and first > i - 2 and self.adjacent(first) and (
+                        self.initial(first - 1) or (vocab.is_first_name(tokens[first - 1].lower)
+                                                    and tokens[first - 1].lower not in STOP
+                                                    and not vocab.is_clinical(tokens[first - 1].lower))):
+                    first -= 1
+                self.take(first, "title", "name_word")
+            # initials + surname ("J. MORROW", "F.G. ababei", "N. O HOGAIN")
+            elif self.initial(i) and not (i > 0 and self.initial(i - 1) and self.adjacent(i)) \
+                    and not (word == "y" and i + 1 < len(tokens) and tokens[i + 1].lower == "o"):
+                j = i
+                while j < len(tokens) and self.initial(j) and (j == i or self.adjacent(j)):
+                    j += 1
+                if j < len(tokens) and self.adjacent(j) and (
+                        self.particle(j) or len(tokens[j].text) > 2 and self.finder.continues(tokens[j])):
+                    self.take(i, "title", "initial_surname")
+            # first name + surname ("GRACE WHITE" is no English phrase)
+            elif vocab.first_names.get(word, 10**6) < 1500 and word not in AMBIGUOUS_FIRST \
+                    and word not in STOP and nxt_ok(self, i):
+                self.take(i, "title", "first_last")
+            # names and initials before a credential ("ann reyes rn", "/pw rn")
+            if word in CREDENTIALS and i > 0 and (self.adjacent(i) or self.gap(i) in (", ", ",")) \
+                    and (word != "do" or token.text == "DO") and (word != "pa" or token.text.isupper()):
+                before = tokens[i - 1]
+                line_start = re.search(r"(?:^|\n|/)[ \t]*$", self.text[max(0, before.start - 8):before.start])
+                if re.fullmatch(r"[A-Za-z]{2,3}", before.text) and before.lower not in STOP | CREDENTIALS \
+                        and (line_start or not vocab.is_english(before.lower) and not vocab.is_clinical(before.lower)):
+                    self.found.append(Finding(before.start, before.end, "PERSON", 0.7,
+                                              "context:initials", before.text))
+                else:
+                    self.take_before(i, "credential")
+        self.signature()
+
+    def signature(self) -> None:
+        """The last words of a note, after its last full stop or line break, when they
+        are all name-like: a signature ("... 900U/HR. KAREN", "-jim")."""
+        tokens = self.tokens
+        if not tokens:
+            return
+        tail_start = max(self.text.rfind("\n", 0, tokens[-1].start),
+                         self.text.rfind(". ", 0, tokens[-1].start))
+        tail = [i for i, t in enumerate(tokens) if t.start > tail_start and t.lower not in CREDENTIALS]
+        if 0 < len(tail) <= 3 and all(len(tokens[i].text) == 1 or self.finder.name_like(tokens[i], "strong")
+                                      for i in tail):
+            self.take(tail[0], "title", "signature")
+        # a line signed with a dash: "tolerated well  --Kasiyah", "-jim"
+        starts = {t.start: i for i, t in enumerate(tokens)}
+        for match in DASH_SIGNATURE.finditer(self.text):
+            index = starts.get(match.start(1))
+            if index is not None and self.finder.name_like(tokens[index], "strong"):
+                self.take(index, "title", "signature", lists=False)
+
+
+def nxt_ok(scan: _Scan, index: int) -> bool:
+    """Token ``index + 1`` can be a surname after a first name at ``index``."""
+    if index + 1 >= len(scan.tokens) or not scan.adjacent(index + 1):
+        return False
+    following = scan.tokens[index + 1].lower
+    return ((scan.vocab.is_surname(following) or scan.vocab.is_unknown(following))
+            and following not in STOP and not scan.vocab.is_clinical(following)
+            and not scan.finder._common(following))
+
+
+def is_mixed_case(text: str) -> bool:
+    """Written with ordinary capitals (not ALL CAPS, not all lower case)."""
+    letters = [c for c in text if c.isalpha()]
+    upper = sum(c.isupper() for c in letters)
+    return bool(letters) and 0.05 < upper / len(letters) < 0.6
+
+
+def truecase(text: str, vocab: Vocabulary | None = None) -> str:
+    """An ALL-CAPS or all-lower-case text with capitals where a writer would put them:
+    sentence starts and census names that are no English word, and first names,
+    capitalised; clinical abbreviations in capitals; everything else lower case. Mixed-case text is returned
+    as it is. The result has the same length, so offsets carry over."""
+    if is_mixed_case(text):
+        return text
+    vocab = vocab or vocabulary()
+    out = list(text.lower())
+    sentence_start = True
+    for match in WORD.finditer(text):
+        word = match.group().lower()
+        start = match.start()
+        before = text[max(0, start - 3):start]
+        if re.search(r"[.!?:\n]\s*$", before) or start == 0:
+            sentence_start = True
+        if vocab.is_name_only(word) or word in vocab.first_names and word not in STOP \
+                and word not in AMBIGUOUS_FIRST and not vocab.is_clinical(word):
+            out[start] = out[start].upper()  # "karen", "victor"; not "brown stool"
+        elif vocab.is_clinical(word) and len(word) <= 5 and not vocab.is_english(word):
+            out[start:match.end()] = word.upper()  # "chf", "htn": abbreviations
+        if sentence_start:
+            out[start] = out[start].upper()
+            sentence_start = False
+    return "".join(out)

@@ -1,0 +1,1 @@
+"""Ingest: files (PDF, scans, DOCX, text, folders, zips) -> text, read in an isolated child process."""

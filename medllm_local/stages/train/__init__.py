@@ -1,0 +1,1 @@
+"""Training: the QLoRA / LoRA trainer and the plan of what fits the hardware."""

@@ -1,0 +1,196 @@
+"""What the hardware decides, before anything is loaded: the device, the weights'
+precision, optimizer, attention kernel, batching, batch size and sequence length, and
+whether the model fits the GPU at all (with what would fit instead). Kept apart from
+stages/train/trainer.py so the CUDA choices can be checked on a machine without CUDA."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from medllm_local.core import models
+
+CPU_BUDGET_NOTE = "CPU: plain LoRA in fp32 (no bitsandbytes); slow, meant for small models"
+
+
+class TrainError(RuntimeError):
+    """Training cannot start or could not finish; the message says what to change."""
+
+
+@dataclass
+class TrainSettings:
+    epochs: float = field(default=3.0, metadata={"help": "passes over the training pairs"})
+    max_steps: int = field(default=-1, metadata={"help": "stop after this many optimizer steps "
+                                                         "(overrides --epochs when > 0)"})
+    learning_rate: float = field(default=2e-4, metadata={"help": "peak learning rate (LoRA)"})
+    batch_size: int = field(default=0, metadata={"help": "sequences per step on the device; "
+                                                         "0 picks by memory"})
+    grad_accum: int = field(default=4, metadata={"help": "gradient accumulation steps"})
+    warmup_ratio: float = field(default=0.05, metadata={"help": "share of steps to warm up"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    max_length: int = field(default=0, metadata={"help": "tokens per sequence; 0 picks by memory"})
+    batching: str = field(default="auto", metadata={
+        "help": "packed (pairs packed without padding), grouped (batches of similar "
+                "length, padded to the longest) or padded (random batches); auto: packed "
+                "on CUDA, grouped on CPU (what measured fastest on each)"})
+    attention: str = field(default="auto", metadata={
+        "help": "attention kernel: auto (flash_attention_2 when installed, else sdpa), sdpa, "
+                "flash_attention_2, flex_attention or eager"})
+    quantize: str = field(default="auto", metadata={"help": "auto (4-bit NF4 on CUDA, none on "
+                                                            "CPU), 4bit or none"})
+    device: str = field(default="auto", metadata={"help": "auto, cuda or cpu"})
+    gpu_memory_gib: float = field(default=0.0, metadata={
+        "help": "GPU memory this run may use, in GiB (0: the whole card); leave room for a "
+                "chat model on the same card"})
+    seed: int = field(default=42, metadata={"help": "random seed (data order, LoRA init)"})
+    save_every: int = field(default=25, metadata={"help": "checkpoint every N steps (resume point)"})
+    eval_every: int = field(default=25, metadata={"help": "validation loss every N steps"})
+    log_every: int = field(default=1, metadata={"help": "metrics every N steps"})
+    early_stopping: int = field(default=0, metadata={"help": "stop after N evaluations without a "
+                                                             "better validation loss (0: off)"})
+
+    def __post_init__(self) -> None:
+        if self.quantize not in ("auto", "4bit", "none"):
+            raise ValueError(f"quantize must be auto, 4bit or none, not {self.quantize!r}")
+        if self.batching not in ("auto", "packed", "grouped", "padded"):
+            raise ValueError(f"batching must be auto, packed, grouped or padded, not {self.batching!r}")
+        if self.attention not in ("auto", "sdpa", "flash_attention_2", "flex_attention", "eager"):
+            raise ValueError(f"unknown attention kernel {self.attention!r}")
+        if self.device not in ("auto", "cuda", "cpu"):
+            raise ValueError(f"device must be auto, cuda or cpu, not {self.device!r}")
+        if self.max_steps <= 0 and self.epochs <= 0:
+            raise ValueError("give --epochs > 0 or --max-steps > 0")
+        if min(self.grad_accum, self.lora_r, self.save_every, self.eval_every, self.log_every) < 1:
+            raise ValueError("grad_accum, lora_r, save_every, eval_every and log_every must be >= 1")
+
+
+@dataclass(frozen=True)
+class HardwarePlan:
+    """What the hardware decides: device, weights' precision, optimizer, memory budget."""
+
+    device: str                 # cuda / cpu
+    quantize_4bit: bool
+    compute_dtype: str          # bfloat16 / float16 / float32
+    optimizer: str
+    gradient_checkpointing: bool
+    batch_size: int
+    max_length: int
+    attention: str              # the attention kernel transformers is asked for
+    batching: str               # packed / grouped / padded
+    chunked_loss: bool          # TRL's vocabulary-chunked loss: no full logits in memory
+    estimate_gib: float | None  # QLoRA estimate on CUDA; None on CPU
+    gpu_gib: float | None
+    note: str
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def flash_attention_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("flash_attn") is not None
+
+
+def kernel_choice(settings: TrainSettings, device: str, flash: bool) -> tuple[str, str]:
+    """(attention kernel, batching), as measured by bench/train.py and bench/train_gpu.py.
+
+    On CUDA, pairs packed without padding (position ids restart at each pair, so SDPA
+    and flash attention keep each pair to itself) ran 3.5x the tokens/s of padded
+    batches on an H200. On a CPU the packed row's block mask cost more than it saved,
+    so batches of similar length, padded to their longest, are the default there."""
+    attention = settings.attention
+    if attention == "auto":
+        attention = "flash_attention_2" if device == "cuda" and flash else "sdpa"
+    batching = settings.batching
+    if batching == "auto":
+        batching = "packed" if device == "cuda" else "grouped"
+    return attention, batching
+
+
+def hardware_plan(settings: TrainSettings, shape: models.ArchShape | None, *, cuda: bool,
+                  gpu_gib: float | None = None, bf16: bool = True,
+                  flash: bool = False, shards: int = 1, offload: bool = False) -> HardwarePlan:
+    """Choose how to train on this hardware, before anything is loaded.
+
+    On CUDA the batch and sequence length are the largest that the QLoRA estimate fits
+    into the card (1 GiB kept free); if nothing fits, TrainError says what would.
+    ``shards`` > 1 is FSDP over that many cards: each holds its share of the weights,
+    adapter and optimizer states, but its own activations; with ``offload`` (FSDP's CPU
+    offload, the published recipe for 70B on two 24 GB cards) the shards wait in CPU
+    memory and a card holds only the layers being computed."""
+    device = settings.device if settings.device != "auto" else ("cuda" if cuda else "cpu")
+    if device == "cuda" and not cuda:
+        raise TrainError("--device cuda asked for, but no CUDA GPU is visible to torch")
+    if device == "cpu":
+        if settings.quantize == "4bit":
+            raise TrainError("4-bit training needs a CUDA GPU (bitsandbytes on CPU silently "
+                             "stops LoRA learning); use --quantize none on CPU")
+        attention, batching = kernel_choice(settings, "cpu", False)
+        return HardwarePlan("cpu", False, "float32", "adamw_torch", False,
+                            settings.batch_size or 4, settings.max_length or 512, attention,
+                            batching, False, None, None, CPU_BUDGET_NOTE)
+    quantize = settings.quantize != "none"
+    dtype = "bfloat16" if bf16 else "float16"
+    batch, length, estimate = settings.batch_size or 1, settings.max_length or 2048, None
+    if shape is not None and gpu_gib is not None:
+        budget = gpu_gib - 1.0
+        lengths = [settings.max_length] if settings.max_length else [2048, 1024, 512]
+        batches = [settings.batch_size] if settings.batch_size else [8, 4, 2, 1]
+        fitting = [(b * n, b, n) for n in lengths for b in batches
+                   if _estimate(shape, n, b, settings.lora_r, quantize, shards, offload) <= budget]
+        if not fitting:
+            raise TrainError(not_fitting_advice(shape, gpu_gib, lengths[-1], quantize, shards,
+                                                offload))
+        # Longest sequences first (fewer pairs cut), then the biggest batch at that length.
+        _, batch, length = max(fitting, key=lambda item: (item[2], item[1]))
+        estimate = round(_estimate(shape, length, batch, settings.lora_r, quantize, shards,
+                                   offload), 2)
+    note = ("QLoRA: 4-bit NF4 weights, double quantization, paged 8-bit AdamW" if quantize
+            else "LoRA on 16-bit weights") + (f", FSDP over {shards} GPUs" if shards > 1 else "") + (
+                ", parameters offloaded to CPU memory" if offload else "")
+    attention, batching = kernel_choice(settings, "cuda", flash)
+    return HardwarePlan("cuda", quantize, dtype, "paged_adamw_8bit" if quantize else "adamw_torch",
+                        True, batch, length, attention, batching, True, estimate, gpu_gib, note)
+
+
+def _estimate(shape: models.ArchShape, seq_len: int, batch: int, lora_r: int, quantize: bool,
+              shards: int = 1, offload: bool = False) -> float:
+    parts = models.estimate_qlora_gib(shape, seq_len=seq_len, batch=batch, lora_r=lora_r)
+    weights = parts["weights"]
+    if not quantize:  # 16-bit weights instead of ~0.55 byte per parameter
+        body = shape.parameters - shape.embedding_parameters
+        weights += body * (2 - 0.55) / models.GiB
+    # FSDP shards what every card would otherwise hold in full; activations stay per card.
+    sharded = (weights + parts["lora_and_optimizer"]) / shards
+    if offload:  # only the layer computed and the one prefetched are on the card, whole
+        sharded = 2 * weights / shape.layers
+    return sharded + parts["activations"] + parts["logits"] + parts["cuda_overhead"]
+
+
+def not_fitting_advice(shape: models.ArchShape, gpu_gib: float, seq_len: int, quantize: bool = True,
+                       shards: int = 1, offload: bool = False) -> str:
+    need = _estimate(shape, seq_len, 1, 16, quantize, shards, offload)
+    fits = [row["model"] for row in models.fit_table(gpu_gib, seq_len=seq_len) if row["fits"]]
+    return (f"will not fit: a {shape.parameters / 1e9:.1f}B model needs ~{need:.1f} GiB for "
+            f"QLoRA at sequence length {seq_len}, batch 1; this GPU has {gpu_gib:.1f} GiB. "
+            f"What would fit: {', '.join(fits) or 'none of the reference sizes'}"
+            " (or a shorter --max-length).")
+
+
+def out_of_memory_advice(shape: models.ArchShape, plan: HardwarePlan) -> str:
+    """What to say when the GPU ran out of memory although the estimate said it fits
+    (another program on the card, a longer-than-usual batch)."""
+    smaller = [f"--batch-size {max(1, plan.batch_size // 2)}"] if plan.batch_size > 1 else []
+    if plan.max_length > 512:
+        smaller.append(f"--max-length {plan.max_length // 2}")
+    fits = [row["model"] for row in models.fit_table(plan.gpu_gib, seq_len=plan.max_length) if row["fits"]]
+    return (f"out of GPU memory at batch {plan.batch_size}, sequence length {plan.max_length} "
+            f"(estimated {plan.estimate_gib} GiB of the {plan.gpu_gib:.1f} GiB allowed; is another "
+            f"program using the GPU?). Try {' or '.join(smaller) or 'a smaller model'}; "
+            f"sizes that fit this GPU: {', '.join(fits) or 'none of the reference sizes'}. "
+            "The run's last checkpoint is kept: resume it after changing nothing else, or start anew.")

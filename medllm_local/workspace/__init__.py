@@ -1,0 +1,1 @@
+"""The workspace: the catalogue (SQLite), its schema migrations, and the files on disk."""
