@@ -142,7 +142,7 @@ def test_paraphrase_validation_keeps_a_good_rewording_and_drops_bad_ones():
 
 
 def test_paraphrase_with_the_embedded_model_keeps_the_case_or_is_dropped():
-    rephrase = pipeline.augmenting.model_rephrase(None, max_tokens=24)
+    rephrase = pipeline.augment.model_rephrase(None, max_tokens=24)
     pairs = pairs_for_document(1, DEMO_REPORTS[0].text, ["diagnosis", "differential", "treatment"]).pairs
     made = augment.augment_pairs(pairs, ["paraphrase"], 2, vocabulary(), rephrase=rephrase)
     assert made.tried["paraphrase"] > 0

@@ -18,8 +18,8 @@ from conftest import run_cli
 from medllm_local import pipeline
 from medllm_local.stages.train import trainer as train
 from medllm_local.core.demo_reports import DEMO_REPORTS
-from medllm_local.pipeline import training
-from medllm_local.pipeline.datasets import require_current_build
+from medllm_local.pipeline import train as training
+from medllm_local.pipeline.dataset import require_current_build
 from medllm_local.pipeline.feedback import deidentify_feedback, record_feedback, review_feedback
 from medllm_local.core.records import Document, Page
 from medllm_local.stages.deid.surrogates import SurrogateMap
@@ -165,7 +165,7 @@ def test_the_documents_tab_deletes_only_after_confirmation(workspace):
 
 # -- crash safety and what stays on disk -----------------------------------------------
 def test_a_crash_while_forgetting_leaves_nothing_naming_a_missing_file(workspace, monkeypatch):
-    from medllm_local.pipeline import forgetting
+    from medllm_local.pipeline import forget as forgetting
 
     doc = store(workspace, "Patient Alex Example seen today.")
     row = workspace.document_rows([doc])[0]

@@ -15,8 +15,8 @@ from medllm_local import pipeline
 from medllm_local.stages.train import trainer as train
 from medllm_local.stages.deid.engine import DeidSettings
 from medllm_local.core.demo_reports import DEMO_REPORTS
-from medllm_local.pipeline import training
-from medllm_local.pipeline.evaluation import load_cases
+from medllm_local.pipeline import train as training
+from medllm_local.pipeline.evaluate import load_cases
 from medllm_local.pipeline.feedback import deidentify_feedback, record_feedback, review_feedback
 from medllm_local.stages.deid.surrogates import SurrogateMap
 from medllm_local.workspace.store import Workspace, sha256_bytes

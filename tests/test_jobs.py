@@ -41,7 +41,7 @@ def test_a_real_job_process_is_recognised_and_stopped(workspace):
 
 
 def test_export_links_are_named_by_workspace(tmp_path):
-    from medllm_local.pipeline.exporting import workspace_tag
+    from medllm_local.pipeline.export import workspace_tag
 
     first = pipeline.open_workspace(tmp_path / "a" / "medllm-demo")
     second = pipeline.open_workspace(tmp_path / "b" / "medllm-demo")

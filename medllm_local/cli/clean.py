@@ -1,5 +1,5 @@
 """The `clean` command: clean the approved documents, revert changes, and type pages that
-OCR read poorly. A thin face over pipeline.cleaning, like the rest of the CLI."""
+OCR read poorly. A thin face over pipeline.clean, like the rest of the CLI."""
 
 from __future__ import annotations
 

@@ -1,28 +1,29 @@
-"""Runs stages against a workspace. The CLI and the UI call only this layer; each
-module here serves one group of stages (documents, privacy, datasets, assistant).
+"""Runs stages against a workspace. The CLI and the UI call only this layer; its modules
+carry the names of the stages they serve (ingest, deid, clean, dataset, augment, train,
+evaluate, export, chat, similar), plus jobs, pairs, feedback, forget, demo and common.
 
 Each function here resolves its inputs (a workspace, a model name), calls one stage
 function and returns that stage's records; it holds no stage logic of its own.
 """
 
-from medllm_local.pipeline.archive import similar_cases
-from medllm_local.pipeline.assistant import (CONVERSATIONS, chat_answer, chat_differential,
+from medllm_local.pipeline.similar import similar_cases
+from medllm_local.pipeline.chat import (CONVERSATIONS, chat_answer, chat_differential,
                                              chat_stream, export_conversation, models_report)
-from medllm_local.pipeline.cleaning import (clean_documents, cleaning_overview, document_cleaning,
+from medllm_local.pipeline.clean import (clean_documents, cleaning_overview, document_cleaning,
                                             page_image, page_text, revert_changes, training_text,
                                             transcribe_page, transcription_queue)
 from medllm_local.pipeline.common import DEMO_INBOX, GateError, ProgressCallback, open_workspace
-from medllm_local.pipeline.augmenting import review_augmented
-from medllm_local.pipeline.datasets import build_dataset, freeze_test_split, revise_pair
+from medllm_local.pipeline.augment import review_augmented
+from medllm_local.pipeline.dataset import build_dataset, freeze_test_split, revise_pair
 from medllm_local.pipeline.demo import STAGES, run_demo
-from medllm_local.pipeline.documents import ingest
-from medllm_local.pipeline.evaluation import eval_models, mark_answer, marks_summary
-from medllm_local.pipeline.exporting import export_run, list_exports
-from medllm_local.pipeline.forgetting import forget_documents, forgotten_in
+from medllm_local.pipeline.ingest import ingest
+from medllm_local.pipeline.evaluate import eval_models, mark_answer, marks_summary
+from medllm_local.pipeline.export import export_run, list_exports
+from medllm_local.pipeline.forget import forget_documents, forgotten_in
 from medllm_local.pipeline.jobs import job_log_tail, job_report, latest_job, start_job, stop_job
-from medllm_local.pipeline.training import (latest_build, list_runs, plan_training, run_metrics,
+from medllm_local.pipeline.train import (latest_build, list_runs, plan_training, run_metrics,
                                             train_run)
-from medllm_local.pipeline.privacy import (SURROGATE_KEY, SURROGATE_MAP, approve_documents,
+from medllm_local.pipeline.deid import (SURROGATE_KEY, SURROGATE_MAP, approve_documents,
                                            deid_documents, deid_files, finding_json,
                                            reject_everywhere, rejected_texts,
                                            require_approved, residual_scan, review_document,

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medllm_local.pipeline.cleaning import clean_documents
+from medllm_local.pipeline.clean import clean_documents
 from medllm_local.pipeline.common import DEMO_INBOX, open_workspace
-from medllm_local.pipeline.datasets import build_dataset
-from medllm_local.pipeline.documents import ingest
-from medllm_local.pipeline.assistant import chat_answer
-from medllm_local.pipeline.evaluation import eval_models
-from medllm_local.pipeline.exporting import export_run
+from medllm_local.pipeline.dataset import build_dataset
+from medllm_local.pipeline.ingest import ingest
+from medllm_local.pipeline.chat import chat_answer
+from medllm_local.pipeline.evaluate import eval_models
+from medllm_local.pipeline.export import export_run
 from medllm_local.core.records import to_json
-from medllm_local.pipeline.privacy import approve_documents, deid_documents
-from medllm_local.pipeline.training import train_run
+from medllm_local.pipeline.deid import approve_documents, deid_documents
+from medllm_local.pipeline.train import train_run
 from medllm_local.stages.train.trainer import TrainSettings
 
 STAGES = ("ingest", "deid", "clean", "build", "train", "export", "eval", "chat")

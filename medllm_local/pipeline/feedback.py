@@ -13,7 +13,7 @@ import json
 
 from medllm_local.stages.deid import engine as deid
 from medllm_local.pipeline.common import GateError
-from medllm_local.pipeline.privacy import SURROGATE_KEY, SURROGATE_MAP, saved_deid_settings
+from medllm_local.pipeline.deid import SURROGATE_KEY, SURROGATE_MAP, saved_deid_settings
 from medllm_local.core.prompts import SYSTEM_PROMPT, task_of
 from medllm_local.core.records import Pair
 from medllm_local.stages.deid.surrogates import SurrogateMap, Surrogates, load_secret

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medllm_local.stages.dataset import build as dataset
-from medllm_local.pipeline.cleaning import training_text
+from medllm_local.pipeline.clean import training_text
 from medllm_local.pipeline.common import GateError
-from medllm_local.pipeline.datasets import current_documents
+from medllm_local.pipeline.dataset import current_documents
 from medllm_local.pipeline.feedback import feedback_pairs
-from medllm_local.pipeline.privacy import rejected_texts, require_approved, residual_scan
+from medllm_local.pipeline.deid import rejected_texts, require_approved, residual_scan
 from medllm_local.core.records import Pair
 from medllm_local.workspace.store import Workspace, atomic_write, now
 

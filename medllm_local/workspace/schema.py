@@ -180,7 +180,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE documents ADD COLUMN approved_hash TEXT;
     ALTER TABLE splits ADD COLUMN sources TEXT;
     """,
-    # 12 -> 13: forgetting (pipeline.forgetting). A forgotten document leaves its id only
+    # 12 -> 13: forgetting (pipeline.forget). A forgotten document leaves its id only
     # (never given to another document: builds and runs name documents by id) and, until
     # they are gone, the workspace files still to delete. Each dataset build and run that
     # held it is marked in held_forgotten. New tables only (IF NOT EXISTS), so running

@@ -1,7 +1,7 @@
 """Similar past cases: rank archived case texts against a new case with Okapi BM25.
 
 A pure function over texts, so it knows nothing of the workspace or of what may be shown;
-pipeline/archive.py feeds it de-identified, approved cases only. BM25 rather than an
+pipeline/similar.py feeds it de-identified, approved cases only. BM25 rather than an
 embedding model: it needs no model download or extra package in the offline bundle, ranks
 a few thousand reports in well under a second, and matches the rare clinical words
 (drug names, eponyms, lab names) that decide similarity between reports of one physician.

@@ -13,7 +13,7 @@ Only the question changes; the answer a person wrote or checked stays as it is. 
 result is checked against its source and dropped unless it keeps every clinical fact:
 the same numbers, negations and protected clinical words (drugs, units, anatomy, ...).
 Augmented pairs carry their method (``Pair.augmented``); a person reviews them before
-they are trained on (pipeline/augmenting.py).
+they are trained on (pipeline/augment.py).
 """
 
 from __future__ import annotations

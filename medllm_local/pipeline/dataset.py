@@ -10,11 +10,11 @@ from pathlib import Path
 from medllm_local.stages.dataset import build as dataset
 
 from medllm_local.core import models
-from medllm_local.pipeline.augmenting import augment_train, augmentation_counts
-from medllm_local.pipeline.cleaning import training_text
+from medllm_local.pipeline.augment import augment_train, augmentation_counts
+from medllm_local.pipeline.clean import training_text
 from medllm_local.pipeline.common import GateError, ProgressCallback
 from medllm_local.pipeline.feedback import approved_feedback
-from medllm_local.pipeline.privacy import approved_hashes, rejected_texts, residual_scan
+from medllm_local.pipeline.deid import approved_hashes, rejected_texts, residual_scan
 from medllm_local.workspace.store import Workspace, atomic_write, now
 
 SOURCES_FILE = "sources.json"  # in each build folder: the de-identified text each document had

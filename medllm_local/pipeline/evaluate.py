@@ -14,8 +14,8 @@ from medllm_local.stages.dataset import build as dataset
 from medllm_local.stages import evaluate
 
 from medllm_local.core import models
-from medllm_local.pipeline.datasets import freeze_test_split, require_current_build
-from medllm_local.pipeline.training import latest_build
+from medllm_local.pipeline.dataset import freeze_test_split, require_current_build
+from medllm_local.pipeline.train import latest_build
 from medllm_local.core.prompts import task_of
 from medllm_local.workspace.store import Workspace, atomic_write, now
 

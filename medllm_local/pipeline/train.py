@@ -13,7 +13,7 @@ from medllm_local.core import models
 
 from medllm_local.stages.train import trainer as train
 from medllm_local.pipeline.common import GateError
-from medllm_local.pipeline.datasets import require_current_build
+from medllm_local.pipeline.dataset import require_current_build
 from medllm_local.core.files import pid_alive
 from medllm_local.pipeline.jobs import attach_run, record_progress
 from medllm_local.workspace.store import Workspace, atomic_write, now

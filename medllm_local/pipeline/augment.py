@@ -21,7 +21,7 @@ from medllm_local.stages.chat import answer as chat
 from medllm_local.core import models
 from medllm_local.core.abbreviations import medical_words
 from medllm_local.stages.dataset.build import BuildSettings
-from medllm_local.pipeline.cleaning import user_dictionary, user_words
+from medllm_local.pipeline.clean import user_dictionary, user_words
 from medllm_local.core.records import Pair
 from medllm_local.workspace.store import Workspace
 

@@ -286,7 +286,7 @@ def transcribe_page(workspace: Workspace, document_id: int, page: int, text: str
               "status": status, "deidentified": False,
               "message": "saved; de-identify and approve this document to use it"}
     if row["deid_file"] and deidentify:
-        from medllm_local.pipeline.privacy import deid_documents
+        from medllm_local.pipeline.deid import deid_documents
 
         deid_documents(workspace, [document_id])
         report |= {"status": "deidentified", "deidentified": True,
