@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from medllm_local import __version__
-from medllm_local.cli.args import (PartialFailure, add_settings_arguments, fail,  # noqa: F401
+from medllm_local.cli.args import (PartialFailure, add_settings_arguments, fail,
                                     open_workspace, settings_from_args, stdout_to_stderr)
 
 PROG = "launch.py"

@@ -191,6 +191,10 @@ class DeidEngine:
     def _post_process(self, text: str, results) -> list[Finding]:
         allow = self.settings.allow_terms
         mixed_case = is_mixed_case(text)
+
+        def titled(start: int) -> bool:  # "Dr. Cough" stays a name
+            return TITLE_BEFORE.search(text[max(0, start - 12):start]) is not None
+
         findings = []
         for result in results:
             span = text[result.start:result.end]
@@ -207,17 +211,17 @@ class DeidEngine:
                 if not span or spacy_false_positive(entity, span, text[end:end + 40]):
                     continue
                 if entity in ("PERSON", "LOCATION") and ordinary_words(span) \
-                        and not TITLE_BEFORE.search(text[max(0, start - 12):start]):
+                        and not titled(start):
                     continue  # "Denies", "Protonix", "Abnormal labs", "Ears, Nose"
                 if recognizer == PHI_NER and all(everyday_word(w) for w in re.findall(r"[A-Za-z]+", span)) \
                         and (entity == "PERSON" or span.islower() and mixed_case) \
-                        and not TITLE_BEFORE.search(text[max(0, start - 12):start]):
+                        and not titled(start):
                     continue  # the NER's guess from context alone: "water", "orange juice"
             if entity in ("ORGANIZATION", "NRP"):
                 continue
             if recognizer in ORDINARY_CHECKED_RULES and (ordinary_words(span) or all(
                     w.lower() in TITLE_WORDS for w in re.findall(r"[A-Za-z]+", span))) \
-                    and not TITLE_BEFORE.search(text[max(0, start - 12):start]):
+                    and not titled(start):
                 continue  # "Mother: Prostate cancer", "This is a 32-year-old"
             name_words = re.findall(r"[A-Za-z]+", FACILITY_WORD_AT_END.sub("", span))
             if recognizer == "rule:facility" and (

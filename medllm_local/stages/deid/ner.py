@@ -14,8 +14,8 @@ import functools
 from pathlib import Path
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "data" / "phi_ner"
-# Model labels to the engine's finding types.
-TYPES = {"PERSON": "PERSON", "LOCATION": "LOCATION", "FACILITY": "FACILITY"}
+# The model's labels are the engine's finding types.
+LABELS = frozenset({"PERSON", "LOCATION", "FACILITY"})
 SCORE = 0.85
 RECOGNIZER = "phi_ner"
 
@@ -37,7 +37,7 @@ def phi_ner_results(texts: list[str], batch_size: int = 16) -> list[list]:
 
     out = []
     for doc in load_phi_ner().pipe(texts, batch_size=batch_size):
-        out.append([RecognizerResult(TYPES[ent.label_], ent.start_char, ent.end_char, SCORE,
+        out.append([RecognizerResult(ent.label_, ent.start_char, ent.end_char, SCORE,
                                      recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: RECOGNIZER})
-                    for ent in doc.ents if ent.label_ in TYPES])
+                    for ent in doc.ents if ent.label_ in LABELS])
     return out
