@@ -65,14 +65,17 @@ def config(max_steps: int):
     cfg["training"]["seed"] = 0
     cfg["training"]["batcher"]["size"]["start"] = 100
     cfg["training"]["batcher"]["size"]["stop"] = 1000
+    # more hash rows than spaCy's default: notes carry many rare words (names, drugs),
+    # and fewer collisions cost memory, not speed
+    cfg["components"]["tok2vec"]["model"]["embed"]["rows"] = [20000, 2000, 5000, 2500]
     return cfg
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--notes", type=int, default=6000, help="training notes to generate")
+    parser.add_argument("--notes", type=int, default=14000, help="training notes to generate")
     parser.add_argument("--dev-notes", type=int, default=600, help="dev notes (another seed)")
-    parser.add_argument("--max-steps", type=int, default=4000)
+    parser.add_argument("--max-steps", type=int, default=10000)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
 
