@@ -181,13 +181,13 @@ def test_deid_options_saved_in_settings_apply_unless_given_explicitly(client, wo
     from medllm_local import pipeline
     from medllm_local.stages.deid import engine as deid
 
-    note = client.predict(0.6, 0, False, "year", api_name="/settings_save_deid_options")
+    note = client.predict(0.6, False, 0, "year", api_name="/settings_save_deid_options")
     assert note.startswith("Saved")
     used = pipeline.saved_deid_settings(workspace)
     assert (used.score_threshold, used.propagate_names, used.date_mode) == (0.6, False, "year")
     explicit = pipeline.saved_deid_settings(workspace, deid.DeidSettings(score_threshold=0.2))
     assert explicit.score_threshold == 0.2 and explicit.date_mode == "year"
-    with pytest.raises(ValueError, match="score_threshold"):
+    with pytest.raises(ValueError, match="score-threshold"):
         pipeline.save_deid_options(workspace, score_threshold=1.5)
     assert pipeline.saved_deid_settings(workspace).score_threshold == 0.6  # unchanged
-    client.predict(0.35, 0, True, "shift", api_name="/settings_save_deid_options")  # as before
+    client.predict(0.35, True, 0, "shift", api_name="/settings_save_deid_options")  # as before

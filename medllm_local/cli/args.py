@@ -5,32 +5,40 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import os
 import sys
-import typing
 from collections.abc import Iterator
+
+from medllm_local.core.settings import specs
 
 
 # -- settings dataclasses <-> argparse ---------------------------------------------------
 def add_settings_arguments(parser: argparse.ArgumentParser, settings_type: type) -> None:
-    """One ``--option`` per field of a settings dataclass, with its type, default and help."""
-    hints = typing.get_type_hints(settings_type)
-    for item in dataclasses.fields(settings_type):
-        kind = hints[item.name]
-        flag = "--" + item.name.replace("_", "-")
-        help_text = f"{item.metadata.get('help', '')} (default {item.default})"
-        if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction,
-                                default=item.default, help=help_text)
+    """One ``--option`` per field of a settings dataclass (core/settings.py): its type,
+    choices, bounds, default and help. Values are checked when the settings are made,
+    with the same messages as in the app."""
+    for spec in specs(settings_type):
+        notes = [spec.help]
+        if spec.choices:
+            notes.append(("comma-separated, from " if spec.is_list else "one of ") + ", ".join(spec.choices))
+        if spec.bounds_text():
+            notes.append(spec.bounds_text())
+        default = ",".join(spec.default) if spec.is_list else spec.default
+        help_text = "; ".join(notes) + f" (default {default!r})" if isinstance(default, str) \
+            else "; ".join(notes) + f" (default {default})"
+        if spec.kind is bool and not spec.is_list:
+            parser.add_argument(spec.flag, action=argparse.BooleanOptionalAction,
+                                default=spec.default, help=help_text)
         else:
-            parser.add_argument(flag, type=kind, default=item.default, help=help_text)
+            metavar = "{" + ",".join(spec.choices) + "}" if spec.choices and not spec.is_list else None
+            parser.add_argument(spec.flag, type=str if spec.is_list else spec.kind, default=spec.default,
+                                metavar=metavar, help=help_text)
 
 
 def settings_from_args(settings_type: type, args: argparse.Namespace):
-    """The settings dataclass from parsed arguments (its ``__post_init__`` checks them)."""
-    return settings_type(**{f.name: getattr(args, f.name) for f in dataclasses.fields(settings_type)})
+    """The settings dataclass from parsed arguments (checked as it is made)."""
+    return settings_type(**{spec.name: getattr(args, spec.name) for spec in specs(settings_type)})
 
 
 # -- output ------------------------------------------------------------------------------

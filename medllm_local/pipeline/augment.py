@@ -73,7 +73,7 @@ def augment_train(workspace: Workspace, settings: BuildSettings,
                   train_pairs: list[Pair]) -> tuple[list[tuple[Pair, str]], dict]:
     """Variants of the train pairs by the build's methods, each with the review its
     text had before (new ones pending), and the counts for the report."""
-    methods = settings.augment_list
+    methods = settings.augment
     rephrase = (model_rephrase(settings.paraphrase_model, settings.paraphrase_tokens)
                 if "paraphrase" in methods else None)
     made = augment.augment_pairs(train_pairs, methods, settings.augment_per_pair,

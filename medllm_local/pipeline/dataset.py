@@ -49,7 +49,7 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     duplicates = 0
     for index, row in enumerate(approved):
         text = training_text(workspace, row)  # cleaned when cleaned, else de-identified
-        result = dataset.pairs_for_document(row["id"], text, settings.task_list)
+        result = dataset.pairs_for_document(row["id"], text, settings.tasks)
         doc_rejected = rejected_texts(workspace, row["id"])
         text_of[row["id"]] = text
         unique = []
@@ -89,7 +89,7 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
             name = f"chat feedback pair {len(feedback)}"
             texts[name] = sources[name] = _scanned(pair)  # the approved de-identified text
     augmented: list[tuple] = []
-    if settings.augment_list:
+    if settings.augment:
         train_pairs = [p for row, result in with_pairs if split_of[row["id"]] == "train"
                        for p in result.pairs]
         augmented, augment_stats = augment_train(workspace, settings, train_pairs)
@@ -125,7 +125,7 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     atomic_write(folder / SOURCES_FILE, json.dumps(hashes))
     # Augmented pairs kept from an earlier build (this one makes none) stay only while
     # their document is approved and its de-identified text is the one they were made from.
-    stale_variants = [] if settings.augment_list else [
+    stale_variants = [] if settings.augment else [
         r["id"] for r in workspace.query("SELECT id, document_id FROM pairs WHERE origin = 'augmented'")
         if r["document_id"] not in hashes or previous is None
         or previous.get(r["document_id"]) != hashes[r["document_id"]]]
@@ -157,7 +157,7 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
         # A build without augmentation keeps the augmented pairs and their reviews for
         # the next build with it; one with augmentation replaces them (reviews carried).
         conn.execute("DELETE FROM pairs WHERE edited = 0"
-                     + ("" if settings.augment_list else " AND origin != 'augmented'"))
+                     + ("" if settings.augment else " AND origin != 'augmented'"))
         # Edits of documents no longer approved (or of pairs their text no longer gives)
         # go: their question is of a text nobody approved.
         conn.executemany("DELETE FROM pairs WHERE id = ?", [(i,) for i in dropped + stale_variants])
@@ -176,7 +176,7 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     card = dataset.dataset_card(by_split, [result for _, result in built], duplicates, lengths)
     card["feedback_pairs"] = len(feedback)
     card["augmentation"] = (augmentation_counts(augmented, augment_stats, len(blocked_variants))
-                            if settings.augment_list else None)
+                            if settings.augment else None)
     atomic_write(folder / "card.json", json.dumps(card, indent=2))
     return {"build": build_id, "pairs": card["pairs_per_task"], "splits": report_splits,
             "residual_scan": {"blocking": 0, "warnings": len(warnings)},

@@ -67,8 +67,10 @@ def saved_deid_settings(workspace: Workspace, settings: deid.DeidSettings | None
     options = {name: value for name, value in saved.get("deid_options", {}).items()
                if name in DEID_OPTIONS and getattr(settings, name) == getattr(default, name)}
 
-    def joined(given: str, key: str) -> str:
-        return ", ".join(t for t in (given, saved.get(key, "")) if t.strip())
+    def joined(given: tuple[str, ...], key: str) -> tuple[str, ...]:
+        # the workspace keeps each list as the comma-separated text the Settings tab shows
+        saved_terms = (t.strip() for t in saved.get(key, "").split(","))
+        return tuple(dict.fromkeys([*given, *(t for t in saved_terms if t)]))
 
     return dataclasses.replace(settings, deny_list=joined(settings.deny_list, "deny_list"),
                                allow_list=joined(settings.allow_list, "allow_list"), **options)

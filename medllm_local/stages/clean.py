@@ -34,6 +34,7 @@ from medllm_local.core.abbreviations import Abbreviation, medical_words
 from medllm_local.stages.deid.rules import DRUG_STEM
 from medllm_local.core.records import Document
 from medllm_local.core.sections import HEADING
+from medllm_local.core.settings import Settings, setting
 
 Step = Literal["boilerplate", "abbreviation", "typo", "transcription"]
 STEPS: tuple[str, ...] = ("boilerplate", "abbreviation", "typo")
@@ -79,37 +80,24 @@ class Change:
 
 
 @dataclass
-class CleanSettings:
-    """What cleaning does; the CLI options and the UI form come from these fields."""
+class CleanSettings(Settings):
+    """What cleaning does (the CLI's clean options)."""
 
-    boilerplate: bool = field(default=True, metadata={
-        "help": "remove lines repeated across documents or pages, page numbers, notices"})
-    abbreviations: bool = field(default=True, metadata={
-        "help": "rewrite abbreviation variants to the dictionary's one form"})
-    typos: bool = field(default=True, metadata={
-        "help": "correct clear typos (one edit away from a much more frequent word)"})
-    boilerplate_fraction: float = field(default=0.3, metadata={
-        "help": "a line in at least this share of the documents is boilerplate"})
-    boilerplate_min_documents: int = field(default=3, metadata={
-        "help": "... and in at least this many documents"})
-    typo_min_length: int = field(default=5, metadata={
-        "help": "shorter words are never corrected"})
-    typo_min_ratio: float = field(default=10.0, metadata={
-        "help": "the correction must be this many times more frequent than the runner-up"})
-    typo_min_count: int = field(default=100, metadata={
-        "help": "the correction must be at least this frequent in the dictionary's counts"})
-    typo_max_zipf: float = field(default=2.0, metadata={
-        "help": "a word this common in wordfreq's English (Zipf scale) is real: left alone"})
-
-    def __post_init__(self) -> None:
-        if not 0 < self.boilerplate_fraction <= 1:
-            raise ValueError("boilerplate_fraction must be in (0, 1]")
-        if self.boilerplate_min_documents < 2:
-            raise ValueError("boilerplate_min_documents must be at least 2")
-        if self.typo_min_length < 3:
-            raise ValueError("typo_min_length must be at least 3")
-        if self.typo_min_ratio < 1:
-            raise ValueError("typo_min_ratio must be at least 1")
+    boilerplate: bool = setting(True, "remove lines repeated across documents or pages, page numbers, "
+                                      "notices")
+    abbreviations: bool = setting(True, "rewrite abbreviation variants to the dictionary's one form")
+    typos: bool = setting(True, "correct clear typos (one edit away from a much more frequent word)")
+    boilerplate_fraction: float = setting(0.3, "a line in at least this share of the documents is "
+                                               "boilerplate", above=0, maximum=1, advanced=True)
+    boilerplate_min_documents: int = setting(3, "... and in at least this many documents", minimum=2,
+                                             advanced=True)
+    typo_min_length: int = setting(5, "shorter words are never corrected", minimum=3, advanced=True)
+    typo_min_ratio: float = setting(10.0, "the correction must be this many times more frequent than "
+                                          "the runner-up", minimum=1, advanced=True)
+    typo_min_count: int = setting(100, "the correction must be at least this frequent in the "
+                                       "dictionary's counts", minimum=0, advanced=True)
+    typo_max_zipf: float = setting(2.0, "a word this common in wordfreq's English (Zipf scale) is "
+                                        "real: left alone", minimum=0, maximum=8, advanced=True)
 
 
 @dataclass

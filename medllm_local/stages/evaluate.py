@@ -14,10 +14,11 @@ import difflib
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from medllm_local.core.abbreviations import expansions
+from medllm_local.core.settings import Settings, setting
 
 # One spelling per concept, for matching only (never written into training data): the
 # project's abbreviation dictionary, shared with cleaning.
@@ -119,13 +120,13 @@ def paired_difference(a: list[float], b: list[float], samples: int = 2000, seed:
 
 # -- generation ------------------------------------------------------------------------
 @dataclass
-class EvalSettings:
-    top_k: int = field(default=5, metadata={"help": "k of top-k accuracy on differentials"})
-    fuzzy: float = field(default=0.0, metadata={"help": "fuzzy diagnosis match threshold "
-                                                        "(0: off; 0.85 is lenient)"})
-    max_cases: int = field(default=0, metadata={"help": "evaluate only the first N cases (0: all)"})
-    perplexity: bool = field(default=True, metadata={"help": "perplexity of the reference answers"})
-    n_ctx: int = field(default=4096, metadata={"help": "context length for the GGUF"})
+class EvalSettings(Settings):
+    top_k: int = setting(5, "k of top-k accuracy on differentials", minimum=1, maximum=20)
+    fuzzy: float = setting(0.0, "fuzzy diagnosis match threshold (0: off; 0.85 is lenient)",
+                           minimum=0, maximum=1)
+    max_cases: int = setting(0, "evaluate only the first N cases (0: all)", minimum=0)
+    perplexity: bool = setting(True, "perplexity of the reference answers")
+    n_ctx: int = setting(4096, "context length for the GGUF", minimum=256, advanced=True)
 
 
 def _answer_nll(llm, prompt_ids: list[int], answer_ids: list[int]) -> tuple[float, int]:

@@ -14,11 +14,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from medllm_local.core import models
 from medllm_local.core.prompts import SYSTEM_PROMPT
+from medllm_local.core.settings import Settings, setting
 
 TOOLS = models.PROJECT_ROOT / "tools" / "llama.cpp"
 QUANT_TYPES = {"F16": 1, "Q8_0": 7, "Q5_K_M": 17, "Q4_K_M": 15}  # llama.cpp's llama_ftype
@@ -47,22 +49,20 @@ class ExportError(RuntimeError):
 
 
 @dataclass
-class ExportSettings:
-    quant: str = field(default="Q4_K_M", metadata={"help": "Q4_K_M, Q5_K_M, Q8_0 or F16"})
-    agreement_prompts: int = field(default=4, metadata={
-        "help": "held-out pairs on which the f16 GGUF must agree with the merged model"})
-    min_agreement: float = field(default=0.99, metadata={
-        "help": "least share of positions where both pick the same next token"})
-    perplexity_pairs: int = field(default=8, metadata={
-        "help": "held-out pairs for the quantized-vs-f16 perplexity check"})
-    adapter_only: bool = field(default=False, metadata={
-        "help": "export only the LoRA as a GGUF for the base model's f16 GGUF (no merge: "
-                "seconds, for fast iteration)"})
+class ExportSettings(Settings):
+    quant: Literal["Q4_K_M", "Q5_K_M", "Q8_0", "F16"] = setting("Q4_K_M", "quantization of the GGUF")
+    agreement_prompts: int = setting(4, "held-out pairs on which the f16 GGUF must agree with the "
+                                        "merged model", minimum=0, maximum=64, advanced=True)
+    min_agreement: float = setting(0.99, "least share of positions where both pick the same next token",
+                                   minimum=0, maximum=1, advanced=True)
+    perplexity_pairs: int = setting(8, "held-out pairs for the quantized-vs-f16 perplexity check",
+                                    minimum=0, maximum=256, advanced=True)
+    adapter_only: bool = setting(False, "export only the LoRA as a GGUF for the base model's f16 GGUF "
+                                        "(no merge: seconds, for fast iteration)", advanced=True)
 
     def __post_init__(self) -> None:
-        self.quant = self.quant.upper()
-        if self.quant not in QUANT_TYPES:
-            raise ValueError(f"unknown quantization {self.quant!r}; choose from {', '.join(QUANT_TYPES)}")
+        self.quant = str(self.quant).upper()  # "q4_k_m" is what people type
+        super().__post_init__()
 
 
 @dataclass

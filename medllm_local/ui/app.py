@@ -8,7 +8,6 @@ otherwise, with no outside assets (system fonts, no analytics).
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
 import json
 import os
@@ -18,6 +17,8 @@ from pathlib import Path
 from medllm_local import pipeline
 
 from medllm_local.core import offline
+from medllm_local.core.settings import specs
+from medllm_local.pipeline.deid import DEID_OPTIONS
 from medllm_local.stages.deid.engine import DeidSettings
 from medllm_local.stages.ingest.read import IngestSettings
 from medllm_local.ui import access
@@ -25,6 +26,7 @@ from medllm_local.ui.chat_tab import build_chat_tab
 from medllm_local.ui.clean_tab import build_clean_tab
 from medllm_local.ui.dataset_tab import build_dataset_tab
 from medllm_local.ui.eval_tab import build_eval_tab
+from medllm_local.ui.forms import settings_form
 from medllm_local.ui.export_tab import build_export_tab
 from medllm_local.ui.review import build_review_tab
 from medllm_local.ui.train_tab import build_train_tab
@@ -92,6 +94,9 @@ def build_app(workspace: Workspace):
                 gr.Markdown("Add reports: PDF (scanned too), images, DOCX, TXT, RTF, or a zip "
                             "of a whole folder. Files stay in the workspace on this computer.")
                 uploads = gr.File(file_count="multiple", label="Reports", elem_id="ingest-files")
+                with gr.Accordion("Reading settings (OCR, size limits)", open=False,
+                                  elem_id="ingest-settings"):
+                    reading = settings_form(IngestSettings, "ingest")
                 with gr.Row():
                     ingest_button = gr.Button("Ingest uploaded files", variant="primary",
                                               elem_id="ingest-run")
@@ -102,28 +107,33 @@ def build_app(workspace: Workspace):
                                          interactive=False, elem_id="documents-table")
                 ingest_stop = threading.Event()
 
-                def run_ingest(paths, progress):
+                def run_ingest(paths, values, progress):
+                    try:
+                        settings = reading.settings(*values)
+                    except ValueError as error:
+                        raise gr.Error(str(error)) from error
                     ingest_stop.clear()
                     report = pipeline.ingest(
-                        workspace, paths, IngestSettings(),
+                        workspace, paths, settings,
                         progress=lambda done, total, source: progress(
                             (done, total), desc=f"Reading {Path(source.split('!')[-1]).name}"),
                         stop_event=ingest_stop)
                     return document_rows(workspace), ingest_summary(report), report
 
-                def ingest_uploads(files, progress=gr.Progress()):
+                def ingest_uploads(files, *values, progress=gr.Progress()):
                     if not files:
                         return document_rows(workspace), "Choose files to upload first."
                     paths = [getattr(f, "name", f) for f in files]
-                    rows, summary, report = run_ingest(paths, progress)
+                    rows, summary, report = run_ingest(paths, values, progress)
                     # Read files are stored (raw copy in the workspace) or reported as
                     # failed: drop their uploads. Unread ones (stopped) stay for the rerun.
                     for item in report["documents"]:
                         Path(item["source"].split("!")[0]).unlink(missing_ok=True)
                     return rows, summary
 
-                def ingest_demo(progress=gr.Progress()):
-                    return run_ingest([workspace.folder("inbox") / pipeline.DEMO_INBOX], progress)[:2]
+                def ingest_demo(*values, progress=gr.Progress()):
+                    return run_ingest([workspace.folder("inbox") / pipeline.DEMO_INBOX], values,
+                                      progress)[:2]
 
                 with gr.Row():
                     delete_id = gr.Number(label="Document id", precision=0,
@@ -138,9 +148,9 @@ def build_app(workspace: Workspace):
                                     [delete_id, delete_confirm],
                                     [documents, delete_status, delete_confirm],
                                     api_name="documents_delete")
-                ingest_button.click(ingest_uploads, [uploads], [documents, ingest_status],
+                ingest_button.click(ingest_uploads, [uploads, *reading.components], [documents, ingest_status],
                                     api_name="ingest_uploads")
-                demo_button.click(ingest_demo, None, [documents, ingest_status],
+                demo_button.click(ingest_demo, reading.components, [documents, ingest_status],
                                   api_name="ingest_demo")
                 stop_ingest.click(ingest_stop.set, None, None, api_name="ingest_stop")
             with gr.Tab("Review", elem_id="tab-review"):
@@ -173,37 +183,24 @@ def build_app(workspace: Workspace):
 
                 save.click(save_lists, [deny, allow], [saved_note], api_name="settings_save_lists")
                 current = pipeline.saved_deid_settings(workspace)
-                help_of = {f.name: f.metadata["help"] for f in dataclasses.fields(DeidSettings)}
-                with gr.Row():
-                    threshold = gr.Number(value=current.score_threshold, minimum=0, maximum=1,
-                                          label=f"Score threshold: {help_of['score_threshold']}",
-                                          elem_id="settings-score-threshold")
-                    zipf = gr.Number(value=current.recall_zipf, minimum=0,
-                                     label=f"Recall bar: {help_of['recall_zipf']}",
-                                     elem_id="settings-recall-zipf")
-                with gr.Row():
-                    propagate = gr.Checkbox(value=current.propagate_names,
-                                            label=help_of["propagate_names"],
-                                            elem_id="settings-propagate-names")
-                    dates = gr.Radio(["shift", "year"], value=current.date_mode,
-                                     label=f"Dates: {help_of['date_mode']}",
-                                     elem_id="settings-date-mode")
+                # the options a workspace keeps (the lists are above; keep_map is per run)
+                deid_form = settings_form(DeidSettings, "settings", current, exclude=tuple(
+                    spec.name for spec in specs(DeidSettings) if spec.name not in DEID_OPTIONS))
                 save_options = gr.Button("Save de-identification options",
                                          elem_id="settings-save-options")
                 options_note = gr.Markdown("", elem_id="settings-options-saved")
 
-                def save_deid(score_threshold, recall_zipf, propagate_names, date_mode) -> str:
+                def save_deid(*values) -> str:
                     try:
-                        pipeline.save_deid_options(
-                            workspace, score_threshold=float(score_threshold),
-                            recall_zipf=float(recall_zipf),
-                            propagate_names=bool(propagate_names), date_mode=date_mode)
-                    except (TypeError, ValueError) as error:
+                        checked = deid_form.settings(*values)
+                        pipeline.save_deid_options(workspace, **{name: getattr(checked, name)
+                                                                 for name in deid_form.inputs})
+                    except ValueError as error:
                         return f"Not saved: {error}"
                     return "Saved; used by the next de-identification (options given on the " \
                            "command line still win there)."
 
-                save_options.click(save_deid, [threshold, zipf, propagate, dates], [options_note],
+                save_options.click(save_deid, deid_form.components, [options_note],
                                    api_name="settings_save_deid_options")
                 guard = gr.JSON(value=offline.guard_status(), label="Offline guard",
                                 elem_id="offline-status")

@@ -11,39 +11,17 @@ show plain text cells).
 
 from __future__ import annotations
 
-import dataclasses
-import typing
-
 from medllm_local import pipeline
-
 from medllm_local.core import models
-from medllm_local.stages.chat.answer import ChatSettings, DifferentialSettings
-from medllm_local.pipeline import feedback
 from medllm_local.core.prompts import CaseForm, case_form_prompt
+from medllm_local.pipeline import feedback
+from medllm_local.stages.chat.answer import ChatSettings, DifferentialSettings
+from medllm_local.ui.forms import settings_form
 from medllm_local.workspace.store import Workspace
 
 DIFFERENTIAL_COLUMNS = ["rank", "diagnosis", "likelihood", "supporting findings", "opposing findings"]
 FEEDBACK_COLUMNS = ["id", "status", "rating", "question (de-identified)", "answer to learn (de-identified)"]
 SIMILAR_COLUMNS = ["doc", "score", "recorded diagnosis", "case (de-identified)"]
-CHAT_FIELDS = [f.name for f in dataclasses.fields(ChatSettings)]
-
-
-def settings_widgets(settings_type: type, prefix: str) -> list:
-    """One number input per field of a settings dataclass (the fields the CLI exposes)."""
-    import gradio as gr
-
-    hints = typing.get_type_hints(settings_type)
-    return [gr.Number(value=item.default, precision=0 if hints[item.name] is int else None,
-                      label=f"{item.name.replace('_', ' ')}: {item.metadata.get('help', '')}",
-                      elem_id=f"{prefix}-{item.name}")
-            for item in dataclasses.fields(settings_type)]
-
-
-def settings_from(settings_type: type, values) -> typing.Any:
-    """The settings dataclass from its widgets' values (its checks run)."""
-    hints = typing.get_type_hints(settings_type)
-    return settings_type(**{f.name: hints[f.name](value)
-                            for f, value in zip(dataclasses.fields(settings_type), values)})
 
 
 def text_of(content) -> str:
@@ -183,7 +161,11 @@ def build_chat_tab(workspace: Workspace) -> None:
 
     def answer(message, history, model_path, top_n, setting_values, case=None):
         """Stream one answer into the conversation, then the similar past cases."""
-        settings = settings_from(ChatSettings, setting_values)
+        try:
+            settings = chat_form.settings(*setting_values)
+        except ValueError as error:
+            yield history, message, gr.skip(), f"Generation settings: {error}"
+            return
         prior = [{"role": turn["role"], "content": text_of(turn["content"])}
                  for turn in history or []]
         shown = prior + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
@@ -219,8 +201,8 @@ def build_chat_tab(workspace: Workspace) -> None:
     def differential(model_path, top_n, age, sex, past, symptoms, findings, *values):
         try:
             form = case_form(age, sex, past, symptoms, findings)
-            settings = settings_from(ChatSettings, values[:len(CHAT_FIELDS)])
-            bounds = settings_from(DifferentialSettings, values[len(CHAT_FIELDS):])
+            settings = chat_form.settings(*values[:len(chat_form.inputs)])
+            bounds = bounds_form.settings(*values[len(chat_form.inputs):])
             result = pipeline.chat_differential(form, model_path or None, settings, bounds)
         except Exception as error:  # a bad form, a missing model: said, not raised
             return gr.skip(), gr.skip(), f"Differential: {error}"
@@ -273,9 +255,10 @@ def build_chat_tab(workspace: Workspace) -> None:
     differential_table = gr.Dataframe(headers=DIFFERENTIAL_COLUMNS, interactive=False, wrap=True,
                                       label="Ranked differential", elem_id="chat-differential")
     with gr.Accordion("Generation settings", open=False):
-        chat_settings = settings_widgets(ChatSettings, "chat-setting")
+        chat_form = settings_form(ChatSettings, "chat-setting")
     with gr.Accordion("Differential bounds", open=False):
-        bounds = settings_widgets(DifferentialSettings, "differential-setting")
+        bounds_form = settings_form(DifferentialSettings, "differential-setting")
+    chat_settings, bounds = chat_form.components, bounds_form.components
     form = [age, sex, past, symptoms, findings]
     inputs = [question, chatbot, model, top_n, *chat_settings]
     outputs = [chatbot, question, similar, status]

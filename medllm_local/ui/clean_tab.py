@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from medllm_local import pipeline
-from medllm_local.stages.clean import STEPS
+from medllm_local.stages.clean import STEPS, CleanSettings
+from medllm_local.ui.forms import settings_form
 from medllm_local.workspace.store import Workspace
 
 DOCUMENT_COLUMNS = ["document", "file", *STEPS, "cleaned"]
@@ -42,6 +43,8 @@ def build_clean_tab(workspace: Workspace) -> None:
                 "repeated letterheads, footers, page numbers and notices are removed, "
                 "abbreviations get one form, and clear typos are corrected. Every change is "
                 "listed and can be reverted; the dataset uses the cleaned text.")
+    with gr.Accordion("Cleaning settings", open=False, elem_id="clean-settings"):
+        form = settings_form(CleanSettings, "clean")
     run = gr.Button("Clean approved documents", variant="primary", elem_id="clean-run")
     status = gr.Markdown("", elem_id="clean-status")
     documents = gr.Dataframe(value=document_rows(workspace), headers=DOCUMENT_COLUMNS,
@@ -61,11 +64,11 @@ def build_clean_tab(workspace: Workspace) -> None:
     cleaned = gr.Textbox(label="Cleaned text (what the dataset uses)", lines=12,
                          interactive=False, elem_id="clean-text")
 
-    def clean_all(progress=gr.Progress()):
+    def clean_all(*values, progress=gr.Progress()):
         try:
             report = pipeline.clean_documents(
-                workspace, progress=lambda done, total, _: progress((done, total), desc="Cleaning"))
-        except pipeline.GateError as error:
+                workspace, form.settings(*values), progress=lambda done, total, _: progress((done, total), desc="Cleaning"))
+        except (pipeline.GateError, ValueError) as error:
             return document_rows(workspace), f"Not cleaned: {error}", queue_rows(workspace)
         totals = report["totals"]
         text = (f"Cleaned {totals['documents']} documents in {totals['seconds']} s: "
@@ -141,6 +144,6 @@ def build_clean_tab(workspace: Workspace) -> None:
             return f"Not saved: {error}", queue_rows(workspace)
         return f"Page {int(page)}: {report['message']}.", queue_rows(workspace)
 
-    run.click(clean_all, None, [documents, status, queue], api_name="clean_run")
+    run.click(clean_all, form.components, [documents, status, queue], api_name="clean_run")
     load.click(load_page, [page_doc, page_no], [image, typed, page_status], api_name="transcribe_load")
     save.click(save_page, [page_doc, page_no, typed], [page_status, queue], api_name="transcribe_save")

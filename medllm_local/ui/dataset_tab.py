@@ -8,6 +8,7 @@ from __future__ import annotations
 from medllm_local import pipeline
 from medllm_local.stages.dataset.augment import METHODS
 from medllm_local.stages.dataset.build import FORMATS, BuildSettings
+from medllm_local.ui.forms import settings_form
 from medllm_local.pipeline.pairs import PairFilter, export_pairs, get_pair, list_pairs
 from medllm_local.workspace.store import Workspace
 
@@ -58,13 +59,10 @@ def build_dataset_tab(workspace: Workspace) -> None:
                 "treatment plan) from the approved documents, split by patient into train, "
                 "validation and test. Documents not approved are left out. Augmentation "
                 "adds reworded copies of train pairs; they are trained on only once accepted.")
-    with gr.Row():
-        build = gr.Button("Build dataset", variant="primary", elem_id="dataset-build")
-        methods = gr.CheckboxGroup(list(METHODS), value=["abbreviations", "synonyms", "fillers"],
-                                   label="Augmentation methods", elem_id="dataset-augment-methods")
-        per_pair = gr.Number(value=1, precision=0, minimum=1, maximum=20, label="Variants per pair",
-                             elem_id="dataset-augment-per-pair")
-        build_augmented = gr.Button("Build with augmentation", elem_id="dataset-build-augmented")
+    with gr.Accordion("Build settings (tasks, splits, augmentation)", open=False,
+                      elem_id="dataset-settings"):
+        form = settings_form(BuildSettings, "dataset")
+    build = gr.Button("Build dataset", variant="primary", elem_id="dataset-build")
     status = gr.Markdown("", elem_id="dataset-status")
     with gr.Row():
         task = gr.Dropdown(TASK_CHOICES, value="", label="Task", elem_id="filter-task")
@@ -84,21 +82,15 @@ def build_dataset_tab(workspace: Workspace) -> None:
     def shown(*values) -> list[list]:
         return pair_rows(workspace, PairFilter(*values))
 
-    def run(progress=gr.Progress()):
+    def run(*values, progress=gr.Progress()):
         try:
+            settings = form.settings(*values)
             report = pipeline.build_dataset(
-                workspace, progress=lambda done, total, _: progress((done, total), desc="Building"))
-        except pipeline.GateError as error:
+                workspace, settings,
+                progress=lambda done, total, _: progress((done, total), desc="Building"))
+        except (pipeline.GateError, ValueError) as error:
             return pair_rows(workspace), f"Not built: {error}"
         return pair_rows(workspace), build_summary(report)
-
-    def run_augmented(chosen, variants, *values):
-        try:
-            settings = BuildSettings(augment=",".join(chosen or []), augment_per_pair=int(variants or 1))
-            report = pipeline.build_dataset(workspace, settings)
-        except (pipeline.GateError, ValueError) as error:
-            return shown(*values), f"Not built: {error}"
-        return shown(*values), build_summary(report)
 
     with gr.Row():
         pair_id = gr.Number(label="Pair", precision=0, elem_id="pair-id")
@@ -164,9 +156,7 @@ def build_dataset_tab(workspace: Workspace) -> None:
                     "are not approved since the last build." if result["not_approved"] else "")
         return f"Exported {result['pairs']} pairs ({result['format']}) to `{result['file']}`.{left_out}"
 
-    build.click(run, None, [table, status], api_name="dataset_build")
-    build_augmented.click(run_augmented, [methods, per_pair, *filters], [table, status],
-                          api_name="dataset_build_augmented")
+    build.click(run, form.components, [table, status], api_name="dataset_build")
     show.click(shown, filters, table, api_name="dataset_filter")
     search.submit(shown, filters, table)
     table.select(select_pair, None, [pair_id, answer, exclude, question])

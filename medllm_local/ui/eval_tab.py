@@ -4,8 +4,10 @@ frozen test split, and see the metrics side by side, the differences, and the re
 from __future__ import annotations
 
 from medllm_local import pipeline
-
 from medllm_local.core import models
+from medllm_local.core.settings import to_argv
+from medllm_local.stages.evaluate import EvalSettings
+from medllm_local.ui.forms import settings_form
 from medllm_local.workspace.store import Workspace
 
 METRIC_COLUMNS = ["model", "cases", "top1", "top1 95% CI", "topk", "mrr", "exact match", "rouge-L",
@@ -89,6 +91,7 @@ def build_eval_tab(workspace: Workspace) -> None:
                              multiselect=True, label="Models", elem_id="eval-models")
         refresh = gr.Button("Refresh models", elem_id="eval-refresh")
         start = gr.Button("Evaluate", variant="primary", elem_id="eval-start")
+    form = settings_form(EvalSettings, "eval")
     status = gr.Markdown(elem_id="eval-status")
     table = gr.Dataframe(headers=METRIC_COLUMNS, interactive=False, label="Metrics", elem_id="eval-metrics")
     cases = gr.Dataframe(headers=CASE_COLUMNS, interactive=False, label="Cases (mark the answers below)",
@@ -117,10 +120,14 @@ def build_eval_tab(workspace: Workspace) -> None:
             raise gr.Error(str(error)) from error
         return marks_text(summary)
 
-    def start_eval(names):
+    def start_eval(names, *values):
         if not names:
             raise gr.Error("Choose at least one model.")
-        args = ["eval"] + [arg for name in names for arg in ("--model", name)]
+        try:  # checked here, as the CLI checks them, before the job starts
+            settings = form.settings(*values)
+        except ValueError as error:
+            raise gr.Error(str(error)) from error
+        args = ["eval"] + [arg for name in names for arg in ("--model", name)] + to_argv(settings)
         job = pipeline.start_job(workspace, "eval", args)
         return f"Job {job}: starting", gr.Timer(active=True)
 
@@ -138,6 +145,6 @@ def build_eval_tab(workspace: Workspace) -> None:
 
     refresh.click(lambda: gr.update(choices=model_choices(workspace)), None, chosen,
                   api_name="eval_refresh_models")
-    start.click(start_eval, chosen, [status, timer], api_name="eval_start")
+    start.click(start_eval, [chosen, *form.components], [status, timer], api_name="eval_start")
     timer.tick(poll, None, [status, table, cases, mark_model, marks, timer], api_name="eval_poll")
     save_mark.click(save, [mark_case, mark_model, mark], marks, api_name="eval_mark")

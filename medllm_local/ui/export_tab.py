@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from medllm_local import pipeline
-from medllm_local.stages.export import QUANT_TYPES
+from medllm_local.core.settings import to_argv
+from medllm_local.stages.export import ExportSettings
+from medllm_local.ui.forms import settings_form
 from medllm_local.workspace.store import Workspace
 
 CHECK_COLUMNS = ["check", "result", "detail"]
@@ -45,20 +47,23 @@ def build_export_tab(workspace: Workspace) -> None:
                 "agrees with the merged model, and loses little perplexity to quantization.")
     with gr.Row():
         run = gr.Dropdown(choices=run_choices(workspace), label="Run", elem_id="export-run")
-        quant = gr.Dropdown(choices=list(QUANT_TYPES), value="Q4_K_M", label="Quantization",
-                            elem_id="export-quant")
         refresh = gr.Button("Refresh runs", elem_id="export-refresh")
         start = gr.Button("Export", variant="primary", elem_id="export-start")
+    form = settings_form(ExportSettings, "export")
     status = gr.Markdown(elem_id="export-status")
     checks = gr.Dataframe(headers=CHECK_COLUMNS, interactive=False, label="Checks",
                           elem_id="export-checks")
     timer = gr.Timer(2.0, active=False)
 
-    def start_export(run_id, quant_type):
+    def start_export(run_id, *values):
         if run_id is None:
             raise gr.Error("Choose a finished run first.")
-        job = pipeline.start_job(workspace, "export",
-                                 ["export", str(int(run_id)), "--quant", quant_type], run_id=int(run_id))
+        try:  # checked here, as the CLI checks them, before the job starts
+            settings = form.settings(*values)
+        except ValueError as error:
+            raise gr.Error(str(error)) from error
+        job = pipeline.start_job(workspace, "export", ["export", str(int(run_id)), *to_argv(settings)],
+                                 run_id=int(run_id))
         return f"Job {job}: starting", gr.Timer(active=True)
 
     def poll():
@@ -71,5 +76,5 @@ def build_export_tab(workspace: Workspace) -> None:
 
     refresh.click(lambda: gr.update(choices=run_choices(workspace)), None, run,
                   api_name="export_refresh_runs")
-    start.click(start_export, [run, quant], [status, timer], api_name="export_start")
+    start.click(start_export, [run, *form.components], [status, timer], api_name="export_start")
     timer.tick(poll, None, [status, checks, timer], api_name="export_poll")

@@ -5,17 +5,13 @@ and end, and Resume continues from that checkpoint."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from medllm_local import pipeline
-
 from medllm_local.core import models
+from medllm_local.core.settings import to_argv
 from medllm_local.stages.train.trainer import TrainSettings
+from medllm_local.ui.forms import settings_form
 from medllm_local.workspace.store import Workspace
 
-# The settings shown in the form; the others keep their defaults (the CLI has them all).
-FORM_FIELDS = ("epochs", "max_steps", "learning_rate", "batch_size", "max_length", "lora_r",
-               "gpu_memory_gib")
 RUN_COLUMNS = ["run", "status", "base model", "from run", "steps", "final loss", "pairs", "created"]
 
 
@@ -24,15 +20,6 @@ def base_model_choices() -> list[tuple[str, str]]:
     choices += [(m.name, m.name) for m in models.list_models()
                 if m.kind == "hf" and m.path and m.name != models.EMBEDDED_HF_FOLDER]
     return choices
-
-
-def settings_args(values: dict) -> list[str]:
-    """Form values -> `train` options, only where they differ from the defaults."""
-    args = []
-    for item in dataclasses.fields(TrainSettings):
-        if item.name in values and values[item.name] is not None and values[item.name] != item.default:
-            args += ["--" + item.name.replace("_", "-"), str(values[item.name])]
-    return args
 
 
 def run_rows(workspace: Workspace) -> list[list]:
@@ -81,18 +68,13 @@ def build_train_tab(workspace: Workspace) -> None:
                 "NVIDIA GPU, plain LoRA on the CPU (slow; fine for the small embedded model). "
                 "Training runs in its own process: Stop saves a checkpoint, Resume goes on "
                 "from it.")
-    defaults = TrainSettings()
     with gr.Row():
         choices = base_model_choices()
         base = gr.Dropdown(choices=choices, value=choices[0][1], label="Base model",
                            elem_id="train-model")
         check = gr.Button("Check fit", elem_id="train-check")
     fit = gr.Markdown(elem_id="train-fit")
-    with gr.Row():
-        fields = {name: gr.Number(value=getattr(defaults, name), label=name.replace("_", " "),
-                                  precision=0 if isinstance(getattr(defaults, name), int) else None,
-                                  elem_id=f"train-{name}")
-                  for name in FORM_FIELDS}
+    form = settings_form(TrainSettings, "train")
     with gr.Row():
         start = gr.Button("Start training", variant="primary", elem_id="train-start")
         stop = gr.Button("Stop (checkpoint)", elem_id="train-stop")
@@ -109,13 +91,14 @@ def build_train_tab(workspace: Workspace) -> None:
     # so a page opened while training runs shows it too.
     timer = gr.Timer(2.0, active=pipeline.latest_job(workspace, "train") is not None)
 
-    def values_of(*numbers) -> dict:
-        return {name: (int(v) if isinstance(getattr(defaults, name), int) and v is not None else v)
-                for name, v in zip(FORM_FIELDS, numbers)}
+    def settings_of(values) -> TrainSettings:
+        try:  # checked here, as the CLI checks them, before any process starts
+            return form.settings(*values)
+        except ValueError as error:
+            raise gr.Error(str(error)) from error
 
-    def check_fit(model, *numbers):
-        settings = dataclasses.replace(defaults, **{k: v for k, v in values_of(*numbers).items()
-                                                    if v is not None})
+    def check_fit(model, *values):
+        settings = settings_of(values)
         report = pipeline.plan_training(model, settings)
         if not report["fits"]:
             return f"**Will not fit.** {report['advice']}"
@@ -130,8 +113,8 @@ def build_train_tab(workspace: Workspace) -> None:
         job_id = pipeline.start_job(workspace, "train", args, run_id=run)
         return f"Job {job_id}: starting", gr.Timer(active=True)
 
-    def start_training(model, *numbers):
-        return launch(["train", "--model", model, *settings_args(values_of(*numbers))])
+    def start_training(model, *values):
+        return launch(["train", "--model", model, *to_argv(settings_of(values))])
 
     def resume_run(run):
         if not run:
@@ -159,9 +142,8 @@ def build_train_tab(workspace: Workspace) -> None:
             return "Nothing is training."
         return f"Job {job_id}: stopping at the next step (a checkpoint is saved)."
 
-    numbers = list(fields.values())
-    check.click(check_fit, [base, *numbers], fit, api_name="train_check_fit")
-    start.click(start_training, [base, *numbers], [status, timer], api_name="train_start")
+    check.click(check_fit, [base, *form.components], fit, api_name="train_check_fit")
+    start.click(start_training, [base, *form.components], [status, timer], api_name="train_start")
     resume.click(resume_run, run_id, [status, timer], api_name="train_resume")
     retrain.click(retrain_run, run_id, [status, timer], api_name="train_retrain")
     stop.click(stop_training, None, status, api_name="train_stop")

@@ -16,34 +16,24 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from medllm_local.core.prompts import DIFFERENTIAL_JSON_NOTE, chat_messages
 from medllm_local.core.records import ChatAnswer
+from medllm_local.core.settings import Settings, setting
 
 
 @dataclass
-class ChatSettings:
-    """How answers are generated. The CLI's chat options and the UI's chat settings are
-    built from these fields."""
+class ChatSettings(Settings):
+    """How answers are generated (the CLI's chat options and the Chat tab's settings)."""
 
-    max_tokens: int = field(default=512, metadata={"help": "most tokens in one answer"})
-    temperature: float = field(default=0.2, metadata={"help": "0 is greedy (repeatable)"})
-    top_p: float = field(default=0.95, metadata={"help": "nucleus sampling mass"})
-    repeat_penalty: float = field(default=1.1, metadata={"help": ">1 discourages loops"})
-    seed: int = field(default=0, metadata={"help": "sampling seed, for repeatable answers"})
-    n_ctx: int = field(default=4096, metadata={"help": "context window in tokens"})
-
-    def __post_init__(self) -> None:
-        if self.max_tokens < 1:
-            raise ValueError("max_tokens must be at least 1")
-        if not 0.0 <= self.temperature <= 2.0:
-            raise ValueError("temperature must be between 0 and 2")
-        if not 0.0 < self.top_p <= 1.0:
-            raise ValueError("top_p must be in (0, 1]")
-        if self.n_ctx < 256:
-            raise ValueError("n_ctx must be at least 256")
+    max_tokens: int = setting(512, "most tokens in one answer", minimum=1, maximum=8192)
+    temperature: float = setting(0.2, "0 is greedy (repeatable)", minimum=0, maximum=2)
+    top_p: float = setting(0.95, "nucleus sampling mass", above=0, maximum=1)
+    repeat_penalty: float = setting(1.1, ">1 discourages loops", minimum=0.5, maximum=2)
+    seed: int = setting(0, "sampling seed, for repeatable answers")
+    n_ctx: int = setting(4096, "context window in tokens", minimum=256, maximum=131072)
 
 
 @dataclass
@@ -179,22 +169,14 @@ class DifferentialError(RuntimeError):
 
 
 @dataclass
-class DifferentialSettings:
+class DifferentialSettings(Settings):
     """The bounds of a structured differential. They bound the grammar, so the longest
     possible answer is known and always fits the token budget (never cut off mid-JSON)."""
 
-    max_diagnoses: int = field(default=5, metadata={"help": "most diagnoses in the ranked list"})
-    max_findings: int = field(default=2, metadata={
-        "help": "most supporting (and most opposing) findings per diagnosis"})
-    max_chars: int = field(default=60, metadata={"help": "longest diagnosis or finding, in characters"})
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.max_diagnoses <= 10:
-            raise ValueError("max_diagnoses must be between 1 and 10")
-        if not 0 <= self.max_findings <= 6:
-            raise ValueError("max_findings must be between 0 and 6")
-        if not 10 <= self.max_chars <= 200:
-            raise ValueError("max_chars must be between 10 and 200")
+    max_diagnoses: int = setting(5, "most diagnoses in the ranked list", minimum=1, maximum=10)
+    max_findings: int = setting(2, "most supporting (and most opposing) findings per diagnosis",
+                                minimum=0, maximum=6)
+    max_chars: int = setting(60, "longest diagnosis or finding, in characters", minimum=10, maximum=200)
 
 
 @dataclass

@@ -14,61 +14,46 @@ import hashlib
 import io
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Literal
 
-from medllm_local.stages.dataset.augment import METHODS as AUGMENT_METHODS
 from medllm_local.core.prompts import SYSTEM_PROMPT, case_prompt, case_text, differential_answer
 from medllm_local.core.records import Pair
 from medllm_local.core.sections import main_diagnosis, numbered_items, parse_sections
+from medllm_local.core.settings import Settings, setting
 
 FORMATS = ("messages", "sharegpt", "alpaca", "csv")
 CSV_COLUMNS = ["instruction", "input", "output", "system", "task", "augmented"]
 
 
 @dataclass
-class BuildSettings:
-    """How pairs and splits are made. The CLI's build options come from these."""
+class BuildSettings(Settings):
+    """How pairs and splits are made (the CLI's build options)."""
 
-    tasks: str = field(default="diagnosis,differential,treatment", metadata={
-        "help": "comma-separated tasks: diagnosis, differential, treatment"})
-    validation_fraction: float = field(default=0.15, metadata={"help": "share of documents"})
-    test_fraction: float = field(default=0.15, metadata={"help": "share of documents"})
-    min_test_documents: int = field(default=1, metadata={
-        "help": "at least this many documents in test (when there are 3 or more)"})
-    seed: int = field(default=13, metadata={"help": "fixed seed: the same documents, the same splits"})
-    grow_test: bool = field(default=False, metadata={
-        "help": "let new documents join a test split that is frozen (used by an evaluation)"})
-    augment: str = field(default="", metadata={
-        "help": "augment the train split: comma-separated abbreviations, synonyms, fillers, "
-                "paraphrase (the local model; slow); only pairs a person accepted are written"})
-    augment_per_pair: int = field(default=1, metadata={
-        "help": "at most this many variants of each train pair per augmentation method"})
-    paraphrase_model: str = field(default="", metadata={
-        "help": "GGUF that rewords instructions (default: the embedded model)"})
-    paraphrase_tokens: int = field(default=48, metadata={
-        "help": "most tokens of one reworded instruction"})
+    tasks: tuple[Literal["diagnosis", "differential", "treatment"], ...] = setting(
+        ("diagnosis", "differential", "treatment"), "the pairs made from each report")
+    validation_fraction: float = setting(0.15, "share of documents", minimum=0, maximum=0.9)
+    test_fraction: float = setting(0.15, "share of documents", minimum=0, maximum=0.9)
+    min_test_documents: int = setting(1, "at least this many documents in test (when there are 3 or more)",
+                                      minimum=0)
+    seed: int = setting(13, "fixed seed: the same documents, the same splits", advanced=True)
+    grow_test: bool = setting(False, "let new documents join a test split that is frozen (used by an "
+                                     "evaluation)", advanced=True)
+    augment: tuple[Literal["abbreviations", "synonyms", "fillers", "paraphrase"], ...] = setting(
+        (), "augment the train split (paraphrase uses the local model; slow); only pairs a person "
+            "accepted are written")
+    augment_per_pair: int = setting(1, "at most this many variants of each train pair per augmentation "
+                                       "method", minimum=1, maximum=20)
+    paraphrase_model: str = setting("", "GGUF that rewords instructions (default: the embedded model)",
+                                    advanced=True)
+    paraphrase_tokens: int = setting(48, "most tokens of one reworded instruction", minimum=8, maximum=256,
+                                     advanced=True)
 
-    def __post_init__(self) -> None:
-        unknown = set(self.task_list) - {"diagnosis", "differential", "treatment"}
-        if unknown or not self.task_list:
-            raise ValueError(f"unknown tasks: {', '.join(sorted(unknown)) or '(none given)'}")
-        unknown = set(self.augment_list) - set(AUGMENT_METHODS)
-        if unknown:
-            raise ValueError(f"unknown augmentation {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(AUGMENT_METHODS)}")
-        if not 1 <= self.augment_per_pair <= 20 or not 8 <= self.paraphrase_tokens <= 256:
-            raise ValueError("augment-per-pair must be 1 to 20 and paraphrase-tokens 8 to 256")
-        if not (0 <= self.validation_fraction < 1 and 0 <= self.test_fraction < 1
-                and self.validation_fraction + self.test_fraction < 1):
-            raise ValueError("validation and test fractions must be in [0, 1) and sum below 1")
-
-    @property
-    def task_list(self) -> list[str]:
-        return [t.strip() for t in self.tasks.split(",") if t.strip()]
-
-    @property
-    def augment_list(self) -> list[str]:
-        return [m.strip() for m in self.augment.split(",") if m.strip()]
+    def check(self) -> None:
+        if not self.tasks:
+            raise ValueError("--tasks: give at least one of diagnosis, differential, treatment")
+        if self.validation_fraction + self.test_fraction >= 1:
+            raise ValueError("validation and test fractions must sum below 1")
 
 
 @dataclass

@@ -22,7 +22,8 @@ import hashlib
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Literal
 
 from medllm_local.stages.deid.context import STOP as FUNCTION_WORDS, ContextFinder, is_mixed_case, truecase
 from medllm_local.stages.deid.filters import (AMBIGUOUS_FACILITY, TITLE_BEFORE, eponym_inside, everyday_word,
@@ -34,6 +35,7 @@ from medllm_local.stages.deid.rules import (CLINICAL_WORDS, DRUG_STEM, EPONYM_FO
                                      spacy_false_positive, trim_clinical_edges)
 from medllm_local.stages.deid.vocab import vocabulary
 from medllm_local.core.records import Finding
+from medllm_local.core.settings import Settings, setting
 from medllm_local.stages.deid.surrogates import Surrogates
 from medllm_local.core.textnorm import fold, fold_value
 
@@ -49,38 +51,25 @@ PROPAGATION_STOPWORDS = {"the", "and", "for", "with", "from", "not", "but", "has
 
 
 @dataclass
-class DeidSettings:
-    """How identifiers are found and replaced. CLI options and the UI form come from here."""
+class DeidSettings(Settings):
+    """How identifiers are found and replaced (the CLI's deid options)."""
 
-    score_threshold: float = field(default=0.35, metadata={
-        "help": "findings scored below this are ignored (lower: more recall)"})
-    propagate_names: bool = field(default=True, metadata={
-        "help": "also remove every other occurrence of each name word found"})
-    recall_zipf: float = field(default=0.0, metadata={
-        "help": "also remove capitalised words inside sentences rarer than this in English "
-                "(zipf scale, e.g. 2.5; 0: off). More recall, but brand drug names go too"})
-    date_mode: str = field(default="shift", metadata={
-        "help": "shift: move dates by one offset per patient; year: keep only the year"})
-    keep_map: bool = field(default=True, metadata={
-        "help": "keep the real-to-surrogate map in the owner-only raw area (for the residual scan)"})
-    deny_list: str = field(default="", metadata={
-        "help": "comma-separated names and places always removed (your name, staff, sites)"})
-    allow_list: str = field(default="", metadata={
-        "help": "comma-separated words never removed"})
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.score_threshold <= 1.0:
-            raise ValueError("score_threshold must be between 0 and 1")
-        if self.date_mode not in ("shift", "year"):
-            raise ValueError("date_mode must be 'shift' or 'year'")
-
-    @property
-    def deny_terms(self) -> list[str]:
-        return [t.strip() for t in self.deny_list.split(",") if t.strip()]
+    score_threshold: float = setting(0.35, "findings scored below this are ignored (lower: more recall)",
+                                     minimum=0, maximum=1)
+    propagate_names: bool = setting(True, "also remove every other occurrence of each name word found")
+    recall_zipf: float = setting(0.0, "also remove capitalised words inside sentences rarer than this "
+                                      "in English (zipf scale, e.g. 2.5; 0: off). More recall, but "
+                                      "brand drug names go too", minimum=0, maximum=8)
+    date_mode: Literal["shift", "year"] = setting(
+        "shift", "shift: move dates by one offset per patient; year: keep only the year")
+    keep_map: bool = setting(True, "keep the real-to-surrogate map in the owner-only raw area (for the "
+                                   "residual scan)", advanced=True)
+    deny_list: tuple[str, ...] = setting((), "names and places always removed (your name, staff, sites)")
+    allow_list: tuple[str, ...] = setting((), "words never removed")
 
     @property
     def allow_terms(self) -> set[str]:
-        return {t.strip().lower() for t in self.allow_list.split(",") if t.strip()}
+        return {term.lower() for term in self.allow_list}
 
 
 @dataclass
@@ -152,7 +141,7 @@ class DeidEngine:
         # The clinical rules run beside Presidio, not inside it: Presidio keeps one result
         # per span, the higher-scored, so spaCy's "18" (DATE) hid the rule's "repair 18"
         # and was then dropped as a duration.
-        self.rules = _clinical_recognizer(self.settings.deny_terms)
+        self.rules = _clinical_recognizer(self.settings.deny_list)
         self.analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry,
                                        supported_languages=["en"])
         self.batch = BatchAnalyzerEngine(analyzer_engine=self.analyzer)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from medllm_local.core.settings import Settings, setting
 
 from medllm_local.stages.ingest.ocr import OcrEngine, OcrFailed, OcrUnavailable, ocr_images
 
@@ -18,40 +20,29 @@ class IngestError(Exception):
 
 
 @dataclass
-class IngestSettings:
-    """How files are read. The CLI's ingest options and the UI's form come from these."""
+class IngestSettings(Settings):
+    """How files are read (the CLI's ingest options)."""
 
-    ocr_min_chars: int = field(default=20, metadata={
-        "help": "a PDF page with fewer non-space characters in its text layer is OCR'd"})
-    ocr_dpi: int = field(default=300, metadata={"help": "rendering resolution for OCR"})
-    ocr_flag_confidence: float = field(default=75.0, metadata={
-        "help": "OCR pages whose mean word confidence (0-100) is below this are flagged"})
-    ocr_language: str = field(default="eng", metadata={"help": "Tesseract language(s)"})
-    ocr_workers: int = field(default=0, metadata={
-        "help": "parallel single-threaded tesseract processes (0: one per core)"})
-    ocr_timeout_s: int = field(default=180, metadata={
-        "help": "longest one page may take in Tesseract before it is given up"})
-    max_file_mb: int = field(default=200, metadata={"help": "larger files are refused"})
-    max_pages: int = field(default=2000, metadata={
-        "help": "documents with more pages (or TIFF frames) are refused"})
-    zip_max_total_mb: int = field(default=2048, metadata={
-        "help": "most uncompressed bytes one zip (or one DOCX) may expand to"})
-    zip_max_files: int = field(default=5000, metadata={"help": "most files in one zip"})
-    read_memory_mb: int = field(default=4096, metadata={
-        "help": "most memory reading one file may take beyond the file itself; a file that "
-                "needs more fails alone (each file is read in a child process)"})
-    read_timeout_s: int = field(default=3600, metadata={
-        "help": "longest reading one file (OCR included) may take before it is given up"})
-
-    def __post_init__(self) -> None:
-        if self.ocr_dpi < 72 or self.ocr_dpi > 1200:
-            raise ValueError("ocr_dpi must be between 72 and 1200")
-        if not 0 <= self.ocr_flag_confidence <= 100:
-            raise ValueError("ocr_flag_confidence must be between 0 and 100")
-        if self.ocr_workers < 0 or self.max_file_mb < 1 or self.max_pages < 1:
-            raise ValueError("ocr_workers must be >= 0, max_file_mb and max_pages >= 1")
-        if self.read_memory_mb < 16 or self.read_timeout_s < 1:
-            raise ValueError("read_memory_mb must be >= 16 and read_timeout_s >= 1")
+    ocr_min_chars: int = setting(20, "a PDF page with fewer non-space characters in its text layer "
+                                     "is OCR'd", minimum=0)
+    ocr_dpi: int = setting(300, "rendering resolution for OCR", minimum=72, maximum=1200)
+    ocr_flag_confidence: float = setting(75.0, "OCR pages whose mean word confidence (0-100) is "
+                                               "below this are flagged", minimum=0, maximum=100)
+    ocr_language: str = setting("eng", "Tesseract language(s)")
+    ocr_workers: int = setting(0, "parallel single-threaded tesseract processes (0: one per core)",
+                               minimum=0)
+    ocr_timeout_s: int = setting(180, "longest one page may take in Tesseract before it is given up",
+                                 minimum=1)
+    max_file_mb: int = setting(200, "larger files are refused", minimum=1)
+    max_pages: int = setting(2000, "documents with more pages (or TIFF frames) are refused", minimum=1)
+    zip_max_total_mb: int = setting(2048, "most uncompressed bytes one zip (or one DOCX) may expand to",
+                                    minimum=1)
+    zip_max_files: int = setting(5000, "most files in one zip", minimum=1)
+    read_memory_mb: int = setting(4096, "most memory reading one file may take beyond the file itself; "
+                                        "a file that needs more fails alone (each file is read in a "
+                                        "child process)", minimum=16)
+    read_timeout_s: int = setting(3600, "longest reading one file (OCR included) may take before it "
+                                        "is given up", minimum=1)
 
     @property
     def workers(self) -> int:

@@ -5,9 +5,11 @@ stages/train/trainer.py so the CUDA choices can be checked on a machine without 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Literal
 
 from medllm_local.core import models
+from medllm_local.core.settings import Settings, setting
 
 CPU_BUDGET_NOTE = "CPU: plain LoRA in fp32 (no bitsandbytes); slow, meant for small models"
 
@@ -17,52 +19,41 @@ class TrainError(RuntimeError):
 
 
 @dataclass
-class TrainSettings:
-    epochs: float = field(default=3.0, metadata={"help": "passes over the training pairs"})
-    max_steps: int = field(default=-1, metadata={"help": "stop after this many optimizer steps "
-                                                         "(overrides --epochs when > 0)"})
-    learning_rate: float = field(default=2e-4, metadata={"help": "peak learning rate (LoRA)"})
-    batch_size: int = field(default=0, metadata={"help": "sequences per step on the device; "
-                                                         "0 picks by memory"})
-    grad_accum: int = field(default=4, metadata={"help": "gradient accumulation steps"})
-    warmup_ratio: float = field(default=0.05, metadata={"help": "share of steps to warm up"})
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
-    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
-    max_length: int = field(default=0, metadata={"help": "tokens per sequence; 0 picks by memory"})
-    batching: str = field(default="auto", metadata={
-        "help": "packed (pairs packed without padding), grouped (batches of similar "
-                "length, padded to the longest) or padded (random batches); auto: packed "
-                "on CUDA, grouped on CPU (what measured fastest on each)"})
-    attention: str = field(default="auto", metadata={
-        "help": "attention kernel: auto (flash_attention_2 when installed, else sdpa), sdpa, "
-                "flash_attention_2, flex_attention or eager"})
-    quantize: str = field(default="auto", metadata={"help": "auto (4-bit NF4 on CUDA, none on "
-                                                            "CPU), 4bit or none"})
-    device: str = field(default="auto", metadata={"help": "auto, cuda or cpu"})
-    gpu_memory_gib: float = field(default=0.0, metadata={
-        "help": "GPU memory this run may use, in GiB (0: the whole card); leave room for a "
-                "chat model on the same card"})
-    seed: int = field(default=42, metadata={"help": "random seed (data order, LoRA init)"})
-    save_every: int = field(default=25, metadata={"help": "checkpoint every N steps (resume point)"})
-    eval_every: int = field(default=25, metadata={"help": "validation loss every N steps"})
-    log_every: int = field(default=1, metadata={"help": "metrics every N steps"})
-    early_stopping: int = field(default=0, metadata={"help": "stop after N evaluations without a "
-                                                             "better validation loss (0: off)"})
+class TrainSettings(Settings):
+    epochs: float = setting(3.0, "passes over the training pairs", minimum=0)
+    max_steps: int = setting(-1, "stop after this many optimizer steps (overrides --epochs when > 0)",
+                             minimum=-1)
+    learning_rate: float = setting(2e-4, "peak learning rate (LoRA)", above=0, maximum=1)
+    batch_size: int = setting(0, "sequences per step on the device; 0 picks by memory", minimum=0)
+    grad_accum: int = setting(4, "gradient accumulation steps", minimum=1, advanced=True)
+    warmup_ratio: float = setting(0.05, "share of steps to warm up", minimum=0, maximum=0.5,
+                                  advanced=True)
+    lora_r: int = setting(16, "LoRA rank", minimum=1, maximum=1024)
+    lora_alpha: int = setting(32, "LoRA alpha", minimum=1, advanced=True)
+    lora_dropout: float = setting(0.05, "LoRA dropout", minimum=0, maximum=0.9, advanced=True)
+    max_length: int = setting(0, "tokens per sequence; 0 picks by memory", minimum=0)
+    batching: Literal["auto", "packed", "grouped", "padded"] = setting(
+        "auto", "packed (pairs packed without padding), grouped (batches of similar length, padded "
+                "to the longest) or padded (random batches); auto: packed on CUDA, grouped on CPU "
+                "(what measured fastest on each)", advanced=True)
+    attention: Literal["auto", "sdpa", "flash_attention_2", "flex_attention", "eager"] = setting(
+        "auto", "attention kernel: auto (flash_attention_2 when installed, else sdpa)", advanced=True)
+    quantize: Literal["auto", "4bit", "none"] = setting(
+        "auto", "auto (4-bit NF4 on CUDA, none on CPU), 4bit or none", advanced=True)
+    device: Literal["auto", "cuda", "cpu"] = setting("auto", "where to train", advanced=True)
+    gpu_memory_gib: float = setting(
+        0.0, "GPU memory this run may use, in GiB (0: the whole card); leave room for a chat "
+             "model on the same card", minimum=0)
+    seed: int = setting(42, "random seed (data order, LoRA init)", advanced=True)
+    save_every: int = setting(25, "checkpoint every N steps (resume point)", minimum=1, advanced=True)
+    eval_every: int = setting(25, "validation loss every N steps", minimum=1, advanced=True)
+    log_every: int = setting(1, "metrics every N steps", minimum=1, advanced=True)
+    early_stopping: int = setting(0, "stop after N evaluations without a better validation loss "
+                                     "(0: off)", minimum=0, advanced=True)
 
-    def __post_init__(self) -> None:
-        if self.quantize not in ("auto", "4bit", "none"):
-            raise ValueError(f"quantize must be auto, 4bit or none, not {self.quantize!r}")
-        if self.batching not in ("auto", "packed", "grouped", "padded"):
-            raise ValueError(f"batching must be auto, packed, grouped or padded, not {self.batching!r}")
-        if self.attention not in ("auto", "sdpa", "flash_attention_2", "flex_attention", "eager"):
-            raise ValueError(f"unknown attention kernel {self.attention!r}")
-        if self.device not in ("auto", "cuda", "cpu"):
-            raise ValueError(f"device must be auto, cuda or cpu, not {self.device!r}")
+    def check(self) -> None:
         if self.max_steps <= 0 and self.epochs <= 0:
             raise ValueError("give --epochs > 0 or --max-steps > 0")
-        if min(self.grad_accum, self.lora_r, self.save_every, self.eval_every, self.log_every) < 1:
-            raise ValueError("grad_accum, lora_r, save_every, eval_every and log_every must be >= 1")
 
 
 @dataclass(frozen=True)
