@@ -249,3 +249,16 @@ def test_an_identifier_brought_in_by_an_edit_blocks_the_build(workspace, tmp_pat
 def test_spreadsheet_csv_with_a_byte_order_mark():
     pairs = load("\ufeffinstruction,input,output\nWhat is it?,case text,Asthma\n")
     assert len(pairs) == 1 and pairs[0].reference == "Asthma"
+
+
+def test_a_pair_names_its_parts_by_role():
+    from medllm_local.core.records import Pair, content_of
+
+    pair = Pair(task="diagnosis", messages=[{"role": "system", "content": "S"},
+                                            {"role": "user", "content": "Q"},
+                                            {"role": "assistant", "content": "A"}])
+    assert (pair.system, pair.question, pair.answer) == ("S", "Q", "A")
+    pair.answer, pair.question = "B", "R"
+    assert [m["content"] for m in pair.messages] == ["S", "R", "B"]
+    no_system = [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]
+    assert content_of(no_system, "system") == "" and content_of(no_system, "user") == "Q"

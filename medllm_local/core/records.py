@@ -72,6 +72,40 @@ class Pair:
     reference: str = ""  # the expected answer, for evaluation
     augmented: str = ""  # the augmentation method that made it (stages/dataset/augment.py); "" if none
 
+    @property
+    def system(self) -> str:
+        return content_of(self.messages, "system")
+
+    @property
+    def question(self) -> str:
+        return content_of(self.messages, "user")
+
+    @question.setter
+    def question(self, text: str) -> None:
+        set_content(self.messages, "user", text)
+
+    @property
+    def answer(self) -> str:
+        return content_of(self.messages, "assistant")
+
+    @answer.setter
+    def answer(self, text: str) -> None:
+        set_content(self.messages, "assistant", text)
+
+
+def content_of(messages: list[dict[str, str]], role: str) -> str:
+    """The text of the last message of ``role`` in a chat ("" when there is none): a
+    pair's question is its last user turn, its answer the last assistant turn."""
+    return next((m["content"] for m in reversed(messages) if m["role"] == role), "")
+
+
+def set_content(messages: list[dict[str, str]], role: str, text: str) -> None:
+    for message in reversed(messages):
+        if message["role"] == role:
+            message["content"] = text
+            return
+    raise ValueError(f"no {role} message to change")
+
 
 @dataclass
 class ModelInfo:

@@ -22,7 +22,7 @@ from medllm_local.core import models
 from medllm_local.core.abbreviations import medical_words
 from medllm_local.stages.dataset.build import BuildSettings
 from medllm_local.pipeline.clean import user_dictionary, user_words
-from medllm_local.core.records import Pair
+from medllm_local.core.records import Pair, content_of
 from medllm_local.workspace.store import Workspace
 
 USER_SYNONYMS = "synonyms.tsv"  # the user's own groups, in the workspace folder
@@ -59,12 +59,12 @@ def model_rephrase(model: str | None, max_tokens: int) -> augment.Rephrase:
 
 
 def augment_key(pair: Pair) -> tuple:
-    return (pair.document_id, pair.task, pair.augmented, pair.messages[1]["content"])
+    return (pair.document_id, pair.task, pair.augmented, pair.question)
 
 
 def previous_reviews(workspace: Workspace) -> dict[tuple, str]:
     """The review of every stored augmented pair, by what it says."""
-    return {(row["document_id"], row["task"], row["method"], json.loads(row["messages"])[1]["content"]):
+    return {(row["document_id"], row["task"], row["method"], content_of(json.loads(row["messages"]), "user")):
             row["review"] or "pending"
             for row in workspace.query("SELECT * FROM pairs WHERE origin = 'augmented'")}
 

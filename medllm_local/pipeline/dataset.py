@@ -10,6 +10,7 @@ from pathlib import Path
 from medllm_local.stages.dataset import build as dataset
 
 from medllm_local.core import models
+from medllm_local.core.records import content_of, set_content
 from medllm_local.pipeline.augment import augment_train, augmentation_counts
 from medllm_local.pipeline.clean import training_text
 from medllm_local.pipeline.common import GateError, ProgressCallback
@@ -56,7 +57,7 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
         for pair in result.pairs:  # the same report ingested as PDF and as scan, say
             override = overrides.get((pair.document_id, pair.task))
             if override is not None:
-                pair.messages[2]["content"] = pair.reference = override["reference"]
+                pair.answer = pair.reference = override["reference"]
                 refreshed[override["id"]] = pair.messages
                 if override["excluded"]:
                     continue
@@ -162,7 +163,7 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
         # go: their question is of a text nobody approved.
         conn.executemany("DELETE FROM pairs WHERE id = ?", [(i,) for i in dropped + stale_variants])
         conn.executemany("UPDATE pairs SET messages = ?, reference = ? WHERE id = ?",
-                         [(json.dumps(m), m[-1]["content"], i) for i, m in refreshed.items()])
+                         [(json.dumps(m), content_of(m, "assistant"), i) for i, m in refreshed.items()])
         conn.executemany("UPDATE pairs SET split = ? WHERE document_id = ? AND edited = 1",
                          [(split, doc) for doc, split in split_of.items()])
         conn.executemany("INSERT INTO pairs (document_id, task, messages, reference, split,"
@@ -214,7 +215,7 @@ def _refresh_other_edits(overrides: dict, refreshed: dict[int, list],
         if not made:
             dropped.append(row["id"])
             continue
-        made[0].messages[2]["content"] = row["reference"]
+        made[0].answer = row["reference"]
         refreshed[row["id"]] = made[0].messages
     return dropped
 
@@ -270,12 +271,12 @@ def require_current_build(workspace: Workspace, build: str,
 def _pair_key(pair) -> tuple[str, str, str]:
     """The case without its phrasing, and the answer: one report ingested twice gives
     the same key whatever phrasing each copy drew."""
-    return (pair.task, pair.messages[1]["content"].split("\n\n", 1)[-1], pair.messages[2]["content"])
+    return (pair.task, pair.question.split("\n\n", 1)[-1], pair.answer)
 
 
 def _scanned(pair) -> str:
     """What of a pair the residual scan reads: the question and the answer."""
-    return "\n".join(m["content"] for m in pair.messages[1:])
+    return f"{pair.question}\n{pair.answer}"
 
 
 def freeze_test_split(workspace: Workspace) -> dict:
@@ -298,7 +299,7 @@ def revise_pair(workspace: Workspace, pair_id: int, answer: str | None = None,
         raise ValueError(f"no pair with id {pair_id}")
     row = rows[0]
     messages = json.loads(row["messages"])
-    if answer is not None and answer.strip() == messages[-1]["content"].strip():
+    if answer is not None and answer.strip() == content_of(messages, "assistant").strip():
         answer = None
     if row["origin"] == "augmented" and answer is None:
         review = row["review"] or "pending"
@@ -317,13 +318,13 @@ def revise_pair(workspace: Workspace, pair_id: int, answer: str | None = None,
     if answer is not None:
         if not answer.strip():
             raise ValueError("the answer may not be empty (exclude the pair instead)")
-        messages[-1]["content"] = answer.strip()
+        set_content(messages, "assistant", answer.strip())
     excluded = row["excluded"] if exclude is None else int(exclude)
     changed = answer is not None or excluded != row["excluded"]
     if changed:
         with workspace.transaction() as conn:
             conn.execute("UPDATE pairs SET messages = ?, reference = ?, excluded = ?, edited = 1"
-                         " WHERE id = ?", (json.dumps(messages), messages[-1]["content"], excluded, pair_id))
+                         " WHERE id = ?", (json.dumps(messages), content_of(messages, "assistant"), excluded, pair_id))
     return {"id": pair_id, "task": row["task"], "document_id": row["document_id"],
-            "answer": messages[-1]["content"], "excluded": bool(excluded),
+            "answer": content_of(messages, "assistant"), "excluded": bool(excluded),
             "edited": changed or bool(row["edited"]), "changed": changed}

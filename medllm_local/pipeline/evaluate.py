@@ -17,6 +17,7 @@ from medllm_local.core import models
 from medllm_local.pipeline.dataset import freeze_test_split, require_current_build
 from medllm_local.pipeline.train import latest_build
 from medllm_local.core.prompts import task_of
+from medllm_local.core.records import content_of
 from medllm_local.workspace.store import Workspace, atomic_write, now
 
 COMPARED = ("top1", "mrr", "exact_match", "rouge_l")
@@ -70,7 +71,7 @@ def load_cases(workspace: Workspace, cases_file: str | None) -> tuple[list, list
         raise evaluate.EvalError(f"no cases in {source}")
     tasks = []
     for pair in pairs:
-        task = pair.task if pair.task in evaluate.MAX_TOKENS else task_of(pair.messages[1]["content"])
+        task = pair.task if pair.task in evaluate.MAX_TOKENS else task_of(pair.question)
         if task is None:  # an outside benchmark: a short answer is a diagnosis
             short = len(pair.reference.split()) <= 12 and "\n" not in pair.reference.strip()
             task = "diagnosis" if short else "free_text"
@@ -102,8 +103,8 @@ def eval_models(workspace: Workspace, names: list[str | None], cases_file: str |
     stamp = now().replace(":", "").replace("+0000", "Z")
     folder = workspace.folder("evals") / f"eval-{stamp}"
     folder.mkdir(mode=0o700, exist_ok=True)
-    per_case = [{"case": i + 1, "task": tasks[i], "question": cases[i][-2]["content"],
-                 "reference": cases[i][-1]["content"],
+    per_case = [{"case": i + 1, "task": tasks[i], "question": content_of(cases[i], "user"),
+                 "reference": content_of(cases[i], "assistant"),
                  "models": {r["model"]: {k: v for k, v in r["rows"][i].items()
                                          if k not in ("question", "reference", "task")} for r in results}}
                 for i in range(len(results[0]["rows"]))]

@@ -15,6 +15,7 @@ import sqlite3
 from pathlib import Path
 
 from medllm_local.pipeline.common import SURROGATE_MAP
+from medllm_local.core.records import content_of
 from medllm_local.core.textnorm import fold_value
 from medllm_local.workspace.store import Workspace, now
 
@@ -200,7 +201,7 @@ def _delete_rows(conn: sqlite3.Connection, rows, feedback: list[int]) -> dict[st
     feedback_pairs = []
     for pair in conn.execute("SELECT id, messages FROM pairs WHERE origin = 'feedback'").fetchall():
         messages = json.loads(pair["messages"])
-        if (messages[1]["content"], messages[-1]["content"]) in feedback_texts:
+        if (content_of(messages, "user"), content_of(messages, "assistant")) in feedback_texts:
             feedback_pairs.append(pair["id"])
     counts["pairs"] = conn.execute(f"DELETE FROM pairs WHERE document_id IN ({marks})", ids).rowcount
     counts["pairs"] += sum(conn.execute("DELETE FROM pairs WHERE id = ?", (i,)).rowcount

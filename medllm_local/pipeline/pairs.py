@@ -18,7 +18,7 @@ from medllm_local.pipeline.common import GateError
 from medllm_local.pipeline.dataset import current_documents
 from medllm_local.pipeline.feedback import feedback_pairs
 from medllm_local.pipeline.deid import rejected_texts, require_approved, residual_scan
-from medllm_local.core.records import Pair
+from medllm_local.core.records import Pair, content_of
 from medllm_local.workspace.store import Workspace, atomic_write, now
 
 EXPORT_FOLDER = "exports"  # under datasets/: files a person exported by hand
@@ -70,7 +70,7 @@ def _listed(row) -> dict:
             "document_id": row["document_id"], "origin": row["origin"],
             "method": row["method"] or "", "review": row["review"] or "",
             "edited": bool(row["edited"]), "excluded": bool(row["excluded"]),
-            "question": messages[1]["content"], "answer": messages[-1]["content"],
+            "question": content_of(messages, "user"), "answer": content_of(messages, "assistant"),
             "messages": messages}
 
 

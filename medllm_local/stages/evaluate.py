@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medllm_local.core.abbreviations import expansions
+from medllm_local.core.records import content_of
 from medllm_local.core.settings import Settings, setting
 
 # One spelling per concept, for matching only (never written into training data): the
@@ -165,7 +166,7 @@ def generate_answers(gguf: Path, cases: list[list[dict]], tasks: list[str], sett
             seconds.append(time.monotonic() - started)
             if settings.perplexity:
                 prompt = llm.tokenize(_chat_prompt(llm, messages[:-1]).encode(), add_bos=False, special=True)
-                answer = llm.tokenize((messages[-1]["content"]).encode(), add_bos=False, special=False)
+                answer = llm.tokenize(content_of(messages, "assistant").encode(), add_bos=False, special=False)
                 part, n = _answer_nll(llm, prompt, answer)
                 nll, count = nll + part, count + n
             if progress:
@@ -228,10 +229,10 @@ def evaluate(gguf: Path, cases: list[list[dict]], tasks: list[str], settings: Ev
     if settings.max_cases:
         cases, tasks = cases[: settings.max_cases], tasks[: settings.max_cases]
     answers, seconds, perplexity = generate_answers(gguf, cases, tasks, settings, progress, lora)
-    references = [c[-1]["content"] for c in cases]
+    references = [content_of(c, "assistant") for c in cases]
     rows = []
     for messages, task, answer, reference, spent in zip(cases, tasks, answers, references, seconds):
-        rows.append({"task": task, "question": messages[-2]["content"], "reference": reference,
+        rows.append({"task": task, "question": content_of(messages, "user"), "reference": reference,
                      "answer": answer, "seconds": round(spent, 2)}
                     | score_case(task, answer, reference, settings))
     metrics = summarise(rows, answers, references, tasks, perplexity)

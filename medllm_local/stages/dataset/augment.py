@@ -285,7 +285,7 @@ class AugmentReport:
 def _variant(pair: Pair, method: str, attempt: int, vocabulary: Vocabulary, seed: int,
              rephrase: Rephrase | None) -> str | None:
     """The user turn of one variant, or None where the method found nothing to do."""
-    user = pair.messages[1]["content"]
+    user = pair.question
     instruction, sep, case = user.partition("\n\n")
     if not sep:
         instruction, case = "", user
@@ -323,7 +323,7 @@ def augment_pairs(pairs: list[Pair], methods: list[str], per_pair: int, vocabula
         raise ValueError(f"unknown augmentation {', '.join(sorted(unknown))}; known: {', '.join(METHODS)}")
     report = AugmentReport()
     for pair in pairs:
-        seen = {pair.messages[1]["content"]}
+        seen = {pair.question}
         for method in methods:
             made = 0
             for attempt in range(per_pair * ATTEMPTS_PER_VARIANT):
@@ -336,10 +336,10 @@ def augment_pairs(pairs: list[Pair], methods: list[str], per_pair: int, vocabula
                 seen.add(user)
                 made += 1
                 report.kept[method] += 1
-                messages = [dict(m) for m in pair.messages]
-                messages[1]["content"] = user
-                report.pairs.append(Pair(task=pair.task, messages=messages, document_id=pair.document_id,
-                                         reference=pair.reference, augmented=method))
+                variant = Pair(task=pair.task, messages=[dict(m) for m in pair.messages],
+                               document_id=pair.document_id, reference=pair.reference, augmented=method)
+                variant.question = user
+                report.pairs.append(variant)
     return report
 
 

@@ -202,10 +202,11 @@ def from_record(record: dict, task: str = "imported") -> Pair:
                          "or prompt/response")
     if messages[0]["role"] != "system":
         messages.insert(0, {"role": "system", "content": record.get("system") or SYSTEM_PROMPT})
-    if [m["role"] for m in messages] != ["system", "user", "assistant"] or not messages[2]["content"]:
+    pair = Pair(task=record.get("task") or task, messages=messages, augmented=record.get("augmented") or "")
+    if [m["role"] for m in messages] != ["system", "user", "assistant"] or not pair.answer:
         raise ValueError("a pair needs one question and one non-empty answer")
-    return Pair(task=record.get("task") or task, messages=messages, reference=messages[2]["content"],
-                augmented=record.get("augmented") or "")
+    pair.reference = pair.answer
+    return pair
 
 
 def dump(pairs: list[Pair], fmt: str) -> str:
