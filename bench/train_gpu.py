@@ -27,10 +27,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import medllm_local  # noqa: E402,F401  (offline guard first)
-from medllm_local import testing  # noqa: E402
+from tests.support import tiny_models  # noqa: E402
 from medllm_local.core import models
 from medllm_local.stages.train import trainer as train
-from medllm_local.testing import demo_pairs  # noqa: E402
+from tests.support.tiny_models import demo_pairs  # noqa: E402
 
 LLAMA_8B = {"hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
             "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,
@@ -39,8 +39,8 @@ LLAMA_8B = {"hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers"
 
 def smollm_shaped(tokenizer: Path, folder: Path) -> Path:
     config = json.loads((tokenizer / "config.json").read_text())
-    sizes = {k: config[k] for k in testing.TINY_SIZES}
-    return testing.tiny_model(folder, tokenizer, "llama", initializer_range=0.02, **sizes)
+    sizes = {k: config[k] for k in tiny_models.TINY_SIZES}
+    return tiny_models.tiny_model(folder, tokenizer, "llama", initializer_range=0.02, **sizes)
 
 
 def section_cuda_path(tokenizer: Path, work: Path) -> dict:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
-from medllm_local import testing
+from support import tiny_models
 from medllm_local.core import models
 from medllm_local.stages.train import trainer as train
 
@@ -41,7 +41,7 @@ def tokenizer_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory, tokenizer_dir) -> Path:
-    return testing.tiny_model(tmp_path_factory.mktemp("tiny-llama"), tokenizer_dir)
+    return tiny_models.tiny_model(tmp_path_factory.mktemp("tiny-llama"), tokenizer_dir)
 
 
 def toy_pairs(count: int = 12) -> list[list[dict]]:
