@@ -261,7 +261,7 @@ def check_system_packages(dev: bool) -> list[str]:
 def install_from_bundle_debs(bundle) -> None:
     """The bundle's .deb files for packages not installed here: installed as root, else
     the exact command is printed (nothing is ever fetched: apt-get --no-download)."""
-    from installer.bundle import deb_install_command, debs_to_install
+    from installer.bundle_format import deb_install_command, debs_to_install
 
     for warning in bundle.warnings:
         say("6/6", warning)
@@ -303,7 +303,7 @@ def install(dev: bool = False, wheels: list[Path] | None = None, force: bool = F
                                "gone: give --bundle PATH with a bundle for this version")
         bundle_path = Path(stamped)
     if bundle_path is not None:
-        from installer.bundle import BundleError, open_bundle
+        from installer.bundle_format import BundleError, open_bundle
 
         if dev:
             raise InstallError("a bundle carries the app, not the test tools: install "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from installer import bundle, install
+from installer import bundle_format, install
 
 SYSTEM_PYTHON = Path(sys.base_prefix) / "bin" / "python3"  # the Python a new machine has
 
@@ -27,14 +27,14 @@ def small_bundle(tmp_path: Path) -> Path:
     (folder / "wheelhouse" / "b-2.0-py3-none-any.whl").write_bytes(b"wheel b" * 100)
     (folder / "medllm-local").mkdir()
     shutil.copy2(install.ROOT / "pyproject.toml", folder / "medllm-local" / "pyproject.toml")
-    bundle.write_manifest(folder, {**bundle.this_machine(),
-                                   "pyproject_sha256": bundle.pyproject_sha256(install.ROOT)})
+    bundle_format.write_manifest(folder, {**bundle_format.this_machine(),
+                                   "pyproject_sha256": bundle_format.pyproject_sha256(install.ROOT)})
     return folder
 
 
 def test_a_good_bundle_passes_its_check(tmp_path):
     folder = small_bundle(tmp_path)
-    opened = bundle.open_bundle(folder, install.ROOT)
+    opened = bundle_format.open_bundle(folder, install.ROOT)
     assert opened.warnings == []
     assert set(opened.manifest["files"]) == {
         "wheelhouse/a-1.0-py3-none-any.whl", "wheelhouse/b-2.0-py3-none-any.whl",
@@ -49,8 +49,8 @@ def test_missing_changed_and_extra_files_are_each_named(tmp_path):
     data[10] ^= 0xFF  # same size, one byte flipped
     corrupted.write_bytes(bytes(data))
     (folder / "wheelhouse" / "evil-9.9-py3-none-any.whl").write_bytes(b"slipped in")
-    with pytest.raises(bundle.BundleError) as error:
-        bundle.open_bundle(folder, install.ROOT)
+    with pytest.raises(bundle_format.BundleError) as error:
+        bundle_format.open_bundle(folder, install.ROOT)
     message = str(error.value)
     assert "wheelhouse/a-1.0-py3-none-any.whl: missing" in message
     assert "wheelhouse/b-2.0-py3-none-any.whl: corrupted" in message
@@ -64,12 +64,12 @@ def test_an_unlisted_model_or_project_file_is_refused_but_what_installing_made_i
     (made / "python").write_text("made by installing")
     (folder / "medllm-local" / "models" / "SmolLM2-135M-Instruct-hf").mkdir(parents=True)
     (folder / "medllm-local" / "models" / "SmolLM2-135M-Instruct-hf" / "config.json").write_text("{}")
-    bundle.open_bundle(folder, install.ROOT)  # the project's own runtime folders are fine
+    bundle_format.open_bundle(folder, install.ROOT)  # the project's own runtime folders are fine
     (folder / "models" / "Llama-3.1-8B-Instruct").mkdir(parents=True)
     (folder / "models" / "Llama-3.1-8B-Instruct" / "model.safetensors").write_bytes(b"x")
     (folder / "medllm-local" / "sitecustomize.py").write_text("print('hello')")
-    with pytest.raises(bundle.BundleError) as error:
-        bundle.open_bundle(folder, install.ROOT)
+    with pytest.raises(bundle_format.BundleError) as error:
+        bundle_format.open_bundle(folder, install.ROOT)
     assert "models/Llama-3.1-8B-Instruct/model.safetensors: not in the manifest" in str(error.value)
     assert "medllm-local/sitecustomize.py: not in the manifest" in str(error.value)
 
@@ -84,12 +84,12 @@ def test_an_install_from_a_bundle_is_never_updated_from_the_index(tmp_path, monk
 
 def test_a_bundle_for_another_python_or_platform_is_refused(tmp_path):
     folder = small_bundle(tmp_path)
-    manifest = json.loads((folder / bundle.MANIFEST).read_text())
-    machine = bundle.this_machine()
+    manifest = json.loads((folder / bundle_format.MANIFEST).read_text())
+    machine = bundle_format.this_machine()
     for key, other in (("python", "3.99"), ("platform", "win-amd64")):
-        with pytest.raises(bundle.BundleError, match=f"built for .*{other}, but this machine"):
-            bundle.check_compatible({**manifest, key: other}, machine)
-    warnings = bundle.check_compatible({**manifest, "os": "ubuntu 99.04"}, machine)
+        with pytest.raises(bundle_format.BundleError, match=f"built for .*{other}, but this machine"):
+            bundle_format.check_compatible({**manifest, key: other}, machine)
+    warnings = bundle_format.check_compatible({**manifest, "os": "ubuntu 99.04"}, machine)
     assert warnings and "ubuntu 99.04" in warnings[0] and "not installed" in warnings[0]
 
 
@@ -98,17 +98,17 @@ def test_a_bundle_for_another_project_version_is_refused(tmp_path):
     other_root = tmp_path / "other-checkout"
     other_root.mkdir()
     (other_root / "pyproject.toml").write_text("[project]\nname = 'something else'\n")
-    with pytest.raises(bundle.BundleError, match="another version of medllm-local"):
-        bundle.open_bundle(folder, other_root)
+    with pytest.raises(bundle_format.BundleError, match="another version of medllm-local"):
+        bundle_format.open_bundle(folder, other_root)
 
 
 def test_not_enough_disk_is_said_before_anything_is_installed(tmp_path):
-    manifest = bundle.read_manifest(small_bundle(tmp_path))
-    needed = bundle.needed_bytes(manifest)
-    assert needed == int(1400 * bundle.DISK_FACTOR)  # the two wheels, unpacked with room
-    bundle.check_disk(manifest, tmp_path, free=needed)
-    with pytest.raises(bundle.BundleError, match="not enough disk"):
-        bundle.check_disk(manifest, tmp_path, free=needed - 1)
+    manifest = bundle_format.read_manifest(small_bundle(tmp_path))
+    needed = bundle_format.needed_bytes(manifest)
+    assert needed == int(1400 * bundle_format.DISK_FACTOR)  # the two wheels, unpacked with room
+    bundle_format.check_disk(manifest, tmp_path, free=needed)
+    with pytest.raises(bundle_format.BundleError, match="not enough disk"):
+        bundle_format.check_disk(manifest, tmp_path, free=needed - 1)
 
 
 def test_a_tar_gz_of_the_bundle_is_unpacked_beside_itself_and_checked(tmp_path):
@@ -120,15 +120,15 @@ def test_a_tar_gz_of_the_bundle_is_unpacked_beside_itself_and_checked(tmp_path):
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(folder, arcname="medllm-bundle")
     shutil.rmtree(folder)
-    opened = bundle.open_bundle(archive, install.ROOT)
+    opened = bundle_format.open_bundle(archive, install.ROOT)
     assert opened.folder == tmp_path / "usb" / "medllm-bundle"
     assert (opened.wheelhouse / "a-1.0-py3-none-any.whl").is_file()
     assert not [p for p in archive.parent.iterdir() if p.name.startswith(".unpack-")]
 
 
 def test_a_folder_without_manifest_is_not_a_bundle(tmp_path):
-    with pytest.raises(bundle.BundleError, match="no manifest.json"):
-        bundle.open_bundle(tmp_path, install.ROOT)
+    with pytest.raises(bundle_format.BundleError, match="no manifest.json"):
+        bundle_format.open_bundle(tmp_path, install.ROOT)
 
 
 def test_installer_refuses_the_test_extras_from_a_bundle(tmp_path):
@@ -142,7 +142,7 @@ def test_installer_refuses_the_test_extras_from_a_bundle(tmp_path):
 def test_the_deb_closure_is_what_a_bare_system_needs():
     if not shutil.which("apt-get"):
         pytest.skip("not a Debian system")
-    closure = bundle.deb_closure(["tesseract-ocr", "tesseract-ocr-eng"])
+    closure = bundle_format.deb_closure(["tesseract-ocr", "tesseract-ocr-eng"])
     assert {"tesseract-ocr", "tesseract-ocr-eng", "libtesseract5", "liblept5"} <= set(closure)
     assert "libc6" in closure  # computed as if nothing were installed
 
@@ -197,7 +197,7 @@ def test_bundle_installs_and_runs_with_no_network(tmp_path):
                             "build", str(out)], capture_output=True, text=True, timeout=1800)
     assert build.returncode == 0, build.stderr[-3000:] + build.stdout[-3000:]
     summary = json.loads(build.stdout.strip().splitlines()[-1])
-    manifest = bundle.read_manifest(out)
+    manifest = bundle_format.read_manifest(out)
     names = set(manifest["files"])
     for expected in ("medllm-local/launch.py", "medllm-local/installer/bundle.py",
                      "converter/llama.cpp/convert_hf_to_gguf.py"):
