@@ -8,7 +8,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from medllm_local.core.settings import specs
 
@@ -72,6 +72,30 @@ def fail(message: str, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"error": line}))
     return 1
+
+
+# -- progress ------------------------------------------------------------------------------
+@contextlib.contextmanager
+def progress_bar(unit: str, describe: Callable[[str], str] | None = None,
+                 job: tuple[object, int] | None = None) -> Iterator[Callable[[int, int, str], None]]:
+    """A tqdm bar on stderr, as the ``progress(done, total, what)`` callback the pipeline
+    takes. ``describe`` turns ``what`` into the bar's label (None: no label, for stages
+    whose ``what`` is nothing to show); ``job`` (workspace, job id), for a command the app
+    started, also records each step for the app to poll."""
+    from tqdm import tqdm
+
+    with tqdm(total=0, unit=unit, file=sys.stderr, dynamic_ncols=True) as bar:
+        def progress(done: int, total: int, what: str = "") -> None:
+            bar.total = total
+            if what and describe is not None:
+                bar.set_description(describe(what)[-40:], refresh=False)
+            bar.update(done - bar.n)
+            if job is not None:
+                from medllm_local.pipeline.jobs import record_progress
+
+                record_progress(job[0], job[1], done, total, what)
+
+        yield progress
 
 
 # -- the workspace ---------------------------------------------------------------------

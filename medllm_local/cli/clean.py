@@ -44,7 +44,7 @@ def add_clean_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_clean(args: argparse.Namespace) -> dict:
     from medllm_local import pipeline
     from medllm_local.stages.clean import CleanSettings
-    from medllm_local.cli.args import open_workspace, settings_from_args
+    from medllm_local.cli.args import open_workspace, progress_bar, settings_from_args
 
     settings = settings_from_args(CleanSettings, args)
     workspace = open_workspace(args)
@@ -89,13 +89,7 @@ def cmd_clean(args: argparse.Namespace) -> dict:
             for item in report["documents"]:
                 _print_changes(item)
         return report
-    from tqdm import tqdm
-
-    with tqdm(total=0, unit="doc", file=sys.stderr) as bar:
-        def progress(done: int, total: int, _: str) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
+    with progress_bar("doc") as progress:
         report = pipeline.clean_documents(workspace, settings, progress)
     if not args.json:
         for item in report["documents"]:

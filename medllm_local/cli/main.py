@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from medllm_local import __version__
-from medllm_local.cli.args import (PartialFailure, add_settings_arguments, fail,
+from medllm_local.cli.args import (PartialFailure, add_settings_arguments, fail, progress_bar,
                                     open_workspace, settings_from_args, stdout_to_stderr)
 
 PROG = "launch.py"
@@ -27,19 +27,12 @@ DEFAULT_PORT = 7860
 
 # -- stage commands ----------------------------------------------------------------------
 def cmd_ingest(args: argparse.Namespace) -> dict:
-    from tqdm import tqdm
-
     from medllm_local import pipeline
     from medllm_local.stages.ingest.read import IngestSettings
 
     settings = settings_from_args(IngestSettings, args)
     workspace = open_workspace(args)
-    with tqdm(total=0, unit="file", file=sys.stderr, dynamic_ncols=True) as bar:
-        def progress(done: int, total: int, source: str) -> None:
-            bar.total = total
-            bar.set_postfix_str(Path(source.split("!")[-1]).name[-40:], refresh=False)
-            bar.update(done - bar.n)
-
+    with progress_bar("file", describe=lambda source: Path(source.split("!")[-1]).name) as progress:
         report = pipeline.ingest(workspace, args.paths, settings, progress)
     if not args.json:
         for item in report["documents"]:
@@ -82,13 +75,7 @@ def cmd_deid(args: argparse.Namespace) -> dict:
         report.setdefault("not_identifier", []).append(rejected)
         print(rejected["message"], file=sys.stderr)
     if args.doc_ids or args.all:
-        from tqdm import tqdm
-
-        with tqdm(total=0, unit="doc", file=sys.stderr) as bar:
-            def progress(done: int, total: int, _: str) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
-
+        with progress_bar("doc") as progress:
             report = pipeline.deid_documents(workspace, ids, settings, progress)
     if args.approve:
         approved = pipeline.approve_documents(workspace, ids)

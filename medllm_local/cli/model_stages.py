@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from medllm_local.cli.args import PartialFailure, open_workspace, settings_from_args
+from medllm_local.cli.args import PartialFailure, open_workspace, progress_bar, settings_from_args
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
@@ -57,8 +57,6 @@ def cmd_train(args: argparse.Namespace) -> dict:
 
 
 def cmd_export(args: argparse.Namespace) -> dict:
-    from tqdm import tqdm
-
     from medllm_local import pipeline
     from medllm_local.stages.export import ExportSettings
 
@@ -71,18 +69,9 @@ def cmd_export(args: argparse.Namespace) -> dict:
         return {"exports": exports}
     if args.run is None:
         raise ValueError("give the run to export (see `train --list`)")
-    with tqdm(total=5, unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
-        def progress(step: str, done: int, total: int) -> None:
-            bar.n = done
-            bar.set_description(step)
-            bar.refresh()
-            if args.job is not None:  # started by the app: it polls these rows
-                from medllm_local.pipeline.jobs import record_progress
-
-                record_progress(workspace, args.job, done, total, step)
-
+    with progress_bar("step", str, job=None if args.job is None else (workspace, args.job)) as progress:
         report = pipeline.export_run(workspace, args.run, settings_from_args(ExportSettings, args),
-                                     progress)
+                                     lambda step, done, total: progress(done, total, step))
     if not args.json:
         for check in report["checks"]:
             print(f"{'ok  ' if check['passed'] else 'FAIL'} {check['name']}: {check['detail']}")
@@ -94,24 +83,11 @@ def cmd_export(args: argparse.Namespace) -> dict:
 
 
 def cmd_eval(args: argparse.Namespace) -> dict:
-    from tqdm import tqdm
-
     from medllm_local import pipeline
     from medllm_local.stages.evaluate import EvalSettings
 
-    with tqdm(total=0, unit="case", file=sys.stderr, dynamic_ncols=True) as bar:
-        workspace = open_workspace(args)
-
-        def progress(done: int, total: int, what: str) -> None:
-            bar.total = total
-            bar.n = done
-            bar.set_description(what[:40])
-            bar.refresh()
-            if args.job is not None:  # started by the app: it polls these rows
-                from medllm_local.pipeline.jobs import record_progress
-
-                record_progress(workspace, args.job, done, total, what)
-
+    workspace = open_workspace(args)
+    with progress_bar("case", str, job=None if args.job is None else (workspace, args.job)) as progress:
         report = pipeline.eval_models(workspace, args.model or [None], args.cases,
                                       settings_from_args(EvalSettings, args), progress)
     if not args.json:

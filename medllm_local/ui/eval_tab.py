@@ -7,6 +7,7 @@ from medllm_local import pipeline
 from medllm_local.core import models
 from medllm_local.core.settings import to_argv
 from medllm_local.stages.evaluate import EvalSettings
+from medllm_local.ui import jobs
 from medllm_local.ui.forms import settings_form
 from medllm_local.workspace.store import Workspace
 
@@ -102,7 +103,7 @@ def build_eval_tab(workspace: Workspace) -> None:
         mark = gr.Radio(["correct", "partly", "wrong"], label="Your verdict", elem_id="eval-mark")
         save_mark = gr.Button("Save mark", elem_id="eval-mark-save")
     marks = gr.Markdown(elem_id="eval-marks")
-    timer = gr.Timer(2.0, active=False)
+    timer = jobs.timer(workspace, "eval")
 
     def latest_result() -> dict:
         job = pipeline.latest_job(workspace, "eval")
@@ -128,20 +129,18 @@ def build_eval_tab(workspace: Workspace) -> None:
         except ValueError as error:
             raise gr.Error(str(error)) from error
         args = ["eval"] + [arg for name in names for arg in ("--model", name)] + to_argv(settings)
-        job = pipeline.start_job(workspace, "eval", args)
-        return f"Job {job}: starting", gr.Timer(active=True)
+        return jobs.start(workspace, "eval", args)
 
-    def poll():
-        job = pipeline.latest_job(workspace, "eval")
-        if job is None:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
-        report = pipeline.job_report(workspace, job)
+    def view(report: dict) -> tuple:
         text, rows = eval_view(report)
         result = report.get("result") or {}
         names = [m["model"] for m in result.get("models", [])]
         summary = pipeline.marks_summary(workspace, result["results_file"]) if result.get("results_file") else {}
         return (text, rows, case_rows(result), gr.update(choices=names, value=names[0] if names else None),
-                marks_text(summary), gr.Timer(active=report["job"]["status"] in ("starting", "running")))
+                marks_text(summary))
+
+    def poll():
+        return jobs.poll(workspace, "eval", view, 5)
 
     refresh.click(lambda: gr.update(choices=model_choices(workspace)), None, chosen,
                   api_name="eval_refresh_models")

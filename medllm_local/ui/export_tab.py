@@ -6,6 +6,7 @@ from __future__ import annotations
 from medllm_local import pipeline
 from medllm_local.core.settings import to_argv
 from medllm_local.stages.export import ExportSettings
+from medllm_local.ui import jobs
 from medllm_local.ui.forms import settings_form
 from medllm_local.workspace.store import Workspace
 
@@ -53,7 +54,7 @@ def build_export_tab(workspace: Workspace) -> None:
     status = gr.Markdown(elem_id="export-status")
     checks = gr.Dataframe(headers=CHECK_COLUMNS, interactive=False, label="Checks",
                           elem_id="export-checks")
-    timer = gr.Timer(2.0, active=False)
+    timer = jobs.timer(workspace, "export")
 
     def start_export(run_id, *values):
         if run_id is None:
@@ -62,17 +63,11 @@ def build_export_tab(workspace: Workspace) -> None:
             settings = form.settings(*values)
         except ValueError as error:
             raise gr.Error(str(error)) from error
-        job = pipeline.start_job(workspace, "export", ["export", str(int(run_id)), *to_argv(settings)],
-                                 run_id=int(run_id))
-        return f"Job {job}: starting", gr.Timer(active=True)
+        return jobs.start(workspace, "export", ["export", str(int(run_id)), *to_argv(settings)],
+                          int(run_id))
 
     def poll():
-        job = pipeline.latest_job(workspace, "export")
-        if job is None:
-            return gr.skip(), gr.skip(), gr.Timer(active=False)
-        report = pipeline.job_report(workspace, job)
-        text, rows = export_view(report)
-        return text, rows, gr.Timer(active=report["job"]["status"] in ("starting", "running"))
+        return jobs.poll(workspace, "export", export_view, 2)
 
     refresh.click(lambda: gr.update(choices=run_choices(workspace)), None, run,
                   api_name="export_refresh_runs")

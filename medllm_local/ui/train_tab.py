@@ -9,6 +9,7 @@ from medllm_local import pipeline
 from medllm_local.core import models
 from medllm_local.core.settings import to_argv
 from medllm_local.stages.train.trainer import TrainSettings
+from medllm_local.ui import jobs
 from medllm_local.ui.forms import settings_form
 from medllm_local.workspace.store import Workspace
 
@@ -89,7 +90,7 @@ def build_train_tab(workspace: Workspace) -> None:
         retrain = gr.Button("New version from run (new reports)", elem_id="train-retrain")
     # The job followed is the latest training job in the catalogue (not browser state),
     # so a page opened while training runs shows it too.
-    timer = gr.Timer(2.0, active=pipeline.latest_job(workspace, "train") is not None)
+    timer = jobs.timer(workspace, "train")
 
     def settings_of(values) -> TrainSettings:
         try:  # checked here, as the CLI checks them, before any process starts
@@ -109,38 +110,28 @@ def build_train_tab(workspace: Workspace) -> None:
             text += f" Estimated peak GPU memory {plan['estimate_gib']} GiB of {plan['gpu_gib']:.1f}."
         return text
 
-    def launch(args: list[str], run: int | None = None):
-        job_id = pipeline.start_job(workspace, "train", args, run_id=run)
-        return f"Job {job_id}: starting", gr.Timer(active=True)
-
     def start_training(model, *values):
-        return launch(["train", "--model", model, *to_argv(settings_of(values))])
+        return jobs.start(workspace, "train", ["train", "--model", model, *to_argv(settings_of(values))])
 
     def resume_run(run):
         if not run:
             raise gr.Error("Give the run to resume (see the runs table).")
-        return launch(["train", "--resume", str(int(run))], int(run))
+        return jobs.start(workspace, "train", ["train", "--resume", str(int(run))], int(run))
 
     def retrain_run(run):
         if not run:
             raise gr.Error("Give the run to continue from (see the runs table).")
-        return launch(["train", "--parent", str(int(run))])
+        return jobs.start(workspace, "train", ["train", "--parent", str(int(run))])
+
+    def view(report: dict) -> tuple:
+        rows = [r["metrics"] for r in report["progress"]]
+        return progress_text(report), loss_frame(rows), run_rows(workspace)
 
     def poll():
-        job_id = pipeline.latest_job(workspace, "train")
-        if job_id is None:
-            return gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
-        report = pipeline.job_report(workspace, job_id)
-        running = report["job"]["status"] in ("starting", "running", "stopping")
-        rows = [r["metrics"] for r in report["progress"]]
-        return (progress_text(report), loss_frame(rows), run_rows(workspace),
-                gr.Timer(active=running))
+        return jobs.poll(workspace, "train", view, 3)
 
     def stop_training():
-        job_id = pipeline.latest_job(workspace, "train")
-        if job_id is None or not pipeline.stop_job(workspace, job_id):
-            return "Nothing is training."
-        return f"Job {job_id}: stopping at the next step (a checkpoint is saved)."
+        return jobs.stop(workspace, "train", "stopping at the next step (a checkpoint is saved).")
 
     check.click(check_fit, [base, *form.components], fit, api_name="train_check_fit")
     start.click(start_training, [base, *form.components], [status, timer], api_name="train_start")
