@@ -12,6 +12,7 @@ from pathlib import Path
 from medllm_local.core import models
 
 from medllm_local.stages.train import trainer as train
+from medllm_local.stages.train.distributed import join_process_group, on_main_process, process_rank
 from medllm_local.pipeline.common import GateError
 from medllm_local.pipeline.dataset import require_current_build
 from medllm_local.core.files import pid_alive
@@ -29,19 +30,6 @@ def base_model_folder(name: str | None) -> Path:
         raise train.TrainError(f"{name} is not a Hugging Face model folder (a GGUF cannot be "
                                "trained; put the original model folder under models/)")
     return path
-
-
-def process_rank() -> tuple[int, int]:
-    """(rank, world size) under ``accelerate launch`` or torchrun; (0, 1) otherwise."""
-    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def _share_from_main(values: list) -> list:
-    """Rank 0's values in every process (the run id and folder that only it records)."""
-    import torch.distributed
-
-    torch.distributed.broadcast_object_list(values, src=0)
-    return values
 
 
 def latest_build(workspace: Workspace) -> dict:
@@ -89,23 +77,9 @@ def train_run(workspace: Workspace, model: str | None = None,
     Under ``accelerate launch`` (several processes, data parallel) every process trains
     and only rank 0 writes the catalogue, the metrics and the adapter."""
     rank, world = process_rank()
-    if world > 1:  # join the process group now: the run id is shared through it
-        from accelerate import PartialState
-
-        PartialState(cpu=not train.cuda_available())
-    shared, failure = [None, None], None
-    if rank == 0:  # only rank 0 reads the catalogue and converts models: no races
-        try:
-            shared = list(_open_run(workspace, model, settings, resume_run, parent_run))
-        except BaseException as error:
-            failure, shared = error, [None, " ".join(str(error).split())[:300]]
-    if world > 1:  # every rank waits here, also when rank 0 failed (it says so)
-        shared = _share_from_main(shared)
-    if failure is not None:
-        raise failure
-    if shared[0] is None:
-        raise train.TrainError(f"rank 0 could not start the run: {shared[1]}")
-    run_id, folder = shared
+    join_process_group(cpu=not train.cuda_available())
+    # only rank 0 reads the catalogue and converts models (no races); all get its run
+    run_id, folder = on_main_process(lambda: _open_run(workspace, model, settings, resume_run, parent_run))
     # Every rank trains on exactly what rank 0 recorded.
     config = json.loads((folder / "config.json").read_text())
     settings = train.TrainSettings(**config["settings"])
