@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import medllm_local  # noqa: E402,F401  (offline guard first)
-from tests.support import tiny_models  # noqa: E402
+from tests.support.cases import agentclinic_reports  # noqa: E402
 from medllm_local.stages.dataset import build as dataset
 from medllm_local.stages import evaluate
 from medllm_local.stages import export
@@ -47,7 +47,7 @@ def main() -> None:
         sys.exit(f"{CASES} not found: this benchmark reads ../shared/data")
     started = time.monotonic()
     built = [dataset.pairs_for_document(i, text, ["diagnosis"])
-             for i, (text, _) in enumerate(tiny_models.agentclinic_reports(CASES))]
+             for i, (text, _) in enumerate(agentclinic_reports(CASES))]
     pairs = [p for b in built for p in b.pairs]
     split = dataset.assign_splits({p.document_id: f"case {p.document_id}" for p in pairs},
                                   dataset.BuildSettings(validation_fraction=0.0, test_fraction=args.test_share))

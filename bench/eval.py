@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import medllm_local  # noqa: E402,F401  (offline guard first)
-from tests.support import tiny_models  # noqa: E402
+from tests.support import cases  # noqa: E402
 from medllm_local.stages import evaluate
 from medllm_local.core import models
 from medllm_local.core.prompts import task_of  # noqa: E402
@@ -43,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=12)
     args = parser.parse_args()
-    pairs = tiny_models.demo_pairs(3)[: args.cases]
+    pairs = cases.demo_pairs(3)[: args.cases]
     tasks = [task_of(p[1]["content"]) or "diagnosis" for p in pairs]
     budgets = [evaluate.MAX_TOKENS[t] for t in tasks]
     started = time.monotonic()

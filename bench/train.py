@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import medllm_local  # noqa: E402,F401  (offline guard first)
 from medllm_local.core import models  # noqa: E402
 from medllm_local.stages.train import trainer as train
-from tests.support.tiny_models import demo_pairs  # noqa: E402
+from tests.support.cases import demo_pairs  # noqa: E402
 
 
 def ours(base: Path, pairs: list[list[dict]], settings: train.TrainSettings, folder: Path,

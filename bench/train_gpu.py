@@ -30,7 +30,7 @@ import medllm_local  # noqa: E402,F401  (offline guard first)
 from tests.support import tiny_models  # noqa: E402
 from medllm_local.core import models
 from medllm_local.stages.train import trainer as train
-from tests.support.tiny_models import demo_pairs  # noqa: E402
+from tests.support.cases import demo_pairs  # noqa: E402
 
 LLAMA_8B = {"hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
             "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,

@@ -9,7 +9,8 @@ import json
 import pytest
 
 from conftest import SHARED_DATA, run_cli
-from medllm_local import pipeline, testing
+from medllm_local import pipeline
+import support.cases
 from medllm_local.stages.dataset.build import (BuildSettings, assign_splits, dump, load, pairs_for_document,
                                   to_record)
 from medllm_local.core.demo_reports import DEMO_REPORTS
@@ -33,7 +34,7 @@ def agentclinic_reports() -> list[tuple[str, str]]:
     path = SHARED_DATA / "agentclinic" / "agentclinic_medqa_extended.jsonl"
     if not path.exists():
         pytest.skip("../shared/data not present")
-    return testing.agentclinic_reports(path)
+    return support.cases.agentclinic_reports(path)
 
 
 @pytest.mark.parametrize("text,expected", [

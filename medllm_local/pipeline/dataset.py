@@ -15,7 +15,7 @@ from medllm_local.pipeline.augment import augment_train, augmentation_counts
 from medllm_local.pipeline.clean import training_text
 from medllm_local.pipeline.common import GateError, ProgressCallback
 from medllm_local.pipeline.feedback import approved_feedback
-from medllm_local.pipeline.deid import approved_hashes, rejected_texts, residual_scan
+from medllm_local.pipeline.deid import approved_hashes, refuse_residual, rejected_texts, residual_scan
 from medllm_local.workspace.store import Workspace, atomic_write, now
 
 SOURCES_FILE = "sources.json"  # in each build folder: the de-identified text each document had
@@ -61,9 +61,9 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
                 refreshed[override["id"]] = pair.messages
                 if override["excluded"]:
                     continue
-            duplicates += _pair_key(pair) in seen
-            if _pair_key(pair) not in seen:
-                seen.add(_pair_key(pair))
+            duplicates += dataset.case_key(pair) in seen
+            if dataset.case_key(pair) not in seen:
+                seen.add(dataset.case_key(pair))
                 unique.append(pair)
         result.pairs = unique
         built.append((row, result))
@@ -82,9 +82,9 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     # no document, so no split of its own), scanned like every other pair.
     feedback, feedback_sources = [], {}
     for feedback_id, digest, pair in approved_feedback(workspace):
-        duplicates += _pair_key(pair) in seen
-        if _pair_key(pair) not in seen:
-            seen.add(_pair_key(pair))
+        duplicates += dataset.case_key(pair) in seen
+        if dataset.case_key(pair) not in seen:
+            seen.add(dataset.case_key(pair))
             feedback.append(pair)
             feedback_sources[feedback_id] = digest
             name = f"chat feedback pair {len(feedback)}"
@@ -103,22 +103,7 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     warnings = [h for h in hits if not h["blocking"]]
     # A machine-made variant that looks identifying is dropped; anything else stops the build.
     blocked_variants = {h["name"] for h in hits if h["blocking"] and h["name"].startswith("augmented pair ")}
-    blocking = [h for h in hits if h["blocking"] and h["name"] not in blocked_variants]
-    if blocking:
-        where = sorted({f"{h['name']} ({h['type']})" for h in blocking})
-        kinds = {h["type"] for h in blocking}
-        actions = []
-        if "KNOWN_REAL_VALUE" in kinds:
-            actions.append("KNOWN_REAL_VALUE is a value removed as an identifier in another "
-                           "document: in Review, add it to this document (or, if it is no "
-                           "identifier, reject it everywhere: `deid --not-identifier TEXT`)")
-        if kinds - {"KNOWN_REAL_VALUE"}:
-            actions.append("the other types are detector hits: in Review, add what was missed "
-                           "(or reject what is no identifier)")
-        raise GateError(f"residual identifiers found, nothing written: {'; '.join(where[:10])}"
-                        + (f" and {len(where) - 10} more" if len(where) > 10 else "")
-                        + ". " + "; ".join(actions) + "; then approve those documents again "
-                        "and build.")
+    refuse_residual([h for h in hits if h["name"] not in blocked_variants], "nothing written")
     augmented = [item for number, item in enumerate(augmented)
                  if f"augmented pair {number + 1}" not in blocked_variants]
     folder = _new_build_folder(workspace)
@@ -266,12 +251,6 @@ def require_current_build(workspace: Workspace, build: str,
     if stale:
         raise GateError(f"dataset build {build} holds text that is not the approved text now: "
                         f"{', '.join(stale)}. Nothing was read; {REBUILD}")
-
-
-def _pair_key(pair) -> tuple[str, str, str]:
-    """The case without its phrasing, and the answer: one report ingested twice gives
-    the same key whatever phrasing each copy drew."""
-    return (pair.task, pair.question.split("\n\n", 1)[-1], pair.answer)
 
 
 def _scanned(pair) -> str:

@@ -137,6 +137,28 @@ def residual_scan(workspace: Workspace, texts: dict[str, str],
     return to_json(hits)
 
 
+def refuse_residual(hits: list[dict], consequence: str) -> None:
+    """The one residual-scan gate: GateError when any hit blocks, naming each text and
+    the type found (never the value) and the action that clears each kind."""
+    blocking = [h for h in hits if h["blocking"]]
+    if not blocking:
+        return
+    where = sorted({f"{h['name']} ({h['type']})" for h in blocking})
+    kinds = {h["type"] for h in blocking}
+    actions = []
+    if "KNOWN_REAL_VALUE" in kinds:
+        actions.append("KNOWN_REAL_VALUE is a value removed as an identifier in another "
+                       "document: in Review, add it to this document (or, if it is no "
+                       "identifier, reject it everywhere: `deid --not-identifier TEXT`)")
+    if kinds - {"KNOWN_REAL_VALUE"}:
+        actions.append("the other types are detector hits: in Review, add what was missed "
+                       "(or reject what is no identifier)")
+    raise GateError(f"residual identifiers found, {consequence}: {'; '.join(where[:10])}"
+                    + (f" and {len(where) - 10} more" if len(where) > 10 else "")
+                    + ". " + "; ".join(actions) + "; then approve those documents again "
+                    "and build.")
+
+
 def review_document(workspace: Workspace, document_id: int) -> dict:
     """A document as the reviewer sees it: its text, its findings with their decisions,
     and the de-identified text the decisions produce."""

@@ -14,10 +14,9 @@ from pathlib import Path
 
 from medllm_local.stages.dataset import build as dataset
 from medllm_local.pipeline.clean import training_text
-from medllm_local.pipeline.common import GateError
 from medllm_local.pipeline.dataset import current_documents
 from medllm_local.pipeline.feedback import feedback_pairs
-from medllm_local.pipeline.deid import rejected_texts, require_approved, residual_scan
+from medllm_local.pipeline.deid import refuse_residual, rejected_texts, require_approved, residual_scan
 from medllm_local.core.records import Pair, content_of
 from medllm_local.workspace.store import Workspace, atomic_write, now
 
@@ -135,15 +134,10 @@ def _check(workspace: Workspace, pairs: list[Pair]) -> None:
     for number, pair in enumerate(pairs):
         name = f"pair {number + 1} ({pair.task}" + (f", document {pair.document_id})"
                                                     if pair.document_id is not None else ", chat feedback)")
-        texts[name] = "\n".join(m["content"] for m in pair.messages[1:])
+        texts[name] = f"{pair.question}\n{pair.answer}"
         approved[name] = source[pair.document_id] if pair.document_id is not None else texts[name]
         not_identifying[name] = rejected.get(pair.document_id, set())
-    blocking = [h for h in residual_scan(workspace, texts, approved, not_identifying) if h["blocking"]]
-    if blocking:
-        where = sorted({f"{h['name']} ({h['type']})" for h in blocking})
-        raise GateError(f"residual identifiers found, nothing exported: {'; '.join(where[:10])}"
-                        + (f" and {len(where) - 10} more" if len(where) > 10 else "")
-                        + ". Review those documents, approve them and build again.")
+    refuse_residual(residual_scan(workspace, texts, approved, not_identifying), "nothing exported")
 
 
 def _new_file(folder: Path, stem: str, extension: str) -> Path:

@@ -98,6 +98,12 @@ def pairs_for_document(document_id: int, text: str, tasks: list[str]) -> Documen
     return DocumentPairs(document_id, pairs, parsed.found, problem)
 
 
+def case_key(pair: Pair) -> tuple[str, str, str]:
+    """The case without its phrasing, and the answer: one report ingested twice (a PDF
+    and a scan, say) gives the same key whatever phrasing each copy drew."""
+    return (pair.task, pair.question.split("\n\n", 1)[-1], pair.answer)
+
+
 def assign_splits(groups: dict[int, str], settings: BuildSettings,
                   existing: dict[int, str] | None = None, test_frozen: bool = False) -> dict[int, str]:
     """document id -> train / validation / test. Documents of one group (the patient,
