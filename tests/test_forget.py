@@ -148,7 +148,8 @@ def test_forget_a_patient_from_the_command_line(workspace):
 
 
 def test_the_documents_tab_deletes_only_after_confirmation(workspace):
-    from medllm_local.ui.app import build_app, delete_document
+    from medllm_local.ui.app import build_app
+    from medllm_local.ui.ingest_tab import delete_document
 
     doc = store(workspace, "Patient seen today.", "wrong-file.txt")
     rows, message, confirm = delete_document(workspace, doc, False)

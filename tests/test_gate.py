@@ -146,11 +146,11 @@ def test_approve_refuses_text_that_changed_after_it_was_shown(workspace, tmp_pat
 def test_the_review_tab_approves_only_the_text_it_showed(workspace, tmp_path):
     import gradio as gr
 
-    from medllm_local.ui.review import build_review_tab
+    from medllm_local.ui.deid_tab import build_deid_tab
 
     doc = one_document(workspace, tmp_path)
     with gr.Blocks() as blocks:
-        build_review_tab(workspace)
+        build_deid_tab(workspace)
     fns = {f.api_name: f.fn for f in blocks.fns.values()}
     _, _, shown_text, _ = fns["review_show"](doc)
     pipeline.deid_documents(workspace, [doc], DeidSettings(deny_list="productive"))

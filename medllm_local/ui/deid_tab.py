@@ -35,7 +35,7 @@ def finding_rows(view: dict) -> list[list]:
              f["decision"]] for f in view["findings"]]
 
 
-def build_review_tab(workspace: Workspace) -> None:
+def build_deid_tab(workspace: Workspace) -> None:
     import gradio as gr
 
     gr.Markdown("De-identify new documents, then check each one: findings are highlighted "
