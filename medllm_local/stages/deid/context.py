@@ -15,10 +15,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from medllm_local.stages.deid.rules import NAME_TITLES
 from medllm_local.stages.deid.vocab import Vocabulary, vocabulary
 from medllm_local.core.records import Finding
 
-TITLES = {"dr", "doctor", "mr", "mrs", "ms", "miss", "mx", "prof", "professor", "drs"}
+TITLES = frozenset(NAME_TITLES)
 # Relatives and staff: the next name-like word is a name even when it is also English.
 ROLE_WORDS = {
     "husband", "wife", "son", "daughter", "dtr", "mother", "mom", "mum", "father", "dad",

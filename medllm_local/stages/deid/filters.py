@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from medllm_local.stages.deid.context import STOP as FUNCTION_WORDS
-from medllm_local.stages.deid.rules import EPONYM_FOLLOWER
+from medllm_local.stages.deid.rules import EPONYM_FOLLOWER, NAME_TITLES
 from medllm_local.stages.deid.vocab import vocabulary
 from medllm_local.core.records import Finding
 
@@ -24,7 +24,7 @@ SCALE_BEFORE = re.compile(r"\b(?:pain|ha|headache|strength|power|motor|grade|sca
 # "STRENGTH IS 4/5 ON THE RIGHT AND 5/5 ON THE LEFT": a second score in the sentence
 SCORE_BEFORE = re.compile(r"(?<![/\d])\d{1,2}/(?:5|10)(?![/\d])[^.\n]*$")
 AMBIGUOUS_FACILITY = re.compile(r"(?:labs|laboratory|practice|surgery|healthcare)$", re.IGNORECASE)
-TITLE_BEFORE = re.compile(r"\b(?:dr|mr|mrs|ms|miss|mx|prof|doctor)\.?[ \t]*$", re.IGNORECASE)
+TITLE_BEFORE = re.compile(r"\b(?:" + "|".join(NAME_TITLES) + r")\.?[ \t]*$", re.IGNORECASE)
 
 
 def is_a_score(span: str, text: str, start: int, end: int) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from medllm_local.stages.deid.ner import RECOGNIZER as PHI_NER
+from medllm_local.stages.deid.rules import NAME_TITLES, ROLE_TITLES
 from medllm_local.stages.deid.vocab import vocabulary
 from medllm_local.core.textnorm import fold, fold_value
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 # Words that rules keep around an identifier ("Lives at ...", "MRN: ...").
 LABEL_WORDS = {"lives", "living", "at", "resides", "residing", "address", "home", "mrn", "tel",
                "phone", "fax", "email", "patient", "name", "dob", "signed", "by", "of", "is"}
-TITLE_WORDS = {"dr", "mr", "mrs", "ms", "miss", "mx", "prof", "doctor", "nurse", "sister"}
+TITLE_WORDS = frozenset(NAME_TITLES + ROLE_TITLES)
 
 
 def clinical_or_ordinary(value: str) -> bool:

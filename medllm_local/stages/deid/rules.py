@@ -19,7 +19,13 @@ WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 NAME_WORD = r"[A-Z](?:[a-z]|'[A-Z])[a-zA-Z'\-]*|[A-Z]\."
 NAME = rf"(?:{NAME_WORD})(?:[ \t](?:{NAME_WORD})){{0,3}}"
 CAPS_NAME = r"[A-Z][A-Z'\-]+(?:[ \t][A-Z][A-Z'\-]+){0,3}"
-TITLES = r"(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Doctor|Nurse|Sister)\.?"
+# The one list of words that put a name after them: titles a name follows ("Dr. Haas"),
+# and role titles that do in letters ("Sister Agnes"), which the context pass leaves to
+# its role-word handling.
+NAME_TITLES = ("dr", "drs", "doctor", "mr", "mrs", "ms", "miss", "mx", "prof", "professor")
+ROLE_TITLES = ("nurse", "sister")
+TITLES = ("(?:" + "|".join(t.capitalize() for t in sorted(NAME_TITLES + ROLE_TITLES, key=len, reverse=True))
+          + r")\.?")
 CREDENTIALS = r"(?:MD|M\.D\.|DO|RN|NP|PA-C|PA|DDS|DMD|PhD|MBBS|MBChB|FRCP|LPN|CNM|APRN|DPM)"
 NAME_LABELS = (r"(?:patient(?:'s)? name|patient|pt|name|physician|provider|attending|"
                r"referring(?: physician| doctor)?|doctor|surgeon|nurse|signed(?: by)?|"
