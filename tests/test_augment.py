@@ -12,7 +12,8 @@ from medllm_local import pipeline
 
 from medllm_local.stages.dataset import augment
 from medllm_local.core.abbreviations import medical_words, project_abbreviations
-from medllm_local.stages.dataset.build import FORMATS, BuildSettings, dump, load, pairs_for_document
+from medllm_local.stages.dataset.build import BuildSettings, pairs_for_document
+from medllm_local.stages.dataset.formats import FORMATS, dump, load
 from medllm_local.core.demo_reports import DEMO_REPORTS
 from medllm_local.pipeline.pairs import PairFilter, export_pairs, list_pairs
 from medllm_local.core.prompts import SYSTEM_PROMPT, case_prompt

@@ -11,8 +11,8 @@ import pytest
 from conftest import SHARED_DATA, run_cli
 from medllm_local import pipeline
 import support.cases
-from medllm_local.stages.dataset.build import (BuildSettings, assign_splits, dump, load, pairs_for_document,
-                                  to_record)
+from medllm_local.stages.dataset.build import BuildSettings, assign_splits, pairs_for_document
+from medllm_local.stages.dataset.formats import dump, load, to_record
 from medllm_local.core.demo_reports import DEMO_REPORTS
 from medllm_local.core.sections import main_diagnosis, numbered_items, parse_sections
 

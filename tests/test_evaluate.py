@@ -83,7 +83,8 @@ def test_bleu_and_confidence_intervals():
 def agentclinic_cases(tmp_path, count: int):
     from test_dataset import agentclinic_reports
 
-    from medllm_local.stages.dataset.build import dump, pairs_for_document
+    from medllm_local.stages.dataset.build import pairs_for_document
+    from medllm_local.stages.dataset.formats import dump
 
     pairs = []
     for index, (text, _) in enumerate(agentclinic_reports()):

@@ -10,7 +10,8 @@ import re
 import pytest
 
 from medllm_local import pipeline
-from medllm_local.stages.dataset.build import FORMATS, BuildSettings
+from medllm_local.stages.dataset.build import BuildSettings
+from medllm_local.stages.dataset.formats import FORMATS
 from medllm_local.pipeline import pairs as pairs_module
 from medllm_local.pipeline.pairs import PairFilter, export_pairs, get_pair, list_pairs
 from test_dataset import approved_workspace

@@ -7,7 +7,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from medllm_local.stages.dataset import build as dataset
+from medllm_local.stages.dataset import build as dataset, formats
 
 from medllm_local.core import models
 from medllm_local.core.records import content_of, set_content
@@ -126,7 +126,7 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
         if split == "train":
             pairs += feedback + [p for p, review in augmented if review == "accepted"]
         by_split[split] = pairs
-        path = atomic_write(folder / f"{split}.jsonl", dataset.dump(pairs, "messages"))
+        path = atomic_write(folder / f"{split}.jsonl", formats.dump(pairs, "messages"))
         report_splits[split] = {"pairs": len(pairs), "file": str(path),
                                 "documents": sorted({p.document_id for p in pairs if p.document_id is not None})}
     # What each split was made from, for the gate before training and evaluation.

@@ -9,7 +9,7 @@ import json
 import re
 from pathlib import Path
 
-from medllm_local.stages.dataset import build as dataset
+from medllm_local.stages.dataset import formats
 
 from medllm_local.stages import evaluate
 
@@ -55,7 +55,7 @@ def load_cases(workspace: Workspace, cases_file: str | None) -> tuple[list, list
     frozen the first time it is evaluated, so later builds never move its cases."""
     split_id = None
     if cases_file:
-        pairs = dataset.load(Path(cases_file).read_text(encoding="utf-8"))
+        pairs = formats.load(Path(cases_file).read_text(encoding="utf-8"))
         source = str(cases_file)
     else:
         build = latest_build(workspace)
@@ -63,7 +63,7 @@ def load_cases(workspace: Workspace, cases_file: str | None) -> tuple[list, list
         if not source or not Path(source).exists():
             raise evaluate.EvalError("the latest build has no test split")
         require_current_build(workspace, build["build"], ("test",))
-        pairs = dataset.load(Path(source).read_text(encoding="utf-8"))
+        pairs = formats.load(Path(source).read_text(encoding="utf-8"))
         freeze_test_split(workspace)
         rows = workspace.query("SELECT id FROM splits WHERE build = ? AND name = 'test'", (build["build"],))
         split_id = rows[0]["id"] if rows else None

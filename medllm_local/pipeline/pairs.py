@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from medllm_local.stages.dataset import build as dataset
+from medllm_local.stages.dataset import formats
 from medllm_local.pipeline.clean import training_text
 from medllm_local.pipeline.dataset import current_documents
 from medllm_local.pipeline.feedback import feedback_pairs
@@ -102,8 +102,8 @@ def export_pairs(workspace: Workspace, fmt: str, pair_filter: PairFilter | None 
     export holds what a person let through, as the train file does) and pairs of text
     not approved as it is now (counted in ``not_approved``: build again). What is
     written passes the gate and the residual scan first, as a build does."""
-    if fmt not in dataset.FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(dataset.FORMATS)}")
+    if fmt not in formats.FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(formats.FORMATS)}")
     rows, not_approved = _approved_rows(workspace, workspace.query(*_sql(pair_filter or PairFilter())))
     pairs = [Pair(task=row["task"], document_id=row["document_id"], reference=row["answer"],
                   augmented=row["method"] if row["origin"] == "augmented" else "",
@@ -117,7 +117,7 @@ def export_pairs(workspace: Workspace, fmt: str, pair_filter: PairFilter | None 
     _check(workspace, pairs)
     folder = workspace.folder("datasets") / EXPORT_FOLDER
     folder.mkdir(mode=0o700, exist_ok=True)
-    data = dataset.dump(pairs, fmt)
+    data = formats.dump(pairs, fmt)
     stamp = now().replace(":", "").replace("+0000", "Z")
     path = atomic_write(_new_file(folder, f"pairs-{fmt}-{stamp}", EXTENSIONS[fmt]), data)
     return {"file": str(Path(path)), "format": fmt, "pairs": len(pairs), "not_approved": not_approved}

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from medllm_local import pipeline
 from medllm_local.stages.dataset.augment import METHODS
-from medllm_local.stages.dataset.build import FORMATS, BuildSettings
+from medllm_local.stages.dataset.build import BuildSettings
+from medllm_local.stages.dataset.formats import FORMATS
 from medllm_local.ui.forms import settings_form
 from medllm_local.pipeline.pairs import PairFilter, export_pairs, get_pair, list_pairs
 from medllm_local.workspace.store import Workspace

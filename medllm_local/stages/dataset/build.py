@@ -1,5 +1,5 @@
 """Dataset: de-identified reports -> (instruction, response) pairs -> train / validation /
-test splits, and the chat-data formats people already use.
+test splits, and the dataset's card (the chat-data formats are in formats.py).
 
 Pairs come from the report's own sections (core/sections.py): the most likely diagnosis, the
 ranked differential and the plan are the targets; the history, examination and results
@@ -9,10 +9,7 @@ document (by patient when known), never by pair, so no case is on both sides.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import random
 from dataclasses import dataclass
 from typing import Literal
@@ -21,10 +18,6 @@ from medllm_local.core.prompts import SYSTEM_PROMPT, case_prompt, case_text, dif
 from medllm_local.core.records import Pair
 from medllm_local.core.sections import main_diagnosis, numbered_items, parse_sections
 from medllm_local.core.settings import Settings, setting
-
-FORMATS = ("messages", "sharegpt", "alpaca", "csv")
-CSV_COLUMNS = ["instruction", "input", "output", "system", "task", "augmented"]
-
 
 @dataclass
 class BuildSettings(Settings):
@@ -167,77 +160,3 @@ def dataset_card(by_split: dict[str, list[Pair]], documents: list[DocumentPairs]
         "documents_per_section": sections,
         "duplicate_pairs_removed": duplicates,
     }
-
-
-# -- formats -----------------------------------------------------------------------------
-def to_record(pair: Pair, fmt: str) -> dict:
-    """One pair in a chat-data format (``messages`` is the project's own). Every format
-    carries the task (and the augmentation method, when there is one) as extra fields,
-    which other tools ignore and ``from_record`` reads back."""
-    system, user, assistant = (m["content"] for m in pair.messages)
-    extra = {"task": pair.task, **({"augmented": pair.augmented} if pair.augmented else {})}
-    if fmt == "messages":
-        return {"messages": pair.messages, **extra}
-    if fmt == "sharegpt":
-        return {"conversations": [{"from": "system", "value": system},
-                                  {"from": "human", "value": user},
-                                  {"from": "gpt", "value": assistant}], **extra}
-    if fmt in ("alpaca", "csv"):
-        instruction, _, rest = user.partition("\n\n")
-        return {"instruction": instruction, "input": rest, "output": assistant, "system": system,
-                **extra}
-    raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-
-
-def from_record(record: dict, task: str = "imported") -> Pair:
-    """A pair from any supported record: messages, ShareGPT, Alpaca, or a two-column row."""
-    if "messages" in record:
-        messages = [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
-    elif "conversations" in record:
-        roles = {"system": "system", "human": "user", "user": "user", "gpt": "assistant",
-                 "assistant": "assistant"}
-        messages = [{"role": roles[m["from"]], "content": m["value"]} for m in record["conversations"]]
-    elif "instruction" in record or "prompt" in record:
-        user = record.get("instruction") or record.get("prompt") or ""
-        if record.get("input"):
-            user = f"{user}\n\n{record['input']}"
-        messages = [{"role": "user", "content": user},
-                    {"role": "assistant", "content": record.get("output") or record.get("response") or ""}]
-    else:
-        raise ValueError("not a pair: expected messages, conversations, instruction/output "
-                         "or prompt/response")
-    if messages[0]["role"] != "system":
-        messages.insert(0, {"role": "system", "content": record.get("system") or SYSTEM_PROMPT})
-    pair = Pair(task=record.get("task") or task, messages=messages, augmented=record.get("augmented") or "")
-    if [m["role"] for m in messages] != ["system", "user", "assistant"] or not pair.answer:
-        raise ValueError("a pair needs one question and one non-empty answer")
-    pair.reference = pair.answer
-    return pair
-
-
-def dump(pairs: list[Pair], fmt: str) -> str:
-    """Pairs as file text: JSON lines, or CSV with instruction/input/output columns."""
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        for pair in pairs:
-            writer.writerow(to_record(pair, "csv"))
-        return buffer.getvalue()
-    return "".join(json.dumps(to_record(p, fmt), ensure_ascii=False) + "\n" for p in pairs)
-
-
-def load(text: str) -> list[Pair]:
-    """Pairs from JSONL, a JSON list, or CSV (instruction,output or prompt,response
-    columns; two unnamed columns are read as question, answer)."""
-    text = text.lstrip("\ufeff")  # a byte-order mark, as spreadsheet programs write
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        return [from_record(r) for r in json.loads(stripped)]
-    if stripped.startswith("{"):
-        return [from_record(json.loads(line)) for line in text.splitlines() if line.strip()]
-    rows = list(csv.reader(io.StringIO(text)))
-    header = [h.strip().lower() for h in rows[0]] if rows else []
-    if {"instruction", "output"} <= set(header) or {"prompt", "response"} <= set(header):
-        return [from_record(dict(zip(header, row))) for row in rows[1:] if any(row)]
-    return [from_record({"instruction": row[0], "output": row[1]}) for row in rows if len(row) >= 2]
