@@ -265,5 +265,12 @@ def test_feedback_reaches_training_pairs_only_deidentified_and_approved(workspac
     assert len(pairs) == 1
     text = json.dumps([p.messages for p in pairs])
     assert "Quayle" not in text and "Johnathan" not in text
-    assert "pyelonephritis" in pairs[0].reference and "dysuria" in pairs[0].messages[1]["content"]
-    assert pairs[0].messages[0]["content"] == SYSTEM_PROMPT
+    assert "pyelonephritis" in pairs[0].reference and "dysuria" in pairs[0].question
+    assert pairs[0].system == SYSTEM_PROMPT
+    # the text as typed lives only in the owner-only raw/ folder, never in the catalogue
+    workspace.query("PRAGMA wal_checkpoint(TRUNCATE)")
+    for path in workspace.root.glob("catalogue.sqlite*"):
+        assert b"Quayle" not in path.read_bytes(), path.name
+    typed = workspace.root / workspace.raw_feedback_file(corrected["id"])
+    assert typed.parent == workspace.folder("raw") and typed.stat().st_mode & 0o077 == 0
+    assert workspace.read_raw_feedback(corrected["id"])["correction"] == "Acute pyelonephritis in Johnathan Quayle"

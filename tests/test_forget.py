@@ -87,9 +87,14 @@ def test_forget_deletes_a_document_and_everything_made_from_it(workspace, tmp_pa
     known = SurrogateMap(map_path).real_values()
     assert any(surname in value for value in known)
 
+    typed = workspace.raw_feedback_file(about)  # the feedback as typed, in raw/
+    assert (workspace.root / typed).is_file()
+    files.add(typed)
+
     result = pipeline.forget_documents(workspace, [doc])
 
     assert result["forgotten"] == [doc] and sorted(result["files"]) == sorted(files)
+    assert (workspace.root / workspace.raw_feedback_file(unrelated)).is_file()  # kept
     assert not any((workspace.root / f).exists() for f in files)
     for table, column in (("documents", "id"), ("findings", "document_id"), ("pairs", "document_id"),
                           ("clean_changes", "document_id"), ("ingest_log", "document_id")):
@@ -99,7 +104,7 @@ def test_forget_deletes_a_document_and_everything_made_from_it(workspace, tmp_pa
     pairs = " ".join(r["messages"] for r in workspace.query("SELECT messages FROM pairs"))
     assert unique_line(report) not in pairs and "pharyngitis" in pairs
     deleted = result["deleted"]
-    assert deleted["documents"] == 1 and deleted["chat_feedback"] == 1 and deleted["files"] == 5
+    assert deleted["documents"] == 1 and deleted["chat_feedback"] == 1 and deleted["files"] == 6
     assert deleted["findings"] > 0 and deleted["pairs"] > 0 and deleted["cleaning_changes"] >= 0
     # the surrogate map: this patient's values gone, values other reports use kept
     left = SurrogateMap(map_path).real_values()

@@ -175,6 +175,29 @@ def test_old_catalogue_is_migrated_and_newer_one_refused(tmp_path):
         Workspace.open(root)
 
 
+def test_chat_feedback_typed_before_version_14_moves_to_raw(tmp_path):
+    """Feedback recorded by an older release kept the text as typed in the catalogue:
+    opening the workspace moves it to raw/ and blanks the catalogue's copy."""
+    from medllm_local.workspace.schema import MIGRATIONS, RAW_FEEDBACK_VERSION
+
+    root = tmp_path / "ws"
+    root.mkdir(mode=0o700)
+    conn = sqlite3.connect(root / "catalogue.sqlite")
+    for script in MIGRATIONS[:RAW_FEEDBACK_VERSION - 1]:  # the schema the old release left
+        conn.executescript(script)
+    conn.execute(f"PRAGMA user_version = {RAW_FEEDBACK_VERSION - 1}")
+    conn.execute("INSERT INTO chat_feedback (model, question, answer, rating, correction, at)"
+                 " VALUES ('m', 'Pt Ezekiel Varga, fever?', 'Flu', 'down', 'Sepsis in Varga', 'now')")
+    conn.commit()
+    conn.close()
+    assert len(MIGRATIONS) >= RAW_FEEDBACK_VERSION
+    ws = Workspace.open(root)
+    row = ws.query("SELECT * FROM chat_feedback")[0]
+    assert (row["question"], row["answer"], row["correction"], row["has_correction"]) == ("", "", "", 1)
+    assert ws.read_raw_feedback(row["id"]) == {"question": "Pt Ezekiel Varga, fever?", "answer": "Flu",
+                                               "correction": "Sepsis in Varga"}
+
+
 def test_open_without_create_refuses_a_missing_folder(tmp_path):
     with pytest.raises(WorkspaceError, match="no workspace here"):
         Workspace.open(tmp_path / "missing", create=False)

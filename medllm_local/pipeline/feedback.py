@@ -1,7 +1,9 @@
 """A physician's feedback on chat answers, and the way it becomes training data.
 
-Feedback is stored as given (thumbs up or down, "the correct answer was ..."), with the
-question as typed, which may name a patient. It reaches a training set only through the
+Feedback is kept as given (thumbs up or down, "the correct answer was ..."), with the
+question as typed, which may name a patient: that text lives in the owner-only raw/
+folder (Workspace.write_raw_feedback), the catalogue holds the rating, whether there is
+a correction, and the de-identified copies. It reaches a training set only through the
 same gate as reports: de-identified with the workspace's engine, surrogates and lists,
 then approved by a person who has read the de-identified text. Only approved feedback
 with an answer to learn (a correction, or an answer marked good) is offered as a pair.
@@ -33,8 +35,11 @@ def record_feedback(workspace: Workspace, question: str, answer: str, model: str
         raise ValueError("there is no answer to give feedback on yet")
     with workspace.transaction() as conn:
         cursor = conn.execute(
-            "INSERT INTO chat_feedback (model, question, answer, rating, correction, at)"
-            " VALUES (?, ?, ?, ?, ?, ?)", (model, question, answer, rating, correction.strip(), now()))
+            "INSERT INTO chat_feedback (model, question, answer, rating, correction, has_correction, at)"
+            " VALUES (?, '', '', ?, '', ?, ?)", (model, rating, int(bool(correction.strip())), now()))
+        # inside the transaction: if the file cannot be written, no row is left without it
+        workspace.write_raw_feedback(cursor.lastrowid, {"question": question, "answer": answer,
+                                                        "correction": correction.strip()})
     return {"id": cursor.lastrowid, "rating": rating, "correction": correction.strip(),
             "status": "new", "trainable": bool(correction.strip()) or rating == "up"}
 
@@ -43,14 +48,15 @@ def deidentify_feedback(workspace: Workspace, settings: deid.DeidSettings | None
     """De-identify the new feedback that has something to learn (a correction, or an
     answer marked good), as reports are: same engine settings, same surrogate key."""
     rows = workspace.query("SELECT * FROM chat_feedback WHERE status = 'new' AND"
-                           " (correction != '' OR rating = 'up') ORDER BY id")
+                           " (has_correction = 1 OR rating = 'up') ORDER BY id")
     if not rows:
         return {"deidentified": []}
     settings = saved_deid_settings(workspace, settings)
     engine = deid.DeidEngine(settings)
     surrogates = Surrogates(load_secret(workspace.folder("raw") / SURROGATE_KEY), settings.date_mode)
-    targets = [row["correction"] or row["answer"] for row in rows]
-    results = deid.deidentify_texts(engine, [row["question"] for row in rows] + targets, surrogates)
+    typed = [workspace.read_raw_feedback(row["id"]) for row in rows]
+    targets = [t["correction"] or t["answer"] for t in typed]
+    results = deid.deidentify_texts(engine, [t["question"] for t in typed] + targets, surrogates)
     questions, answers = results[:len(rows)], results[len(rows):]
     with workspace.transaction() as conn:
         conn.executemany("UPDATE chat_feedback SET deid_question = ?, deid_target = ?,"

@@ -21,7 +21,12 @@ from medllm_local.workspace.store import Workspace, now
 
 PASSAGE = 40  # characters: a report's line this long, found in chat feedback, ties the two
 REBUILD = "python3 launch.py build"
-FEEDBACK_FIELDS = ("question", "answer", "correction", "deid_question", "deid_target")
+FEEDBACK_FIELDS = ("deid_question", "deid_target")  # beside the typed text in raw/
+
+
+def _feedback_texts(workspace: Workspace, row) -> list[str]:
+    """One chat feedback's texts: as typed (raw/) and de-identified (catalogue)."""
+    return [*workspace.read_raw_feedback(row["id"]).values(), *(str(row[k] or "") for k in FEEDBACK_FIELDS)]
 
 
 def forget_documents(workspace: Workspace, document_ids: list[int] | None = None,
@@ -41,13 +46,17 @@ def forget_documents(workspace: Workspace, document_ids: list[int] | None = None
         others = [text for r in workspace.document_rows() if r["id"] not in ids
                   for text in _texts(workspace, r)]
         feedback = _derived_feedback(workspace, texts, others)
-        kept_feedback = [" ".join(str(f[k] or "") for k in FEEDBACK_FIELDS)
+        kept_feedback = [" ".join(_feedback_texts(workspace, f))
                          for f in workspace.query("SELECT * FROM chat_feedback")
                          if f["id"] not in feedback]
         values, shared = _map_values(workspace, rows, others + kept_feedback)
         builds, split_ids = _builds_holding(workspace, ids, feedback)
         runs = _runs_holding(workspace, builds)
         files = {r["id"]: _files_of(workspace, r) for r in rows}
+        # the typed text of the feedback made from them goes with the first of them
+        if ids:
+            files[ids[0]] += [f for f in map(workspace.raw_feedback_file, feedback)
+                              if (workspace.root / f).is_file()]
         counts = _delete_rows(conn, rows, feedback)
         for document_id in ids:
             conn.execute("INSERT INTO forgotten (document_id, at, pending_files) VALUES (?, ?, ?)",
@@ -112,7 +121,7 @@ def _derived_feedback(workspace: Workspace, texts: dict[int, list[str]], others:
                 if len(p) >= PASSAGE and p not in elsewhere}
     found = []
     for row in workspace.query("SELECT * FROM chat_feedback ORDER BY id"):
-        fields = [_collapse(str(row[k] or "")) for k in FEEDBACK_FIELDS]
+        fields = [_collapse(text) for text in _feedback_texts(workspace, row)]
         if any(p in field for field in fields for p in passages):
             found.append(row["id"])
     return found

@@ -64,10 +64,10 @@ def last_turn(history) -> tuple[str, str]:
 
 def feedback_rows(workspace: Workspace) -> list[list]:
     """Feedback waiting for, or past, review: de-identified text only (the text as typed
-    stays in the catalogue)."""
+    stays in the owner-only raw/ folder)."""
     return [[row["id"], row["status"], row["rating"] or "", row["deid_question"] or "(not de-identified yet)",
              row["deid_target"] or ""] for row in feedback.list_feedback(workspace)
-            if row["correction"] or row["rating"] == "up"]
+            if row["has_correction"] or row["rating"] == "up"]
 
 
 def build_feedback(workspace: Workspace, chatbot, model) -> None:

@@ -199,14 +199,25 @@ MIGRATIONS: list[str] = [
         UNIQUE (kind, name, document_id)
     );
     """,
+    # 13 -> 14: chat feedback's text as typed (question, answer, correction: they may name
+    # a patient) moves out of the catalogue into the owner-only raw/ folder
+    # (raw/feedback-ID.json, see Workspace.write_raw_feedback); the catalogue keeps whether
+    # there is a correction, and the de-identified copies. The text of rows made before
+    # this version is moved by ``migrate``.
+    """
+    ALTER TABLE chat_feedback ADD COLUMN has_correction INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 APPROVED_HASH_VERSION = 12  # the version that added documents.approved_hash
+RAW_FEEDBACK_VERSION = 14  # the version that moved chat feedback's typed text to raw/
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def migrate(conn: sqlite3.Connection, version: int, file_hash: Callable[[str], str | None]) -> None:
+def migrate(conn: sqlite3.Connection, version: int, file_hash: Callable[[str], str | None],
+            keep_raw_feedback: Callable[[int, dict], None]) -> None:
     """Run the migrations after ``version`` on ``conn`` (inside the caller's transaction);
-    ``file_hash`` hashes a workspace file, for the approvals kept from before version 12."""
+    ``file_hash`` hashes a workspace file, for the approvals kept from before version 12;
+    ``keep_raw_feedback`` writes one feedback row's typed text to raw/ (version 14)."""
     for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
         for statement in script.split(";"):
             if statement.strip():
@@ -219,3 +230,10 @@ def migrate(conn: sqlite3.Connection, version: int, file_hash: Callable[[str], s
                                 " status = 'approved' AND deid_file IS NOT NULL").fetchall():
             conn.execute("UPDATE documents SET approved_hash = ? WHERE id = ?",
                          (file_hash(row[1]), row[0]))
+    if version < RAW_FEEDBACK_VERSION <= SCHEMA_VERSION:
+        # The file first, then the catalogue's copy is blanked: a crash between the two
+        # leaves the text in both places, and the next open moves it again.
+        for row in conn.execute("SELECT id, question, answer, correction FROM chat_feedback").fetchall():
+            keep_raw_feedback(row[0], {"question": row[1], "answer": row[2], "correction": row[3]})
+            conn.execute("UPDATE chat_feedback SET has_correction = ?, question = '', answer = '',"
+                         " correction = '' WHERE id = ?", (int(bool(row[3])), row[0]))

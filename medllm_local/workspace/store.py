@@ -6,7 +6,8 @@ Layout (every path is defined here and nowhere else)::
       catalogue.sqlite    documents, findings, pairs, splits, runs, evaluations, exports,
                           jobs and their progress rows (WAL mode)
       inbox/              files waiting to be ingested (uploads, the demo reports)
-      raw/                the files as given, named by content hash
+      raw/                the files as given, named by content hash; chat feedback as typed
+                          (feedback-ID.json); the surrogate key and map
       text/               extracted text, one file per document
       deid/               de-identified text: the current version per document (named by
                           document and text hash); older versions are deleted
@@ -182,7 +183,7 @@ class Workspace:
                     f"{self.root}: catalogue schema {version} is newer than this "
                     f"release understands ({SCHEMA_VERSION}); update medllm-local"
                 )
-            migrate(conn, version, self.file_hash)
+            migrate(conn, version, self.file_hash, self.write_raw_feedback)
 
     def _sweep_temp_files(self) -> None:
         """Remove what dead processes left: half-written temp files (no row ever points
@@ -382,6 +383,22 @@ class Workspace:
 
     def document_count(self) -> int:
         return self.query("SELECT COUNT(*) FROM documents")[0][0]
+
+    def raw_feedback_file(self, feedback_id: int) -> str:
+        """Where one chat feedback's typed text lives, relative to the workspace."""
+        return f"raw/feedback-{int(feedback_id)}.json"
+
+    def write_raw_feedback(self, feedback_id: int, typed: dict) -> None:
+        """Keep a chat feedback's question, answer and correction as typed (they may name
+        a patient) in the owner-only raw/ folder, never in the catalogue."""
+        fields = {key: str(typed.get(key) or "") for key in ("question", "answer", "correction")}
+        atomic_write(self.root / self.raw_feedback_file(feedback_id), json.dumps(fields))
+
+    def read_raw_feedback(self, feedback_id: int) -> dict:
+        """A chat feedback's typed text (empty fields when it was deleted)."""
+        path = self.root / self.raw_feedback_file(feedback_id)
+        typed = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        return {key: typed.get(key, "") for key in ("question", "answer", "correction")}
 
     def finish_deletions(self) -> list[str]:
         """Delete the files of forgotten documents still listed as pending (their rows
