@@ -159,6 +159,42 @@ def test_a_differential_that_breaks_the_schema_is_refused_with_the_reason(text, 
         parse_differential(text, SMALL)
 
 
+def entry(diagnosis: str) -> dict:
+    return {"diagnosis": diagnosis, "likelihood": "high", "supporting_findings": [],
+            "opposing_findings": []}
+
+
+def test_a_description_of_the_patient_is_no_diagnosis():
+    # what the small model put first for a stroke case
+    text = json.dumps({"differential": [entry("A 72-year-old."), entry("Acute ischemic stroke"),
+                                        entry("Transient ischemic attack")]})
+    assert [i.diagnosis for i in parse_differential(text, SMALL)] == [
+        "Acute ischemic stroke", "Transient ischemic attack"]
+    only_descriptions = json.dumps({"differential": [entry("The patient presents with weakness")]})
+    with pytest.raises(DifferentialError, match="names no diagnosis"):
+        parse_differential(only_descriptions, SMALL)
+    kept = json.dumps({"differential": [entry("Child abuse"), entry("Male breast cancer")]})
+    assert len(parse_differential(kept, SMALL)) == 2
+
+
+def test_the_case_form_starts_a_new_conversation(workspace):
+    """A case asked after a free chat is answered on its own, not as a follow-up."""
+    import gradio as gr
+
+    from medllm_local.ui.chat_tab import build_chat_tab
+
+    with gr.Blocks() as blocks:
+        build_chat_tab(workspace)
+    fns = {f.api_name: f.fn for f in blocks.fns.values()}
+    earlier = [{"role": "user", "content": "Crushing chest pain, ST elevation: diagnosis?"},
+               {"role": "assistant", "content": "Inferior STEMI"}]
+    first = next(fns["chat_case"](earlier, None, 0, 72, "M", "", "sudden left-sided weakness",
+                                  "facial droop", *ChatSettings(max_tokens=4).__dict__.values()))
+    shown = first[0]
+    assert "STEMI" not in json.dumps(shown) and shown[0]["role"] == "user"
+    assert "weakness" in shown[0]["content"]
+
+
 # -- similar past cases ------------------------------------------------------------------
 ARCHIVE = [  # (original text, de-identified text, approved)
     ("Patient: Johnathan Quayle, MRN 4417.\nHPI: fever, dysuria, flank pain.\n"

@@ -93,7 +93,7 @@ def test_upload_lists_the_document_and_removes_the_upload(client, app, tmp_path)
 
     report = tmp_path / "heart-failure-letter.pdf"
     report.write_bytes(text_pdf(ONE_COLUMN))
-    table, summary = client.predict([handle_file(str(report))], api_name="/ingest_uploads")
+    table, summary, _ = client.predict([handle_file(str(report))], api_name="/ingest_uploads")
     assert summary.startswith("1 ingested, 0 failed")
     listed = {row[1]: row[3] for row in rows(table)}
     assert listed == {"heart-failure-letter.pdf": "ingested"}

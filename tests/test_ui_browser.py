@@ -100,6 +100,14 @@ def test_documents_tab_ingests_uploads_and_the_demo_reports(app_process, browser
     uploads = app_process.workspace / ".uploads" / str(app_process.process.pid)
     assert uploads.is_dir()
     assert list(uploads.rglob("*.pdf")) == []
+    # the upload box is emptied (the broken file stays reported): a second click adds nothing
+    page.locator("#ingest-run").click()
+    status.get_by_text("Choose files").wait_for(timeout=30_000)
+    assert table.inner_text().count("failed") == 1
+    # a reload (or a new browser session) shows the workspace as it is now
+    page.reload(wait_until="networkidle")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#documents-table").get_by_text("heart-failure-letter.pdf").wait_for(timeout=30_000)
 
     page.locator("#ingest-demo").click()
     status.get_by_text("6 ingested").wait_for(timeout=120_000)
@@ -126,11 +134,15 @@ def test_review_tab_deidentifies_rejects_adds_and_approves(app_process, browser_
     assert "Alex Example" not in page.locator("#review-deid textarea").input_value()
 
     workspace = Workspace.open(app_process.workspace)
-    phone = next(f for f in workspace.findings_for(1) if f["type"] == "PHONE_NUMBER")
-    page.locator("#review-reject textarea").fill(str(phone["id"]))
+    # numbers count within the document, as the table shows them
+    number = next(n for n, f in enumerate(workspace.findings_for(1), start=1) if f["type"] == "PHONE_NUMBER")
+    page.locator("#review-apply").click()  # nothing given: nothing applied, and it says so
+    page.locator("#review-status").get_by_text("Nothing to apply").wait_for(timeout=30_000)
+    page.locator("#review-reject textarea").fill(str(number))
     page.locator("#review-add textarea").fill("rusty")  # a word no detector removes
     page.locator("#review-apply").click()
-    page.locator("#review-status").get_by_text("Applied").wait_for(timeout=30_000)
+    page.locator("#review-status").get_by_text("Applied: rejected 1 finding and removed").wait_for(timeout=30_000)
+    assert page.locator("#review-reject textarea").input_value() == ""  # cleared for the next one
     deid_text = page.locator("#review-deid textarea").input_value()
     assert "(555) 010-4477" in deid_text  # the rejected finding stays as written
     assert "rusty" not in deid_text and "Alex Example" not in deid_text

@@ -42,25 +42,32 @@ def build_app(workspace: Workspace):
 
     with gr.Blocks(title="medllm-local", analytics_enabled=False) as app:
         gr.Markdown(f"# medllm-local\n{DISCLAIMER}", elem_id="header")
+        on_load: list[tuple] = []  # every tab reads the workspace when a page opens
         with gr.Tabs(selected="chat"):  # the one stage that works on first launch
             with gr.Tab("Documents", elem_id="tab-documents"):
-                build_ingest_tab(workspace)
+                on_load += build_ingest_tab(workspace)
             with gr.Tab("Review", elem_id="tab-review"):
-                build_deid_tab(workspace)
+                on_load += build_deid_tab(workspace)
             with gr.Tab("Clean", elem_id="tab-clean"):
-                build_clean_tab(workspace)
+                on_load += build_clean_tab(workspace)
             with gr.Tab("Dataset", elem_id="tab-dataset"):
-                build_dataset_tab(workspace)
+                on_load += build_dataset_tab(workspace)
             with gr.Tab("Train", elem_id="tab-train"):
-                build_train_tab(workspace)
+                on_load += build_train_tab(workspace)
             with gr.Tab("Evaluate", elem_id="tab-evaluate"):
-                build_eval_tab(workspace)
+                on_load += build_eval_tab(workspace)
             with gr.Tab("Export", elem_id="tab-export"):
-                build_export_tab(workspace)
+                on_load += build_export_tab(workspace)
             with gr.Tab("Chat", id="chat", elem_id="tab-chat"):
-                build_chat_tab(workspace)
+                on_load += build_chat_tab(workspace)
             with gr.Tab("Settings", elem_id="tab-settings"):
-                build_settings_tab(workspace)
+                on_load += build_settings_tab(workspace)
+        # The tabs were built with the workspace as it was when the app started; a reload
+        # or a new browser session must show it as it is now. Reads only: not queued
+        # behind a running job.
+        for refresh, outputs in on_load:
+            app.load(refresh, None, outputs, show_progress="hidden", api_visibility="private",
+                     concurrency_limit=None)
     return app
 
 

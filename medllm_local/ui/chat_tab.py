@@ -70,7 +70,7 @@ def feedback_rows(workspace: Workspace) -> list[list]:
             if row["has_correction"] or row["rating"] == "up"]
 
 
-def build_feedback(workspace: Workspace, chatbot, model) -> None:
+def build_feedback(workspace: Workspace, chatbot, model):
     """Thumbs and corrections on the last answer, and their review before training."""
     import gradio as gr
 
@@ -124,6 +124,7 @@ def build_feedback(workspace: Workspace, chatbot, model) -> None:
     run_deid.click(deidentify, None, [note, table], api_name="feedback_deidentify")
     approve.click(lambda i: decide(i, True), [chosen], [note, table], api_name="feedback_approve")
     reject.click(lambda i: decide(i, False), [chosen], [note, table], api_name="feedback_reject")
+    return table
 
 
 def build_conversation_export(workspace: Workspace, chatbot, model) -> None:
@@ -156,7 +157,7 @@ def gguf_choices() -> list[tuple[str, str]]:
             if m.kind == "gguf" and m.path]
 
 
-def build_chat_tab(workspace: Workspace) -> None:
+def build_chat_tab(workspace: Workspace) -> list[tuple]:
     import gradio as gr
 
     def answer(message, history, model_path, top_n, setting_values, case=None):
@@ -194,7 +195,8 @@ def build_chat_tab(workspace: Workspace) -> None:
         except ValueError as error:  # three outputs: chatbot, similar cases, status
             yield history, gr.skip(), f"Case form: {error}"
             return
-        for shown, _, similar, status in answer(case_form_prompt(form), history, model_path, top_n,
+        # a case is a new conversation: the free chat before it is not its context
+        for shown, _, similar, status in answer(case_form_prompt(form), [], model_path, top_n,
                                                 setting_values, case=form):
             yield shown, similar, status
 
@@ -231,7 +233,7 @@ def build_chat_tab(workspace: Workspace) -> None:
                 send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
                 stop = gr.Button("Stop", scale=1, elem_id="chat-stop")
             status = gr.Markdown("", elem_id="chat-status")
-            build_feedback(workspace, chatbot, model)
+            feedback_table = build_feedback(workspace, chatbot, model)
             build_conversation_export(workspace, chatbot, model)
         with gr.Column(scale=2):
             with gr.Accordion("Case form", open=False, elem_id="case-form"):
@@ -269,3 +271,10 @@ def build_chat_tab(workspace: Workspace) -> None:
               rank.click(differential, [model, top_n, *form, *chat_settings, *bounds],
                          [differential_table, similar, status], api_name="chat_differential")]
     stop.click(None, None, None, cancels=events)
+
+    def on_load():
+        choices = gguf_choices()
+        return (gr.update(choices=choices, value=choices[0][1] if choices else None),
+                feedback_rows(workspace))
+
+    return [(on_load, [model, feedback_table])]

@@ -36,7 +36,7 @@ def queue_rows(workspace: Workspace) -> list[list]:
         [["", "", "(no pages wait to be typed)", "", ""]]
 
 
-def build_clean_tab(workspace: Workspace) -> None:
+def build_clean_tab(workspace: Workspace) -> list[tuple]:
     import gradio as gr
 
     gr.Markdown("Clean the approved, de-identified documents before building the dataset: "
@@ -147,3 +147,4 @@ def build_clean_tab(workspace: Workspace) -> None:
     run.click(clean_all, form.components, [documents, status, queue], api_name="clean_run")
     load.click(load_page, [page_doc, page_no], [image, typed, page_status], api_name="transcribe_load")
     save.click(save_page, [page_doc, page_no, typed], [page_status, queue], api_name="transcribe_save")
+    return [(lambda: (document_rows(workspace), queue_rows(workspace)), [documents, queue])]

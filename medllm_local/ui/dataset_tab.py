@@ -53,7 +53,7 @@ def build_summary(report: dict) -> str:
     return "\n".join(lines)
 
 
-def build_dataset_tab(workspace: Workspace) -> None:
+def build_dataset_tab(workspace: Workspace) -> list[tuple]:
     import gradio as gr
 
     gr.Markdown("Build instruction pairs (most likely diagnosis, ranked differential, "
@@ -168,3 +168,4 @@ def build_dataset_tab(workspace: Workspace) -> None:
     reject.click(lambda *v: review_all(False, *v), [review_method, *filters], [table, status],
                  api_name="dataset_reject_augmented")
     export.click(export_shown, [fmt, *filters], status, api_name="dataset_export")
+    return [(lambda: pair_rows(workspace), [table])]

@@ -8,6 +8,8 @@ from pathlib import Path
 from medllm_local import pipeline
 from medllm_local.workspace.store import Workspace
 
+# "finding" is the number within the document (1, 2, ...), in text order: what the
+# reviewer types to reject one.
 FINDING_COLUMNS = ["finding", "text", "type", "score", "found by", "decision"]
 
 
@@ -31,11 +33,25 @@ def highlighted(view: dict) -> list[tuple[str, str | None]]:
 
 
 def finding_rows(view: dict) -> list[list]:
-    return [[f["id"], view["text"][f["start"]:f["end"]], f["type"], f["score"], f["recognizer"],
-             f["decision"]] for f in view["findings"]]
+    return [[number, view["text"][f["start"]:f["end"]], f["type"], f["score"], f["recognizer"],
+             f["decision"]] for number, f in enumerate(view["findings"], start=1)]
 
 
-def build_deid_tab(workspace: Workspace) -> None:
+def finding_ids(view: dict, numbers_text: str) -> list[int]:
+    """The catalogue ids of the findings the reviewer numbered (as finding_rows shows
+    them); ValueError names a number that is not in the list."""
+    ids = []
+    for item in numbers_text.replace(" ", "").split(","):
+        if not item:
+            continue
+        if not item.isdigit() or not 1 <= int(item) <= len(view["findings"]):
+            raise ValueError(f"{item!r} is not a finding number of this document "
+                             f"(1 to {len(view['findings'])})")
+        ids.append(view["findings"][int(item) - 1]["id"])
+    return ids
+
+
+def build_deid_tab(workspace: Workspace) -> list[tuple]:
     import gradio as gr
 
     gr.Markdown("De-identify new documents, then check each one: findings are highlighted "
@@ -78,14 +94,20 @@ def build_deid_tab(workspace: Workspace) -> None:
 
     def apply(doc_id, reject_text, add_text, kind):
         if doc_id is None:
-            return [], [], "", "Choose a document first."
+            return [], [], "", "Choose a document first.", gr.skip(), gr.skip()
+        if not (reject_text or "").strip() and not (add_text or "").strip():
+            return (*show(doc_id)[:3], "Nothing to apply: give the numbers of findings to reject, "
+                    "or text to remove.", gr.skip(), gr.skip())
         try:
-            ids = [int(x) for x in reject_text.replace(" ", "").split(",") if x]
+            ids = finding_ids(pipeline.review_document(workspace, int(doc_id)), reject_text or "")
             view = pipeline.revise_document(workspace, int(doc_id), reject=ids,
                                             add_text=add_text, add_type=kind)
         except ValueError as error:
-            return *show(doc_id)[:3], f"Not applied: {error}"
-        return highlighted(view), finding_rows(view), view["deid_text"], "Applied; approve when done."
+            return *show(doc_id)[:3], f"Not applied: {error}", gr.skip(), gr.skip()
+        done = [f"rejected {len(ids)} finding{'s' * (len(ids) != 1)}"] if ids else []
+        done += [f"removed {add_text.strip()!r} wherever it occurs"] if (add_text or "").strip() else []
+        return (highlighted(view), finding_rows(view), view["deid_text"],
+                f"Applied: {' and '.join(done)}; approve when done.", "", "")
 
     def reject_all(doc_id, value):
         try:
@@ -120,11 +142,14 @@ def build_deid_tab(workspace: Workspace) -> None:
         return gr.update(choices=review_choices(workspace)), report["message"]
 
     document.change(show, [document], [original, findings, result, status], api_name="review_show")
+    # numbers typed for one document never carry over to the next
+    document.change(lambda: ("", ""), None, [reject, add], api_visibility="private")
     deid_button.click(run_deid, None, [document, status], api_name="deid_run")
-    apply_button.click(apply, [document, reject, add, add_type], [original, findings, result, status],
-                       api_name="review_apply")
+    apply_button.click(apply, [document, reject, add, add_type],
+                       [original, findings, result, status, reject, add], api_name="review_apply")
     approve_button.click(approve, [document, result], [document, original, findings, result, status],
                          api_name="review_approve")
     everywhere_button.click(reject_all, [document, everywhere], [original, findings, result, status, document],
                             api_name="review_reject_everywhere")
     bulk_button.click(bulk, None, [document, status], api_name="review_approve_all")
+    return [(lambda: gr.update(choices=review_choices(workspace)), [document])]

@@ -81,7 +81,7 @@ def marks_text(summary: dict) -> str:
                      for model, c in summary.items())
 
 
-def build_eval_tab(workspace: Workspace) -> None:
+def build_eval_tab(workspace: Workspace) -> list[tuple]:
     import gradio as gr
 
     gr.Markdown("Evaluate the base model and your fine-tuned versions on the same held-out "
@@ -147,3 +147,5 @@ def build_eval_tab(workspace: Workspace) -> None:
     start.click(start_eval, [chosen, *form.components], [status, timer], api_name="eval_start")
     timer.tick(poll, None, [status, table, cases, mark_model, marks, timer], api_name="eval_poll")
     save_mark.click(save, [mark_case, mark_model, mark], marks, api_name="eval_mark")
+    return [(lambda: (gr.update(choices=model_choices(workspace)), jobs.timer_state(workspace, "eval")),
+             [chosen, timer])]

@@ -39,7 +39,7 @@ def export_view(report: dict) -> tuple[str, list[list]]:
     return text, rows or [["", "", ""]]
 
 
-def build_export_tab(workspace: Workspace) -> None:
+def build_export_tab(workspace: Workspace) -> list[tuple]:
     import gradio as gr
 
     gr.Markdown("Merge a run's adapter into its base model, convert it to GGUF with the "
@@ -73,3 +73,5 @@ def build_export_tab(workspace: Workspace) -> None:
                   api_name="export_refresh_runs")
     start.click(start_export, [run, *form.components], [status, timer], api_name="export_start")
     timer.tick(poll, None, [status, checks, timer], api_name="export_poll")
+    return [(lambda: (gr.update(choices=run_choices(workspace)), jobs.timer_state(workspace, "export")),
+             [run, timer])]

@@ -56,7 +56,7 @@ def delete_document(workspace: Workspace, document_id, confirmed: bool) -> tuple
     return document_rows(workspace), "\n".join(lines), False
 
 
-def build_ingest_tab(workspace: Workspace) -> None:
+def build_ingest_tab(workspace: Workspace) -> list[tuple]:
     import gradio as gr
 
     gr.Markdown("Add reports: PDF (scanned too), images, DOCX, TXT, RTF, or a zip "
@@ -90,14 +90,19 @@ def build_ingest_tab(workspace: Workspace) -> None:
 
     def ingest_uploads(files, *values, progress=gr.Progress()):
         if not files:
-            return document_rows(workspace), "Choose files to upload first."
-        paths = [getattr(f, "name", f) for f in files]
+            return document_rows(workspace), "Choose files to upload first.", gr.skip()
+        # an upload is deleted once read: one still listed was ingested by an earlier click
+        paths = [path for path in (getattr(f, "name", f) for f in files) if Path(path).exists()]
+        if not paths:
+            return (document_rows(workspace), "These uploads were ingested already; choose "
+                    "new files to add more.", None)
         rows, summary, report = run_ingest(paths, values, progress)
         # Read files are stored (raw copy in the workspace) or reported as
         # failed: drop their uploads. Unread ones (stopped) stay for the rerun.
         for item in report["documents"]:
             Path(item["source"].split("!")[0]).unlink(missing_ok=True)
-        return rows, summary
+        left = [path for path in paths if Path(path).exists()]
+        return rows, summary, (left or None)
 
     def ingest_demo(*values, progress=gr.Progress()):
         return run_ingest([workspace.folder("inbox") / pipeline.DEMO_INBOX], values,
@@ -116,8 +121,9 @@ def build_ingest_tab(workspace: Workspace) -> None:
                         [delete_id, delete_confirm],
                         [documents, delete_status, delete_confirm],
                         api_name="documents_delete")
-    ingest_button.click(ingest_uploads, [uploads, *reading.components], [documents, ingest_status],
+    ingest_button.click(ingest_uploads, [uploads, *reading.components], [documents, ingest_status, uploads],
                         api_name="ingest_uploads")
     demo_button.click(ingest_demo, reading.components, [documents, ingest_status],
                       api_name="ingest_demo")
     stop_ingest.click(ingest_stop.set, None, None, api_name="ingest_stop")
+    return [(lambda: document_rows(workspace), [documents])]

@@ -41,6 +41,13 @@ def timer(workspace: Workspace, kind: str):
     return gr.Timer(2.0, active=pipeline.latest_job(workspace, kind) is not None)
 
 
+def timer_state(workspace: Workspace, kind: str):
+    """The timer's state for a page just opened: ticking when there is a job to show."""
+    import gradio as gr
+
+    return gr.Timer(active=pipeline.latest_job(workspace, kind) is not None)
+
+
 def stop(workspace: Workspace, kind: str, what: str) -> str:
     """Ask the latest job of ``kind`` to stop; ``what`` says what stopping means."""
     job_id = pipeline.latest_job(workspace, kind)

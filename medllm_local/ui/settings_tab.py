@@ -13,7 +13,7 @@ from medllm_local.ui.forms import settings_form
 from medllm_local.workspace.store import Workspace
 
 
-def build_settings_tab(workspace: Workspace) -> None:
+def build_settings_tab(workspace: Workspace) -> list[tuple]:
     import gradio as gr
 
     gr.Markdown(f"Workspace: `{workspace.root}`")
@@ -56,3 +56,10 @@ def build_settings_tab(workspace: Workspace) -> None:
     refresh = gr.Button("Refresh", elem_id="settings-refresh")
     refresh.click(lambda: (offline.guard_status(), pipeline.models_report()),
                   None, [guard, report], api_name="settings_refresh")
+
+    def on_load():
+        saved, current = workspace.load_settings(), pipeline.saved_deid_settings(workspace)
+        return (saved.get("deny_list", ""), saved.get("allow_list", ""),
+                *(getattr(current, name) for name in deid_form.inputs))
+
+    return [(on_load, [deny, allow, *deid_form.components])]

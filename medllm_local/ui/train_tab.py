@@ -62,7 +62,7 @@ def progress_text(report: dict) -> str:
     return line
 
 
-def build_train_tab(workspace: Workspace) -> None:
+def build_train_tab(workspace: Workspace) -> list[tuple]:
     import gradio as gr
 
     gr.Markdown("Fine-tune a base model on the latest dataset build: QLoRA (4-bit) on an "
@@ -139,3 +139,5 @@ def build_train_tab(workspace: Workspace) -> None:
     retrain.click(retrain_run, run_id, [status, timer], api_name="train_retrain")
     stop.click(stop_training, None, status, api_name="train_stop")
     timer.tick(poll, None, [status, plot, runs, timer], api_name="train_poll")
+    return [(lambda: (gr.update(choices=base_model_choices()), run_rows(workspace),
+                      jobs.timer_state(workspace, "train")), [base, runs, timer])]

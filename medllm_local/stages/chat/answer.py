@@ -226,6 +226,22 @@ def differential_token_budget(settings: DifferentialSettings | None = None) -> i
     return len(longest) + sum(longest.count(c) for c in '{}[],:"') + 1
 
 
+# A small model fills the "diagnosis" slot with the case's own words ("A 72-year-old.",
+# "The patient presents with chest pain"): a description of the patient is no diagnosis.
+_PATIENT_DESCRIPTION = re.compile(
+    r"^\s*(?:(?:an?|the|this)\s+)?(?:\d+[\s-]*(?:years?|yrs?|y/?o|months?)\b|patient\b|pt\b|"
+    r"(?:man|woman|male|female|boy|girl|child|infant)\s+(?:with|who|aged|of)\b)|"
+    r"\b\d+[\s-]*(?:year|month)s?[\s-]+old\b|"
+    r"\b(?:presents?|presented|presenting|complains?|reports?)\b", re.IGNORECASE)
+
+
+def is_diagnosis(text: str) -> bool:
+    """Whether a differential's entry names a condition rather than describing the
+    patient or the visit."""
+    words = re.findall(r"[A-Za-z]+", text)
+    return bool(words) and not _PATIENT_DESCRIPTION.search(text) and len(words) <= 12
+
+
 def parse_differential(text: str, settings: DifferentialSettings | None = None
                        ) -> list[DifferentialItem]:
     """The items of a differential answer, checked against its schema (the grammar
@@ -262,7 +278,11 @@ def parse_differential(text: str, settings: DifferentialSettings | None = None
             entry["diagnosis"].strip(), entry["likelihood"],
             [f.strip() for f in entry["supporting_findings"]],
             [f.strip() for f in entry["opposing_findings"]]))
-    return items
+    kept = [item for item in items if is_diagnosis(item.diagnosis)]
+    if not kept:
+        raise DifferentialError("the answer names no diagnosis (only descriptions of the case: "
+                                + "; ".join(repr(i.diagnosis) for i in items[:3]) + ")")
+    return kept  # ranked as given, without the entries that were no diagnosis
 
 
 def differential(
