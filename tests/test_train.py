@@ -115,6 +115,16 @@ def test_lora_lowers_the_loss_on_its_pairs_and_changes_only_lora_weights(tiny, t
                for r in rows if "loss" in r)
 
 
+def test_a_short_run_trains_from_its_first_step(tiny, tmp_path):
+    """The default warm-up (5 % of steps) rounds down: a 2-step run has none, so its
+    first step does not train at a learning rate of 0."""
+    settings = train.TrainSettings(max_steps=2, **(FAST | {"warmup_ratio": 0.05}))
+    train.train(tiny, toy_pairs(), [], tmp_path / "run", settings)
+    rows = [json.loads(line) for line in (tmp_path / "run" / train.METRICS_FILE).read_text().splitlines()]
+    rates = [r["learning_rate"] for r in rows if "loss" in r]
+    assert len(rates) == 2 and rates[0] == pytest.approx(2e-2)
+
+
 def test_only_the_answer_and_its_end_of_turn_carry_loss(tiny, tmp_path):
     pairs = toy_pairs(4)
     rows = train.preview_batch(tiny, pairs, train.TrainSettings(max_steps=1, **FAST), tmp_path)

@@ -57,6 +57,20 @@ def rows(table: dict) -> list[list]:
     return table["data"]
 
 
+def test_training_status_says_what_happens_before_the_first_step():
+    from medllm_local.ui.train_tab import progress_text
+
+    job = {"id": 3, "status": "running"}
+    phase = {"step": 0, "total": None, "message": "run 2: loading the model and tokenizing the pairs",
+             "metrics": {}}
+    assert "loading the model" in progress_text({"job": job, "progress": [phase]})
+    step = {"step": 1, "total": 4, "message": "training",
+            "metrics": {"step": 1, "max_steps": 4, "loss": 2.5, "tokens_per_second": 900.0,
+                        "memory_gib": 1.2, "eta_seconds": 90}}
+    text = progress_text({"job": job, "progress": [phase, step]})
+    assert "step 1/4" in text and "loading" not in text and "1.5 min left" in text
+
+
 def test_loss_plot_gets_numbers_even_before_the_first_step():
     """An all-None loss column is "object" in pandas, and the plot then keeps drawing
     losses as categories (unordered axis) once training reports them."""

@@ -77,6 +77,8 @@ def train_run(workspace: Workspace, model: str | None = None,
     Under ``accelerate launch`` (several processes, data parallel) every process trains
     and only rank 0 writes the catalogue, the metrics and the adapter."""
     rank, world = process_rank()
+    if job_id is not None and rank == 0:  # the app shows what happens before the first step
+        record_progress(workspace, job_id, 0, None, "checking the data and preparing the base model")
     join_process_group(cpu=not train.cuda_available())
     # only rank 0 reads the catalogue and converts models (no races); all get its run
     run_id, folder = on_main_process(lambda: _open_run(workspace, model, settings, resume_run, parent_run))
@@ -95,6 +97,8 @@ def train_run(workspace: Workspace, model: str | None = None,
     _set_run(workspace, run_id, "running", {"pid": os.getpid(), "world_size": world})
     if job_id is not None:
         attach_run(workspace, job_id, run_id)
+        record_progress(workspace, job_id, 0, None, f"run {run_id}: loading the model and "
+                                                    "tokenizing the pairs")
 
     def sink(row: dict) -> None:
         if job_id is not None:

@@ -43,8 +43,12 @@ def loss_frame(rows: list[dict]):
 
 
 def progress_text(report: dict) -> str:
-    job, rows = report["job"], report["progress"]
+    job = report["job"]
+    rows = [r for r in report["progress"] if "step" in r["metrics"]]  # training steps
+    phases = [r for r in report["progress"] if "step" not in r["metrics"]]  # before them
     line = f"Job {job['id']}: **{job['status']}**"
+    if phases and not rows and job["status"] in ("starting", "running"):
+        line += f" · {phases[-1]['message']}"
     if rows:
         last = rows[-1]["metrics"]
         losses = [r["metrics"]["loss"] for r in rows if "loss" in r["metrics"]]
@@ -110,34 +114,38 @@ def build_train_tab(workspace: Workspace) -> list[tuple]:
             text += f" Estimated peak GPU memory {plan['estimate_gib']} GiB of {plan['gpu_gib']:.1f}."
         return text
 
+    busy = (gr.update(interactive=False),) * 3  # one training at a time: Start, Resume, New version
+
     def start_training(model, *values):
-        return jobs.start(workspace, "train", ["train", "--model", model, *to_argv(settings_of(values))])
+        return *jobs.start(workspace, "train", ["train", "--model", model, *to_argv(settings_of(values))]), *busy
 
     def resume_run(run):
         if not run:
             raise gr.Error("Give the run to resume (see the runs table).")
-        return jobs.start(workspace, "train", ["train", "--resume", str(int(run))], int(run))
+        return *jobs.start(workspace, "train", ["train", "--resume", str(int(run))], int(run)), *busy
 
     def retrain_run(run):
         if not run:
             raise gr.Error("Give the run to continue from (see the runs table).")
-        return jobs.start(workspace, "train", ["train", "--parent", str(int(run))])
+        return *jobs.start(workspace, "train", ["train", "--parent", str(int(run))]), *busy
 
     def view(report: dict) -> tuple:
         rows = [r["metrics"] for r in report["progress"]]
-        return progress_text(report), loss_frame(rows), run_rows(workspace)
+        idle = gr.update(interactive=report["job"]["status"] not in jobs.ACTIVE)
+        return progress_text(report), loss_frame(rows), run_rows(workspace), idle, idle, idle
 
     def poll():
-        return jobs.poll(workspace, "train", view, 3)
+        return jobs.poll(workspace, "train", view, 6)
 
     def stop_training():
         return jobs.stop(workspace, "train", "stopping at the next step (a checkpoint is saved).")
 
     check.click(check_fit, [base, *form.components], fit, api_name="train_check_fit")
-    start.click(start_training, [base, *form.components], [status, timer], api_name="train_start")
-    resume.click(resume_run, run_id, [status, timer], api_name="train_resume")
-    retrain.click(retrain_run, run_id, [status, timer], api_name="train_retrain")
+    buttons = [start, resume, retrain]
+    start.click(start_training, [base, *form.components], [status, timer, *buttons], api_name="train_start")
+    resume.click(resume_run, run_id, [status, timer, *buttons], api_name="train_resume")
+    retrain.click(retrain_run, run_id, [status, timer, *buttons], api_name="train_retrain")
     stop.click(stop_training, None, status, api_name="train_stop")
-    timer.tick(poll, None, [status, plot, runs, timer], api_name="train_poll")
+    timer.tick(poll, None, [status, plot, runs, *buttons, timer], api_name="train_poll")
     return [(lambda: (gr.update(choices=base_model_choices()), run_rows(workspace),
                       jobs.timer_state(workspace, "train")), [base, runs, timer])]

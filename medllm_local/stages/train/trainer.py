@@ -288,6 +288,13 @@ def trainer_class(chunked_loss: bool = True):
                 return EpochSeededLengthGroupedSampler(sampler.batch_size, sampler.lengths, seed)
             return sampler
 
+        def create_scheduler(self, num_training_steps, optimizer=None):
+            # A warm-up ratio rounds down here (the stock one rounds up): a warm-up step
+            # trains at a learning rate of 0 first, so a 2-step run lost half its steps.
+            if 0 < self.args.warmup_steps < 1:
+                self.args.warmup_steps = int(num_training_steps * self.args.warmup_steps)
+            return super().create_scheduler(num_training_steps, optimizer)
+
         if not chunked_loss:
             def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
                 return PlainTrainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
