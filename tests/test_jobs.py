@@ -4,6 +4,7 @@ process), and export links carry their workspace's name."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -48,3 +49,26 @@ def test_export_links_are_named_by_workspace(tmp_path):
     assert workspace_tag(first) != workspace_tag(second)
     assert workspace_tag(first).startswith("medllm-demo-")
     assert workspace_tag(first) == workspace_tag(pipeline.open_workspace(tmp_path / "a" / "medllm-demo"))
+
+
+def test_an_export_whose_check_failed_is_offered_labelled_with_advice(workspace, tmp_path):
+    """README: an export whose checks failed is still evaluated (its scores may say why),
+    and labelled; the Export tab says what to do."""
+    from medllm_local.ui.chat_tab import gguf_choices
+    from medllm_local.ui.eval_tab import model_choices
+    from medllm_local.ui.export_tab import failed_export_advice
+
+    gguf = tmp_path / "run-1-Q4_K_M.gguf"
+    gguf.write_bytes(b"GGUF")
+    checks = [{"name": "loads_with_chat_template", "passed": True, "detail": ""},
+              {"name": "stops_by_itself", "passed": False, "detail": "ran to the token limit"}]
+    with workspace.transaction() as conn:
+        conn.execute("INSERT INTO runs (id, base_model, status, config, folder, created_at)"
+                     " VALUES (1, 'base', 'done', '{}', 'runs/run-1', 'now')")
+        conn.execute("INSERT INTO exports (run_id, gguf, quant, checks, created_at, status, folder)"
+                     " VALUES (1, ?, 'Q4_K_M', ?, 'now', 'failed', 'exports/run-1-Q4_K_M')",
+                     (str(gguf), json.dumps(checks)))
+    assert ("run 1 (Q4_K_M, a check failed)", "run:1") in model_choices(workspace)
+    assert ("run 1 Q4_K_M (a check failed)", str(gguf)) in gguf_choices(workspace)
+    advice = failed_export_advice(checks)
+    assert "stops_by_itself" in advice and "Train more steps" in advice and "labelled" in advice

@@ -42,32 +42,30 @@ def build_app(workspace: Workspace):
 
     with gr.Blocks(title="medllm-local", analytics_enabled=False) as app:
         gr.Markdown(f"# medllm-local\n{DISCLAIMER}", elem_id="header")
-        on_load: list[tuple] = []  # every tab reads the workspace when a page opens
+        # Each tab gives the refreshers that read the workspace as it is now: run when a
+        # page opens (the tabs were built when the app started: a reload or a new session
+        # must not show that old state) and when the tab is chosen (what another tab or a
+        # job changed meanwhile; not Dataset's filtered table nor Settings' unsaved edits).
+        tabs = [("Documents", "tab-documents", build_ingest_tab, True),
+                ("Review", "tab-review", build_deid_tab, True),
+                ("Clean", "tab-clean", build_clean_tab, True),
+                ("Dataset", "tab-dataset", build_dataset_tab, False),
+                ("Train", "tab-train", build_train_tab, True),
+                ("Evaluate", "tab-evaluate", build_eval_tab, True),
+                ("Export", "tab-export", build_export_tab, True),
+                ("Chat", "tab-chat", build_chat_tab, True),
+                ("Settings", "tab-settings", build_settings_tab, False)]
         with gr.Tabs(selected="chat"):  # the one stage that works on first launch
-            with gr.Tab("Documents", elem_id="tab-documents"):
-                on_load += build_ingest_tab(workspace)
-            with gr.Tab("Review", elem_id="tab-review"):
-                on_load += build_deid_tab(workspace)
-            with gr.Tab("Clean", elem_id="tab-clean"):
-                on_load += build_clean_tab(workspace)
-            with gr.Tab("Dataset", elem_id="tab-dataset"):
-                on_load += build_dataset_tab(workspace)
-            with gr.Tab("Train", elem_id="tab-train"):
-                on_load += build_train_tab(workspace)
-            with gr.Tab("Evaluate", elem_id="tab-evaluate"):
-                on_load += build_eval_tab(workspace)
-            with gr.Tab("Export", elem_id="tab-export"):
-                on_load += build_export_tab(workspace)
-            with gr.Tab("Chat", id="chat", elem_id="tab-chat"):
-                on_load += build_chat_tab(workspace)
-            with gr.Tab("Settings", elem_id="tab-settings"):
-                on_load += build_settings_tab(workspace)
-        # The tabs were built with the workspace as it was when the app started; a reload
-        # or a new browser session must show it as it is now. Reads only: not queued
-        # behind a running job.
-        for refresh, outputs in on_load:
-            app.load(refresh, None, outputs, show_progress="hidden", api_visibility="private",
-                     concurrency_limit=None)
+            for label, elem_id, build, on_select in tabs:
+                with gr.Tab(label, id="chat" if label == "Chat" else None, elem_id=elem_id) as tab:
+                    refreshers = build(workspace)
+                for refresh, outputs in refreshers:
+                    # reads only: never queued behind a running job
+                    app.load(refresh, None, outputs, show_progress="hidden",
+                             api_visibility="private", concurrency_limit=None)
+                    if on_select:
+                        tab.select(refresh, None, outputs, show_progress="hidden",
+                                   api_visibility="private", concurrency_limit=None)
     return app
 
 

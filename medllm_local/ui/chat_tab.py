@@ -11,6 +11,8 @@ show plain text cells).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from medllm_local import pipeline
 from medllm_local.core import models
 from medllm_local.core.prompts import CaseForm, case_form_prompt
@@ -152,9 +154,16 @@ def build_conversation_export(workspace: Workspace, chatbot, model) -> None:
                  api_name="export_conversation_pdf")
 
 
-def gguf_choices() -> list[tuple[str, str]]:
-    return [(f"{m.name} ({m.source})", m.path) for m in models.list_models()
-            if m.kind == "gguf" and m.path]
+def gguf_choices(workspace: Workspace | None = None) -> list[tuple[str, str]]:
+    """The GGUFs to chat with: the embedded one, models/ and the exports whose checks
+    passed; then this workspace's exports whose checks failed, labelled so."""
+    choices = [(f"{m.name} ({m.source})", m.path) for m in models.list_models()
+               if m.kind == "gguf" and m.path]
+    if workspace is not None:
+        choices += [(f"run {e['run']} {e['quant']} (a check failed)", e["gguf"])
+                    for e in pipeline.list_exports(workspace)
+                    if e["status"] != "passed" and e["quant"] != "LoRA" and Path(e["gguf"]).is_file()]
+    return choices
 
 
 def build_chat_tab(workspace: Workspace) -> list[tuple]:
@@ -213,13 +222,13 @@ def build_chat_tab(workspace: Workspace) -> list[tuple]:
                 f"Ranked differential: {len(result.items)} diagnoses, {a.tokens} tokens in "
                 f"{a.seconds:.1f} s (checked against its JSON schema)")
 
-    choices = gguf_choices()
+    choices = gguf_choices(workspace)
     with gr.Row():
         model = gr.Dropdown(choices=choices, value=choices[0][1] if choices else None,
                             label="Model", elem_id="chat-model", scale=4)
         refresh = gr.Button("Refresh models", size="sm", scale=1, elem_id="chat-refresh")
     # An export finished while the app runs is listed without a restart.
-    refresh.click(lambda: gr.update(choices=gguf_choices()), None, model,
+    refresh.click(lambda: gr.update(choices=gguf_choices(workspace)), None, model,
                   api_name="chat_refresh_models")
     with gr.Row():
         with gr.Column(scale=3):
@@ -272,9 +281,7 @@ def build_chat_tab(workspace: Workspace) -> list[tuple]:
                          [differential_table, similar, status], api_name="chat_differential")]
     stop.click(None, None, None, cancels=events)
 
-    def on_load():
-        choices = gguf_choices()
-        return (gr.update(choices=choices, value=choices[0][1] if choices else None),
-                feedback_rows(workspace))
+    def on_load():  # the choices only: the model chosen stays chosen
+        return gr.update(choices=gguf_choices(workspace)), feedback_rows(workspace)
 
     return [(on_load, [model, feedback_table])]

@@ -17,8 +17,14 @@ METRIC_COLUMNS = ["model", "cases", "top1", "top1 95% CI", "topk", "mrr", "exact
 
 def model_choices(workspace: Workspace) -> list[tuple[str, str]]:
     choices = [(f"{models.EMBEDDED_NAME} (base)", models.EMBEDDED_NAME)]
-    choices += [(f"run {e['run']} ({e['quant']})", f"run:{e['run']}")
-                for e in pipeline.list_exports(workspace) if e["status"] == "passed" and e["quant"] != "LoRA"]
+    # Each run once, by its best export (as `eval --model run:N` picks it); one whose
+    # checks failed is still offered, labelled: its scores may show why.
+    exports = pipeline.list_exports(workspace)
+    for run in dict.fromkeys(e["run"] for e in exports):
+        mine = [e for e in exports if e["run"] == run]
+        best = min(mine, key=lambda e: (e["status"] != "passed", e["quant"] == "LoRA"))
+        label = f"run {run} ({best['quant']}" + (", a check failed" if best["status"] != "passed" else "")
+        choices.append((label + ")", f"run:{run}"))
     return list(dict.fromkeys(choices))
 
 

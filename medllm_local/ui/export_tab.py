@@ -18,6 +18,21 @@ def run_choices(workspace: Workspace) -> list[tuple[str, int]]:
             for r in pipeline.list_runs(workspace) if r["adapter"]]
 
 
+def failed_export_advice(checks: list[dict]) -> str:
+    """What to do about the checks that failed, in a physician's words."""
+    failed = [c["name"] for c in checks if not c["passed"]]
+    advice = [f"**Failed: {', '.join(failed)}.**"]
+    if any("stop" in name for name in failed):
+        advice.append("The model does not end its answers yet: it has not trained enough. "
+                      "Train more steps (or on more reports), then export again.")
+    if any("agree" in name or "perplexity" in name for name in failed):
+        advice.append("The quantized file differs from the trained model more than allowed: "
+                      "export with a larger quantization (Q8_0 or F16).")
+    advice.append("The file is kept and offered, labelled, in Evaluate and Chat, so you can "
+                  "see how it behaves.")
+    return " ".join(advice)
+
+
 def export_view(report: dict) -> tuple[str, list[list]]:
     job = report["job"]
     text = f"Job {job['id']}: **{job['status']}**"
@@ -34,6 +49,8 @@ def export_view(report: dict) -> tuple[str, list[list]]:
                                                      "Refresh models)" if result["passed"] else
                                                      " (a check failed; files kept for inspection)")
                  + f"\n\nOllama Modelfile: `{result['modelfile']}`")
+        if not result["passed"]:
+            text += "\n\n" + failed_export_advice(result.get("checks", []))
     rows = [[c["name"], "passed" if c["passed"] else "FAILED", c["detail"]]
             for c in result.get("checks", [])]
     return text, rows or [["", "", ""]]
