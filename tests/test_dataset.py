@@ -263,3 +263,19 @@ def test_a_pair_names_its_parts_by_role():
     assert [m["content"] for m in pair.messages] == ["S", "R", "B"]
     no_system = [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]
     assert content_of(no_system, "system") == "" and content_of(no_system, "user") == "Q"
+
+
+def test_the_same_report_twice_stays_in_one_split():
+    """A visit ingested as a PDF and as a TXT (other line breaks, a letterhead, an OCR
+    slip) is one case: both copies go to one split, whatever their patient field says."""
+    from medllm_local.stages.dataset.build import assign_splits, split_groups
+
+    reports = [r.text for r in DEMO_REPORTS]
+    pdf_copy = "ST. ELSEWHERE CLINIC - page 1\n" + reports[0].replace("\n", " \n").replace("fever", "fevcr", 1)
+    texts = {1: reports[0], 2: pdf_copy, 3: reports[1], 4: reports[2], 5: reports[3]}
+    groups = split_groups({1: "patient-a", 2: None, 3: None, 4: "patient-a", 5: None}, texts)
+    assert groups[1] == groups[2] == groups[4] == "patient-a"  # the copy, and the patient's other report
+    assert len({groups[3], groups[5], groups[1]}) == 3  # other reports stay apart
+    # a duplicate found only now: its group goes to the more held-out split of the two
+    splits = assign_splits(groups, BuildSettings(), existing={1: "test", 2: "train", 3: "train"})
+    assert splits[1] == splits[2] == splits[4] == "test"

@@ -74,8 +74,10 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
             progress(index + 1, len(approved), "building pairs")
     dropped = _refresh_other_edits(overrides, refreshed, text_of)
     with_pairs = [(row, result) for row, result in built if result.pairs]
+    groups = dataset.split_groups({row["id"]: row["patient"] for row, _ in with_pairs},
+                                  {row["id"]: text_of[row["id"]] for row, _ in with_pairs})
     split_of = dataset.assign_splits(
-        {row["id"]: row["patient"] or f"document {row['id']}" for row, _ in with_pairs}, settings,
+        groups, settings,
         existing={row["id"]: row["split"] for row, _ in with_pairs if row["split"]},
         test_frozen=bool(workspace.load_settings().get("test_frozen")))
     # Approved chat feedback teaches the model only: train split, never held out (it has

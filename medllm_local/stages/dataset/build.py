@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -97,6 +98,61 @@ def case_key(pair: Pair) -> tuple[str, str, str]:
     return (pair.task, pair.question.split("\n\n", 1)[-1], pair.answer)
 
 
+# Two texts are one report when this share of the shorter one's word 5-grams is in the
+# other: the same visit as a PDF and as a TXT, or a scan and its typed copy, differ in
+# line breaks, headers and OCR slips, not in most of their 5-grams.
+DUPLICATE_CONTAINMENT = 0.6
+_SKETCH = 24  # smallest shingle hashes per text used to find candidate pairs
+_COMMON = 50  # documents kept per sketch hash: beyond, a 5-gram is template, not a case
+
+
+def _shingles(text: str) -> set[int]:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    # a stable hash (not hash(): it changes per process), so a build finds the same pairs
+    return {int.from_bytes(hashlib.blake2b(" ".join(words[i:i + 5]).encode(), digest_size=8).digest(), "big")
+            for i in range(max(1, len(words) - 4))} if words else set()
+
+
+def split_groups(patients: dict[int, str | None], texts: dict[int, str]) -> dict[int, str]:
+    """document id -> the group that must stay in one split: documents of one patient,
+    and documents that are the same report (see DUPLICATE_CONTAINMENT), whatever their
+    patient field says. A group is named by its patient when one is known, else by its
+    first document, so a group keeps its name (and its split) across builds."""
+    parent = {doc: doc for doc in patients}
+
+    def root(doc: int) -> int:
+        while parent[doc] != doc:
+            parent[doc] = parent[parent[doc]]
+            doc = parent[doc]
+        return doc
+
+    def join(a: int, b: int) -> None:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    by_patient: dict[str, int] = {}
+    for doc, patient in patients.items():
+        if patient:
+            join(doc, by_patient.setdefault(patient, doc))
+    shingles = {doc: _shingles(texts.get(doc, "")) for doc in patients}
+    seen: dict[int, list[int]] = {}  # a sketch hash -> the documents that have it
+    for doc in sorted(patients):
+        for value in sorted(shingles[doc])[:_SKETCH]:
+            for other in seen.setdefault(value, []):
+                small, large = sorted((shingles[doc], shingles[other]), key=len)
+                if root(doc) != root(other) and small and \
+                        len(small & large) >= DUPLICATE_CONTAINMENT * len(small):
+                    join(doc, other)
+            if len(seen[value]) < _COMMON:  # a template line's 5-gram: found by the others
+                seen[value].append(doc)
+    names: dict[int, str] = {}
+    for doc in sorted(patients):
+        known = sorted(p for d, p in patients.items() if p and root(d) == root(doc))
+        names[doc] = known[0] if known else f"document {root(doc)}"
+    return names
+
+
 def assign_splits(groups: dict[int, str], settings: BuildSettings,
                   existing: dict[int, str] | None = None, test_frozen: bool = False) -> dict[int, str]:
     """document id -> train / validation / test. Documents of one group (the patient,
@@ -116,7 +172,14 @@ def assign_splits(groups: dict[int, str], settings: BuildSettings,
         split_of_key = {key: ("test" if i < n_test else "validation" if i < n_test + n_validation
                               else "train") for i, key in enumerate(keys)}
         return {doc: split_of_key[key] for doc, key in groups.items()}
-    split_of_key = {groups[doc]: split for doc, split in existing.items()}
+    # a group whose documents held different splits (a duplicate found only now) goes to
+    # the most held-out one: the copy in train leaves, the held-out case stays held out
+    held_out = {"train": 0, "validation": 1, "test": 2}
+    split_of_key: dict[str, str] = {}
+    for doc, split in existing.items():
+        key = groups[doc]
+        if held_out.get(split, 0) >= held_out.get(split_of_key.get(key, "train"), 0):
+            split_of_key[key] = split
     test_share = 0.0 if test_frozen and not settings.grow_test else settings.test_fraction
     for key in sorted(set(groups.values()) - set(split_of_key)):
         digest = hashlib.sha256(f"{settings.seed}:{key}".encode()).digest()
