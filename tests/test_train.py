@@ -259,6 +259,20 @@ def test_cpu_plan_never_uses_bitsandbytes():
         train.TrainSettings(batching="sideways")
 
 
+def test_the_sequence_length_follows_the_pairs_and_says_what_it_cuts(tiny):
+    # on the CPU the length covers 95 % of the pairs (a multiple of 64), 512 when unknown
+    assert train.hardware_plan(train.TrainSettings(), EIGHT_B, cuda=False).max_length == 512
+    fitted = train.hardware_plan(train.TrainSettings(), EIGHT_B, cuda=False, data_p95=906, data_max=1500)
+    assert fitted.max_length == 960 and "longest pairs (1500 tokens) are cut at 960" in fitted.note
+    short = train.hardware_plan(train.TrainSettings(max_length=512), EIGHT_B, cuda=False, data_p95=906)
+    assert short.max_length == 512 and "95th percentile 906" in short.note
+    gpu = train.hardware_plan(train.TrainSettings(), EIGHT_B, cuda=True, gpu_gib=24.0, data_p95=3000)
+    assert "answers are cut" in gpu.note
+    # what training measures itself: the pairs as the chat template writes them
+    p95, longest = train.pair_lengths(tiny, toy_pairs(8))
+    assert 0 < p95 <= longest < 200
+
+
 def fake_build(workspace, pairs: list[list[dict]], validation: list[list[dict]],
                documents: dict[int, str] | None = None) -> None:
     """A dataset build as `build` records it (split files plus their catalogue rows, with

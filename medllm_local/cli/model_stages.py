@@ -19,7 +19,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
 
     settings = settings_from_args(TrainSettings, args)
     if args.plan:
-        report = pipeline.plan_training(args.model, settings)
+        report = pipeline.plan_training(args.model, settings, open_workspace(args))
         if not args.json:
             print(report["advice"] if not report["fits"] else json.dumps(report["plan"], indent=2))
         return report

@@ -42,10 +42,13 @@ def latest_build(workspace: Workspace) -> dict:
     return {"build": build, "files": files}
 
 
-def plan_training(model: str | None = None, settings: train.TrainSettings | None = None) -> dict:
+def plan_training(model: str | None = None, settings: train.TrainSettings | None = None,
+                  workspace: Workspace | None = None) -> dict:
     """Before anything is loaded: the device, precision, batch and the memory estimate,
-    or why it will not fit and what would."""
+    or why it will not fit and what would; with a workspace, sized for the latest
+    build's pairs (their token lengths, from its card)."""
     settings = settings or train.TrainSettings()
+    tokens = build_tokens(workspace) if workspace is not None else {}
     base = base_model_folder(model)
     shape = models.ArchShape.from_config(json.loads((base / "config.json").read_text()))
     gpu = models.gpu_memory_gib()
@@ -56,11 +59,22 @@ def plan_training(model: str | None = None, settings: train.TrainSettings | None
         budget = min(gpu[1], settings.gpu_memory_gib) if settings.gpu_memory_gib > 0 else gpu[1]
     try:
         plan = train.hardware_plan(settings, shape, cuda=gpu is not None and train.cuda_available(),
-                                   gpu_gib=budget,
-                                   flash=train.flash_attention_installed())
+                                   gpu_gib=budget, flash=train.flash_attention_installed(),
+                                   data_p95=tokens.get("p95"), data_max=tokens.get("max"))
     except train.TrainError as error:
         return report | {"fits": False, "advice": str(error), "plan": None}
-    return report | {"fits": True, "advice": plan.note, "plan": dataclasses.asdict(plan)}
+    return report | {"fits": True, "advice": plan.note, "plan": dataclasses.asdict(plan),
+                     "data_tokens": tokens or None}
+
+
+def build_tokens(workspace: Workspace) -> dict:
+    """The latest build's pair lengths in tokens (p95, max) from its card; {} if none."""
+    try:
+        build = latest_build(workspace)
+    except GateError:
+        return {}
+    card = workspace.folder("datasets") / build["build"] / "card.json"
+    return json.loads(card.read_text()).get("tokens", {}) if card.exists() else {}
 
 
 def train_run(workspace: Workspace, model: str | None = None,

@@ -104,7 +104,7 @@ def build_train_tab(workspace: Workspace) -> list[tuple]:
 
     def check_fit(model, *values):
         settings = settings_of(values)
-        report = pipeline.plan_training(model, settings)
+        report = pipeline.plan_training(model, settings, workspace)
         if not report["fits"]:
             return f"**Will not fit.** {report['advice']}"
         plan = report["plan"]

@@ -103,9 +103,28 @@ def kernel_choice(settings: TrainSettings, device: str, flash: bool) -> tuple[st
     return attention, batching
 
 
+def cpu_length(data_p95: int | None) -> int:
+    """The CPU's sequence length: long enough for 95 % of the pairs (a multiple of 64,
+    256 to 2,048 tokens), 512 when their lengths are not known."""
+    if not data_p95:
+        return 512
+    return min(2048, max(256, -(-data_p95 // 64) * 64))
+
+
+def length_note(length: int, data_p95: int | None, data_max: int | None) -> str:
+    """What the sequence length cuts of the pairs, if anything."""
+    if data_p95 and data_p95 > length:
+        return (f"; more than 5 % of the pairs are longer than {length} tokens (95th percentile "
+                f"{data_p95}): their answers are cut, so raise --max-length or shorten the reports")
+    if data_max and data_max > length:
+        return f"; the longest pairs ({data_max} tokens) are cut at {length}"
+    return ""
+
+
 def hardware_plan(settings: TrainSettings, shape: models.ArchShape | None, *, cuda: bool,
                   gpu_gib: float | None = None, bf16: bool = True,
-                  flash: bool = False, shards: int = 1, offload: bool = False) -> HardwarePlan:
+                  flash: bool = False, shards: int = 1, offload: bool = False,
+                  data_p95: int | None = None, data_max: int | None = None) -> HardwarePlan:
     """Choose how to train on this hardware, before anything is loaded.
 
     On CUDA the batch and sequence length are the largest that the QLoRA estimate fits
@@ -113,7 +132,9 @@ def hardware_plan(settings: TrainSettings, shape: models.ArchShape | None, *, cu
     ``shards`` > 1 is FSDP over that many cards: each holds its share of the weights,
     adapter and optimizer states, but its own activations; with ``offload`` (FSDP's CPU
     offload, the published recipe for 70B on two 24 GB cards) the shards wait in CPU
-    memory and a card holds only the layers being computed."""
+    memory and a card holds only the layers being computed. ``data_p95`` and ``data_max``
+    (the pairs' token lengths, when known) size the CPU's sequence length and say what a
+    length would cut."""
     device = settings.device if settings.device != "auto" else ("cuda" if cuda else "cpu")
     if device == "cuda" and not cuda:
         raise TrainError("--device cuda asked for, but no CUDA GPU is visible to torch")
@@ -122,9 +143,10 @@ def hardware_plan(settings: TrainSettings, shape: models.ArchShape | None, *, cu
             raise TrainError("4-bit training needs a CUDA GPU (bitsandbytes on CPU silently "
                              "stops LoRA learning); use --quantize none on CPU")
         attention, batching = kernel_choice(settings, "cpu", False)
+        length = settings.max_length or cpu_length(data_p95)
         return HardwarePlan("cpu", False, "float32", "adamw_torch", False,
-                            settings.batch_size or 4, settings.max_length or 512, attention,
-                            batching, False, None, None, CPU_BUDGET_NOTE)
+                            settings.batch_size or 4, length, attention, batching, False, None,
+                            None, CPU_BUDGET_NOTE + length_note(length, data_p95, data_max))
     quantize = settings.quantize != "none"
     dtype = "bfloat16" if bf16 else "float16"
     batch, length, estimate = settings.batch_size or 1, settings.max_length or 2048, None
@@ -145,6 +167,7 @@ def hardware_plan(settings: TrainSettings, shape: models.ArchShape | None, *, cu
             else "LoRA on 16-bit weights") + (f", FSDP over {shards} GPUs" if shards > 1 else "") + (
                 ", parameters offloaded to CPU memory" if offload else "")
     attention, batching = kernel_choice(settings, "cuda", flash)
+    note += length_note(length, data_p95, data_max)
     return HardwarePlan("cuda", quantize, dtype, "paged_adamw_8bit" if quantize else "adamw_torch",
                         True, batch, length, attention, batching, True, estimate, gpu_gib, note)
 

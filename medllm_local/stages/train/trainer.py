@@ -232,8 +232,22 @@ def last_checkpoint(output_dir: Path) -> Path | None:
 
 
 # -- the stage -------------------------------------------------------------------------
-def prepare(base: Path, settings: TrainSettings) -> tuple[HardwarePlan, models.ArchShape, float | None]:
-    """Plan for this machine (enforcing a GPU memory cap when one is set)."""
+def pair_lengths(base: Path, pairs: list[list[dict]]) -> tuple[int | None, int | None]:
+    """(95th percentile, longest) of the pairs in the base model's tokens, as trained."""
+    from transformers import AutoTokenizer
+
+    if not pairs:
+        return None, None
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    lengths = sorted(len(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"])
+                     for messages in pairs)
+    return lengths[int(0.95 * (len(lengths) - 1))], lengths[-1]
+
+
+def prepare(base: Path, settings: TrainSettings, lengths: tuple[int | None, int | None] = (None, None)
+            ) -> tuple[HardwarePlan, models.ArchShape, float | None]:
+    """Plan for this machine (enforcing a GPU memory cap when one is set); ``lengths``:
+    the pairs' (95th percentile, longest) token lengths, when known."""
     import torch
 
     shape = models.ArchShape.from_config(json.loads((base / "config.json").read_text()))
@@ -251,7 +265,8 @@ def prepare(base: Path, settings: TrainSettings) -> tuple[HardwarePlan, models.A
     plan = hardware_plan(settings, shape, cuda=cuda, gpu_gib=gpu, bf16=bf16,
                          flash=flash_attention_installed(),
                          shards=int(os.environ.get("WORLD_SIZE", "1")) if fsdp else 1,
-                         offload=fsdp and os.environ.get("FSDP_OFFLOAD_PARAMS", "").lower() == "true")
+                         offload=fsdp and os.environ.get("FSDP_OFFLOAD_PARAMS", "").lower() == "true",
+                         data_p95=lengths[0], data_max=lengths[1])
     if plan.device == "cpu":
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
     return plan, shape, gpu
@@ -352,7 +367,7 @@ def train(base: Path, train_pairs: list[list[dict]], validation_pairs: list[list
     from transformers import EarlyStoppingCallback
 
     stop = stop or threading.Event()
-    plan, shape, gpu = prepare(base, settings)
+    plan, shape, gpu = prepare(base, settings, pair_lengths(base, train_pairs))
     checkpoint = last_checkpoint(output_dir) if resume else None
     if resume and checkpoint is None:
         raise TrainError(f"nothing to resume in {output_dir.name}: no complete checkpoint")
