@@ -125,6 +125,31 @@ def test_a_short_run_trains_from_its_first_step(tiny, tmp_path):
     assert len(rates) == 2 and rates[0] == pytest.approx(2e-2)
 
 
+def test_the_answer_only_loss_equals_the_models_own(tiny, tmp_path):
+    """On the CPU the loss takes logits of the trained tokens only: the same loss and
+    the same gradients as the model's full-vocabulary loss on the same batch."""
+    import torch
+    from transformers import Trainer
+
+    settings = train.TrainSettings(max_steps=1, **FAST)
+    plan, _, _ = train.prepare(tiny, settings)
+    trainer = train.build_trainer(tiny, toy_pairs(4), [], tmp_path, settings, plan)
+    batch = next(iter(trainer.get_train_dataloader()))
+    count = (batch["labels"][:, 1:] != -100).sum()
+    trainer.model.eval()  # no LoRA dropout: both passes see the same network
+    results = []
+    for loss_of in (lambda: trainer.compute_loss(trainer.model, batch, num_items_in_batch=count),
+                    lambda: Trainer.compute_loss(trainer, trainer.model, batch, num_items_in_batch=count)):
+        trainer.model.zero_grad()
+        loss = loss_of()
+        loss.backward()
+        grads = [p.grad.clone() for p in trainer.model.parameters() if p.requires_grad]
+        results.append((loss.item(), grads))
+    (ours, our_grads), (stock, stock_grads) = results
+    assert ours == pytest.approx(stock, rel=1e-5)
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(our_grads, stock_grads))
+
+
 def test_only_the_answer_and_its_end_of_turn_carry_loss(tiny, tmp_path):
     pairs = toy_pairs(4)
     rows = train.preview_batch(tiny, pairs, train.TrainSettings(max_steps=1, **FAST), tmp_path)
@@ -268,6 +293,14 @@ def test_the_sequence_length_follows_the_pairs_and_says_what_it_cuts(tiny):
     assert short.max_length == 512 and "95th percentile 906" in short.note
     gpu = train.hardware_plan(train.TrainSettings(), EIGHT_B, cuda=True, gpu_gib=24.0, data_p95=3000)
     assert "answers are cut" in gpu.note
+    # gradient checkpointing on the CPU when the activations would crowd the memory free
+    shape = models.ArchShape.from_config(json.loads((tiny / "config.json").read_text()))
+    small = models.ArchShape(30, 576, 1536, 49152, 9, 3, True)  # SmolLM2-135M's shape
+    roomy = train.hardware_plan(train.TrainSettings(batch_size=4), small, cuda=False, ram_gib=20.0)
+    tight = train.hardware_plan(train.TrainSettings(batch_size=8), small, cuda=False, ram_gib=20.0)
+    assert not roomy.gradient_checkpointing and tight.gradient_checkpointing
+    assert "gradient checkpointing" in tight.note
+    assert not train.hardware_plan(train.TrainSettings(), shape, cuda=False, ram_gib=4.0).gradient_checkpointing
     # what training measures itself: the pairs as the chat template writes them
     p95, longest = train.pair_lengths(tiny, toy_pairs(8))
     assert 0 < p95 <= longest < 200

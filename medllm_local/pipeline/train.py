@@ -60,7 +60,8 @@ def plan_training(model: str | None = None, settings: train.TrainSettings | None
     try:
         plan = train.hardware_plan(settings, shape, cuda=gpu is not None and train.cuda_available(),
                                    gpu_gib=budget, flash=train.flash_attention_installed(),
-                                   data_p95=tokens.get("p95"), data_max=tokens.get("max"))
+                                   data_p95=tokens.get("p95"), data_max=tokens.get("max"),
+                                   ram_gib=train.available_ram_gib())
     except train.TrainError as error:
         return report | {"fits": False, "advice": str(error), "plan": None}
     return report | {"fits": True, "advice": plan.note, "plan": dataclasses.asdict(plan),

@@ -103,6 +103,33 @@ def kernel_choice(settings: TrainSettings, device: str, flash: bool) -> tuple[st
     return attention, batching
 
 
+# Float32 values each token keeps per layer for the backward pass on the CPU (inputs of
+# the norms and projections, q/k/v, the MLP's three wide tensors and the LoRA inputs),
+# in hidden and intermediate widths; calibrated on SmolLM2-135M (bench/train_memory.py:
+# 12.1 GiB peak at batch 8 x 512 without checkpointing).
+ACTIVATION_WIDTHS = (6, 5)
+CPU_ACTIVATION_SHARE = 0.35  # of the memory free at the start: above it, checkpointing
+
+
+def cpu_activation_gib(shape: models.ArchShape, batch: int, length: int) -> float:
+    """Memory the activations of one CPU step take without gradient checkpointing."""
+    per_token = (ACTIVATION_WIDTHS[0] * shape.hidden + ACTIVATION_WIDTHS[1] * shape.intermediate
+                 + shape.heads * length)  # the attention weights (math kernel on the CPU)
+    return shape.layers * batch * length * per_token * 4 / models.GiB
+
+
+def available_ram_gib() -> float | None:
+    """Memory free for a new process now (MemAvailable), in GiB; None where unknown."""
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        return None
+    return None
+
+
 def cpu_length(data_p95: int | None) -> int:
     """The CPU's sequence length: long enough for 95 % of the pairs (a multiple of 64,
     256 to 2,048 tokens), 512 when their lengths are not known."""
@@ -124,7 +151,8 @@ def length_note(length: int, data_p95: int | None, data_max: int | None) -> str:
 def hardware_plan(settings: TrainSettings, shape: models.ArchShape | None, *, cuda: bool,
                   gpu_gib: float | None = None, bf16: bool = True,
                   flash: bool = False, shards: int = 1, offload: bool = False,
-                  data_p95: int | None = None, data_max: int | None = None) -> HardwarePlan:
+                  data_p95: int | None = None, data_max: int | None = None,
+                  ram_gib: float | None = None) -> HardwarePlan:
     """Choose how to train on this hardware, before anything is loaded.
 
     On CUDA the batch and sequence length are the largest that the QLoRA estimate fits
@@ -134,7 +162,8 @@ def hardware_plan(settings: TrainSettings, shape: models.ArchShape | None, *, cu
     offload, the published recipe for 70B on two 24 GB cards) the shards wait in CPU
     memory and a card holds only the layers being computed. ``data_p95`` and ``data_max``
     (the pairs' token lengths, when known) size the CPU's sequence length and say what a
-    length would cut."""
+    length would cut. On the CPU, gradient checkpointing is chosen when the activations
+    would take more than CPU_ACTIVATION_SHARE of ``ram_gib`` (the memory free)."""
     device = settings.device if settings.device != "auto" else ("cuda" if cuda else "cpu")
     if device == "cuda" and not cuda:
         raise TrainError("--device cuda asked for, but no CUDA GPU is visible to torch")
@@ -143,10 +172,15 @@ def hardware_plan(settings: TrainSettings, shape: models.ArchShape | None, *, cu
             raise TrainError("4-bit training needs a CUDA GPU (bitsandbytes on CPU silently "
                              "stops LoRA learning); use --quantize none on CPU")
         attention, batching = kernel_choice(settings, "cpu", False)
-        length = settings.max_length or cpu_length(data_p95)
-        return HardwarePlan("cpu", False, "float32", "adamw_torch", False,
-                            settings.batch_size or 4, length, attention, batching, False, None,
-                            None, CPU_BUDGET_NOTE + length_note(length, data_p95, data_max))
+        length, batch = settings.max_length or cpu_length(data_p95), settings.batch_size or 4
+        activations = cpu_activation_gib(shape, batch, length) if shape is not None else 0.0
+        checkpointing = ram_gib is not None and activations > CPU_ACTIVATION_SHARE * ram_gib
+        note = CPU_BUDGET_NOTE + (
+            f"; gradient checkpointing (the activations, ~{activations:.1f} GiB, would take over "
+            f"{CPU_ACTIVATION_SHARE:.0%} of the {ram_gib:.0f} GiB free)" if checkpointing else "")
+        return HardwarePlan("cpu", False, "float32", "adamw_torch", checkpointing, batch, length,
+                            attention, batching, False, None, None,
+                            note + length_note(length, data_p95, data_max))
     quantize = settings.quantize != "none"
     dtype = "bfloat16" if bf16 else "float16"
     batch, length, estimate = settings.batch_size or 1, settings.max_length or 2048, None

@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from medllm_local.core import models
-from medllm_local.stages.train.plan import (HardwarePlan, TrainError, TrainSettings, cuda_available,  # noqa: F401
-                                     flash_attention_installed, hardware_plan, kernel_choice,
-                                     not_fitting_advice, out_of_memory_advice)
+from medllm_local.stages.train.plan import (HardwarePlan, TrainError, TrainSettings, available_ram_gib,  # noqa: F401
+                                     cuda_available, flash_attention_installed, hardware_plan,
+                                     kernel_choice, not_fitting_advice, out_of_memory_advice)
 
 ADAPTER_FOLDER = "adapter"
 CHECKPOINTS_FOLDER = "checkpoints"
@@ -266,10 +266,31 @@ def prepare(base: Path, settings: TrainSettings, lengths: tuple[int | None, int 
                          flash=flash_attention_installed(),
                          shards=int(os.environ.get("WORLD_SIZE", "1")) if fsdp else 1,
                          offload=fsdp and os.environ.get("FSDP_OFFLOAD_PARAMS", "").lower() == "true",
-                         data_p95=lengths[0], data_max=lengths[1])
+                         data_p95=lengths[0], data_max=lengths[1],
+                         ram_gib=None if cuda else available_ram_gib())
     if plan.device == "cpu":
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
     return plan, shape, gpu
+
+
+def completion_only_loss(model, inputs: dict, num_items_in_batch=None):
+    """The causal-LM loss with logits only where a token is trained (the answers):
+    the same value as the model's own loss, without a (tokens x vocabulary) float
+    matrix for the prompts, which on the CPU held most of the memory (bench/train_memory.py)."""
+    import torch
+
+    inputs = dict(inputs)
+    labels = inputs.pop("labels")
+    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
+    hidden = causal.model(**inputs).last_hidden_state
+    targets = torch.nn.functional.pad(labels, (0, 1), value=-100)[:, 1:]  # token i predicts i + 1
+    trained = targets != -100
+    logits = causal.lm_head(hidden[trained]).float()
+    loss = torch.nn.functional.cross_entropy(logits, targets[trained], reduction="sum")
+    if num_items_in_batch is None:
+        return loss / trained.sum().clamp(min=1)
+    return loss / (num_items_in_batch.to(loss.device) if torch.is_tensor(num_items_in_batch)
+                   else num_items_in_batch)
 
 
 def trainer_class(chunked_loss: bool = True):
@@ -278,9 +299,10 @@ def trainer_class(chunked_loss: bool = True):
     Length-grouped batches are drawn from seed + epoch: the stock sampler draws from the
     global RNG, which a resumed run restores mid-epoch, so it would see other batches
     than an uninterrupted run of the same seed. Without ``chunked_loss`` the loss is the
-    model's own cross-entropy: TRL's vocabulary-chunked loss saves GPU memory (no full
-    logits) but also computes entropy and accuracy over the vocabulary at every step,
-    which made CPU training 4x slower in bench/train.py; the loss values are identical."""
+    cross-entropy over the answer tokens only (``completion_only_loss``): TRL's
+    vocabulary-chunked loss saves GPU memory (no full logits) but also computes entropy
+    and accuracy over the vocabulary at every step, which made CPU training 4x slower in
+    bench/train.py; the loss values are identical."""
     import torch
     from transformers import Trainer as PlainTrainer
     from transformers.trainer_pt_utils import LengthGroupedSampler
@@ -312,7 +334,11 @@ def trainer_class(chunked_loss: bool = True):
 
         if not chunked_loss:
             def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-                return PlainTrainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
+                # several processes (DDP) need the wrapped model's own forward
+                if return_outputs or self.args.world_size > 1 or "labels" not in inputs:
+                    return PlainTrainer.compute_loss(self, model, inputs, return_outputs,
+                                                     num_items_in_batch)
+                return completion_only_loss(model, inputs, num_items_in_batch)
 
     return Trainer
 
