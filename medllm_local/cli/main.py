@@ -48,6 +48,31 @@ def cmd_ingest(args: argparse.Namespace) -> dict:
     return report
 
 
+def cmd_import(args: argparse.Namespace) -> dict:
+    from medllm_local import pipeline
+
+    workspace = open_workspace(args)
+    with progress_bar("file", str) as progress:
+        report = pipeline.import_cases(workspace, args.files, args.task, args.preview, progress)
+    if not args.json:
+        for item in report["files"]:
+            if item["status"] == "failed":
+                print(f"failed: {item['file']}: {item['error']}")
+                continue
+            columns = ", ".join(f"{header} -> {part}" for header, part in item["mapping"].items())
+            print(f"{item['file']}: {item['cases']} cases ({columns})"
+                  + (f", {len(item['documents'])} imported, {item['duplicates']} already here"
+                     if not report["preview"] else ""))
+            for error in item["errors"]:
+                print(f"  row {error['row']}: {error['reason']}")
+    if not report["preview"]:
+        print(f"{report['imported']} cases imported as documents; next: {report['next']}", file=sys.stderr)
+    failed = sum(item["status"] == "failed" for item in report["files"]) + report["failed_rows"]
+    if failed:
+        raise PartialFailure(f"{failed} files or rows could not be imported", report)
+    return report
+
+
 def cmd_deid(args: argparse.Namespace) -> dict:
     from medllm_local import pipeline
     from medllm_local.stages.deid.engine import DeidSettings
@@ -232,6 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ingest", cmd_ingest, "read reports (PDF, scans, images, DOCX, TXT, RTF, folders, zips)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or zip archives")
     add_settings_arguments(p, IngestSettings)
+    p = add("import", cmd_import, "import cases you keep (CSV, XLSX, messages/ShareGPT/Alpaca JSON) "
+                                  "as documents to de-identify, review and approve like reports")
+    p.add_argument("files", nargs="+", metavar="FILE", help="case files")
+    p.add_argument("--task", choices=("auto", "diagnosis", "differential", "treatment"), default="auto",
+                   help="what a chat record's answer is (auto: the question's wording, else the "
+                        "diagnosis); spreadsheets say it by their columns")
+    p.add_argument("--preview", action="store_true",
+                   help="read and check only: the column mapping, the cases and the bad rows")
     p = add("deid", cmd_deid, "de-identify documents (or files), then approve them for training")
     p.add_argument("doc_ids", nargs="*", metavar="DOC_ID", help="documents to de-identify")
     p.add_argument("--all", action="store_true", help="every document not de-identified yet")

@@ -16,7 +16,7 @@ from medllm_local.pipeline.common import DEMO_INBOX, GateError, ProgressCallback
 from medllm_local.pipeline.augment import review_augmented
 from medllm_local.pipeline.dataset import build_dataset, freeze_test_split, revise_pair
 from medllm_local.pipeline.demo import STAGES, run_demo
-from medllm_local.pipeline.ingest import ingest
+from medllm_local.pipeline.ingest import import_cases, ingest
 from medllm_local.pipeline.evaluate import eval_models, mark_answer, marks_summary
 from medllm_local.pipeline.export import export_run, list_exports
 from medllm_local.pipeline.forget import forget_documents, forgotten_in
@@ -33,7 +33,7 @@ from medllm_local.pipeline.deid import (SURROGATE_KEY, SURROGATE_MAP, approve_do
 __all__ = ["CONVERSATIONS", "DEMO_INBOX", "SURROGATE_KEY", "SURROGATE_MAP", "GateError",
            "ProgressCallback", "approve_documents", "build_dataset", "freeze_test_split", "revise_pair",
            "chat_answer", "chat_stream", "deid_documents", "deid_files", "finding_json",
-           "ingest", "models_report", "open_workspace", "require_approved",
+           "import_cases", "ingest", "models_report", "open_workspace", "require_approved",
            "reject_everywhere", "rejected_texts", "residual_scan", "run_demo", "STAGES", "review_document", "revise_document",
            "save_deid_options", "saved_deid_settings", "job_log_tail", "job_report", "latest_job", "start_job", "stop_job", "latest_build",
            "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models", "mark_answer", "marks_summary",

@@ -5,7 +5,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from medllm_local.core.files import sha256_bytes
+from medllm_local.core.records import Document, Page
 from medllm_local.stages.ingest import read as ingest_stage
+from medllm_local.stages.ingest.cases import CaseFileError, read_case_file
 from medllm_local.stages.ingest.worker import IsolatedReader
 from medllm_local.pipeline.common import ProgressCallback
 from medllm_local.core.records import to_json
@@ -70,3 +73,41 @@ def _ingest_one(workspace: Workspace, source: ingest_stage.SourceFile,
         doc_id, len(document.pages), sum(p.method == "ocr" for p in document.pages), flagged,
         len(document.text), str(workspace.root / workspace.text_file_for(document.sha256)),
         document.warnings)
+
+
+def import_cases(workspace: Workspace, paths: list[str | Path], task: str = "auto",
+                 preview: bool = False, progress: ProgressCallback | None = None) -> dict:
+    """Cases the physician already keeps (CSV, XLSX, messages / ShareGPT / Alpaca JSON),
+    each stored as a document of kind "imported": imported text is patient text until
+    de-identified, reviewed and approved like a report. A bad row fails alone with its
+    number and reason (never its content); a case already stored is counted, not stored
+    again; ``preview`` reads and checks without storing (the column mapping to confirm)."""
+    files, imported, duplicates, failed_rows = [], 0, 0, 0
+    for index, path in enumerate(map(Path, paths)):
+        try:
+            read = read_case_file(path.name, path.read_bytes(), task)
+        except (OSError, CaseFileError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            files.append({"file": path.name, "status": "failed", "error": reason})
+            continue
+        stored, again = [], 0
+        for case in [] if preview else read.cases:
+            text = case.report_text()
+            document = Document(source=f"{path}!{path.name} row {case.row}",
+                                sha256=sha256_bytes(text.encode("utf-8")),
+                                pages=[Page(1, text)], kind="imported")
+            doc_id, created = workspace.store_document(document, raw=text.encode("utf-8"))
+            if created:
+                stored.append(doc_id)
+            else:
+                again += 1
+        imported, duplicates, failed_rows = imported + len(stored), duplicates + again, failed_rows + len(read.errors)
+        files.append({"file": path.name, "status": "read" if preview else "imported",
+                      "mapping": read.mapping, "cases": len(read.cases), "documents": stored,
+                      "duplicates": again,
+                      "errors": [{"row": row, "reason": reason} for row, reason in read.errors]})
+        if progress:
+            progress(index + 1, len(paths), path.name)
+    return {"files": files, "imported": imported, "duplicates": duplicates, "failed_rows": failed_rows,
+            "preview": preview,
+            "next": "de-identify and approve the imported cases (deid --all, Review), then build"}
