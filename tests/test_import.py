@@ -133,3 +133,21 @@ def test_cli_import_reports_the_mapping_and_the_bad_rows(tmp_path):
     report = json.loads(out.stdout)
     assert report["imported"] == 2 and report["files"][0]["errors"][0]["row"] == 5
     assert "Bram" not in out.stdout + out.stderr  # a failed row is named by number only
+
+
+def test_the_dataset_tab_previews_the_columns_then_imports(workspace, tmp_path):
+    import gradio as gr
+
+    from medllm_local.ui.dataset_tab import build_dataset_tab
+
+    with gr.Blocks() as blocks:
+        build_dataset_tab(workspace)
+    fns = {f.api_name: f.fn for f in blocks.fns.values()}
+    upload = tmp_path / "cases.csv"
+    upload.write_bytes(libreoffice_csv(ROWS))
+    shown = fns["dataset_import_preview"]([str(upload)], "auto")
+    assert "2 cases (Patient → patient, Case summary → case" in shown and "row 5: no answer" in shown
+    assert workspace.document_count() == 0 and upload.exists()
+    done = fns["dataset_import"]([str(upload)], "auto")
+    assert "2 imported" in done and "de-identify and approve them in Review" in done
+    assert workspace.document_count() == 2 and not upload.exists()  # the upload is gone once read

@@ -5,6 +5,8 @@ Every action is a pipeline call; this module only gathers inputs and shows resul
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from medllm_local import pipeline
 from medllm_local.stages.dataset.augment import METHODS
 from medllm_local.stages.dataset.build import BuildSettings
@@ -53,6 +55,28 @@ def build_summary(report: dict) -> str:
     return "\n".join(lines)
 
 
+def import_summary(report: dict) -> str:
+    """What an import (or its preview) found, file by file: the columns read, the cases,
+    the rows that failed by number and reason (never their content)."""
+    lines = []
+    for item in report["files"]:
+        if item["status"] == "failed":
+            lines.append(f"- **{item['file']}**: not read: {item['error']}")
+            continue
+        columns = ", ".join(f"{header} → {part}" for header, part in item["mapping"].items())
+        line = f"- **{item['file']}**: {item['cases']} cases ({columns})"
+        if not report["preview"]:
+            line += f"; {len(item['documents'])} imported, {item['duplicates']} already here"
+        lines.append(line)
+        lines += [f"  - row {e['row']}: {e['reason']}" for e in item["errors"][:20]]
+    if report["preview"]:
+        lines.append("Check the columns, then Import.")
+    else:
+        lines.append(f"{report['imported']} cases imported as documents. Imported text is patient "
+                     "text until reviewed: de-identify and approve them in Review, then build.")
+    return "\n".join(lines)
+
+
 def build_dataset_tab(workspace: Workspace) -> list[tuple]:
     import gradio as gr
 
@@ -63,6 +87,16 @@ def build_dataset_tab(workspace: Workspace) -> list[tuple]:
     with gr.Accordion("Build settings (tasks, splits, augmentation)", open=False,
                       elem_id="dataset-settings"):
         form = settings_form(BuildSettings, "dataset")
+    with gr.Accordion("Import cases you keep (CSV, XLSX, ShareGPT/Alpaca JSON)", open=False,
+                      elem_id="dataset-import"):
+        case_files = gr.File(file_count="multiple", file_types=[".csv", ".tsv", ".xlsx", ".json", ".jsonl"],
+                             label="Case files", elem_id="import-files")
+        with gr.Row():
+            import_task = gr.Dropdown(["auto", "diagnosis", "differential", "treatment"], value="auto",
+                                      label="A chat record's answer is", elem_id="import-task")
+            preview_button = gr.Button("Preview columns", elem_id="import-preview")
+            import_button = gr.Button("Import", elem_id="import-run")
+        import_status = gr.Markdown("", elem_id="import-status")
     build = gr.Button("Build dataset", variant="primary", elem_id="dataset-build")
     status = gr.Markdown("", elem_id="dataset-status")
     with gr.Row():
@@ -157,6 +191,20 @@ def build_dataset_tab(workspace: Workspace) -> list[tuple]:
                     "are not approved since the last build." if result["not_approved"] else "")
         return f"Exported {result['pairs']} pairs ({result['format']}) to `{result['file']}`.{left_out}"
 
+    def import_files(files, task, preview: bool):
+        if not files:
+            return "Choose case files first."
+        paths = [getattr(f, "name", f) for f in files]
+        summary = import_summary(pipeline.import_cases(workspace, paths, task, preview=preview))
+        if not preview:  # uploads are patient files: kept in the workspace only until read
+            for path in paths:
+                Path(path).unlink(missing_ok=True)
+        return summary
+
+    preview_button.click(lambda f, t: import_files(f, t, True), [case_files, import_task], import_status,
+                         api_name="dataset_import_preview")
+    import_button.click(lambda f, t: import_files(f, t, False), [case_files, import_task], import_status,
+                        api_name="dataset_import")
     build.click(run, form.components, [table, status], api_name="dataset_build")
     show.click(shown, filters, table, api_name="dataset_filter")
     search.submit(shown, filters, table)

@@ -84,7 +84,7 @@ def column_mapping(headers: list[str]) -> dict[str, str]:
             name = " ".join(re.findall(r"[a-z]+", header.lower()))
             if header not in mapping and part not in mapping.values() and name in words:
                 mapping[header] = part
-    return mapping
+    return {header: mapping[header] for header in headers if header in mapping}  # as the file has them
 
 
 def _cell(value) -> str:
