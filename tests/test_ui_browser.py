@@ -105,9 +105,11 @@ def test_documents_tab_ingests_uploads_and_the_demo_reports(app_process, browser
     status.get_by_text("Choose files").wait_for(timeout=30_000)
     assert table.inner_text().count("failed") == 1
     # a reload (or a new browser session) shows the workspace as it is now
-    page.reload(wait_until="networkidle")
+    page.reload(wait_until="load")  # the page's load events keep a stream open: no "networkidle"
+    page.wait_for_function("document.title.includes('medllm-local')", timeout=60_000)
     page.get_by_role("tab", name="Documents").click()
-    page.locator("#documents-table").get_by_text("heart-failure-letter.pdf").wait_for(timeout=30_000)
+    page.wait_for_function("document.querySelector('#documents-table').innerText"
+                           ".includes('heart-failure-letter.pdf')", timeout=30_000)
 
     page.locator("#ingest-demo").click()
     status.get_by_text("6 ingested").wait_for(timeout=120_000)

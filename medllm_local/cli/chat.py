@@ -79,7 +79,10 @@ def cmd_chat(args: argparse.Namespace) -> dict:
     if args.differential:
         result = pipeline.chat_differential(case, args.model, settings,
                                             settings_from_args(DifferentialSettings, args))
-        report = to_json(result.answer) | {"differential": to_json(result.items)}
+        report = to_json(result.answer) | {"differential": to_json(result.items),
+                                           "not_diagnoses": result.not_diagnoses}
+        if result.problem:
+            print(f"note: {result.problem}", file=sys.stderr)
         if not args.json:
             for rank, item in enumerate(result.items, 1):
                 print(f"{rank}. {item.diagnosis} ({item.likelihood})")

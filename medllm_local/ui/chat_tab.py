@@ -219,7 +219,8 @@ def build_chat_tab(workspace: Workspace) -> list[tuple]:
             return gr.skip(), gr.skip(), f"Differential: {error}"
         a = result.answer
         return (differential_rows(result.items), similar_rows(workspace, form, top_n),
-                f"Ranked differential: {len(result.items)} diagnoses, {a.tokens} tokens in "
+                (f"**{result.problem[0].upper() + result.problem[1:]}.** " if result.problem else "")
+                + f"Ranked differential: {len(result.items)} diagnoses, {a.tokens} tokens in "
                 f"{a.seconds:.1f} s (checked against its JSON schema)")
 
     choices = gguf_choices(workspace)

@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from medllm_local.core.prompts import DIFFERENTIAL_JSON_NOTE, chat_messages
@@ -195,6 +195,19 @@ class Differential:
 
     items: list[DifferentialItem]
     answer: ChatAnswer  # answer.answer holds the JSON text as generated
+    # entries the model put in the list that describe the patient instead of naming a
+    # condition ("A 72-year-old."): left out of the ranking, and said
+    not_diagnoses: list[str] = field(default_factory=list)
+
+    @property
+    def problem(self) -> str:
+        if not self.not_diagnoses:
+            return ""
+        shown = "; ".join(repr(text) for text in self.not_diagnoses[:3])
+        if not self.items:
+            return (f"the model named no diagnosis, only descriptions of the case ({shown}): it "
+                    "needs more training, or a larger base model")
+        return f"left out, as no diagnosis: {shown}"
 
 
 def differential_schema(settings: DifferentialSettings | None = None) -> dict:
@@ -278,11 +291,7 @@ def parse_differential(text: str, settings: DifferentialSettings | None = None
             entry["diagnosis"].strip(), entry["likelihood"],
             [f.strip() for f in entry["supporting_findings"]],
             [f.strip() for f in entry["opposing_findings"]]))
-    kept = [item for item in items if is_diagnosis(item.diagnosis)]
-    if not kept:
-        raise DifferentialError("the answer names no diagnosis (only descriptions of the case: "
-                                + "; ".join(repr(i.diagnosis) for i in items[:3]) + ")")
-    return kept  # ranked as given, without the entries that were no diagnosis
+    return items
 
 
 def differential(
@@ -325,4 +334,7 @@ def differential(
                         stop_reason=choice["finish_reason"] or "stop", model=str(model_path))
     if answer.stop_reason == "length":  # the bound makes this unreachable; say it plainly if not
         raise DifferentialError(f"the differential was cut off after {answer.tokens} tokens")
-    return Differential(parse_differential(answer.answer, bounds), answer)
+    items = parse_differential(answer.answer, bounds)
+    # ranked as given, without the entries that are no diagnosis
+    return Differential([i for i in items if is_diagnosis(i.diagnosis)], answer,
+                        [i.diagnosis for i in items if not is_diagnosis(i.diagnosis)])

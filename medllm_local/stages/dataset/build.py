@@ -115,10 +115,12 @@ def _shingles(text: str) -> set[int]:
 
 def split_groups(patients: dict[int, str | None], texts: dict[int, str]) -> dict[int, str]:
     """document id -> the group that must stay in one split: documents of one patient,
-    and documents that are the same report (see DUPLICATE_CONTAINMENT), whatever their
-    patient field says. A group is named by its patient when one is known, else by its
-    first document, so a group keeps its name (and its split) across builds."""
+    and documents that are the same report (see DUPLICATE_CONTAINMENT) unless they are of
+    two different known patients (then they share a template, not a visit). A group is
+    named by its patient when one is known, else by its first document, so a group keeps
+    its name (and its split) across builds."""
     parent = {doc: doc for doc in patients}
+    known = {doc: {patient} if patient else set() for doc, patient in patients.items()}  # per root
 
     def root(doc: int) -> int:
         while parent[doc] != doc:
@@ -130,6 +132,7 @@ def split_groups(patients: dict[int, str | None], texts: dict[int, str]) -> dict
         ra, rb = root(a), root(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
+            known[min(ra, rb)] |= known[max(ra, rb)]
 
     by_patient: dict[str, int] = {}
     for doc, patient in patients.items():
@@ -141,8 +144,8 @@ def split_groups(patients: dict[int, str | None], texts: dict[int, str]) -> dict
         for value in sorted(shingles[doc])[:_SKETCH]:
             for other in seen.setdefault(value, []):
                 small, large = sorted((shingles[doc], shingles[other]), key=len)
-                if root(doc) != root(other) and small and \
-                        len(small & large) >= DUPLICATE_CONTAINMENT * len(small):
+                if root(doc) != root(other) and small and len(known[root(doc)] | known[root(other)]) <= 1 \
+                        and len(small & large) >= DUPLICATE_CONTAINMENT * len(small):
                     join(doc, other)
             if len(seen[value]) < _COMMON:  # a template line's 5-gram: found by the others
                 seen[value].append(doc)
@@ -186,7 +189,11 @@ def assign_splits(groups: dict[int, str], settings: BuildSettings,
         u = int.from_bytes(digest[:8], "big") / 2**64
         split_of_key[key] = ("test" if u < test_share else
                              "validation" if u < test_share + settings.validation_fraction else "train")
-    return {doc: split_of_key[key] for doc, key in groups.items()}
+    frozen = test_frozen and not settings.grow_test
+    # a newcomer whose group is in a frozen test split goes to validation: held out from
+    # training like its twin, and the test cases stay the ones evaluated so far
+    return {doc: ("validation" if frozen and doc not in existing and split_of_key[key] == "test"
+                  else split_of_key[key]) for doc, key in groups.items()}
 
 
 TOKEN_BINS = (128, 256, 512, 1024, 2048, 4096)
