@@ -127,3 +127,9 @@ def test_demo_runs_ingest_deid_and_build_on_the_demo_reports(tmp_path):
     assert report["build"]["card"]["duplicate_pairs_removed"] == 3
     unknown = run_cli("demo", "--workspace", str(tmp_path / "demo"), "--until", "deploy")
     assert unknown.returncode == 1 and "unknown stage 'deploy'" in unknown.stderr
+
+
+def test_eval_history_on_a_workspace_with_no_evaluations(tmp_path):
+    out = run_cli("eval", "--history", "--workspace", str(tmp_path / "ws"), "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"versions": [], "warnings": []}

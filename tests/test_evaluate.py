@@ -8,6 +8,7 @@ import json
 import pytest
 
 from conftest import SHARED_DATA, run_cli
+from medllm_local import pipeline
 from medllm_local.stages import evaluate
 from medllm_local.stages.evaluate import EvalSettings, diagnosis_match, main_phrase, normalise, ranked_items
 from test_train import tiny, tokenizer_dir  # noqa: F401 (fixtures)
@@ -120,7 +121,6 @@ def test_a_run_is_evaluated_through_its_adapter_only_export(tmp_path, monkeypatc
     LoRA GGUF applied on the base GGUF; the base model answers beside it."""
     import shutil
 
-    from medllm_local import pipeline
 
     from medllm_local.stages import export
 
@@ -145,7 +145,6 @@ def test_a_run_is_evaluated_through_its_adapter_only_export(tmp_path, monkeypatc
 
 
 def test_a_physicians_marks_are_stored_and_summarised(tmp_path):
-    from medllm_local import pipeline
 
     workspace = pipeline.open_workspace(tmp_path / "ws")
     results = tmp_path / "cases.jsonl"
@@ -162,3 +161,30 @@ def test_a_physicians_marks_are_stored_and_summarised(tmp_path):
         pipeline.mark_answer(workspace, str(results), 3, "base", "correct")
     with pytest.raises(evaluate.EvalError, match="one of"):
         pipeline.mark_answer(workspace, str(results), 1, "base", "maybe")
+
+
+def test_model_history_orders_the_versions_and_flags_a_worse_child(workspace):
+    """Versions in training order, base first; a version whose top-1 interval lies below
+    its parent's score is called worse; evaluations on other cases are not history."""
+    from medllm_local.ui.eval_tab import history_view
+
+    def scores(top1, low, high):
+        return json.dumps({"cases": 40, "top1": top1, "top1_ci95": [low, high], "mrr": top1})
+
+    with workspace.transaction() as conn:
+        conn.execute("INSERT INTO splits (id, name, file, config, created_at) VALUES (1, 'test', 'f', '{}', 'now')")
+        for run, parent in ((1, None), (2, 1), (3, 2)):
+            conn.execute("INSERT INTO runs (id, base_model, status, config, folder, created_at, parent_id)"
+                         " VALUES (?, 'base', 'done', '{}', 'runs', 'now', ?)", (run, parent))
+        rows = [("run 2", 1, scores(0.62, 0.47, 0.76)), ("smollm2-135m-instruct", 1, scores(0.2, 0.1, 0.35)),
+                ("run 1", 1, scores(0.55, 0.4, 0.7)), ("run 3", 1, scores(0.3, 0.17, 0.45)),
+                ("run 3", None, scores(0.9, 0.8, 1.0))]  # another file of cases: not history
+        conn.executemany("INSERT INTO evaluations (model, split_id, metrics, created_at) VALUES (?, ?, ?, 'now')",
+                         rows)
+    history = pipeline.model_history(workspace)
+    assert [v["model"] for v in history["versions"]] == ["smollm2-135m-instruct", "run 1", "run 2", "run 3"]
+    assert [v["parent_run"] for v in history["versions"]] == [None, None, 1, 2]
+    assert len(history["warnings"]) == 1 and history["warnings"][0].startswith("run 3 is worse than its parent run 2")
+    table, points, text = history_view(history)
+    assert [row[0] for row in table] == ["smollm2-135m-instruct", "run 1", "run 2", "run 3"]
+    assert points["top1"].tolist() == [0.2, 0.55, 0.62, 0.3] and "run 3 is worse" in text

@@ -307,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cases", metavar="FILE", default=None,
                    help="pairs in messages, ShareGPT, Alpaca or CSV form (default: the "
                         "workspace's test split, which is then frozen)")
+    p.add_argument("--history", action="store_true",
+                   help="every model version's scores on the test split, in training order, "
+                        "and which is worse than its parent beyond the interval (nothing is run)")
     add_settings_arguments(p, EvalSettings)
     p = add("export", cmd_export, "merge a run's adapter, convert to GGUF with llama.cpp's own "
                                   "converter, quantize, and check the result")

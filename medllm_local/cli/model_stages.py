@@ -87,6 +87,18 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     from medllm_local.stages.evaluate import EvalSettings
 
     workspace = open_workspace(args)
+    if args.history:
+        history = pipeline.model_history(workspace)
+        if not args.json:
+            for v in history["versions"]:
+                ci = v["top1_ci95"]
+                print(f"{v['model']}: top-1 {v['top1']:.3f}" if v["top1"] is not None else v["model"],
+                      f"(95% CI {ci[0]:.2f}-{ci[1]:.2f})" if ci else "",
+                      f"MRR {v['mrr']:.3f}" if v["mrr"] is not None else "",
+                      f"from run {v['parent_run']}" if v["parent_run"] else "")
+            for warning in history["warnings"]:
+                print(f"warning: {warning}")
+        return history
     with progress_bar("case", str, job=None if args.job is None else (workspace, args.job)) as progress:
         report = pipeline.eval_models(workspace, args.model or [None], args.cases,
                                       settings_from_args(EvalSettings, args), progress)

@@ -185,3 +185,35 @@ def marks_summary(workspace: Workspace, results_file: str) -> dict:
     for counts in summary.values():
         counts["correct_share"] = (counts["correct"] + 0.5 * counts["partly"]) / counts["marked"]
     return summary
+
+
+def model_history(workspace: Workspace) -> dict:
+    """Every model version's latest scores on the workspace's test split, in the order the
+    versions were trained (the base models first), with what each says about its parent:
+    a version whose top-1 interval lies wholly below its parent's score is worse beyond
+    the noise of the test set."""
+    latest: dict[str, dict] = {}
+    for row in workspace.query("SELECT model, metrics, created_at FROM evaluations"
+                               " WHERE split_id IS NOT NULL ORDER BY id"):
+        latest[row["model"]] = {"metrics": json.loads(row["metrics"]), "evaluated_at": row["created_at"]}
+    parents = {r["id"]: r["parent_id"] for r in workspace.query("SELECT id, parent_id FROM runs")}
+    versions = []
+    for label, seen in latest.items():
+        found = re.match(r"run (\d+)", label)
+        run = int(found.group(1)) if found else None
+        metrics = seen["metrics"]
+        versions.append({"model": label, "run": run, "parent_run": parents.get(run),
+                         "evaluated_at": seen["evaluated_at"], "cases": metrics.get("cases"),
+                         **{key: metrics.get(key) for key in ("top1", "top1_ci95", "mrr", "rouge_l",
+                                                              "bleu", "perplexity")}})
+    versions.sort(key=lambda v: (v["run"] is not None, v["run"] or 0, v["model"]))
+    by_run = {v["run"]: v for v in versions if v["run"] is not None}
+    warnings = []
+    for version in versions:
+        parent = by_run.get(version["parent_run"])
+        if parent and None not in (version["top1"], parent["top1"]) and version["top1_ci95"] \
+                and version["top1_ci95"][1] < parent["top1"]:
+            warnings.append(f"{version['model']} is worse than its parent {parent['model']} beyond the "
+                            f"interval: top-1 {version['top1']:.2f} (95% CI up to "
+                            f"{version['top1_ci95'][1]:.2f}) against {parent['top1']:.2f}")
+    return {"versions": versions, "warnings": warnings}

@@ -87,6 +87,26 @@ def marks_text(summary: dict) -> str:
                      for model, c in summary.items())
 
 
+HISTORY_COLUMNS = ["model", "from run", "cases", "top1", "top1 95% CI", "mrr", "rouge-L", "evaluated"]
+
+
+def history_view(history: dict):
+    """The versions as a table, their top-1 as a line in training order, the warnings."""
+    import pandas as pd
+
+    rows = [[v["model"], v["parent_run"] or "", v["cases"] or "", _number(v["top1"]),
+             f"{v['top1_ci95'][0]:.2f}-{v['top1_ci95'][1]:.2f}" if v["top1_ci95"] else "",
+             _number(v["mrr"]), _number(v["rouge_l"]), v["evaluated_at"]] for v in history["versions"]]
+    points = pd.DataFrame([{"version": position, "model": v["model"], "top1": v["top1"]}
+                           for position, v in enumerate(history["versions"], start=1)]
+                          or [{"version": 0, "model": "", "top1": None}])
+    points["top1"] = pd.to_numeric(points["top1"], errors="coerce")
+    text = "\n".join(f"- **{w}**" for w in history["warnings"]) or (
+        "No version is worse than its parent beyond the interval." if rows else
+        "No version evaluated on the test split yet.")
+    return rows or [[""] * len(HISTORY_COLUMNS)], points, text
+
+
 def build_eval_tab(workspace: Workspace) -> list[tuple]:
     import gradio as gr
 
@@ -109,6 +129,13 @@ def build_eval_tab(workspace: Workspace) -> list[tuple]:
         mark = gr.Radio(["correct", "partly", "wrong"], label="Your verdict", elem_id="eval-mark")
         save_mark = gr.Button("Save mark", elem_id="eval-mark-save")
     marks = gr.Markdown(elem_id="eval-marks")
+    with gr.Accordion("Model versions over time (test split)", open=False, elem_id="eval-history"):
+        shown_history = history_view(pipeline.model_history(workspace))
+        history_warnings = gr.Markdown(shown_history[2], elem_id="eval-history-warnings")
+        history_plot = gr.LinePlot(shown_history[1], x="version", y="top1", label="Top-1 by version",
+                                   elem_id="eval-history-plot")
+        history_table = gr.Dataframe(value=shown_history[0], headers=HISTORY_COLUMNS, interactive=False,
+                                     elem_id="eval-history-table")
     timer = jobs.timer(workspace, "eval")
 
     def latest_result() -> dict:
@@ -153,5 +180,6 @@ def build_eval_tab(workspace: Workspace) -> list[tuple]:
     start.click(start_eval, [chosen, *form.components], [status, timer], api_name="eval_start")
     timer.tick(poll, None, [status, table, cases, mark_model, marks, timer], api_name="eval_poll")
     save_mark.click(save, [mark_case, mark_model, mark], marks, api_name="eval_mark")
-    return [(lambda: (gr.update(choices=model_choices(workspace)), jobs.timer_state(workspace, "eval")),
-             [chosen, timer])]
+    return [(lambda: (gr.update(choices=model_choices(workspace)), jobs.timer_state(workspace, "eval"),
+                      *history_view(pipeline.model_history(workspace))),
+             [chosen, timer, history_table, history_plot, history_warnings])]
