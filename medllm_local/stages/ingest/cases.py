@@ -75,6 +75,14 @@ class CaseFile:
     errors: list[tuple[int, str]] = field(default_factory=list)  # (row, reason)
     mapping: dict[str, str] = field(default_factory=dict)  # column header -> part
 
+    def add(self, case: CaseRow) -> None:
+        """Keep a case, or record why its row fails (never its content)."""
+        problem = case_problem(case)
+        if problem:
+            self.errors.append((case.row, problem))
+        else:
+            self.cases.append(case)
+
 
 def column_mapping(headers: list[str]) -> dict[str, str]:
     """header -> case part, for the headers that name one (each part taken once)."""
@@ -105,12 +113,7 @@ def cases_from_table(source: str, headers: list[str], rows: list[list], first_ro
         if not any(_cell(v) for v in row):
             continue
         parts = {part: _cell(row[i]) if i < len(row) else "" for part, i in index.items()}
-        case = CaseRow(number, **parts)
-        problem = case_problem(case)
-        if problem:
-            read.errors.append((number, problem))
-        else:
-            read.cases.append(case)
+        read.add(CaseRow(number, **parts))
     return read
 
 
@@ -178,11 +181,7 @@ def _chat_cases(source: str, text: str, task: str) -> CaseFile:
             else task_of(question) or asked_task(instruction if asked else question))
         case = CaseRow(number, case=(body if asked else question).strip())
         setattr(case, TASK_SECTION.get(wanted, "diagnosis"), pair.answer.strip())
-        problem = case_problem(case)
-        if problem:
-            read.errors.append((number, problem))
-        else:
-            read.cases.append(case)
+        read.add(case)
     return read
 
 
