@@ -206,3 +206,19 @@ def test_deid_options_saved_in_settings_apply_unless_given_explicitly(client, wo
         pipeline.save_deid_options(workspace, score_threshold=1.5)
     assert pipeline.saved_deid_settings(workspace).score_threshold == 0.6  # unchanged
     client.predict(0.35, True, 0, "shift", api_name="/settings_save_deid_options")  # as before
+
+
+def test_the_documents_tab_says_when_scans_cannot_be_read(tmp_path, monkeypatch):
+    import gradio as gr
+
+    from medllm_local import pipeline
+    from medllm_local.ui import ingest_tab
+
+    for installed in (True, False):
+        monkeypatch.setattr(ingest_tab, "ocr_available", lambda: installed)
+        with gr.Blocks() as blocks:
+            ingest_tab.build_ingest_tab(pipeline.open_workspace(tmp_path / f"ws-{installed}"))
+        notes = [c.get("props", {}).get("value", "") for c in blocks.config["components"]
+                 if c.get("props", {}).get("elem_id") == "ingest-no-ocr"]
+        assert bool(notes) is not installed
+        assert all("tesseract-ocr" in note for note in notes)

@@ -47,7 +47,10 @@ def test_chat_tab_answers_in_the_browser_and_nothing_leaves_the_machine(
     # Gradio's script sets the title once the app's config is read: wait for it, not a guess.
     page.wait_for_function("document.title.includes('medllm-local')", timeout=60_000)
     assert "medllm-local" in page.title()
-    assert page.get_by_role("tab", name="Chat").get_attribute("aria-selected") == "true"
+    # a new workspace opens on its first step, with the path at the top
+    assert page.get_by_role("tab", name="Documents").get_attribute("aria-selected") == "true"
+    assert "reports (0 documents)" in page.locator("#path-line").inner_text()
+    page.get_by_role("tab", name="Chat").click()
     question = page.locator("#chat-input textarea")
     question.fill("A 25-year-old has a fever, sore throat and swollen tonsils with exudate. "
                   "What is the most likely diagnosis?")

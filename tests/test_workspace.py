@@ -201,3 +201,20 @@ def test_chat_feedback_typed_before_version_14_moves_to_raw(tmp_path):
 def test_open_without_create_refuses_a_missing_folder(tmp_path):
     with pytest.raises(WorkspaceError, match="no workspace here"):
         Workspace.open(tmp_path / "missing", create=False)
+
+
+def test_the_path_says_where_a_workspace_stands(tmp_path):
+    from medllm_local import pipeline
+    from medllm_local.pipeline.overview import next_step, workspace_steps
+
+    workspace = pipeline.open_workspace(tmp_path / "ws")
+    assert next_step(workspace_steps(workspace)) == "reports"
+    note = tmp_path / "note.txt"
+    note.write_text("Patient: Ann Example\nHPI: cough and fever.\nDIAGNOSIS: Pneumonia\n")
+    pipeline.ingest(workspace, [note])
+    assert next_step(workspace_steps(workspace)) == "review"
+    pipeline.deid_documents(workspace)
+    pipeline.approve_documents(workspace)
+    steps = {s.name: s for s in workspace_steps(workspace)}
+    assert steps["review"].done and steps["review"].detail == "1 of 1 approved"
+    assert next_step(workspace_steps(workspace)) == "dataset"  # cleaning is optional

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from medllm_local import pipeline
 from medllm_local.core import offline
+from medllm_local.pipeline.overview import next_step, workspace_steps
 from medllm_local.ui import access
 from medllm_local.ui.chat_tab import build_chat_tab
 from medllm_local.ui.clean_tab import build_clean_tab
@@ -37,28 +38,39 @@ DISCLAIMER = (
 DEFAULT_USER = "medllm"  # the login's user name unless --user says otherwise
 
 
+def path_line(workspace: Workspace) -> str:
+    """The slim line at the top: each step of the path, done or not, with a few words."""
+    return " → ".join(f"{'✓' if step.done else '○'} **{step.name}** ({step.detail})"
+                      for step in workspace_steps(workspace))
+
+
 def build_app(workspace: Workspace):
     import gradio as gr
 
     with gr.Blocks(title="medllm-local", analytics_enabled=False) as app:
         gr.Markdown(f"# medllm-local\n{DISCLAIMER}", elem_id="header")
+        path = gr.Markdown(path_line(workspace), elem_id="path-line")
         # Each tab gives the refreshers that read the workspace as it is now: run when a
         # page opens (the tabs were built when the app started: a reload or a new session
         # must not show that old state) and when the tab is chosen (what another tab or a
         # job changed meanwhile; not Dataset's filtered table nor Settings' unsaved edits).
-        tabs = [("Documents", "tab-documents", build_ingest_tab, True),
-                ("Review", "tab-review", build_deid_tab, True),
-                ("Clean", "tab-clean", build_clean_tab, True),
-                ("Dataset", "tab-dataset", build_dataset_tab, False),
-                ("Train", "tab-train", build_train_tab, True),
-                ("Evaluate", "tab-evaluate", build_eval_tab, True),
-                ("Export", "tab-export", build_export_tab, True),
-                ("Chat", "tab-chat", build_chat_tab, True),
-                ("Settings", "tab-settings", build_settings_tab, False)]
-        with gr.Tabs(selected="chat"):  # the one stage that works on first launch
-            for label, elem_id, build, on_select in tabs:
-                with gr.Tab(label, id="chat" if label == "Chat" else None, elem_id=elem_id) as tab:
+        # (label, the step of the path it serves, builder, refresh when chosen)
+        tabs = [("Documents", "reports", build_ingest_tab, True),
+                ("Review", "review", build_deid_tab, True),
+                ("Clean", "clean", build_clean_tab, True),
+                ("Dataset", "dataset", build_dataset_tab, False),
+                ("Train", "train", build_train_tab, True),
+                ("Evaluate", "evaluate", build_eval_tab, True),
+                ("Export", "export", build_export_tab, True),
+                ("Chat", "chat", build_chat_tab, True),
+                ("Settings", "settings", build_settings_tab, False)]
+        # the app opens on the step the workspace is at: Documents for a new one
+        with gr.Tabs(selected=next_step(workspace_steps(workspace))) as all_tabs:
+            for label, step, build, on_select in tabs:
+                with gr.Tab(label, id=step, elem_id=f"tab-{label.lower()}") as tab:
                     refreshers = build(workspace)
+                tab.select(lambda: path_line(workspace), None, path, show_progress="hidden",
+                           api_visibility="private", concurrency_limit=None)
                 for refresh, outputs in refreshers:
                     # reads only: never queued behind a running job
                     app.load(refresh, None, outputs, show_progress="hidden",
@@ -66,6 +78,9 @@ def build_app(workspace: Workspace):
                     if on_select:
                         tab.select(refresh, None, outputs, show_progress="hidden",
                                    api_visibility="private", concurrency_limit=None)
+        app.load(lambda: (path_line(workspace), gr.Tabs(selected=next_step(workspace_steps(workspace)))),
+                 None, [path, all_tabs], show_progress="hidden", api_visibility="private",
+                 concurrency_limit=None)
     return app
 
 

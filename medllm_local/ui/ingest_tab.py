@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from medllm_local import pipeline
+from medllm_local.stages.ingest.ocr import ocr_available
 from medllm_local.stages.ingest.read import IngestSettings
 from medllm_local.ui.forms import settings_form
 from medllm_local.workspace.store import Workspace
@@ -61,6 +62,11 @@ def build_ingest_tab(workspace: Workspace) -> list[tuple]:
 
     gr.Markdown("Add reports: PDF (scanned too), images, DOCX, TXT, RTF, or a zip "
                 "of a whole folder. Files stay in the workspace on this computer.")
+    if not ocr_available():
+        gr.Markdown("**Scans cannot be read yet:** Tesseract (the OCR engine) is not installed, so "
+                    "scanned PDFs and images will fail. Install it with `sudo apt-get install "
+                    "tesseract-ocr tesseract-ocr-eng`, then restart the app; text PDFs, DOCX and TXT "
+                    "work now.", elem_id="ingest-no-ocr")
     uploads = gr.File(file_count="multiple", label="Reports", elem_id="ingest-files")
     with gr.Accordion("Reading settings (OCR, size limits)", open=False,
                       elem_id="ingest-settings"):

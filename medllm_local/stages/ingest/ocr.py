@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from medllm_local.stages.ingest.read import IngestSettings
 
 
+def ocr_available() -> bool:
+    """Whether Tesseract is installed (scans and images can be read)."""
+    return shutil.which("tesseract") is not None
+
+
 class OcrUnavailable(Exception):
     """Tesseract or its language pack is not installed: say exactly what to install."""
 
@@ -45,7 +50,7 @@ class OcrEngine:
         """Tesseract and every language asked for are installed (checked once)."""
         if self.checked:
             return
-        if shutil.which("tesseract") is None:
+        if not ocr_available():
             raise OcrUnavailable(
                 "needs OCR, but Tesseract is not installed: "
                 "sudo apt-get install tesseract-ocr tesseract-ocr-eng")
