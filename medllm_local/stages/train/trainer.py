@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from medllm_local.core import models
+from medllm_local.stages.train.loss import completion_only_loss
 from medllm_local.stages.train.plan import (HardwarePlan, TrainError, TrainSettings, available_ram_gib,  # noqa: F401
                                      cuda_available, flash_attention_installed, hardware_plan,
                                      kernel_choice, not_fitting_advice, out_of_memory_advice)
@@ -271,26 +272,6 @@ def prepare(base: Path, settings: TrainSettings, lengths: tuple[int | None, int 
     if plan.device == "cpu":
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
     return plan, shape, gpu
-
-
-def completion_only_loss(model, inputs: dict, num_items_in_batch=None):
-    """The causal-LM loss with logits only where a token is trained (the answers):
-    the same value as the model's own loss, without a (tokens x vocabulary) float
-    matrix for the prompts, which on the CPU held most of the memory (bench/train_memory.py)."""
-    import torch
-
-    inputs = dict(inputs)
-    labels = inputs.pop("labels")
-    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
-    hidden = causal.model(**inputs).last_hidden_state
-    targets = torch.nn.functional.pad(labels, (0, 1), value=-100)[:, 1:]  # token i predicts i + 1
-    trained = targets != -100
-    logits = causal.lm_head(hidden[trained]).float()
-    loss = torch.nn.functional.cross_entropy(logits, targets[trained], reduction="sum")
-    if num_items_in_batch is None:
-        return loss / trained.sum().clamp(min=1)
-    return loss / (num_items_in_batch.to(loss.device) if torch.is_tensor(num_items_in_batch)
-                   else num_items_in_batch)
 
 
 def trainer_class(chunked_loss: bool = True):
