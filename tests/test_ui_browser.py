@@ -109,7 +109,9 @@ def test_documents_tab_ingests_uploads_and_the_demo_reports(app_process, browser
     assert table.inner_text().count("failed") == 1
     # a reload (or a new browser session) shows the workspace as it is now
     page.reload(wait_until="load")  # the page's load events keep a stream open: no "networkidle"
-    page.wait_for_function("document.title.includes('medllm-local')", timeout=60_000)
+    # the page reads the workspace as it opens (and moves to the next step, Review): wait for it
+    page.wait_for_function("(document.querySelector('#path-line') || {}).innerText"
+                           "?.includes('1 documents')", timeout=60_000)
     page.get_by_role("tab", name="Documents").click()
     page.wait_for_function("document.querySelector('#documents-table').innerText"
                            ".includes('heart-failure-letter.pdf')", timeout=30_000)
@@ -237,6 +239,7 @@ def test_case_form_gives_a_ranked_differential_table_and_similar_past_cases(
     page, _ = browser_page
     page.goto(app_process.url, wait_until="networkidle")
     page.wait_for_function("document.title.includes('medllm-local')", timeout=60_000)
+    page.get_by_role("tab", name="Chat").click()
     page.locator("#case-form").get_by_text("Case form").click()
     page.locator("#case-age input").fill("34")
     page.locator("#case-sex textarea").fill("woman")
