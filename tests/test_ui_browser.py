@@ -109,7 +109,7 @@ def test_documents_tab_ingests_uploads_and_the_demo_reports(app_process, browser
     assert table.inner_text().count("failed") == 1
     # a reload (or a new browser session) shows the workspace as it is now
     page.reload(wait_until="load")  # the page's load events keep a stream open: no "networkidle"
-    # the page reads the workspace as it opens (and moves to the next step, Review): wait for it
+    # the page reads the workspace as it opens: wait for it
     page.wait_for_function("(document.querySelector('#path-line') || {}).innerText"
                            "?.includes('1 documents')", timeout=60_000)
     page.get_by_role("tab", name="Documents").click()

@@ -64,8 +64,8 @@ def build_app(workspace: Workspace):
                 ("Export", "export", build_export_tab, True),
                 ("Chat", "chat", build_chat_tab, True),
                 ("Settings", "settings", build_settings_tab, False)]
-        # the app opens on the step the workspace is at: Documents for a new one
-        with gr.Tabs(selected=next_step(workspace_steps(workspace))) as all_tabs:
+        # the app opens on the step the workspace is at when it starts: Documents for a new one
+        with gr.Tabs(selected=next_step(workspace_steps(workspace))):
             for label, step, build, on_select in tabs:
                 with gr.Tab(label, id=step, elem_id=f"tab-{label.lower()}") as tab:
                     refreshers = build(workspace)
@@ -78,9 +78,10 @@ def build_app(workspace: Workspace):
                     if on_select:
                         tab.select(refresh, None, outputs, show_progress="hidden",
                                    api_visibility="private", concurrency_limit=None)
-        app.load(lambda: (path_line(workspace), gr.Tabs(selected=next_step(workspace_steps(workspace)))),
-                 None, [path, all_tabs], show_progress="hidden", api_visibility="private",
-                 concurrency_limit=None)
+        # (the tab is chosen when the app starts, not when a page loads: a late switch would
+        # pull the page away from a tab its user has just chosen)
+        app.load(lambda: path_line(workspace), None, path, show_progress="hidden",
+                 api_visibility="private", concurrency_limit=None)
     return app
 
 
