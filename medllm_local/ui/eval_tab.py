@@ -157,11 +157,7 @@ def build_eval_tab(workspace: Workspace) -> list[tuple]:
     def start_eval(names, *values):
         if not names:
             raise gr.Error("Choose at least one model.")
-        try:  # checked here, as the CLI checks them, before the job starts
-            settings = form.settings(*values)
-        except ValueError as error:
-            raise gr.Error(str(error)) from error
-        args = ["eval"] + [arg for name in names for arg in ("--model", name)] + to_argv(settings)
+        args = ["eval"] + [arg for name in names for arg in ("--model", name)] + to_argv(form.checked(*values))
         return jobs.start(workspace, "eval", args)
 
     def view(report: dict) -> tuple:

@@ -76,11 +76,7 @@ def build_export_tab(workspace: Workspace) -> list[tuple]:
     def start_export(run_id, *values):
         if run_id is None:
             raise gr.Error("Choose a finished run first.")
-        try:  # checked here, as the CLI checks them, before the job starts
-            settings = form.settings(*values)
-        except ValueError as error:
-            raise gr.Error(str(error)) from error
-        return jobs.start(workspace, "export", ["export", str(int(run_id)), *to_argv(settings)],
+        return jobs.start(workspace, "export", ["export", str(int(run_id)), *to_argv(form.checked(*values))],
                           int(run_id))
 
     def poll():

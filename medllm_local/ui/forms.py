@@ -27,6 +27,16 @@ class SettingsForm:
         names the option and the reason."""
         return self.settings_type.from_values(dict(zip(self.inputs, values)))
 
+    def checked(self, *values) -> Settings:
+        """The settings, or the app's error dialog with the option and the reason: checked
+        here, as the CLI checks them, before a job or a batch starts."""
+        import gradio as gr
+
+        try:
+            return self.settings(*values)
+        except ValueError as error:
+            raise gr.Error(str(error)) from error
+
 
 def _input(spec: SettingSpec, prefix: str, value: Any):
     import gradio as gr

@@ -82,10 +82,7 @@ def build_ingest_tab(workspace: Workspace) -> list[tuple]:
     ingest_stop = threading.Event()
 
     def run_ingest(paths, values, progress):
-        try:
-            settings = reading.settings(*values)
-        except ValueError as error:
-            raise gr.Error(str(error)) from error
+        settings = reading.checked(*values)
         ingest_stop.clear()
         report = pipeline.ingest(
             workspace, paths, settings,

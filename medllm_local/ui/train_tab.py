@@ -96,14 +96,8 @@ def build_train_tab(workspace: Workspace) -> list[tuple]:
     # so a page opened while training runs shows it too.
     timer = jobs.timer(workspace, "train")
 
-    def settings_of(values) -> TrainSettings:
-        try:  # checked here, as the CLI checks them, before any process starts
-            return form.settings(*values)
-        except ValueError as error:
-            raise gr.Error(str(error)) from error
-
     def check_fit(model, *values):
-        settings = settings_of(values)
+        settings = form.checked(*values)
         report = pipeline.plan_training(model, settings, workspace)
         if not report["fits"]:
             return f"**Will not fit.** {report['advice']}"
@@ -117,7 +111,7 @@ def build_train_tab(workspace: Workspace) -> list[tuple]:
     busy = (gr.update(interactive=False),) * 3  # one training at a time: Start, Resume, New version
 
     def start_training(model, *values):
-        return *jobs.start(workspace, "train", ["train", "--model", model, *to_argv(settings_of(values))]), *busy
+        return *jobs.start(workspace, "train", ["train", "--model", model, *to_argv(form.checked(*values))]), *busy
 
     def resume_run(run):
         if not run:
