@@ -61,15 +61,15 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
                 refreshed[override["id"]] = pair.messages
                 if override["excluded"]:
                     continue
-            duplicates += dataset.case_key(pair) in seen
-            if dataset.case_key(pair) not in seen:
-                seen.add(dataset.case_key(pair))
+            if _first_time(pair, seen):
                 unique.append(pair)
+            else:
+                duplicates += 1
         result.pairs = unique
         built.append((row, result))
         for number, pair in enumerate(result.pairs):
             name = f"{Path(row['source']).name} pair {number + 1}"
-            texts[name], sources[name], rejected[name] = _scanned(pair), text, doc_rejected
+            texts[name], sources[name], rejected[name] = dataset.scanned_text(pair), text, doc_rejected
         if progress:
             progress(index + 1, len(approved), "building pairs")
     dropped = _refresh_other_edits(overrides, refreshed, text_of)
@@ -84,13 +84,13 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     # no document, so no split of its own), scanned like every other pair.
     feedback, feedback_sources = [], {}
     for feedback_id, digest, pair in approved_feedback(workspace):
-        duplicates += dataset.case_key(pair) in seen
-        if dataset.case_key(pair) not in seen:
-            seen.add(dataset.case_key(pair))
-            feedback.append(pair)
-            feedback_sources[feedback_id] = digest
-            name = f"chat feedback pair {len(feedback)}"
-            texts[name] = sources[name] = _scanned(pair)  # the approved de-identified text
+        if not _first_time(pair, seen):
+            duplicates += 1
+            continue
+        feedback.append(pair)
+        feedback_sources[feedback_id] = digest
+        name = f"chat feedback pair {len(feedback)}"
+        texts[name] = sources[name] = dataset.scanned_text(pair)  # the approved de-identified text
     augmented: list[tuple] = []
     if settings.augment:
         train_pairs = [p for row, result in with_pairs if split_of[row["id"]] == "train"
@@ -99,7 +99,7 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
         for number, (pair, review) in enumerate(augmented):
             if review != "rejected":
                 name = f"augmented pair {number + 1}"
-                texts[name], sources[name] = _scanned(pair), text_of[pair.document_id]
+                texts[name], sources[name] = dataset.scanned_text(pair), text_of[pair.document_id]
                 rejected[name] = rejected_texts(workspace, pair.document_id)
     hits = residual_scan(workspace, texts, sources, rejected)
     warnings = [h for h in hits if not h["blocking"]]
@@ -255,9 +255,13 @@ def require_current_build(workspace: Workspace, build: str,
                         f"{', '.join(stale)}. Nothing was read; {REBUILD}")
 
 
-def _scanned(pair) -> str:
-    """What of a pair the residual scan reads: the question and the answer."""
-    return f"{pair.question}\n{pair.answer}"
+def _first_time(pair, seen: set) -> bool:
+    """Whether this case is new to the build (and note it); a second copy is a duplicate."""
+    key = dataset.case_key(pair)
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
 
 
 def freeze_test_split(workspace: Workspace) -> dict:

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from medllm_local.stages.dataset import formats
+from medllm_local.stages.dataset import build as dataset, formats
 from medllm_local.pipeline.clean import training_text
 from medllm_local.pipeline.dataset import current_documents
 from medllm_local.pipeline.feedback import feedback_pairs
@@ -134,7 +134,7 @@ def _check(workspace: Workspace, pairs: list[Pair]) -> None:
     for number, pair in enumerate(pairs):
         name = f"pair {number + 1} ({pair.task}" + (f", document {pair.document_id})"
                                                     if pair.document_id is not None else ", chat feedback)")
-        texts[name] = f"{pair.question}\n{pair.answer}"
+        texts[name] = dataset.scanned_text(pair)
         approved[name] = source[pair.document_id] if pair.document_id is not None else texts[name]
         not_identifying[name] = rejected.get(pair.document_id, set())
     refuse_residual(residual_scan(workspace, texts, approved, not_identifying), "nothing exported")

@@ -92,6 +92,12 @@ def pairs_for_document(document_id: int, text: str, tasks: list[str]) -> Documen
     return DocumentPairs(document_id, pairs, parsed.found, problem)
 
 
+def scanned_text(pair: Pair) -> str:
+    """What of a pair the residual scan reads before it leaves the workspace: the
+    question and the answer (the system prompt is the project's own)."""
+    return f"{pair.question}\n{pair.answer}"
+
+
 def case_key(pair: Pair) -> tuple[str, str, str]:
     """The case without its phrasing, and the answer: one report ingested twice (a PDF
     and a scan, say) gives the same key whatever phrasing each copy drew."""
@@ -149,11 +155,9 @@ def split_groups(patients: dict[int, str | None], texts: dict[int, str]) -> dict
                     join(doc, other)
             if len(seen[value]) < _COMMON:  # a template line's 5-gram: found by the others
                 seen[value].append(doc)
-    names: dict[int, str] = {}
-    for doc in sorted(patients):
-        known = sorted(p for d, p in patients.items() if p and root(d) == root(doc))
-        names[doc] = known[0] if known else f"document {root(doc)}"
-    return names
+    # a group holds at most one known patient (two never join): its name, else its first document
+    return {doc: min(known[root(doc)]) if known[root(doc)] else f"document {root(doc)}"
+            for doc in sorted(patients)}
 
 
 def assign_splits(groups: dict[int, str], settings: BuildSettings,
