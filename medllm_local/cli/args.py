@@ -25,8 +25,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser, settings_type: type)
         if spec.bounds_text():
             notes.append(spec.bounds_text())
         default = ",".join(spec.default) if spec.is_list else spec.default
-        help_text = "; ".join(notes) + f" (default {default!r})" if isinstance(default, str) \
-            else "; ".join(notes) + f" (default {default})"
+        help_text = "; ".join(notes) + f" (default {repr(default) if isinstance(default, str) else default})"
         if spec.kind is bool and not spec.is_list:
             parser.add_argument(spec.flag, action=argparse.BooleanOptionalAction,
                                 default=spec.default, help=help_text)

@@ -334,7 +334,10 @@ def differential(
                         stop_reason=choice["finish_reason"] or "stop", model=str(model_path))
     if answer.stop_reason == "length":  # the bound makes this unreachable; say it plainly if not
         raise DifferentialError(f"the differential was cut off after {answer.tokens} tokens")
-    items = parse_differential(answer.answer, bounds)
-    # ranked as given, without the entries that are no diagnosis
-    return Differential([i for i in items if is_diagnosis(i.diagnosis)], answer,
-                        [i.diagnosis for i in items if not is_diagnosis(i.diagnosis)])
+    ranked, not_diagnoses = [], []  # ranked as given, without the entries that are no diagnosis
+    for item in parse_differential(answer.answer, bounds):
+        if is_diagnosis(item.diagnosis):
+            ranked.append(item)
+        else:
+            not_diagnoses.append(item.diagnosis)
+    return Differential(ranked, answer, not_diagnoses)
