@@ -94,6 +94,13 @@ def test_a_file_that_holds_no_cases_says_why(name, data, reason):
         read_case_file(name, data)
 
 
+def test_a_file_without_a_header_row_is_refused_without_quoting_its_first_case():
+    headless = libreoffice_csv(ROWS).decode("utf-8-sig").split("\r\n", 1)[1].encode()
+    with pytest.raises(CaseFileError, match="header row") as error:
+        read_case_file("cases.csv", headless)
+    assert "Olwen" not in str(error.value) and "STEMI" not in str(error.value)
+
+
 def test_imported_cases_pass_the_gate_and_their_names_never_reach_a_build(workspace, tmp_path):
     """A planted name is found and replaced before anything is built; one patient's
     cases share a split; a second import of the same file stores nothing again."""

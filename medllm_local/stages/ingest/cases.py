@@ -105,9 +105,10 @@ def cases_from_table(source: str, headers: list[str], rows: list[list], first_ro
     mapping = column_mapping(headers)
     read = CaseFile(source, mapping=mapping)
     if "case" not in mapping.values() or not {"diagnosis", "differential", "plan"} & set(mapping.values()):
-        raise CaseFileError(f"{source}: no column for the case and the answer in the header "
-                            f"({', '.join(h for h in headers if h) or 'empty'}); name them e.g. "
-                            "'case' and 'diagnosis' (also: differential, plan, patient)")
+        # the first row's cells are not quoted: without a header they are a case, patient text
+        raise CaseFileError(f"{source}: no column for the case and the answer in the first row "
+                            f"({sum(1 for h in headers if h)} cells); give the columns a header row, "
+                            "e.g. 'case' and 'diagnosis' (also: differential, plan, patient)")
     index = {part: headers.index(header) for header, part in mapping.items()}
     for number, row in enumerate(rows, start=first_row):
         if not any(_cell(v) for v in row):
