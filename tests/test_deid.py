@@ -357,3 +357,47 @@ def test_not_an_identifier_is_rejected_in_every_document_and_kept_later(workspac
     assert "Vandermeer" in text and "Okafor" not in text
     with pytest.raises(ValueError):
         pipeline.reject_everywhere(workspace, "  ")
+
+
+@pytest.mark.parametrize("line, name", [
+    ("PT OOB TO CHAIR W/ PT PA MENDOZA, TOLERATED WELL", "MENDOZA"),       # staff abbreviation
+    ("per micro call from RT MARIA, cx pending", "MARIA"),                # a name web2 lists as a word
+    ("report called to Frieder RN #57456 (beeper)", "Frieder"),           # rare word before a credential
+    ("no acute bleed per Zimmer M.D. A&Ox3", "Zimmer"),                  # clinical-word surname, dotted credential
+    ("attending milas present for key portions", "milas"),                # rare word after a role
+    ("Gungordu, Borivoj and Rohat (children) updated", "Gungordu"),       # a list before a relative
+    ("psychosocial: dtrs feyzin & jana at bedside", "feyzin"),            # plural relatives
+    ("COUGH WEAK. BRO IGNAC'S CAR IN VISITOR LOT", "IGNAC"),              # possessive
+    ("guaiac + stool x1, A.B. Sa'idu notified", "Sa'idu"),                # apostrophe surname
+    ("Electronically signed by Dr NAPOLITANO/o martain on 100517", "o martain"),  # particle
+    ("HR 80s SR; O Coilin, MD aware", "O Coilin"),
+    ("wheezes diffuse; paged babasola chukwu x3 re: desat", "babasola chukwu"),  # lower-case note
+    ("TOLERATED FEEDS\nAS RN", "AS"),                                     # initials at a line start
+])
+def test_context_pass_finds_names_in_staff_and_family_forms(line, name):
+    from medllm_local.stages.deid.context import ContextFinder
+
+    found = [f.text for f in ContextFinder().find(line)]
+    assert any(name in text for text in found), (line, found)
+
+
+@pytest.mark.parametrize("line", [
+    "PA pressure 40, CXR PA and lateral, RV normal",
+    "LEADS: RA 5076-52 cm SN 69471417705; RV 5076-58 cm SN 7760740-448",
+    "Psychiatry C/L Note - elopement\nPt is a 90 y.o. man",
+    "pt tolerated diet, rt hand swollen, per protocol",
+    "family meeting w/ son and daughter, questions answered",
+])
+def test_context_pass_leaves_clinical_shorthand_alone(line):
+    from medllm_local.stages.deid.context import ContextFinder
+
+    assert ContextFinder().find(line) == [], line
+
+
+def test_letters_without_a_decomposition_are_folded():
+    from medllm_local.core.textnorm import fold
+
+    folded = fold("renal Yıldırım md, Łukasz, Søren Weiß")
+    assert folded.text == "renal Yildirim md, Lukasz, Soren Weiss"
+    start = folded.text.index("Weiss")
+    assert folded.span(start, start + 5) == (len("renal Yıldırım md, Łukasz, Søren "), len(folded.original))

@@ -16,11 +16,19 @@ from dataclasses import dataclass
 _SINGLE = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
            "\u00b4": "'", "\u0060": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
            "\u2033": '"', "\u2212": "-", "\u2028": "\n", "\u2029": "\n", "\u0085": "\n"}
+# Letters that Unicode does not decompose into a base letter and a mark ("Yıldırım",
+# "Łukasz", "Søren", "Weiß"): folded as a reader would type them.
+_LETTERS = {"\u0131": "i", "\u0142": "l", "\u0141": "L", "\u00f8": "o", "\u00d8": "O",
+            "\u0111": "d", "\u0110": "D", "\u0127": "h", "\u0126": "H", "\u00df": "ss",
+            "\u00e6": "ae", "\u00c6": "AE", "\u0153": "oe", "\u0152": "OE", "\u00fe": "th",
+            "\u00de": "Th", "\u00f0": "d", "\u00d0": "D", "\u0259": "e", "\u014b": "ng"}
 
 
 def _fold_char(char: str) -> str:
     if char in _SINGLE:
         return _SINGLE[char]
+    if char in _LETTERS:
+        return _LETTERS[char]
     category = unicodedata.category(char)
     if category == "Cf":  # soft hyphen, zero-width space/joiners, BOM, bidi marks
         return ""

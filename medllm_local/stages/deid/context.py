@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from medllm_local.stages.deid.rules import NAME_TITLES
-from medllm_local.stages.deid.vocab import Vocabulary, vocabulary
+from medllm_local.stages.deid.vocab import Vocabulary, bare_word, vocabulary
 from medllm_local.core.records import Finding
 
 TITLES = frozenset(NAME_TITLES)
@@ -31,7 +31,13 @@ ROLE_WORDS = {
     "pharmacist", "pcp", "hospitalist", "intensivist", "cardiologist", "surgeon",
     "nephrologist", "neurologist", "oncologist", "pulmonologist", "therapist", "dietitian",
     "nutritionist", "staff", "housestaff", "covering", "provider", "physician", "doc",
+    # several of them: "dtrs feyzin & jana", "Gungordu, Borivoj and Rohat (children)"
+    "dtrs", "daughters", "sons", "sisters", "brothers", "children", "kids", "grandchildren",
+    "grandsons", "granddaughters", "parents", "friends", "cousins", "nieces", "nephews",
 }
+# Before a name as a role, not a relative: "per micro call from RT MARIA", "PA FLETCHER".
+# A name must look like one here ("rt hand", "PA pressure" are no names).
+STAFF_ABBREVIATIONS = ("pt", "rt", "ot", "slp", "per", "security", "pa")
 ROLE_PHRASES = {("house", "staff"), ("case", "manager"), ("social", "worker"),
                 ("spoke", "with"), ("spoke", "to"), ("talked", "with"), ("talked", "to"),
                 ("discussed", "with"), ("seen", "by"), ("care", "of"), ("d", "w"),
@@ -89,6 +95,16 @@ def _tokens(text: str) -> list[Token]:
     return [Token(m.start(), m.end(), m.group(), m.group().lower()) for m in WORD.finditer(text)]
 
 
+# A census first name this frequent is a name after a role even when it is also an
+# English word ("RT MARIA"; web2 lists "maria" as the plural of "mare"); after a title,
+# a surname this frequent too ("dr white").
+FREQUENT_FIRST_RANK, FREQUENT_SURNAME_RANK = 500, 5000
+# An English word this rare (wordfreq zipf) after a relative, a role or before a
+# credential is a name that happens to be in Webster's ("attending milas", "Frieder RN").
+RARE_WORD_ZIPF = 2.0
+DOTTED_CREDENTIAL = re.compile(r"(?:M\.D|D\.O|R\.N|N\.P|P\.A)\.?(?![A-Za-z])")
+
+
 # Said of a person right after the name ("JURISIC AWARE", "security & Marceron notified").
 AFTER_NAME = {"aware", "notified", "updated", "informed", "paged", "called", "present",
               "following", "agrees", "agreed", "consented", "tearful", "visited", "visiting",
@@ -123,38 +139,55 @@ class ContextFinder:
 
         return self.vocab.is_english(word) and zipf_frequency(word, "en") >= 4.0
 
-    def name_like(self, token: Token, strength: str, capitalised: bool = False) -> bool:
+    def _rare(self, word: str) -> bool:
+        """A dictionary word hardly ever written (so, in a name's place, most likely a name)."""
+        from wordfreq import zipf_frequency
+
+        return (word.isalpha() and not self.vocab.is_clinical(word)
+                and zipf_frequency(word, "en") < RARE_WORD_ZIPF)
+
+    def _frequent_name(self, word: str, titled: bool = False) -> bool:
+        """A frequent census first name ("maria"); after a title also a frequent surname
+        ("dr white") or a name that is mostly a word ("Dr. Grace")."""
+        if titled:
+            return (self.vocab.first_names.get(word, 10**6) < FREQUENT_FIRST_RANK
+                    or self.vocab.surnames.get(word, 10**6) < FREQUENT_SURNAME_RANK)
+        return word not in AMBIGUOUS_FIRST and self.vocab.first_names.get(word, 10**6) < FREQUENT_FIRST_RANK
+
+    def name_like(self, token: Token, strength: str, capitalised: bool = False,
+                  mixed_case: bool = True) -> bool:
         """Whether ``token`` can start a name, given how strong the context is: 'title'
         (after Dr.), 'strong' (after a role or relative), 'medium' ("pt", "per", a list),
-        'weak' (after a contact word)."""
-        word = token.lower
+        'weak' (after a contact word); 'credential' (before MD or RN) is 'strong'."""
+        word = bare_word(token.lower)
         if word in STOP or word in CREDENTIALS or word in ROLE_WORDS or len(word) < 2 \
                 or not word.isalpha() and "'" not in word:
             return False
         if strength == "title":  # "Dr. Cough" and "dr white" are names; "per dr. given" is not
             if capitalised or self.vocab.is_unknown(word):
                 return True
-            if self.vocab.is_nameish(word):
-                return (not self._common(word) or self.vocab.surnames.get(word, 10**6) < 5000
-                        or self.vocab.first_names.get(word, 10**6) < 500)
+            if self.vocab.is_nameish(word):  # "Dr. Grace", "dr white"
+                return not self._common(word) or self._frequent_name(word, titled=True)
             return not self.vocab.is_clinical(word) and not self._common(word)
+        if strength == "credential" and self.vocab.is_surname(word) and word not in AMBIGUOUS_FIRST:
+            return True  # "per Zimmer M.D.": a surname that is also a clinical word
         if self.vocab.is_clinical(word) and not self.vocab.is_name_only(word):
             return False
         if self.vocab.is_name_only(word) or self.vocab.is_unknown(word) and strength != "weak":
             return True
-        if strength == "strong":  # "husband tom", "her husband Arjun White"
+        if strength in ("strong", "credential"):  # "husband tom", "her husband Arjun White"
             return word not in AMBIGUOUS_FIRST and (
-                self.vocab.is_nameish(word) or capitalised and not self._common(word))
+                self.vocab.is_nameish(word) or capitalised and not self._common(word) or self._rare(word))
         if strength == "medium":
-            return (word not in AMBIGUOUS_FIRST and self.vocab.is_nameish(word)
-                    and not self._common(word))
-        if strength == "weak":
-            return self.vocab.is_unknown(word) and token.text[:1].isupper()
+            return self.vocab.is_nameish(word) and (not self._common(word) or self._frequent_name(word)) \
+                and word not in AMBIGUOUS_FIRST
+        if strength == "weak":  # in ALL-CAPS or lower-case notes a capital says nothing
+            return self.vocab.is_unknown(word) and (token.text[:1].isupper() or not mixed_case)
         return False
 
     def continues(self, token: Token) -> bool:
         """A further word of a name already started ("ann REYES", "J. MORROW")."""
-        word = token.lower
+        word = bare_word(token.lower)
         if word in STOP or word in CREDENTIALS or self.vocab.is_clinical(word) \
                 and not self.vocab.is_name_only(word):
             return False
@@ -199,17 +232,43 @@ class _Scan:
         """"O" of "O Hogain", "van" of "van Dijk": part of a name when a name follows."""
         following = self.tokens[index + 1].lower if index + 1 < len(self.tokens) else ""
         return (self.tokens[index].lower in PARTICLES and self.adjacent(index + 1)
-                and (self.vocab.is_nameish(following) or self.vocab.is_unknown(following)))
+                and (self.vocab.is_nameish(following) or self.vocab.is_name_only(following)
+                     or self.vocab.is_unknown(following)))
 
-    def take(self, index: int, strength: str, rule: str, lists: bool = True) -> int:
+    def list_next(self, end: int) -> int | None:
+        """The token that goes on a list after the word ending at ``end - 1`` ("Marin &
+        Michnowicz", "SAYIN, LESLIE AND JELLE", "gyamfi/raynaud"), or None."""
+        if end >= len(self.tokens):
+            return None
+        if LIST_JOINS.fullmatch(self.gap(end)):
+            return end
+        if self.tokens[end].lower == "and" and end + 1 < len(self.tokens) \
+                and re.fullmatch(r",?[ \t]+", self.gap(end)) and re.fullmatch(r"[ \t]+", self.gap(end + 1)):
+            return end + 1
+        return None
+
+    def list_before(self, start: int) -> int | None:
+        """The list member ending just before token ``start``, or None."""
+        if start <= 0:
+            return None
+        if LIST_JOINS.fullmatch(self.gap(start)):
+            return start - 1
+        if start >= 2 and self.tokens[start - 1].lower == "and" \
+                and re.fullmatch(r"[ \t]+", self.gap(start)) and re.fullmatch(r",?[ \t]+", self.gap(start - 1)):
+            return start - 2
+        return None
+
+    def take(self, index: int, strength: str, rule: str, lists: bool = True,
+             list_strength: str = "medium") -> int:
         """A name starting at token ``index`` (with what follows it in a list: "Drs
-        Marin & Michnowicz", "w/ SAYIN, LESLIE AND JELLE"); returns the index after it."""
+        Marin & Michnowicz", "w/ SAYIN, LESLIE AND JELLE", each judged at
+        ``list_strength``); returns the index after it."""
         tokens = self.tokens
         # a capital in mixed-case text is evidence of a name; an acronym ("MRI") is not
         capitalised = (self.mixed_case and tokens[index].text[:1].isupper()
                        and not tokens[index].text.isupper()) if index < len(tokens) else False
-        if index >= len(tokens) or not (self.initial(index) or self.particle(index)
-                                        or self.finder.name_like(tokens[index], strength, capitalised)):
+        if index >= len(tokens) or not (self.initial(index) or self.particle(index) or self.finder.name_like(
+                tokens[index], strength, capitalised, self.mixed_case)):
             return index
         end = index + 1
         while end < len(tokens) and end - index < 5 and self.adjacent(end) and (
@@ -219,11 +278,14 @@ class _Scan:
             return index  # initials alone are no name ("S.O.B.", "w/ A. fib")
         start_char = tokens[index].start
         end_char = tokens[end - 1].end + (1 if self.initial(end - 1) else 0)
+        if bare_word(tokens[end - 1].text) != tokens[end - 1].text:
+            end_char -= 2  # "BRO IGNAC'S CAR": the name without its possessive
         self.found.append(Finding(start_char, end_char, "PERSON", 0.85, f"context:{rule}",
                                   self.text[start_char:end_char]))
-        if lists and end < len(tokens) and LIST_JOINS.fullmatch(self.gap(end)):
-            follower = end + (1 if tokens[end].lower in TITLES else 0)
-            return self.take(follower, "medium", rule)
+        follower = self.list_next(end) if lists else None
+        if follower is not None:
+            follower += 1 if tokens[follower].lower in TITLES else 0
+            return self.take(follower, list_strength, rule, list_strength=list_strength)
         return end
 
     def take_before(self, index: int, rule: str, strength: str = "medium") -> None:
@@ -231,13 +293,19 @@ class _Scan:
         how sure the context is that a name stands there."""
         first = index
         while first > 0 and index - first < 3 and (first == index or self.adjacent(first)) \
-                and (self.initial(first - 1) or self.finder.continues(self.tokens[first - 1])
-                     or strength == "title" and first == index
+                and (self.initial(first - 1) or self.particle(first - 1)
+                     or self.finder.continues(self.tokens[first - 1])
+                     or strength in ("title", "credential") and first == index
                      and self.finder.name_like(self.tokens[first - 1], "title")):
             first -= 1
         if first < index and self.finder.name_like(self.tokens[first], strength) \
                 or first < index - 1:
             self.take(first, "title", rule, lists=False)
+            # "Gungordu, Borivoj and Rohat (children)": the list before it too
+            previous = self.list_before(first) if rule == "role_after" else None
+            while previous is not None and self.finder.name_like(self.tokens[previous], "strong"):
+                self.take(previous, "title", rule, lists=False)
+                previous = self.list_before(previous)
 
     # -- the pass ----------------------------------------------------------------------
     def run(self) -> None:
@@ -248,7 +316,8 @@ class _Scan:
                 break
             gap = self.gap(nxt)
             if word in TITLES and self.adjacent(nxt):
-                self.take(nxt, "title", "title")
+                # after a title a list holds names too: "drs gyamfi/raynaud", "Dr Odunsi/Cerna"
+                self.take(nxt, "title", "title", list_strength="title")
                 continue
             phrase = next((p for p in PHRASES_BY_FIRST.get(word, ())
                            if tuple(t.lower for t in tokens[i:i + len(p)]) == p), None)
@@ -260,7 +329,7 @@ class _Scan:
             if word in ROLE_WORDS and ROLE_GAP.fullmatch(gap) and "\n" not in gap \
                     and tokens[nxt].lower not in TITLES:
                 self.take(nxt, "strong", "role")
-            elif word in ("pt", "rt", "ot", "slp", "per", "security") and self.adjacent(nxt):
+            elif word in STAFF_ABBREVIATIONS and self.adjacent(nxt):
                 self.take(nxt, "medium", "role")
             elif word in WEAK_TRIGGERS and self.adjacent(nxt):
                 self.take(nxt, "weak", "contact")
@@ -286,7 +355,7 @@ class _Scan:
             if vocab.is_name_only(word) and len(word) >= 4 and not self.finder._common(word):
                 first = i
                 while first > 0 and first > i - 2 and self.adjacent(first) and (
-                        self.initial(first - 1) or (vocab.is_first_name(tokens[first - 1].lower)
+                        self.initial(first - 1) or self.particle(first - 1) or (vocab.is_first_name(tokens[first - 1].lower)
                                                     and tokens[first - 1].lower not in STOP
                                                     and not vocab.is_clinical(tokens[first - 1].lower))):
                     first -= 1
@@ -305,16 +374,19 @@ class _Scan:
                     and word not in STOP and nxt_ok(self, i):
                 self.take(i, "title", "first_last")
             # names and initials before a credential ("ann reyes rn", "/pw rn")
-            if word in CREDENTIALS and i > 0 and (self.adjacent(i) or self.gap(i) in (", ", ",")) \
+            credential = word in CREDENTIALS or DOTTED_CREDENTIAL.match(self.text, token.start) is not None
+            if credential and i > 0 and (self.adjacent(i) or self.gap(i) in (", ", ",")) \
                     and (word != "do" or token.text == "DO") and (word != "pa" or token.text.isupper()):
                 before = tokens[i - 1]
                 line_start = re.search(r"(?:^|\n|/)[ \t]*$", self.text[max(0, before.start - 8):before.start])
-                if re.fullmatch(r"[A-Za-z]{2,3}", before.text) and before.lower not in STOP | CREDENTIALS \
+                line_initials = line_start and before.text.isupper() and token.text.isupper() \
+                    and re.fullmatch(r"[A-Z]{2,3}", before.text) and before.lower not in CREDENTIALS
+                if line_initials or re.fullmatch(r"[A-Za-z]{2,3}", before.text) and before.lower not in STOP | CREDENTIALS \
                         and (line_start or not vocab.is_english(before.lower) and not vocab.is_clinical(before.lower)):
                     self.found.append(Finding(before.start, before.end, "PERSON", 0.7,
                                               "context:initials", before.text))
                 else:
-                    self.take_before(i, "credential")
+                    self.take_before(i, "credential", "credential")
         self.signature()
 
     def signature(self) -> None:
@@ -333,7 +405,10 @@ class _Scan:
         starts = {t.start: i for i, t in enumerate(tokens)}
         for match in DASH_SIGNATURE.finditer(self.text):
             index = starts.get(match.start(1))
-            if index is not None and self.finder.name_like(tokens[index], "strong"):
+            # two dashes before a lone name are as sure as a title ("--jean"); one may
+            # start a heading's topic ("C/L Note - elopement")
+            strength = "title" if "--" in match.group(0) else "strong"
+            if index is not None and self.finder.name_like(tokens[index], strength):
                 self.take(index, "title", "signature", lists=False)
 
 

@@ -36,6 +36,20 @@ MEDICAL_ENDING = re.compile(
     r"phasia|esthesia|kinesia|tropic|thymia)$")
 
 
+CONTRACTIONS = ("n't", "'ll", "'re", "'ve", "'d", "'m")
+APOSTROPHE_WORDS = {"o'clock", "ma'am", "y'all", "ne'er", "e'er", "o'er"}
+
+
+def bare_word(word: str) -> str:
+    """A word without its possessive ending ("ignac's" -> "ignac")."""
+    return word[:-2] if word.endswith(("'s", "'S")) and len(word) > 3 else word
+
+
+def _name_key(word: str) -> str:
+    """How the census lists write a name: "O'Brien's" -> "obrien"."""
+    return bare_word(word.lower()).replace("'", "")
+
+
 def _read(name: str) -> list[str]:
     lines = (DATA / name).read_text(encoding="utf-8").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
@@ -76,23 +90,30 @@ class Vocabulary:
                 or len(word) > 6 and MEDICAL_ENDING.search(word) is not None)
 
     def is_first_name(self, word: str) -> bool:
-        return word.lower() in self.first_names
+        return _name_key(word) in self.first_names
 
     def is_surname(self, word: str, max_rank: int = COMMON_SURNAME_RANK) -> bool:
-        return self.surnames.get(word.lower(), max_rank + 1) <= max_rank
+        return self.surnames.get(_name_key(word), max_rank + 1) <= max_rank
 
     def is_nameish(self, word: str) -> bool:
         return self.is_first_name(word) or self.is_surname(word)
 
     def is_name_only(self, word: str) -> bool:
         """A census name that is neither English nor clinical ("karen", "reyes", "haas")."""
-        word = word.lower()
+        word = _name_key(word)
         return (len(word) >= 3 and (word in self.first_names or word in self.surnames)
                 and not self.is_english(word) and not self.is_clinical(word))
 
     def is_unknown(self, word: str) -> bool:
-        """Known to no list: a rare surname ("okafor"), a typo, or shorthand."""
-        word = word.lower()
+        """Known to no list: a rare surname ("okafor", "sa'idu"), a typo, or shorthand.
+        A possessive is judged by its word ("ignac's"); a contraction is never unknown."""
+        word = bare_word(word.lower())
+        if "'" in word:
+            if word.endswith(CONTRACTIONS) or word in APOSTROPHE_WORDS:
+                return False
+            word_letters = word.replace("'", "")
+            return (len(word_letters) >= 3 and word_letters.isalpha() and word_letters not in self.first_names
+                    and word_letters not in self.surnames and not self.is_english(word_letters))
         return (len(word) >= 3 and word.isalpha() and not self.is_english(word)
                 and not self.is_clinical(word) and word not in self.first_names
                 and word not in self.surnames)
