@@ -132,4 +132,4 @@ def test_demo_runs_ingest_deid_and_build_on_the_demo_reports(tmp_path):
 def test_eval_history_on_a_workspace_with_no_evaluations(tmp_path):
     out = run_cli("eval", "--history", "--workspace", str(tmp_path / "ws"), "--json")
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == {"versions": [], "warnings": []}
+    assert json.loads(out.stdout) == {"versions": [], "warnings": [], "eval_set": None}

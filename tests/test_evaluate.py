@@ -102,9 +102,17 @@ def test_eval_cli_scores_the_embedded_model_on_agentclinic_cases(tmp_path):
     if not (SHARED_DATA / "agentclinic").exists():
         pytest.skip("../shared/data not present")
     cases, pairs = agentclinic_cases(tmp_path, 6)
-    out = run_cli("eval", "--cases", str(cases), "--workspace", str(tmp_path / "ws"), "--json", timeout=900)
+    out = run_cli("eval", "--cases", str(cases), "--save-set", "agentclinic-6", "--workspace", str(tmp_path / "ws"),
+                  "--json", timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout)
+    assert report["eval_set"] == "agentclinic-6" and report["cases"] == "set agentclinic-6"
+    # the set's scores are its own history, apart from the test split's
+    history = json.loads(run_cli("eval", "--history", "--set", "agentclinic-6", "--workspace", str(tmp_path / "ws"),
+                                 "--json").stdout)
+    assert [v["model"] for v in history["versions"]] == ["smollm2-135m-instruct"]
+    assert history["versions"][0]["top1"] == report["metrics"]["top1"]
+    assert json.loads(run_cli("eval", "--history", "--workspace", str(tmp_path / "ws"), "--json").stdout)["versions"] == []
     metrics = report["metrics"]
     assert metrics["cases"] == 6 and 0 <= metrics["top1"] <= 1 and len(metrics["top1_ci95"]) == 2
     assert metrics["perplexity"] > 1 and metrics["exact_match"] is not None
@@ -188,3 +196,42 @@ def test_model_history_orders_the_versions_and_flags_a_worse_child(workspace):
     table, points, text = history_view(history)
     assert [row[0] for row in table] == ["smollm2-135m-instruct", "run 1", "run 2", "run 3"]
     assert points["top1"].tolist() == [0.2, 0.55, 0.62, 0.3] and "run 3 is worse" in text
+
+
+def test_an_evaluation_set_is_saved_once_and_refused_when_changed(tmp_path):
+    """A benchmark file saved as a named set keeps its cases and their hash; the same
+    cases under the same name change nothing, other cases are refused, and a set whose
+    file was edited is refused before any model answers."""
+    import os
+    import stat
+
+    workspace = pipeline.open_workspace(tmp_path / "ws")
+    cases = tmp_path / "cases.csv"
+    cases.write_text("\ufeffinstruction,output\n\"Fever, cough,\ncrackles\",Pneumonia\nChest pain,Angina\n",
+                     encoding="utf-8")
+    saved = pipeline.save_eval_set(workspace, "clinic-2026", str(cases))
+    assert saved["cases"] == 2 and saved["source"] == "cases.csv"
+    assert stat.S_IMODE(os.stat(saved["file"]).st_mode) == 0o600
+    assert pipeline.save_eval_set(workspace, "clinic-2026", str(cases)) == saved  # same cases: unchanged
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"instruction": "Wheeze", "output": "Asthma"}) + "\n")
+    with pytest.raises(evaluate.EvalError, match="already holds other cases"):
+        pipeline.save_eval_set(workspace, "clinic-2026", str(other))
+    with pytest.raises(evaluate.EvalError, match="letters, digits"):
+        pipeline.save_eval_set(workspace, "../escape", str(other))
+    assert [s["set"] for s in pipeline.eval_sets(workspace)] == ["clinic-2026"]
+    from medllm_local.pipeline.evaluate import load_cases
+
+    messages, tasks, source, split_id = load_cases(workspace, None, "clinic-2026")
+    assert [m[-1]["content"] for m in messages] == ["Pneumonia", "Angina"] and tasks == ["diagnosis"] * 2
+    assert "crackles" in messages[0][-2]["content"] and source == "set clinic-2026" and split_id is None
+    with open(saved["file"], "a") as f:
+        f.write(json.dumps({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}) + "\n")
+    with pytest.raises(evaluate.EvalError, match="changed since it was saved"):
+        pipeline.eval_models(workspace, [None], eval_set="clinic-2026")
+    with pytest.raises(evaluate.EvalError, match="saved sets: clinic-2026"):
+        load_cases(workspace, None, "no-such-set")
+    out = run_cli("eval", "--sets", "--workspace", str(tmp_path / "ws"), "--json")
+    assert json.loads(out.stdout)["sets"][0]["set"] == "clinic-2026"
+    out = run_cli("eval", "--save-set", "x", "--workspace", str(tmp_path / "ws"))
+    assert out.returncode != 0 and "--save-set NAME saves the cases of --cases FILE" in out.stderr

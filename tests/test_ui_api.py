@@ -20,7 +20,7 @@ STAGE_ENDPOINTS = {
     "/transcribe_save", "/dataset_build", "/dataset_save_pair", "/dataset_import_preview",
     "/dataset_import",
     "/train_check_fit", "/train_start", "/train_resume", "/train_retrain", "/train_stop",
-    "/train_poll", "/eval_start", "/eval_poll", "/eval_mark", "/eval_refresh_models",
+    "/train_poll", "/eval_start", "/eval_poll", "/eval_mark", "/eval_refresh_models", "/eval_save_set",
     "/export_start", "/export_poll", "/export_refresh_runs",
     "/chat", "/chat_case", "/chat_differential", "/chat_refresh_models",
     "/feedback_up", "/feedback_down", "/feedback_correction", "/feedback_deidentify",
@@ -113,6 +113,22 @@ def test_upload_lists_the_document_and_removes_the_upload(client, app, tmp_path)
     listed = {row[1]: row[3] for row in rows(table)}
     assert listed == {"heart-failure-letter.pdf": "ingested"}
     assert list((app.workspace / ".uploads").rglob("*.pdf")) == []  # deleted once ingested
+
+
+def test_a_benchmark_file_is_saved_as_an_evaluation_set(client, app, workspace, tmp_path):
+    import json
+
+    from gradio_client import handle_file
+
+    from medllm_local import pipeline
+
+    cases = tmp_path / "teaching.jsonl"
+    cases.write_text("".join(json.dumps({"instruction": q, "output": a}) + "\n"
+                             for q, a in (("Fever and neck stiffness", "Meningitis"), ("Wheeze", "Asthma"))))
+    status, chosen, _ = client.predict(handle_file(str(cases)), "teaching-2026", api_name="/eval_save_set")
+    assert status.startswith("Saved set **teaching-2026**: 2 cases") and chosen["value"] == "teaching-2026"
+    assert [s["set"] for s in pipeline.eval_sets(workspace)] == ["teaching-2026"]
+    assert list((app.workspace / ".uploads").rglob("teaching.jsonl")) == []  # the upload is not kept
 
 
 def test_demo_reports_are_ingested(client, workspace):

@@ -307,9 +307,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cases", metavar="FILE", default=None,
                    help="pairs in messages, ShareGPT, Alpaca or CSV form (default: the "
                         "workspace's test split, which is then frozen)")
+    p.add_argument("--save-set", metavar="NAME", default=None,
+                   help="with --cases: first save those cases in the workspace as the frozen "
+                        "evaluation set NAME (its hash recorded), so later versions are scored on "
+                        "exactly the same cases")
+    p.add_argument("--set", metavar="NAME", dest="eval_set", default=None,
+                   help="score on the saved evaluation set NAME (refused if its file was changed)")
+    p.add_argument("--sets", action="store_true", help="list the saved evaluation sets (nothing is run)")
     p.add_argument("--history", action="store_true",
-                   help="every model version's scores on the test split, in training order, "
-                        "and which is worse than its parent beyond the interval (nothing is run)")
+                   help="every model version's scores on the test split (or on --set NAME), in "
+                        "training order, and which is worse than its parent beyond the interval "
+                        "(nothing is run)")
     add_settings_arguments(p, EvalSettings)
     p = add("export", cmd_export, "merge a run's adapter, convert to GGUF with llama.cpp's own "
                                   "converter, quantize, and check the result")

@@ -87,8 +87,17 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     from medllm_local.stages.evaluate import EvalSettings
 
     workspace = open_workspace(args)
+    if args.sets:
+        sets = pipeline.eval_sets(workspace)
+        if not args.json:
+            for item in sets:
+                print(f"{item['set']}: {item['cases']} cases from {item['source']}, saved {item['created_at']}"
+                      f" (sha256 {item['sha256'][:12]})")
+            if not sets:
+                print("no evaluation sets yet: `eval --cases FILE --save-set NAME` saves one")
+        return {"sets": sets}
     if args.history:
-        history = pipeline.model_history(workspace)
+        history = pipeline.model_history(workspace, args.eval_set)
         if not args.json:
             for v in history["versions"]:
                 ci = v["top1_ci95"]
@@ -99,9 +108,19 @@ def cmd_eval(args: argparse.Namespace) -> dict:
             for warning in history["warnings"]:
                 print(f"warning: {warning}")
         return history
+    eval_set = args.eval_set
+    if args.save_set:
+        if not args.cases or eval_set:
+            raise ValueError("--save-set NAME saves the cases of --cases FILE (and then scores on them)")
+        saved = pipeline.save_eval_set(workspace, args.save_set, args.cases)
+        if not args.json:
+            print(f"evaluation set {saved['set']}: {saved['cases']} cases (sha256 {saved['sha256'][:12]})")
+        eval_set = saved["set"]
+    elif eval_set and args.cases:
+        raise ValueError("give either --cases FILE or --set NAME")
     with progress_bar("case", str, job=None if args.job is None else (workspace, args.job)) as progress:
-        report = pipeline.eval_models(workspace, args.model or [None], args.cases,
-                                      settings_from_args(EvalSettings, args), progress)
+        report = pipeline.eval_models(workspace, args.model or [None], None if eval_set else args.cases,
+                                      settings_from_args(EvalSettings, args), progress, eval_set=eval_set)
     if not args.json:
         for item in report["models"]:
             shown = ", ".join(f"{k} {v:.3f}" for k, v in item["metrics"].items()

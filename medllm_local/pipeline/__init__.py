@@ -17,7 +17,8 @@ from medllm_local.pipeline.augment import review_augmented
 from medllm_local.pipeline.dataset import build_dataset, freeze_test_split, revise_pair
 from medllm_local.pipeline.demo import STAGES, run_demo
 from medllm_local.pipeline.ingest import import_cases, ingest
-from medllm_local.pipeline.evaluate import eval_models, mark_answer, marks_summary, model_history
+from medllm_local.pipeline.evaluate import (eval_models, eval_sets, mark_answer, marks_summary, model_history,
+                                           save_eval_set)
 from medllm_local.pipeline.export import export_run, list_exports
 from medllm_local.pipeline.forget import forget_documents, forgotten_in
 from medllm_local.pipeline.jobs import job_log_tail, job_report, latest_job, start_job, stop_job
@@ -36,7 +37,7 @@ __all__ = ["CONVERSATIONS", "DEMO_INBOX", "SURROGATE_KEY", "SURROGATE_MAP", "Gat
            "import_cases", "ingest", "models_report", "open_workspace", "require_approved",
            "reject_everywhere", "rejected_texts", "residual_scan", "run_demo", "STAGES", "review_document", "revise_document",
            "save_deid_options", "saved_deid_settings", "job_log_tail", "job_report", "latest_job", "start_job", "stop_job", "latest_build",
-           "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models", "mark_answer", "marks_summary", "model_history",
+           "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models", "eval_sets", "save_eval_set", "mark_answer", "marks_summary", "model_history",
            "chat_differential", "export_conversation", "similar_cases",
            "clean_documents", "cleaning_overview", "document_cleaning", "page_image", "page_text", "revert_changes", "training_text",
            "transcribe_page", "transcription_queue", "review_augmented", "forget_documents",

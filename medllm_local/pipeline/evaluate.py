@@ -4,6 +4,7 @@ stored in the catalogue with an HTML report."""
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -50,11 +51,73 @@ def resolve_eval_model(workspace: Workspace, name: str | None) -> tuple[str, Pat
     return found.name, Path(found.path), None
 
 
-def load_cases(workspace: Workspace, cases_file: str | None) -> tuple[list, list[str], str, int | None]:
-    """(messages lists, tasks, where from, split id). The workspace's test split is
-    frozen the first time it is evaluated, so later builds never move its cases."""
+# A set's name becomes a file name: letters, digits, "-", "_" and "." only.
+EVAL_SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def save_eval_set(workspace: Workspace, name: str, cases_file: str) -> dict:
+    """Freeze a file of cases as the named evaluation set ``name`` (evals/sets/NAME.jsonl,
+    its hash in the catalogue), so later model versions are scored on exactly these cases.
+    Saving the same cases under the same name again changes nothing; other cases under a
+    name already taken are refused."""
+    if not EVAL_SET_NAME.fullmatch(name or ""):
+        raise evaluate.EvalError(f"evaluation set name {name!r}: use letters, digits, '-', '_' or '.' "
+                                 "(at most 64, starting with a letter or digit)")
+    pairs = formats.load(Path(cases_file).read_text(encoding="utf-8"))
+    if not pairs:
+        raise evaluate.EvalError(f"{Path(cases_file).name}: no cases to save")
+    text = formats.dump(pairs, "messages")
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    existing = workspace.query("SELECT * FROM eval_sets WHERE name = ?", (name,))
+    if existing:
+        if existing[0]["sha256"] != digest:
+            raise evaluate.EvalError(f"evaluation set {name!r} already holds other cases, and a set never "
+                                     "changes (its scores would no longer compare): choose another name")
+        return _set_record(existing[0])
+    folder = workspace.folder("evals") / "sets"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = atomic_write(folder / f"{name}.jsonl", text)
+    with workspace.transaction() as conn:
+        conn.execute("INSERT INTO eval_sets (name, file, sha256, cases, source, created_at)"
+                     " VALUES (?, ?, ?, ?, ?, ?)", (name, str(path), digest, len(pairs),
+                                                   Path(cases_file).name, now()))
+    return _set_record(workspace.query("SELECT * FROM eval_sets WHERE name = ?", (name,))[0])
+
+
+def _set_record(row) -> dict:
+    return {"set": row["name"], "cases": row["cases"], "sha256": row["sha256"], "file": row["file"],
+            "source": row["source"], "created_at": row["created_at"]}
+
+
+def eval_sets(workspace: Workspace) -> list[dict]:
+    """The saved evaluation sets, oldest first."""
+    return [_set_record(row) for row in workspace.query("SELECT * FROM eval_sets ORDER BY created_at, name")]
+
+
+def _load_eval_set(workspace: Workspace, name: str) -> tuple[list, str]:
+    rows = workspace.query("SELECT * FROM eval_sets WHERE name = ?", (name,))
+    if not rows:
+        known = ", ".join(s["set"] for s in eval_sets(workspace)) or "none yet"
+        raise evaluate.EvalError(f"no evaluation set {name!r} (saved sets: {known}); save one with "
+                                 "`eval --cases FILE --save-set NAME`")
+    path = Path(rows[0]["file"])
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if hashlib.sha256(text.encode()).hexdigest() != rows[0]["sha256"]:
+        raise evaluate.EvalError(f"evaluation set {name!r}: {path.name} is missing or was changed since "
+                                 "it was saved, so its scores would not compare; save the cases again "
+                                 "under a new name")
+    return formats.load(text), f"set {name}"
+
+
+def load_cases(workspace: Workspace, cases_file: str | None,
+               eval_set: str | None = None) -> tuple[list, list[str], str, int | None]:
+    """(messages lists, tasks, where from, split id): a named evaluation set, a file of
+    cases, or the workspace's test split, which is frozen the first time it is evaluated,
+    so later builds never move its cases."""
     split_id = None
-    if cases_file:
+    if eval_set:
+        pairs, source = _load_eval_set(workspace, eval_set)
+    elif cases_file:
         pairs = formats.load(Path(cases_file).read_text(encoding="utf-8"))
         source = str(cases_file)
     else:
@@ -80,10 +143,11 @@ def load_cases(workspace: Workspace, cases_file: str | None) -> tuple[list, list
 
 
 def eval_models(workspace: Workspace, names: list[str | None], cases_file: str | None = None,
-                settings: evaluate.EvalSettings | None = None, progress=None) -> dict:
+                settings: evaluate.EvalSettings | None = None, progress=None,
+                eval_set: str | None = None) -> dict:
     settings = settings or evaluate.EvalSettings()
     resolved = [resolve_eval_model(workspace, name) for name in (names or [None])]
-    cases, tasks, source, split_id = load_cases(workspace, cases_file)
+    cases, tasks, source, split_id = load_cases(workspace, cases_file, eval_set)
     results = []
     for label, gguf, lora in resolved:
         metrics, rows = evaluate.evaluate(
@@ -111,13 +175,13 @@ def eval_models(workspace: Workspace, names: list[str | None], cases_file: str |
     cases_path = atomic_write(folder / "cases.jsonl", "".join(json.dumps(c) + "\n" for c in per_case))
     report_path = atomic_write(folder / "report.html", report_html(results, comparisons, per_case, source))
     with workspace.transaction() as conn:
-        conn.executemany("INSERT INTO evaluations (model, split_id, metrics, cases_file, created_at)"
-                         " VALUES (?, ?, ?, ?, ?)",
-                         [(r["model"], split_id, json.dumps(r["metrics"]), str(cases_path), now())
+        conn.executemany("INSERT INTO evaluations (model, split_id, metrics, cases_file, created_at, eval_set)"
+                         " VALUES (?, ?, ?, ?, ?, ?)",
+                         [(r["model"], split_id, json.dumps(r["metrics"]), str(cases_path), now(), eval_set)
                           for r in results])
     return {"metrics": results[0]["metrics"], "models": [{k: r[k] for k in ("model", "gguf", "metrics")}
                                                           for r in results],
-            "comparisons": comparisons, "cases": source, "results_file": str(cases_path),
+            "comparisons": comparisons, "cases": source, "eval_set": eval_set, "results_file": str(cases_path),
             "report": str(report_path)}
 
 
@@ -187,14 +251,15 @@ def marks_summary(workspace: Workspace, results_file: str) -> dict:
     return summary
 
 
-def model_history(workspace: Workspace) -> dict:
-    """Every model version's latest scores on the workspace's test split, in the order the
-    versions were trained (the base models first), with what each says about its parent:
-    a version whose top-1 interval lies wholly below its parent's score is worse beyond
-    the noise of the test set."""
+def model_history(workspace: Workspace, eval_set: str | None = None) -> dict:
+    """Every model version's latest scores on the workspace's test split (or on the named
+    evaluation set), in the order the versions were trained (the base models first), with
+    what each says about its parent: a version whose top-1 interval lies wholly below its
+    parent's score is worse beyond the noise of the test set."""
     latest: dict[str, dict] = {}
+    where, params = ("eval_set = ?", (eval_set,)) if eval_set else ("split_id IS NOT NULL", ())
     for row in workspace.query("SELECT model, metrics, created_at FROM evaluations"
-                               " WHERE split_id IS NOT NULL ORDER BY id"):
+                               f" WHERE {where} ORDER BY id", params):
         latest[row["model"]] = {"metrics": json.loads(row["metrics"]), "evaluated_at": row["created_at"]}
     parents = {r["id"]: r["parent_id"] for r in workspace.query("SELECT id, parent_id FROM runs")}
     versions = []
@@ -216,4 +281,4 @@ def model_history(workspace: Workspace) -> dict:
             warnings.append(f"{version['model']} is worse than its parent {parent['model']} beyond the "
                             f"interval: top-1 {version['top1']:.2f} (95% CI up to "
                             f"{version['top1_ci95'][1]:.2f}) against {parent['top1']:.2f}")
-    return {"versions": versions, "warnings": warnings}
+    return {"versions": versions, "warnings": warnings, "eval_set": eval_set}

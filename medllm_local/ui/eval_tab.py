@@ -28,6 +28,15 @@ def model_choices(workspace: Workspace) -> list[tuple[str, str]]:
     return list(dict.fromkeys(choices))
 
 
+TEST_SPLIT = "test split"
+
+
+def case_choices(workspace: Workspace) -> list[tuple[str, str]]:
+    """The workspace's test split, then every saved evaluation set."""
+    return [("The test split (frozen)", TEST_SPLIT)] + [
+        (f"Set {s['set']} ({s['cases']} cases, from {s['source']})", s["set"]) for s in pipeline.eval_sets(workspace)]
+
+
 def _number(value) -> str:
     return "" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
@@ -101,9 +110,10 @@ def history_view(history: dict):
                            for position, v in enumerate(history["versions"], start=1)]
                           or [{"version": 0, "model": "", "top1": None}])
     points["top1"] = pd.to_numeric(points["top1"], errors="coerce")
+    on = f"set {history['eval_set']}" if history.get("eval_set") else "the test split"
     text = "\n".join(f"- **{w}**" for w in history["warnings"]) or (
         "No version is worse than its parent beyond the interval." if rows else
-        "No version evaluated on the test split yet.")
+        f"No version evaluated on {on} yet.")
     return rows or [[""] * len(HISTORY_COLUMNS)], points, text
 
 
@@ -118,6 +128,17 @@ def build_eval_tab(workspace: Workspace) -> list[tuple]:
                              multiselect=True, label="Models", elem_id="eval-models")
         refresh = gr.Button("Refresh models", elem_id="eval-refresh")
         start = gr.Button("Evaluate", variant="primary", elem_id="eval-start")
+    case_set = gr.Dropdown(choices=case_choices(workspace), value=TEST_SPLIT, label="Cases",
+                           elem_id="eval-set")
+    with gr.Accordion("Save a benchmark file as an evaluation set", open=False, elem_id="eval-save-set"):
+        gr.Markdown("A file of cases (messages, ShareGPT, Alpaca JSON lines or CSV) saved under a "
+                    "name is kept in the workspace with its hash and never changes, so every later "
+                    "version is scored on exactly the same cases.")
+        with gr.Row():
+            set_file = gr.File(label="Cases file", file_types=[".jsonl", ".json", ".csv"], elem_id="eval-set-file")
+            set_name = gr.Textbox(label="Set name", placeholder="e.g. teaching-cases-2026", elem_id="eval-set-name")
+            save_set = gr.Button("Save set", elem_id="eval-set-save")
+        set_status = gr.Markdown(elem_id="eval-set-status")
     form = settings_form(EvalSettings, "eval")
     status = gr.Markdown(elem_id="eval-status")
     table = gr.Dataframe(headers=METRIC_COLUMNS, interactive=False, label="Metrics", elem_id="eval-metrics")
@@ -129,7 +150,7 @@ def build_eval_tab(workspace: Workspace) -> list[tuple]:
         mark = gr.Radio(["correct", "partly", "wrong"], label="Your verdict", elem_id="eval-mark")
         save_mark = gr.Button("Save mark", elem_id="eval-mark-save")
     marks = gr.Markdown(elem_id="eval-marks")
-    with gr.Accordion("Model versions over time (test split)", open=False, elem_id="eval-history"):
+    with gr.Accordion("Model versions over time (on the cases chosen above)", open=False, elem_id="eval-history"):
         shown_history = history_view(pipeline.model_history(workspace))
         history_warnings = gr.Markdown(shown_history[2], elem_id="eval-history-warnings")
         history_plot = gr.LinePlot(shown_history[1], x="version", y="top1", label="Top-1 by version",
@@ -154,11 +175,31 @@ def build_eval_tab(workspace: Workspace) -> list[tuple]:
             raise gr.Error(str(error)) from error
         return marks_text(summary)
 
-    def start_eval(names, *values):
+    def start_eval(names, chosen_set, *values):
         if not names:
             raise gr.Error("Choose at least one model.")
         args = ["eval"] + [arg for name in names for arg in ("--model", name)] + to_argv(form.checked(*values))
+        if chosen_set and chosen_set != TEST_SPLIT:
+            args += ["--set", chosen_set]
         return jobs.start(workspace, "eval", args)
+
+    def history_of(chosen_set):
+        return history_view(pipeline.model_history(workspace, None if chosen_set in (None, TEST_SPLIT) else chosen_set))
+
+    def save_cases(upload, name):
+        import os
+
+        if not upload or not (name or "").strip():
+            raise gr.Error("Choose a file of cases and give the set a name.")
+        try:
+            saved = pipeline.save_eval_set(workspace, name.strip(), upload)
+        except (ValueError, OSError) as error:
+            raise gr.Error(str(error)) from error
+        finally:  # the upload is a copy in Gradio's temporary folder: not kept there
+            if os.path.exists(upload):
+                os.unlink(upload)
+        return (f"Saved set **{saved['set']}**: {saved['cases']} cases (sha256 {saved['sha256'][:12]}).",
+                gr.update(choices=case_choices(workspace), value=saved["set"]), None)
 
     def view(report: dict) -> tuple:
         text, rows = eval_view(report)
@@ -173,9 +214,11 @@ def build_eval_tab(workspace: Workspace) -> list[tuple]:
 
     refresh.click(lambda: gr.update(choices=model_choices(workspace)), None, chosen,
                   api_name="eval_refresh_models")
-    start.click(start_eval, [chosen, *form.components], [status, timer], api_name="eval_start")
+    start.click(start_eval, [chosen, case_set, *form.components], [status, timer], api_name="eval_start")
+    save_set.click(save_cases, [set_file, set_name], [set_status, case_set, set_file], api_name="eval_save_set")
+    case_set.change(history_of, case_set, [history_table, history_plot, history_warnings])
     timer.tick(poll, None, [status, table, cases, mark_model, marks, timer], api_name="eval_poll")
     save_mark.click(save, [mark_case, mark_model, mark], marks, api_name="eval_mark")
-    return [(lambda: (gr.update(choices=model_choices(workspace)), jobs.timer_state(workspace, "eval"),
-                      *history_view(pipeline.model_history(workspace))),
-             [chosen, timer, history_table, history_plot, history_warnings])]
+    return [(lambda: (gr.update(choices=model_choices(workspace)), gr.update(choices=case_choices(workspace)),
+                      jobs.timer_state(workspace, "eval"), *history_view(pipeline.model_history(workspace))),
+             [chosen, case_set, timer, history_table, history_plot, history_warnings])]

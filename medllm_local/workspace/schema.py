@@ -207,6 +207,19 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE chat_feedback ADD COLUMN has_correction INTEGER NOT NULL DEFAULT 0;
     """,
+    # 14 -> 15: named, frozen evaluation sets (a benchmark file saved into the workspace,
+    # evals/sets/NAME.jsonl, with the hash of its cases), and which set an evaluation ran on.
+    """
+    CREATE TABLE IF NOT EXISTS eval_sets (
+        name TEXT PRIMARY KEY,
+        file TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        cases INTEGER NOT NULL,
+        source TEXT NOT NULL,              -- the file name it was saved from
+        created_at TEXT NOT NULL
+    );
+    ALTER TABLE evaluations ADD COLUMN eval_set TEXT;
+    """,
 ]
 APPROVED_HASH_VERSION = 12  # the version that added documents.approved_hash
 RAW_FEEDBACK_VERSION = 14  # the version that moved chat feedback's typed text to raw/
