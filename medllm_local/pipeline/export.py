@@ -14,6 +14,7 @@ from medllm_local.stages import export
 from medllm_local.core import models
 
 from medllm_local.stages.train import trainer as train
+from medllm_local.pipeline import tracking
 from medllm_local.workspace.store import Workspace, now
 
 
@@ -67,11 +68,13 @@ def export_run(workspace: Workspace, run_id: int, settings: export.ExportSetting
                   if done.passed and not done.lora else None)
     # What evaluation needs to find the files again (an adapter-only export is two).
     (folder / "export.json").write_text(json.dumps({"gguf": done.gguf, "lora": done.lora}))
-    return {"export": export_id, "run": run_id, "gguf": done.gguf, "quant": settings.quant,
-            "passed": done.passed, "checks": checks, "seconds": done.seconds,
-            "fallbacks": done.fallbacks, "f16_gguf": done.f16_gguf, "merged": done.merged,
-            "modelfile": done.modelfile, "model_card": done.model_card, "lora": done.lora,
-            "registered_as": registered}
+    report = {"export": export_id, "run": run_id, "gguf": done.gguf, "quant": settings.quant,
+              "passed": done.passed, "checks": checks, "seconds": done.seconds,
+              "fallbacks": done.fallbacks, "f16_gguf": done.f16_gguf, "merged": done.merged,
+              "modelfile": done.modelfile, "model_card": done.model_card, "lora": done.lora,
+              "registered_as": registered}
+    tracking.track_export(workspace, run_id, report | {"quant": "LoRA" if done.lora else settings.quant})
+    return report
 
 
 def workspace_tag(workspace: Workspace) -> str:

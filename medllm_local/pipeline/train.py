@@ -17,6 +17,7 @@ from medllm_local.pipeline.common import GateError
 from medllm_local.pipeline.dataset import require_current_build
 from medllm_local.core.files import pid_alive
 from medllm_local.pipeline.jobs import attach_run, record_progress
+from medllm_local.pipeline import tracking
 from medllm_local.workspace.store import Workspace, atomic_write, now
 
 
@@ -133,6 +134,7 @@ def train_run(workspace: Workspace, model: str | None = None,
               "folder": str(folder), "metrics_file": str(folder / train.METRICS_FILE)}
     report |= dataclasses.asdict(result)
     _set_run(workspace, run_id, "stopped" if result.stopped else "done", report)
+    report["mlflow_run"] = tracking.track_training(workspace, report)  # None without the extra
     return report
 
 
