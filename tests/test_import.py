@@ -158,3 +158,27 @@ def test_the_dataset_tab_previews_the_columns_then_imports(workspace, tmp_path):
     done = fns["dataset_import"]([str(upload)], "auto")
     assert "2 imported" in done and "de-identify and approve them in Review" in done
     assert workspace.document_count() == 2 and not upload.exists()  # the upload is gone once read
+
+
+def test_a_file_is_imported_all_or_none(tmp_path):
+    """A failure while one file's cases are stored (here the third case's text file
+    cannot be written: a folder stands in its place) leaves nothing of that file: no
+    catalogue row, no raw or text file. The same file imports whole once the cause is gone."""
+    from medllm_local.core.files import sha256_bytes
+
+    workspace = pipeline.open_workspace(tmp_path / "ws")
+    rows = ROWS[:2] + [["Ines Vidal", "Wheeze and night cough since childhood.", "Asthma", "", ""]]
+    cases = tmp_path / "cases.csv"
+    cases.write_bytes(libreoffice_csv(rows))
+    third = read_case_file("cases.csv", cases.read_bytes()).cases[2].report_text()
+    blocker = workspace.root / workspace.text_file_for(sha256_bytes(third.encode("utf-8")))
+    blocker.mkdir()
+    before = {p for p in workspace.root.rglob("*") if p.is_file()}
+    report = pipeline.import_cases(workspace, [cases])
+    assert report["imported"] == 0 and report["files"][0]["status"] == "failed"
+    assert report["files"][0]["error"].startswith("nothing stored from it")
+    assert workspace.document_count() == 0
+    assert {p for p in workspace.root.rglob("*") if p.is_file() and "catalogue" not in p.name} == \
+        {p for p in before if "catalogue" not in p.name}
+    blocker.rmdir()
+    assert pipeline.import_cases(workspace, [cases])["imported"] == 3 == workspace.document_count()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -90,17 +91,20 @@ def import_cases(workspace: Workspace, paths: list[str | Path], task: str = "aut
             reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
             files.append({"file": path.name, "status": "failed", "error": reason})
             continue
-        stored, again = [], 0
+        documents = []
         for case in [] if preview else read.cases:
             text = case.report_text()
-            document = Document(source=f"{path}!{path.name} row {case.row}",
-                                sha256=sha256_bytes(text.encode("utf-8")),
-                                pages=[Page(1, text)], kind="imported")
-            doc_id, created = workspace.store_document(document, raw=text.encode("utf-8"))
-            if created:
-                stored.append(doc_id)
-            else:
-                again += 1
+            documents.append((Document(source=f"{path}!{path.name} row {case.row}",
+                                       sha256=sha256_bytes(text.encode("utf-8")),
+                                       pages=[Page(1, text)], kind="imported"), text.encode("utf-8")))
+        try:  # one file's cases are stored all or none
+            results = workspace.store_documents(documents)
+        except (OSError, sqlite3.Error) as error:
+            reason = getattr(error, "strerror", None) or type(error).__name__
+            files.append({"file": path.name, "status": "failed", "error": f"nothing stored from it: {reason}"})
+            continue
+        stored = [doc_id for doc_id, created in results if created]
+        again = len(results) - len(stored)
         imported, duplicates, failed_rows = imported + len(stored), duplicates + again, failed_rows + len(read.errors)
         files.append({"file": path.name, "status": "read" if preview else "imported",
                       "mapping": read.mapping, "cases": len(read.cases), "documents": stored,

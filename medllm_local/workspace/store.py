@@ -212,38 +212,67 @@ class Workspace:
         """Store a document (raw bytes and text files first, then its row).
         Returns (id, created); a document whose hash is already stored is not
         duplicated and returns the existing id with created=False."""
-        existing = self.find_document(document.sha256)
-        if existing is not None:
-            return existing, False
-        raw_file = None
-        if raw is not None:
-            suffix = Path(document.source).suffix.lower()
-            suffix = suffix if suffix[1:].isalnum() and len(suffix) <= 8 else ""
-            raw_file = f"raw/{document.sha256}{suffix}"
-            atomic_write(self.root / raw_file, raw)
-        text_file = self.text_file_for(document.sha256)
-        atomic_write(self.root / text_file, document.text)
-        pages = [
-            {"number": p.number, "method": p.method, "ocr_confidence": p.ocr_confidence,
-             "characters": len(p.text)}
-            for p in document.pages
-        ]
-        with self.transaction() as conn:
-            row = conn.execute(
-                "SELECT id FROM documents WHERE sha256 = ?", (document.sha256,)
-            ).fetchone()
-            if row is not None:  # another process stored it between our check and now
-                return row["id"], False
-            # Ids are never reused: builds and runs name documents (forgotten ones too) by id.
-            cursor = conn.execute(
-                "INSERT INTO documents (id, sha256, source, kind, raw_file, text_file, pages,"
-                " warnings, status, created_at) VALUES ((SELECT 1 + MAX((SELECT IFNULL(MAX(id), 0)"
-                " FROM documents), (SELECT IFNULL(MAX(document_id), 0) FROM forgotten))),"
-                " ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (document.sha256, document.source, document.kind, raw_file, text_file,
-                 json.dumps(pages), json.dumps(document.warnings), status, now()),
-            )
-            return cursor.lastrowid, True
+        return self.store_documents([(document, raw)], status)[0]
+
+    def store_documents(self, documents: list[tuple[Document, bytes | None]],
+                        status: str = "ingested") -> list[tuple[int, bool]]:
+        """Store several documents all or none (the cases of one imported file): every
+        file is written first, then every row in one transaction; if anything fails, the
+        rows are rolled back and the files this call created are removed. Returns (id,
+        created) for each, as ``store_document`` does."""
+        created_files: list[Path] = []
+        pending: dict[str, tuple[Document, str | None, str]] = {}
+        try:
+            for document, raw in documents:
+                if document.sha256 in pending or self.find_document(document.sha256) is not None:
+                    continue
+                raw_file = None
+                if raw is not None:
+                    suffix = Path(document.source).suffix.lower()
+                    suffix = suffix if suffix[1:].isalnum() and len(suffix) <= 8 else ""
+                    raw_file = f"raw/{document.sha256}{suffix}"
+                    created_files += self._write_new(raw_file, raw)
+                text_file = self.text_file_for(document.sha256)
+                created_files += self._write_new(text_file, document.text)
+                pending[document.sha256] = (document, raw_file, text_file)
+            ids: dict[str, tuple[int, bool]] = {}
+            with self.transaction() as conn:
+                for sha256, (document, raw_file, text_file) in pending.items():
+                    row = conn.execute("SELECT id FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
+                    if row is not None:  # another process stored it between our check and now
+                        ids[sha256] = (row["id"], False)
+                        continue
+                    pages = [{"number": p.number, "method": p.method, "ocr_confidence": p.ocr_confidence,
+                              "characters": len(p.text)} for p in document.pages]
+                    # Ids are never reused: builds and runs name documents (forgotten ones too) by id.
+                    cursor = conn.execute(
+                        "INSERT INTO documents (id, sha256, source, kind, raw_file, text_file, pages,"
+                        " warnings, status, created_at) VALUES ((SELECT 1 + MAX((SELECT IFNULL(MAX(id), 0)"
+                        " FROM documents), (SELECT IFNULL(MAX(document_id), 0) FROM forgotten))),"
+                        " ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (sha256, document.source, document.kind, raw_file, text_file,
+                         json.dumps(pages), json.dumps(document.warnings), status, now()))
+                    ids[sha256] = (cursor.lastrowid, True)
+        except BaseException:
+            for path in created_files:
+                path.unlink(missing_ok=True)
+            raise
+        results, seen = [], set()
+        for document, _ in documents:
+            if document.sha256 in ids and document.sha256 not in seen:
+                results.append(ids[document.sha256])
+                seen.add(document.sha256)
+            else:  # stored before this call, or twice in it
+                results.append((ids[document.sha256][0] if document.sha256 in ids
+                                else self.find_document(document.sha256), False))
+        return results
+
+    def _write_new(self, relative: str, data: bytes | str) -> list[Path]:
+        """Write a workspace file; returns it if this call created it (for a rollback)."""
+        path = self.root / relative
+        existed = path.exists()
+        atomic_write(path, data)
+        return [] if existed else [path]
 
     @staticmethod
     def text_file_for(sha256: str) -> str:
