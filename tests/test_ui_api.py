@@ -26,7 +26,7 @@ STAGE_ENDPOINTS = {
     "/feedback_up", "/feedback_down", "/feedback_correction", "/feedback_deidentify",
     "/feedback_approve", "/feedback_reject",
     "/export_conversation_text", "/export_conversation_pdf",
-    "/settings_save_lists", "/settings_refresh",
+    "/settings_save_lists", "/settings_refresh", "/settings_check_model", "/settings_add_model",
 }
 QUESTION = ("A 25-year-old has a fever, sore throat and swollen tonsils with exudate. "
             "What is the most likely diagnosis?")
@@ -129,6 +129,15 @@ def test_a_benchmark_file_is_saved_as_an_evaluation_set(client, app, workspace, 
     assert status.startswith("Saved set **teaching-2026**: 2 cases") and chosen["value"] == "teaching-2026"
     assert [s["set"] for s in pipeline.eval_sets(workspace)] == ["teaching-2026"]
     assert list((app.workspace / ".uploads").rglob("teaching.jsonl")) == []  # the upload is not kept
+
+
+def test_a_model_is_checked_before_it_is_added(client):
+    from medllm_local.core import models
+
+    note = client.predict(str(models.embedded_gguf()), api_name="/settings_check_model")
+    assert note.startswith("**SmolLM2-135M-Instruct.Q4_1**: gguf llama, 0.13B parameters") and "problem" not in note
+    with pytest.raises(Exception, match="no such file or folder"):
+        client.predict("/no/such/model", "", api_name="/settings_add_model")
 
 
 def test_demo_reports_are_ingested(client, workspace):

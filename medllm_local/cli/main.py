@@ -150,6 +150,23 @@ def cmd_demo(args: argparse.Namespace) -> dict:
 def cmd_models(args: argparse.Namespace) -> dict:
     from medllm_local import pipeline
 
+    if args.check or args.add:
+        checked = pipeline.check_model(args.check or args.add)
+        if not args.json:
+            print(f"{checked['name']}: {checked['kind']} {checked['architecture']}"
+                  + (f", {checked['parameters'] / 1e9:.2f}B parameters" if checked["parameters"] else ""))
+            for problem in checked["problems"]:
+                print(f"problem: {problem}")
+            for note in checked["notes"]:
+                print(f"note: {note}")
+        if args.check:
+            if not checked["ok"]:
+                raise PartialFailure("the model has problems (above); it was not added", checked)
+            return checked
+        added = pipeline.add_model(args.add, args.name)
+        if not args.json:
+            print(f"added {added['model']}: {added['path']}")
+        return added
     report = pipeline.models_report(seq_len=args.seq_len)
     if not args.json:
         for model in report["models"]:
@@ -345,6 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_chat_arguments(p)
     p = add("models", cmd_models, "list installed models and what fits this GPU")
     p.add_argument("--seq-len", type=int, default=2048, help="sequence length for the memory estimate")
+    p.add_argument("--check", metavar="PATH", default=None,
+                   help="check a model folder (Hugging Face, with config.json) or a .gguf file: "
+                        "weights, tokenizer, chat template, licence, and what it fits here")
+    p.add_argument("--add", metavar="PATH", default=None,
+                   help="check it, then copy it into the models folder (a USB stick's copy, say)")
+    p.add_argument("--name", default=None, help="with --add: the name to list it under")
     p = add("demo", cmd_demo, "run the pipeline on the demo reports, in its own workspace "
                               "(default ~/medllm-demo)")
     p.add_argument("--until", metavar="STAGE", default="build",

@@ -8,7 +8,8 @@ function and returns that stage's records; it holds no stage logic of its own.
 
 from medllm_local.pipeline.similar import similar_cases
 from medllm_local.pipeline.chat import (CONVERSATIONS, chat_answer, chat_differential,
-                                             chat_stream, export_conversation, models_report)
+                                             chat_stream, export_conversation, models_report,
+                                             check_model, add_model)
 from medllm_local.pipeline.clean import (clean_documents, cleaning_overview, document_cleaning,
                                             page_image, page_text, revert_changes, training_text,
                                             transcribe_page, transcription_queue)
@@ -34,7 +35,7 @@ from medllm_local.pipeline.deid import (SURROGATE_KEY, SURROGATE_MAP, approve_do
 __all__ = ["CONVERSATIONS", "DEMO_INBOX", "SURROGATE_KEY", "SURROGATE_MAP", "GateError",
            "ProgressCallback", "approve_documents", "build_dataset", "freeze_test_split", "revise_pair",
            "chat_answer", "chat_stream", "deid_documents", "deid_files", "finding_json",
-           "import_cases", "ingest", "models_report", "open_workspace", "require_approved",
+           "import_cases", "ingest", "models_report", "check_model", "add_model", "open_workspace", "require_approved",
            "reject_everywhere", "rejected_texts", "residual_scan", "run_demo", "STAGES", "review_document", "revise_document",
            "save_deid_options", "saved_deid_settings", "job_log_tail", "job_report", "latest_job", "start_job", "stop_job", "latest_build",
            "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models", "eval_sets", "save_eval_set", "mark_answer", "marks_summary", "model_history",

@@ -70,6 +70,21 @@ def models_report(seq_len: int = 2048) -> dict:
     }
 
 
+def check_model(path: str) -> dict:
+    """A model folder or GGUF checked before it is added (nothing is copied)."""
+    from medllm_local.core import model_intake
+
+    check = model_intake.check_model(path)
+    return to_json(check) | {"ok": check.ok}
+
+
+def add_model(path: str, name: str | None = None) -> dict:
+    """Check a model folder or GGUF and copy it into the models folder."""
+    from medllm_local.core import model_intake
+
+    return model_intake.add_model(path, name)
+
+
 def chat_differential(case: CaseForm | str, model: str | None = None,
                       settings: chat.ChatSettings | None = None,
                       bounds: chat.DifferentialSettings | None = None) -> chat.Differential:

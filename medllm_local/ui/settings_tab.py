@@ -1,6 +1,6 @@
 """The Settings tab: the workspace's de-identification lists and options (used by every
-later de-identification), the offline guard's state, and the models with what fits
-this GPU."""
+later de-identification), adding a base model, the offline guard's state, and the
+models with what fits this GPU."""
 
 from __future__ import annotations
 
@@ -50,6 +50,41 @@ def build_settings_tab(workspace: Workspace) -> list[tuple]:
 
     save_options.click(save_deid, deid_form.components, [options_note],
                        api_name="settings_save_deid_options")
+    with gr.Accordion("Models: add a base model", open=False, elem_id="settings-models"):
+        gr.Markdown("Give the folder of a Hugging Face Instruct model (copied from a USB stick, "
+                    "say) or a `.gguf` file. It is checked first (weights, tokenizer, chat "
+                    "template, licence, and whether it fits this machine), then copied into the "
+                    "models folder and offered for training and chat.")
+        with gr.Row():
+            model_path = gr.Textbox(label="Folder or .gguf file", elem_id="settings-model-path",
+                                    placeholder="/media/usb/Llama-3.1-8B-Instruct")
+            model_name = gr.Textbox(label="Name (optional)", elem_id="settings-model-name")
+        with gr.Row():
+            check_button = gr.Button("Check", elem_id="settings-model-check")
+            add_button = gr.Button("Check and add", variant="primary", elem_id="settings-model-add")
+        model_note = gr.Markdown("", elem_id="settings-model-note")
+
+    def checked_text(check: dict) -> str:
+        size = f", {check['parameters'] / 1e9:.2f}B parameters" if check["parameters"] else ""
+        lines = [f"**{check['name']}**: {check['kind']} {check['architecture']}{size}"]
+        lines += [f"- problem: {p}" for p in check["problems"]] + [f"- {n}" for n in check["notes"]]
+        return "\n".join(lines)
+
+    def check_model(path: str) -> str:
+        try:
+            return checked_text(pipeline.check_model(path.strip()))
+        except (ValueError, OSError, RuntimeError) as error:
+            raise gr.Error(str(error)) from error
+
+    def add_model(path: str, name: str) -> str:
+        try:
+            added = pipeline.add_model(path.strip(), name.strip() or None)
+        except (ValueError, OSError, RuntimeError) as error:
+            raise gr.Error(str(error)) from error
+        return f"Added **{added['model']}** ({added['path']}).\n" + "\n".join(f"- {n}" for n in added["notes"])
+
+    check_button.click(check_model, model_path, model_note, api_name="settings_check_model")
+    add_button.click(add_model, [model_path, model_name], model_note, api_name="settings_add_model")
     guard = gr.JSON(value=offline.guard_status(), label="Offline guard",
                     elem_id="offline-status")
     report = gr.JSON(value=None, label="Models and what fits this GPU")
