@@ -27,6 +27,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -74,6 +75,38 @@ def run(command: list[str], env: dict | None = None, cwd: Path | None = None) ->
     result = subprocess.run(command, env={**os.environ, **(env or {})}, cwd=cwd)
     if result.returncode != 0:
         raise InstallError(f"command failed (exit {result.returncode}): {' '.join(command[:4])} ...")
+
+
+BUILD_STEP = re.compile(r"\[\s*(\d{1,3})%\]\s+(?:Building \S+ object |Linking \S+ \S+ )?(\S+)")
+
+
+def run_with_progress(command: list[str], step: str, what: str, log: Path,
+                      env: dict | None = None, every: float = 15.0) -> None:
+    """Run a long build, keeping its output in ``log`` and showing one line at most every
+    ``every`` seconds: what it is doing, how far CMake says it is, and the time so far
+    (pip alone says nothing for minutes). On failure the log's last lines are shown."""
+    started = last = time.monotonic()
+    percent, current = None, "starting"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w", encoding="utf-8") as out, subprocess.Popen(
+            command, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, errors="replace") as process:
+        for line in process.stdout:
+            out.write(line)
+            found = BUILD_STEP.search(line)
+            if found:
+                percent, current = int(found.group(1)), Path(found.group(2)).name
+            now = time.monotonic()
+            if now - last >= every:
+                elapsed = int(now - started)
+                say(step, f"{what}: {f'{percent}% ' if percent is not None else ''}{current}, "
+                          f"{elapsed // 60} min {elapsed % 60:02d} s so far")
+                last = now
+        returncode = process.wait()
+    if returncode != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-25:]
+        print("\n".join(tail), file=sys.stderr)
+        raise InstallError(f"{what} failed (exit {returncode}); the whole output is in {log}")
 
 
 def venv_python() -> Path:
@@ -155,11 +188,13 @@ def build_llama_wheel(dirs: list[Path], variant: str) -> Path:
     cmake = LLAMA_CMAKE_CUDA if variant == "cuda" else LLAMA_CMAKE_CPU
     say("2/6", f"compiling llama.cpp ({variant}, {cmake}); tens of minutes on 2 cores, once")
     started = time.monotonic()
-    run([sys.executable if not venv_python().exists() else str(venv_python()), "-m", "pip",
-         "wheel", "--no-deps", "-w", str(out), str(sdist)],
-        env={"MEDLLM_SOCKET_GUARD": "off",
-             "CMAKE_ARGS": os.environ.get("MEDLLM_LLAMA_CMAKE_ARGS", cmake),
-             "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2)})
+    # -v: CMake's "[ 45%] Building ..." lines reach run_with_progress's status line
+    run_with_progress([sys.executable if not venv_python().exists() else str(venv_python()), "-m", "pip",
+                       "wheel", "-v", "--no-deps", "-w", str(out), str(sdist)],
+                      "2/6", "compiling llama.cpp", CACHE / "llama-build.log",
+                      env={"MEDLLM_SOCKET_GUARD": "off",
+                           "CMAKE_ARGS": os.environ.get("MEDLLM_LLAMA_CMAKE_ARGS", cmake),
+                           "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2)})
     say("2/6", f"built in {time.monotonic() - started:.0f} s, kept in {out}")
     wheel = find_llama_wheel([], variant)
     if wheel is None:

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -89,3 +90,21 @@ def test_converter_turns_the_embedded_model_into_a_gguf_llama_cpp_loads(tmp_path
         assert "Paris" in reply["choices"][0]["message"]["content"]
     finally:
         llm.close()
+
+
+def test_a_long_build_shows_what_it_does_and_keeps_its_log(tmp_path, capsys):
+    """The llama.cpp build's status line: CMake's progress and the time so far, read
+    from the build's own output; on failure, the log's tail and where the log is."""
+    script = ("import time\n"
+              "for p, f in ((10, 'ggml.c'), (55, 'llama.cpp'), (100, 'libllama.so')):\n"
+              "    print(f'[{p:3d}%] Building CXX object vendor/llama.cpp/src/CMakeFiles/{f}.o', flush=True)\n"
+              "    time.sleep(0.05)\n")
+    log = tmp_path / "build.log"
+    install.run_with_progress([sys.executable, "-c", script], "2/6", "compiling llama.cpp", log, every=0)
+    shown = capsys.readouterr().out
+    assert "[install 2/6] compiling llama.cpp: 55% llama.cpp.o, 0 min 00 s so far" in shown
+    assert "[100%] Building CXX object" in log.read_text()
+    with pytest.raises(install.InstallError, match=f"failed \\(exit 3\\); the whole output is in {log}"):
+        install.run_with_progress([sys.executable, "-c", "print('error: no compiler'); raise SystemExit(3)"],
+                                  "2/6", "compiling llama.cpp", log)
+    assert "error: no compiler" in capsys.readouterr().err
