@@ -68,7 +68,7 @@ def test_without_mlflow_nothing_is_tracked_and_nothing_fails(tmp_path, monkeypat
     monkeypatch.setattr(tracking, "available", lambda: False)
     assert tracking.track_training(workspace, {"run": 1, "folder": str(tmp_path)}) is None
     assert tracking.track_evaluation(workspace, {"models": [], "on": "file"}) == []
-    assert not (tmp_path / "ws" / tracking.STORE_FOLDER).exists()
+    assert not (tmp_path / "ws" / "mlruns").exists()
 
 
 def test_a_tracking_failure_is_said_without_failing_the_stage(tmp_path, capsys):

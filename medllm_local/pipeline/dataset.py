@@ -16,6 +16,7 @@ from medllm_local.pipeline.clean import training_text
 from medllm_local.pipeline.common import GateError, ProgressCallback
 from medllm_local.pipeline.feedback import approved_feedback
 from medllm_local.pipeline.deid import approved_hashes, refuse_residual, rejected_texts, residual_scan
+from medllm_local.workspace import paths
 from medllm_local.workspace.store import Workspace, atomic_write, now
 
 SOURCES_FILE = "sources.json"  # in each build folder: the de-identified text each document had
@@ -165,7 +166,7 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     card["feedback_pairs"] = len(feedback)
     card["augmentation"] = (augmentation_counts(augmented, augment_stats, len(blocked_variants))
                             if settings.augment else None)
-    atomic_write(folder / "card.json", json.dumps(card, indent=2))
+    atomic_write(folder / paths.BUILD_CARD, json.dumps(card, indent=2))
     return {"build": build_id, "pairs": card["pairs_per_task"], "splits": report_splits,
             "residual_scan": {"blocking": 0, "warnings": len(warnings)},
             "feedback_pairs": len(feedback), "augmentation": card["augmentation"],

@@ -20,6 +20,7 @@ from medllm_local.pipeline.dataset import freeze_test_split, require_current_bui
 from medllm_local.pipeline.train import latest_build
 from medllm_local.core.prompts import task_of
 from medllm_local.core.records import content_of
+from medllm_local.workspace import paths
 from medllm_local.workspace.store import Workspace, atomic_write, now
 
 COMPARED = ("top1", "mrr", "exact_match", "rouge_l")
@@ -43,7 +44,7 @@ def resolve_eval_model(workspace: Workspace, name: str | None) -> tuple[str, Pat
         label = f"run {run}" + (" (LoRA)" if row["quant"] == "LoRA" else "") + \
             (" (export checks failed)" if row["status"] != "passed" else "")
         if row["quant"] == "LoRA":
-            base = json.loads((Path(row["folder"]) / "export.json").read_text())["gguf"]
+            base = json.loads(paths.export_record(row["folder"]).read_text())["gguf"]
             return label, Path(base), Path(row["gguf"])
         return label, Path(row["gguf"]), None
     found = models.resolve_model(name, kind="gguf")
@@ -75,9 +76,8 @@ def save_eval_set(workspace: Workspace, name: str, cases_file: str) -> dict:
             raise evaluate.EvalError(f"evaluation set {name!r} already holds other cases, and a set never "
                                      "changes (its scores would no longer compare): choose another name")
         return _set_record(existing[0])
-    folder = workspace.folder("evals") / "sets"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    path = atomic_write(folder / f"{name}.jsonl", text)
+    paths.eval_sets_folder(workspace).mkdir(mode=0o700, exist_ok=True)
+    path = atomic_write(paths.eval_set_file(workspace, name), text)
     with workspace.transaction() as conn:
         conn.execute("INSERT INTO eval_sets (name, file, sha256, cases, source, created_at)"
                      " VALUES (?, ?, ?, ?, ?, ?)", (name, str(path), digest, len(pairs),
@@ -173,8 +173,8 @@ def eval_models(workspace: Workspace, names: list[str | None], cases_file: str |
                  "models": {r["model"]: {k: v for k, v in r["rows"][i].items()
                                          if k not in ("question", "reference", "task")} for r in results}}
                 for i in range(len(results[0]["rows"]))]
-    cases_path = atomic_write(folder / "cases.jsonl", "".join(json.dumps(c) + "\n" for c in per_case))
-    report_path = atomic_write(folder / "report.html", report_html(results, comparisons, per_case, source))
+    cases_path = atomic_write(folder / paths.EVAL_CASES, "".join(json.dumps(c) + "\n" for c in per_case))
+    report_path = atomic_write(folder / paths.EVAL_REPORT, report_html(results, comparisons, per_case, source))
     with workspace.transaction() as conn:
         conn.executemany("INSERT INTO evaluations (model, split_id, metrics, cases_file, created_at, eval_set)"
                          " VALUES (?, ?, ?, ?, ?, ?)",

@@ -15,7 +15,8 @@ from medllm_local.core import models
 
 from medllm_local.stages.train import trainer as train
 from medllm_local.pipeline import tracking
-from medllm_local.workspace.store import Workspace, now
+from medllm_local.workspace import paths
+from medllm_local.workspace.store import Workspace, atomic_write, now
 
 
 def held_out_pairs(config: dict) -> list[list[dict]]:
@@ -67,7 +68,7 @@ def export_run(workspace: Workspace, run_id: int, settings: export.ExportSetting
     registered = (register_in_models(Path(done.gguf), f"{workspace_tag(workspace)}-{name}")
                   if done.passed and not done.lora else None)
     # What evaluation needs to find the files again (an adapter-only export is two).
-    (folder / "export.json").write_text(json.dumps({"gguf": done.gguf, "lora": done.lora}))
+    atomic_write(paths.export_record(folder), json.dumps({"gguf": done.gguf, "lora": done.lora}))
     report = {"export": export_id, "run": run_id, "gguf": done.gguf, "quant": settings.quant,
               "passed": done.passed, "checks": checks, "seconds": done.seconds,
               "fallbacks": done.fallbacks, "f16_gguf": done.f16_gguf, "merged": done.merged,

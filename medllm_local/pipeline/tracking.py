@@ -20,9 +20,10 @@ import re
 import sys
 from pathlib import Path
 
+from medllm_local.stages.train.trainer import ADAPTER_FOLDER
+from medllm_local.workspace import paths
 from medllm_local.workspace.store import Workspace
 
-STORE_FOLDER = "mlruns"
 EXPERIMENT = "medllm-local"
 RUN_TAG = "medllm.run"  # the workspace's run id, which ties an MLflow run to it
 LOGGED_STEP_TAG = "medllm.logged_step"  # the last training step logged (a resumed run adds the rest)
@@ -42,15 +43,14 @@ def available() -> bool:
 
 
 def store_uri(workspace: Workspace) -> str:
-    return (workspace.root / STORE_FOLDER).as_uri()
+    return paths.mlflow_store(workspace).as_uri()
 
 
 def _client(workspace: Workspace):
     os.environ.update(MLFLOW_ENVIRONMENT)
     from mlflow.tracking import MlflowClient
 
-    folder = workspace.root / STORE_FOLDER
-    folder.mkdir(mode=0o700, exist_ok=True)
+    paths.mlflow_store(workspace).mkdir(mode=0o700, exist_ok=True)
     client = MlflowClient(tracking_uri=store_uri(workspace))
     experiment = client.get_experiment_by_name(EXPERIMENT)
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT)
@@ -92,7 +92,7 @@ def track_training(workspace: Workspace, report: dict) -> str | None:
         client, experiment_id = _client(workspace)
         mlflow_run = _mlflow_run(client, experiment_id, report["run"])
         folder = Path(report["folder"])
-        config = json.loads((folder / "config.json").read_text())
+        config = json.loads(paths.run_config(folder).read_text())
         existing = client.get_run(mlflow_run).data
         params = [Param(k, v) for k, v in _flat("", config["settings"]).items() if k not in existing.params]
         logged = int(existing.tags.get(LOGGED_STEP_TAG, -1))
@@ -106,14 +106,14 @@ def track_training(workspace: Workspace, report: dict) -> str | None:
             metrics += [Metric(name, float(row[key]), stamp, row["step"])
                         for key, name in TRAINING_METRICS.items() if row.get(key) is not None]
         tags = {"base_model": str(report.get("base_model", "")), "build": str(report.get("build", "")),
-                "adapter": str(folder / "adapter"), "parent_run": str(report.get("parent_run") or ""),
+                "adapter": str(folder / ADAPTER_FOLDER), "parent_run": str(report.get("parent_run") or ""),
                 "status": "stopped" if report.get("stopped") else "done", LOGGED_STEP_TAG: str(last)}
         for start in range(0, max(len(params), 1), 100):
             client.log_batch(mlflow_run, params=params[start:start + 100])
         for start in range(0, len(metrics), 1000):
             client.log_batch(mlflow_run, metrics=metrics[start:start + 1000])
         client.log_batch(mlflow_run, tags=[RunTag(k, v) for k, v in tags.items()])
-        card = workspace.folder("datasets") / str(report.get("build", "")) / "card.json"
+        card = paths.build_card(workspace, str(report.get("build", "")))
         if card.is_file():  # counts and hashes, no report text
             client.log_dict(mlflow_run, json.loads(card.read_text()), "data_card.json")
         client.set_terminated(mlflow_run, "KILLED" if report.get("stopped") else "FINISHED")

@@ -18,6 +18,7 @@ from medllm_local.pipeline.dataset import require_current_build
 from medllm_local.core.files import pid_alive
 from medllm_local.pipeline.jobs import attach_run, record_progress
 from medllm_local.pipeline import tracking
+from medllm_local.workspace import paths
 from medllm_local.workspace.store import Workspace, atomic_write, now
 
 
@@ -75,7 +76,7 @@ def build_tokens(workspace: Workspace) -> dict:
         build = latest_build(workspace)
     except GateError:
         return {}
-    card = workspace.folder("datasets") / build["build"] / "card.json"
+    card = paths.build_card(workspace, build["build"])
     return json.loads(card.read_text()).get("tokens", {}) if card.exists() else {}
 
 
@@ -99,7 +100,7 @@ def train_run(workspace: Workspace, model: str | None = None,
     # only rank 0 reads the catalogue and converts models (no races); all get its run
     run_id, folder = on_main_process(lambda: _open_run(workspace, model, settings, resume_run, parent_run))
     # Every rank trains on exactly what rank 0 recorded.
-    config = json.loads((folder / "config.json").read_text())
+    config = json.loads(paths.run_config(folder).read_text())
     settings = train.TrainSettings(**config["settings"])
     base, files = Path(config["base_model"]), config["files"]
     parent_adapter = Path(config["parent_adapter"]) if config.get("parent_adapter") else None
@@ -147,7 +148,7 @@ def _open_run(workspace: Workspace, model: str | None, settings: train.TrainSett
         run = _run_row(workspace, resume_run)
         if run["status"] == "done":
             raise train.TrainError(f"run {resume_run} has finished; nothing to resume")
-        build = json.loads((Path(run["folder"]) / "config.json").read_text())["build"]
+        build = json.loads(paths.run_config(run["folder"]).read_text())["build"]
     else:
         latest = latest_build(workspace)
         build, files = latest["build"], latest["files"]
@@ -180,7 +181,7 @@ def _open_run(workspace: Workspace, model: str | None, settings: train.TrainSett
         folder = workspace.folder("runs") / f"run-{run_id}"
         conn.execute("UPDATE runs SET folder = ? WHERE id = ?", (str(folder), run_id))
     folder.mkdir(mode=0o700, exist_ok=True)
-    atomic_write(folder / "config.json", json.dumps(config, indent=2))
+    atomic_write(paths.run_config(folder), json.dumps(config, indent=2))
     return run_id, folder
 
 
