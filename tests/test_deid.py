@@ -401,3 +401,18 @@ def test_letters_without_a_decomposition_are_folded():
     assert folded.text == "renal Yildirim md, Lukasz, Soren Weiss"
     start = folded.text.index("Weiss")
     assert folded.span(start, start + 5) == (len("renal Yıldırım md, Łukasz, Søren "), len(folded.original))
+
+
+@pytest.mark.parametrize("text, found, kept", [
+    ("d/c to home in nowy targ w/ vna", "nowy targ", "vna"),
+    ("tx to OSH via stalowa wola EMS, report called", "stalowa wola", "EMS"),
+    ("Home address: 12 Lozada Way apt 4B, Worcester", "12 Lozada Way apt 4B", "Worcester"),
+])
+def test_a_place_found_in_part_is_removed_whole(text, found, kept):
+    from medllm_local.core.records import Finding
+    from medllm_local.stages.deid.engine import extend_places
+
+    part = found.split()[-1] if "apt" not in found else " ".join(found.split()[:3])
+    start = text.index(part)
+    [extended] = extend_places(text, [Finding(start, start + len(part), "LOCATION", 0.8, "test", part)], set())
+    assert extended.text == found and kept not in extended.text

@@ -238,7 +238,7 @@ class DeidEngine:
                      and not eponym_inside(text, f)]
         if self.settings.recall_zipf > 0:
             findings += rare_capitalised_words(text, findings, self.settings.recall_zipf, allow)
-        findings = merge_overlapping(findings)
+        findings = merge_overlapping(extend_places(text, merge_overlapping(findings), allow))
         if self.settings.propagate_names:
             findings = merge_overlapping(findings + propagate_names(text, findings, allow))
         return findings
@@ -264,6 +264,51 @@ def merge_overlapping(findings: list[Finding]) -> list[Finding]:
         else:
             merged.append(finding)
     return merged
+
+
+# After a street: the flat or unit ("285 COLON RD UNIT 23B", "28 napitupulu st #1b").
+UNIT_AFTER = re.compile(r"[ \t]*,?[ \t]*(?:unit|apt\.?|apartment|suite|ste\.?|flat|#)[ \t]*#?"
+                        r"[A-Za-z]?\d{1,5}[A-Za-z]?(?![\w/])", re.IGNORECASE)
+STREET_END = re.compile(r"\b(?:street|st|avenue|ave|road|rd|drive|dr|lane|ln|boulevard|blvd|court|ct|"
+                        r"place|pl|terrace|ter|way|circle|cir|parkway|pkwy|highway|hwy|square|sq|"
+                        r"trail|row|path|plaza|pike)\.?$", re.IGNORECASE)
+PLACE_WORD = re.compile(r"[A-Za-z][a-z]*|[A-Z]+")
+# A word beside a place found in part, rarer than this in English, is part of its name.
+RARE_PLACE_WORD_ZIPF = 3.0
+
+
+def extend_places(text: str, findings: list[Finding], allow: set[str]) -> list[Finding]:
+    """A place found in part is removed whole: the word no list knows beside it
+    ("nowy [targ]", "[NUEVA] TONGA", "stalowa [wola]"), and the unit after a street."""
+    from wordfreq import zipf_frequency
+
+    vocab = vocabulary()
+    mixed_case = is_mixed_case(text)
+
+    def place_word(word: str) -> bool:  # "Nowy", "TONGA"; not "EMS", "today", "cath"
+        lower = word.lower()
+        return (len(word) >= (4 if word.isupper() else 3) and not (mixed_case and word.isupper())
+                and lower not in FUNCTION_WORDS and lower not in allow and not vocab.is_clinical(lower)
+                and (vocab.is_unknown(lower) or zipf_frequency(lower, "en") < RARE_PLACE_WORD_ZIPF))
+
+    out = []
+    for finding in findings:
+        start, end = finding.start, finding.end
+        if finding.type in ("LOCATION", "FACILITY"):
+            for _ in range(2):  # at most two words each way
+                after = re.match(r"[ \t-](" + PLACE_WORD.pattern + r")\b", text[end:end + 30])
+                if after and place_word(after.group(1)):
+                    end += after.end()
+                before = re.search(r"\b(" + PLACE_WORD.pattern + r")[ \t-]$", text[max(0, start - 30):start])
+                if before and place_word(before.group(1)):
+                    start -= len(before.group(0))
+            if STREET_END.search(text[start:end].rstrip()):
+                unit = UNIT_AFTER.match(text, end)
+                if unit:
+                    end = unit.end()
+        out.append(finding if (start, end) == (finding.start, finding.end) else
+                   Finding(start, end, finding.type, finding.score, finding.recognizer, text[start:end]))
+    return out
 
 
 DOSE_AFTER = re.compile(r"^[ \t]*\d+(?:\.\d+)?[ \t]*(?:mg|mcg|g|ml|mL|units?|iu|tabs?|tablets?|puffs?)\b",
