@@ -235,3 +235,20 @@ def test_an_evaluation_set_is_saved_once_and_refused_when_changed(tmp_path):
     assert json.loads(out.stdout)["sets"][0]["set"] == "clinic-2026"
     out = run_cli("eval", "--save-set", "x", "--workspace", str(tmp_path / "ws"))
     assert out.returncode != 0 and "--save-set NAME saves the cases of --cases FILE" in out.stderr
+
+
+def test_a_case_is_shown_in_full_for_the_model_chosen(tmp_path):
+    """The Evaluate tab's table cuts long text; the detail panel shows all of it."""
+    from medllm_local.ui.eval_tab import case_detail, case_rows
+
+    long_answer = "Community-acquired pneumonia. " + "Consider a chest X-ray and sputum culture. " * 20
+    results = tmp_path / "cases.jsonl"
+    results.write_text(json.dumps({"case": 1, "task": "diagnosis", "question": "Fever and crackles.",
+                                   "reference": "Pneumonia", "models": {
+                                       "base": {"answer": long_answer, "top1": 1.0, "why": "contains the reference"},
+                                       "run 1": {"answer": "Asthma", "top1": 0.0, "why": "no match"}}}) + "\n")
+    result = {"results_file": str(results)}
+    assert len(case_rows(result)[0][4]) == 400  # the table: cut
+    shown = case_detail(result, 1, "base")
+    assert long_answer in shown and "Fever and crackles." in shown and "contains the reference" in shown
+    assert "Asthma" in case_detail(result, 1, "run 1") and case_detail(result, 2, "base") == ""

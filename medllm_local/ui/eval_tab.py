@@ -88,6 +88,25 @@ def case_rows(result: dict) -> list[list]:
     return rows
 
 
+def case_detail(result: dict, case_no: int, model: str) -> str:
+    """One case in full (the table cuts long text): the question, the reference and the
+    model's whole answer, with why it matched or not."""
+    import json
+    from pathlib import Path
+
+    path = result.get("results_file")
+    if not path or not Path(path).exists():
+        return ""
+    for line in Path(path).read_text().splitlines():
+        case = json.loads(line)
+        if case["case"] == case_no and model in case["models"]:
+            answer = case["models"][model]
+            why = f"\n\n*Automatic: {answer['why']}*" if answer.get("why") else ""
+            return (f"**Case {case_no}** ({case['task']})\n\n**Question**\n\n{case['question']}\n\n"
+                    f"**Reference**\n\n{case['reference']}\n\n**{model}**\n\n{answer['answer']}{why}")
+    return ""
+
+
 def marks_text(summary: dict) -> str:
     if not summary:
         return "No answers marked yet."
@@ -144,6 +163,7 @@ def build_eval_tab(workspace: Workspace) -> list[tuple]:
     table = gr.Dataframe(headers=METRIC_COLUMNS, interactive=False, label="Metrics", elem_id="eval-metrics")
     cases = gr.Dataframe(headers=CASE_COLUMNS, interactive=False, label="Cases (mark the answers below)",
                          elem_id="eval-cases", wrap=True)
+    detail = gr.Markdown("Click a row to read the case in full and mark it.", elem_id="eval-case-detail")
     with gr.Row():
         mark_case = gr.Number(label="Case", precision=0, elem_id="eval-mark-case")
         mark_model = gr.Dropdown(choices=[], label="Model", elem_id="eval-mark-model")
@@ -174,6 +194,16 @@ def build_eval_tab(workspace: Workspace) -> list[tuple]:
         except ValueError as error:
             raise gr.Error(str(error)) from error
         return marks_text(summary)
+
+    def select_case(event):
+        row = event.row_value or []
+        if len(row) < 2 or not str(row[0]).isdigit():
+            return gr.update(), gr.update(), ""
+        return int(row[0]), gr.update(value=row[1]), case_detail(latest_result(), int(row[0]), row[1])
+
+    # Gradio finds the event argument by its annotation, which `from __future__ import
+    # annotations` turns into a string it cannot resolve here (gr is a local import).
+    select_case.__annotations__["event"] = gr.SelectData
 
     def start_eval(names, chosen_set, *values):
         if not names:
@@ -219,6 +249,7 @@ def build_eval_tab(workspace: Workspace) -> list[tuple]:
     case_set.change(history_of, case_set, [history_table, history_plot, history_warnings])
     timer.tick(poll, None, [status, table, cases, mark_model, marks, timer], api_name="eval_poll")
     save_mark.click(save, [mark_case, mark_model, mark], marks, api_name="eval_mark")
+    cases.select(select_case, None, [mark_case, mark_model, detail])
     return [(lambda: (gr.update(choices=model_choices(workspace)), gr.update(choices=case_choices(workspace)),
                       jobs.timer_state(workspace, "eval"), *history_view(pipeline.model_history(workspace))),
              [chosen, case_set, timer, history_table, history_plot, history_warnings])]
