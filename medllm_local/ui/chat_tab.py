@@ -114,7 +114,7 @@ def build_feedback(workspace: Workspace, chatbot, model):
                              interactive=False, wrap=True, elem_id="feedback-table")
         with gr.Row():
             run_deid = gr.Button("De-identify new feedback", elem_id="feedback-deid")
-            chosen = gr.Number(label="Feedback id", precision=0, elem_id="feedback-id")
+            chosen = gr.Number(label="Feedback id (or click its row)", precision=0, elem_id="feedback-id")
             approve = gr.Button("Approve", elem_id="feedback-approve")
             reject = gr.Button("Reject", elem_id="feedback-reject")
     up.click(lambda h, m: give(h, m, "up", ""), [chatbot, model], [note, correction, table],
@@ -126,6 +126,15 @@ def build_feedback(workspace: Workspace, chatbot, model):
     run_deid.click(deidentify, None, [note, table], api_name="feedback_deidentify")
     approve.click(lambda i: decide(i, True), [chosen], [note, table], api_name="feedback_approve")
     reject.click(lambda i: decide(i, False), [chosen], [note, table], api_name="feedback_reject")
+
+    def select_feedback(event):  # a click on a row chooses it: no id to type
+        row = event.row_value or []
+        return int(row[0]) if row and str(row[0]).isdigit() else gr.update()
+
+    # Gradio finds the event argument by its annotation, which `from __future__ import
+    # annotations` turns into a string it cannot resolve here (gr is a local import).
+    select_feedback.__annotations__["event"] = gr.SelectData
+    table.select(select_feedback, None, chosen)
     return table
 
 
