@@ -231,7 +231,9 @@ def test_approvals_made_before_hashes_were_kept_are_bound_at_the_upgrade(workspa
     conn = sqlite3.connect(workspace.catalogue_path)  # the catalogue as release 11 left it
     conn.executescript("ALTER TABLE documents DROP COLUMN approved_hash;"
                        "ALTER TABLE splits DROP COLUMN sources;"
-                       "ALTER TABLE chat_feedback DROP COLUMN has_correction; PRAGMA user_version = 11;")
+                       "ALTER TABLE chat_feedback DROP COLUMN has_correction;"
+                       "ALTER TABLE evaluations DROP COLUMN eval_set; DROP TABLE eval_sets;"
+                       "PRAGMA user_version = 11;")
     conn.close()
     reopened = Workspace.open(workspace.root)
     row = reopened.document_rows([doc])[0]

@@ -45,34 +45,9 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     overrides = {(r["document_id"], r["task"]): r for r in workspace.query(
         "SELECT * FROM pairs WHERE edited = 1 AND origin = 'report'")}
     previous = built_sources(workspace)
-    refreshed: dict[int, list] = {}  # edited row id -> its rebuilt messages
-    built, texts, sources, rejected, text_of = [], {}, {}, {}, {}
-    seen: set[tuple[str, str, str]] = set()
-    duplicates = 0
-    for index, row in enumerate(approved):
-        text = training_text(workspace, row)  # cleaned when cleaned, else de-identified
-        result = dataset.pairs_for_document(row["id"], text, settings.tasks)
-        doc_rejected = rejected_texts(workspace, row["id"])
-        text_of[row["id"]] = text
-        unique = []
-        for pair in result.pairs:  # the same report ingested as PDF and as scan, say
-            override = overrides.get((pair.document_id, pair.task))
-            if override is not None:
-                pair.answer = pair.reference = override["reference"]
-                refreshed[override["id"]] = pair.messages
-                if override["excluded"]:
-                    continue
-            if _first_time(pair, seen):
-                unique.append(pair)
-            else:
-                duplicates += 1
-        result.pairs = unique
-        built.append((row, result))
-        for number, pair in enumerate(result.pairs):
-            name = f"{Path(row['source']).name} pair {number + 1}"
-            texts[name], sources[name], rejected[name] = dataset.scanned_text(pair), text, doc_rejected
-        if progress:
-            progress(index + 1, len(approved), "building pairs")
+    scan, seen = _ScanQueue(), set()
+    made = _document_pairs(workspace, approved, settings, overrides, seen, scan, progress)
+    built, text_of, refreshed = made.built, made.text_of, made.refreshed
     dropped = _refresh_other_edits(overrides, refreshed, text_of)
     with_pairs = [(row, result) for row, result in built if result.pairs]
     groups = dataset.split_groups({row["id"]: row["patient"] for row, _ in with_pairs},
@@ -81,17 +56,8 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
         groups, settings,
         existing={row["id"]: row["split"] for row, _ in with_pairs if row["split"]},
         test_frozen=bool(workspace.load_settings().get("test_frozen")))
-    # Approved chat feedback teaches the model only: train split, never held out (it has
-    # no document, so no split of its own), scanned like every other pair.
-    feedback, feedback_sources = [], {}
-    for feedback_id, digest, pair in approved_feedback(workspace):
-        if not _first_time(pair, seen):
-            duplicates += 1
-            continue
-        feedback.append(pair)
-        feedback_sources[feedback_id] = digest
-        name = f"chat feedback pair {len(feedback)}"
-        texts[name] = sources[name] = dataset.scanned_text(pair)  # the approved de-identified text
+    feedback, feedback_sources, feedback_duplicates = _feedback_pairs(workspace, seen, scan)
+    duplicates = made.duplicates + feedback_duplicates
     augmented: list[tuple] = []
     if settings.augment:
         train_pairs = [p for row, result in with_pairs if split_of[row["id"]] == "train"
@@ -99,9 +65,9 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
         augmented, augment_stats = augment_train(workspace, settings, train_pairs)
         for number, (pair, review) in enumerate(augmented):
             if review != "rejected":
-                name = f"augmented pair {number + 1}"
-                texts[name], sources[name] = dataset.scanned_text(pair), text_of[pair.document_id]
-                rejected[name] = rejected_texts(workspace, pair.document_id)
+                scan.add(f"augmented pair {number + 1}", pair, text_of[pair.document_id],
+                         rejected_texts(workspace, pair.document_id))
+    texts, sources, rejected = scan.texts, scan.sources, scan.rejected
     hits = residual_scan(workspace, texts, sources, rejected)
     warnings = [h for h in hits if not h["blocking"]]
     # A machine-made variant that looks identifying is dropped; anything else stops the build.
@@ -173,6 +139,78 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
             "card": card, "not_approved": skipped,
             "unparsed": [{"id": row["id"], "source": Path(row["source"]).name, "reason": result.problem}
                          for row, result in built if not result.pairs]}
+
+
+@dataclasses.dataclass
+class _ScanQueue:
+    """What the residual scan reads before anything is written: each pair's text by a
+    name the user can find it by, the text it came from, and the values a reviewer
+    rejected as not identifiers in its document."""
+
+    texts: dict[str, str] = dataclasses.field(default_factory=dict)
+    sources: dict[str, str] = dataclasses.field(default_factory=dict)
+    rejected: dict[str, set] = dataclasses.field(default_factory=dict)
+
+    def add(self, name: str, pair, source: str, rejected: set | None = None) -> None:
+        self.texts[name], self.sources[name] = dataset.scanned_text(pair), source
+        if rejected is not None:
+            self.rejected[name] = rejected
+
+
+@dataclasses.dataclass
+class _DocumentPairs:
+    built: list[tuple]  # (document row, its PairResult with the pairs kept)
+    text_of: dict[int, str]  # document id -> the text its pairs were made from
+    refreshed: dict[int, list]  # edited pair row id -> its rebuilt messages
+    duplicates: int
+
+
+def _document_pairs(workspace: Workspace, approved: list, settings: dataset.BuildSettings,
+                    overrides: dict, seen: set, scan: _ScanQueue,
+                    progress: ProgressCallback | None) -> _DocumentPairs:
+    """The pairs of each approved document, with a person's edits and exclusions
+    applied and a case seen before (the same report as PDF and as scan) dropped."""
+    made = _DocumentPairs([], {}, {}, 0)
+    for index, row in enumerate(approved):
+        text = training_text(workspace, row)  # cleaned when cleaned, else de-identified
+        result = dataset.pairs_for_document(row["id"], text, settings.tasks)
+        doc_rejected = rejected_texts(workspace, row["id"])
+        made.text_of[row["id"]] = text
+        unique = []
+        for pair in result.pairs:
+            override = overrides.get((pair.document_id, pair.task))
+            if override is not None:
+                pair.answer = pair.reference = override["reference"]
+                made.refreshed[override["id"]] = pair.messages
+                if override["excluded"]:
+                    continue
+            if _first_time(pair, seen):
+                unique.append(pair)
+            else:
+                made.duplicates += 1
+        result.pairs = unique
+        made.built.append((row, result))
+        for number, pair in enumerate(result.pairs):
+            scan.add(f"{Path(row['source']).name} pair {number + 1}", pair, text, doc_rejected)
+        if progress:
+            progress(index + 1, len(approved), "building pairs")
+    return made
+
+
+def _feedback_pairs(workspace: Workspace, seen: set, scan: _ScanQueue) -> tuple[list, dict, int]:
+    """Approved chat feedback, which teaches the model only: train split, never held out
+    (it has no document, so no split of its own), scanned like every other pair.
+    Returns the pairs, each feedback row's approved text hash, and the duplicates dropped."""
+    feedback, feedback_sources, duplicates = [], {}, 0
+    for feedback_id, digest, pair in approved_feedback(workspace):
+        if not _first_time(pair, seen):
+            duplicates += 1
+            continue
+        feedback.append(pair)
+        feedback_sources[feedback_id] = digest
+        # the approved de-identified text is its own source
+        scan.add(f"chat feedback pair {len(feedback)}", pair, dataset.scanned_text(pair))
+    return feedback, feedback_sources, duplicates
 
 
 def _new_build_folder(workspace: Workspace) -> Path:
