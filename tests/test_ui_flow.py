@@ -58,6 +58,13 @@ def wait_text(page, selector: str, text: str, minutes: float = 2) -> str:
     return page.locator(selector).inner_text()
 
 
+def reload(page) -> None:
+    """A reload, as a physician's browser does after a break: every tab must read the
+    workspace again, not show what it held when the app started."""
+    page.reload(wait_until="networkidle")
+    page.wait_for_function("document.title.includes('medllm-local')", timeout=60_000)
+
+
 def choose(page, dropdown: str, option: str) -> None:
     page.locator(f"{dropdown} input").click()
     page.get_by_role("option", name=option).first.click()
@@ -84,6 +91,9 @@ def test_whole_flow_from_upload_to_chat_with_the_export(tmp_path, models_dir, br
         page.locator("#ingest-run").click()
         assert "6 ingested, 0 failed" in wait_text(page, "#ingest-status", "ingested", 4)
         shot(page, "1-documents")
+        reload(page)
+        page.get_by_role("tab", name="Documents").click()
+        assert wait_text(page, "#documents-table", "demo-pneumonia.txt").count("ingested") >= 6
 
         # 2. de-identify, look at one document, approve
         page.get_by_role("tab", name="Review").click()
@@ -95,6 +105,9 @@ def test_whole_flow_from_upload_to_chat_with_the_export(tmp_path, models_dir, br
         shot(page, "2-review")
         page.locator("#deid-bulk").click()
         assert "approved 6 documents" in wait_text(page, "#review-status", "approved")
+        reload(page)
+        page.get_by_role("tab", name="Review").click()
+        choose(page, "#review-doc", "demo-pneumonia.txt")  # the list is read again
 
         # 3. clean, 4. build the dataset
         page.get_by_role("tab", name="Clean").click()
@@ -104,6 +117,9 @@ def test_whole_flow_from_upload_to_chat_with_the_export(tmp_path, models_dir, br
         page.locator("#dataset-build").click()
         wait_text(page, "#dataset-status", "Pairs:")
         shot(page, "3-dataset")
+        reload(page)
+        page.get_by_role("tab", name="Dataset").click()
+        assert "(no pairs)" not in wait_text(page, "#dataset-pairs", "diagnosis")
 
         # 5. train a few steps; the loss plot fills in while the job runs
         page.get_by_role("tab", name="Train").click()
@@ -115,13 +131,20 @@ def test_whole_flow_from_upload_to_chat_with_the_export(tmp_path, models_dir, br
         page.locator("#train-plot canvas, #train-plot svg").first.wait_for(timeout=30_000)
         assert "done" in page.locator("#train-runs").inner_text()
         shot(page, "4-train")
+        reload(page)
+        page.get_by_role("tab", name="Train").click()
+        wait_text(page, "#train-runs", "done", 0.5)
 
         # 6. evaluate (the base model, on the held-out test split)
         page.get_by_role("tab", name="Evaluate").click()
         page.locator("#eval-start").click()
         wait_text(page, "#eval-status", "done", JOB_MINUTES)
         wait_text(page, "#eval-metrics", "smollm2-135m-instruct", 0.5)
+        # a click on a case shows it in full, ready to mark
+        page.locator("#eval-cases tbody tr").first.locator("td").nth(4).click()
+        assert "Reference" in wait_text(page, "#eval-case-detail", "Question", 0.5)
         shot(page, "5-evaluate")
+        reload(page)
 
         # 7. export run 1 as Q8_0; every check passes
         page.get_by_role("tab", name="Export").click()
@@ -133,10 +156,10 @@ def test_whole_flow_from_upload_to_chat_with_the_export(tmp_path, models_dir, br
         assert "run-1-Q8_0" in exported and "Modelfile" in exported
         assert "FAILED" not in page.locator("#export-checks").inner_text()
         shot(page, "6-export")
+        reload(page)
 
-        # 8. chat with the export: the answer streams in
+        # 8. chat with the export (offered after the reload, no refresh needed): it streams
         page.get_by_role("tab", name="Chat").click()
-        page.locator("#chat-refresh").click()
         choose(page, "#chat-model", "run-1-Q8_0")
         page.evaluate(WATCH_CHAT)
         page.locator("#chat-input textarea").fill(QUESTION)
