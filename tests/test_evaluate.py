@@ -207,7 +207,7 @@ def test_an_evaluation_set_is_saved_once_and_refused_when_changed(tmp_path):
 
     workspace = pipeline.open_workspace(tmp_path / "ws")
     cases = tmp_path / "cases.csv"
-    cases.write_text("\ufeffinstruction,output\n\"Fever, cough,\ncrackles\",Pneumonia\nChest pain,Angina\n",
+    cases.write_text("\ufeffinstruction;output\n\"Fever, cough,\ncrackles\";Pneumonia\nChest pain;Angina\n",
                      encoding="utf-8")
     saved = pipeline.save_eval_set(workspace, "clinic-2026", str(cases))
     assert saved["cases"] == 2 and saved["source"] == "cases.csv"

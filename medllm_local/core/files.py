@@ -67,3 +67,17 @@ def pid_alive(pid: int | str | None) -> bool:
         return waited == 0
     except ChildProcessError:  # not our child: kill(0) said it runs
         return True
+
+
+def csv_rows(text: str) -> list[list[str]]:
+    """The rows of CSV text as spreadsheet programs write it: LibreOffice and Excel write
+    ";" where "," is the decimal mark, and some export tabs; quoted newlines stay in
+    their cell."""
+    import csv
+    import io
+
+    try:
+        dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    return list(csv.reader(io.StringIO(text, newline=""), dialect))

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 
+from medllm_local.core.files import csv_rows
 from medllm_local.core.prompts import SYSTEM_PROMPT
 from medllm_local.core.records import Pair
 
@@ -81,7 +82,7 @@ def load(text: str) -> list[Pair]:
         return [from_record(r) for r in json.loads(stripped)]
     if stripped.startswith("{"):
         return [from_record(json.loads(line)) for line in text.splitlines() if line.strip()]
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = csv_rows(text)  # "," or ";" or tabs, as the spreadsheet program wrote them
     header = [h.strip().lower() for h in rows[0]] if rows else []
     if {"instruction", "output"} <= set(header) or {"prompt", "response"} <= set(header):
         return [from_record(dict(zip(header, row))) for row in rows[1:] if any(row)]

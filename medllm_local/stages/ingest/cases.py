@@ -12,13 +12,13 @@ for the user to see before importing.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from medllm_local.core.files import csv_rows
 from medllm_local.core.prompts import task_of
 
 # header words -> the part of a case they hold (first match wins, in this order)
@@ -130,12 +130,7 @@ def case_problem(case: CaseRow) -> str | None:
 
 def _csv_rows(data: bytes) -> list[list[str]]:
     text = data.decode("utf-8-sig") if not data.startswith(b"\xff\xfe") else data.decode("utf-16")
-    sample = text[:8192]
-    try:  # LibreOffice and Excel write ";" where "," is the decimal mark
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    return list(csv.reader(io.StringIO(text, newline=""), dialect))
+    return csv_rows(text)
 
 
 def _xlsx_rows(data: bytes, source: str) -> list[list]:
