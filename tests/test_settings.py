@@ -4,6 +4,7 @@ A field added to a dataclass shows up everywhere or these tests fail."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import importlib
 import pkgutil
@@ -11,7 +12,7 @@ import pkgutil
 import pytest
 
 import medllm_local
-from medllm_local.cli.args import settings_from_args
+from medllm_local.cli.args import add_settings_arguments, settings_from_args
 from medllm_local.cli.main import build_parser
 from medllm_local.core.settings import Settings, specs, to_argv
 from medllm_local.stages.chat.answer import ChatSettings, DifferentialSettings
@@ -113,6 +114,27 @@ def test_form_values_become_typed_settings():
         "--max-steps", "2", "--learning-rate", "0.0001"]
     assert to_argv(EvalSettings(perplexity=False)) == ["--no-perplexity"]
     assert BuildSettings(augment="fillers").to_json()["augment"] == ["fillers"]
+
+
+def test_auto_is_a_value_on_the_command_line_and_in_the_form():
+    """"auto" (or "auto (512)", as the form shows a pick) means the field's automatic value."""
+    from medllm_local.ui.forms import auto_text
+
+    assert TrainSettings.from_values({"batch_size": "auto (8)", "max_length": "auto"}).batch_size == 0
+    assert TrainSettings.from_values({"max_length": "768"}).max_length == 768
+    with pytest.raises(ValueError, match="--batch-size must be a whole number, not 'eight'"):
+        TrainSettings.from_values({"batch_size": "eight"})
+    by_name = {spec.name: spec for spec in specs(TrainSettings)}
+    assert auto_text(by_name["max_length"], 0) == "auto"
+    assert auto_text(by_name["max_length"], 0, 512) == "auto (512)"
+    assert auto_text(by_name["max_length"], 768, 512) == "768"
+    assert auto_text(by_name["gpu_memory_gib"], 20.0) == "20"
+    parser = argparse.ArgumentParser()
+    add_settings_arguments(parser, TrainSettings)
+    args = parser.parse_args(["--batch-size", "auto", "--max-length", "1024"])
+    settings = settings_from_args(TrainSettings, args)
+    assert (settings.batch_size, settings.max_length) == (0, 1024)
+    assert not by_name["epochs"].auto and by_name["learning_rate"].auto is None
 
 
 def test_choices_in_the_schema_are_the_stages_own():

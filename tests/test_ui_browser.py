@@ -176,6 +176,11 @@ def test_train_tab_checks_the_fit_and_reports_a_job_that_cannot_start(app_proces
     fit = page.locator("#train-fit")
     fit.get_by_text("Trains on").wait_for(timeout=180_000)
     assert "cpu" in fit.inner_text() and "LoRA" in fit.inner_text()
+    # the fields left on auto say what the check picked: "auto (8)", not 0
+    page.wait_for_function("document.querySelector('#train-batch_size textarea').value.startsWith('auto (')",
+                           timeout=60_000)
+    picked = page.locator("#train-batch_size textarea").input_value()
+    assert picked == f"auto ({fit.inner_text().split('batch ')[1].split(',')[0]})"
     page.locator("#train-start").click()
     status = page.locator("#train-status")
     status.get_by_text("failed").wait_for(timeout=180_000)

@@ -124,7 +124,7 @@ def test_whole_flow_from_upload_to_chat_with_the_export(tmp_path, models_dir, br
         # 5. train a few steps; the loss plot fills in while the job runs
         page.get_by_role("tab", name="Train").click()
         for name, value in (("max_steps", "2"), ("batch_size", "2"), ("max_length", "512")):
-            page.locator(f"#train-{name} input").fill(value)
+            page.locator(f"#train-{name} input, #train-{name} textarea").first.fill(value)
         page.locator("#train-start").click()
         status = wait_text(page, "#train-status", "done", JOB_MINUTES)
         assert "step 2/2" in status

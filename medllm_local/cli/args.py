@@ -31,8 +31,11 @@ def add_settings_arguments(parser: argparse.ArgumentParser, settings_type: type)
                                 default=spec.default, help=help_text)
         else:
             metavar = "{" + ",".join(spec.choices) + "}" if spec.choices and not spec.is_list else None
-            parser.add_argument(spec.flag, type=str if spec.is_list else spec.kind, default=spec.default,
-                                metavar=metavar, help=help_text)
+            # a field with an "auto" value takes the word too; the settings convert it
+            kind = str if spec.is_list or spec.auto is not None else spec.kind
+            parser.add_argument(spec.flag, type=kind, default=spec.default,
+                                metavar=metavar or ("N|auto" if spec.auto is not None else None),
+                                help=help_text)
 
 
 def settings_from_args(settings_type: type, args: argparse.Namespace):

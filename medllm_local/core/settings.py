@@ -22,11 +22,13 @@ __all__ = ["Settings", "SettingSpec", "setting", "specs", "to_argv", "flag"]
 
 
 def setting(default: Any, help: str, *, minimum: float | None = None, maximum: float | None = None,
-            above: float | None = None, advanced: bool = False) -> Any:
+            above: float | None = None, advanced: bool = False, auto: Any = None) -> Any:
     """A settings field. ``minimum``/``maximum`` are inclusive bounds, ``above`` an
-    exclusive lower bound; ``advanced`` fields sit under "Advanced" in the app."""
+    exclusive lower bound; ``advanced`` fields sit under "Advanced" in the app; ``auto``
+    is the value that means "picked for you", written and read as "auto" (a form shows
+    "auto (512)" once it knows what was picked)."""
     metadata = {"help": help, "minimum": minimum, "maximum": maximum, "above": above,
-                "advanced": advanced}
+                "advanced": advanced, "auto": auto}
     if isinstance(default, (list, tuple)):
         return dataclasses.field(default=tuple(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -46,6 +48,7 @@ class SettingSpec:
     maximum: float | None = None
     above: float | None = None
     advanced: bool = False
+    auto: Any = None                # the value written "auto" (None: no such value)
 
     @property
     def flag(self) -> str:
@@ -71,6 +74,8 @@ class SettingSpec:
             return tuple(str(item).strip() for item in items if str(item).strip())
         if value is None or (isinstance(value, str) and not value.strip() and self.kind is not str):
             return self.default
+        if self.auto is not None and isinstance(value, str) and value.strip().lower().startswith("auto"):
+            return self.auto  # "auto", or "auto (512)" as a form shows it
         try:
             if self.kind is bool:
                 if isinstance(value, str):
@@ -119,7 +124,7 @@ def specs(settings_type: type) -> tuple[SettingSpec, ...]:
         meta = item.metadata
         out.append(SettingSpec(item.name, kind, item.default, meta.get("help", ""), choices, is_list,
                                meta.get("minimum"), meta.get("maximum"), meta.get("above"),
-                               bool(meta.get("advanced"))))
+                               bool(meta.get("advanced")), meta.get("auto")))
     return tuple(out)
 
 

@@ -54,12 +54,22 @@ def _input(spec: SettingSpec, prefix: str, value: Any):
                            elem_id=elem_id)
     if spec.kind is bool:
         return gr.Checkbox(value=value, label=label, info=info, elem_id=elem_id)
+    if spec.auto is not None:  # "auto", or "auto (512)" once the app knows what it picks
+        return gr.Textbox(value=auto_text(spec, value), label=label, info=info + "; a number, or auto",
+                          elem_id=elem_id)
     if spec.kind in (int, float):
         return gr.Number(value=value, label=label, info=info, elem_id=elem_id,
                          precision=0 if spec.kind is int else None,
                          minimum=spec.minimum if spec.minimum is not None else spec.above,
                          maximum=spec.maximum)
     return gr.Textbox(value=value, label=label, info=info, elem_id=elem_id)
+
+
+def auto_text(spec: SettingSpec, value: Any, picked: Any = None) -> str:
+    """How a field with an "auto" value shows it: "auto", "auto (512)", or the number."""
+    if value != spec.auto:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    return "auto" if picked is None else f"auto ({picked})"
 
 
 def settings_form(settings_type: type, prefix: str, values: Settings | None = None,

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from medllm_local import pipeline
 from medllm_local.core import models
-from medllm_local.core.settings import to_argv
+from medllm_local.core.settings import specs, to_argv
 from medllm_local.stages.train.trainer import TrainSettings
 from medllm_local.ui import jobs
-from medllm_local.ui.forms import settings_form
+from medllm_local.ui.forms import auto_text, settings_form
 from medllm_local.workspace.store import Workspace
 
 RUN_COLUMNS = ["run", "status", "base model", "from run", "steps", "final loss", "pairs", "created"]
@@ -134,7 +134,20 @@ def build_train_tab(workspace: Workspace) -> list[tuple]:
     def stop_training():
         return jobs.stop(workspace, "train", "stopping at the next step (a checkpoint is saved).")
 
-    check.click(check_fit, [base, *form.components], fit, api_name="train_check_fit")
+    auto_fields = [name for name in ("batch_size", "max_length") if name in form.inputs]
+
+    def show_picked(model, *values):
+        """The fit check's picks in the fields left on auto: "auto (8)", "auto (512)"."""
+        try:
+            settings = form.settings(*values)
+            plan = pipeline.plan_training(model, settings, workspace)["plan"] or {}
+        except (ValueError, OSError, RuntimeError):
+            return [gr.update() for _ in auto_fields]
+        by_name = {spec.name: spec for spec in specs(TrainSettings)}
+        return [auto_text(by_name[name], getattr(settings, name), plan.get(name)) for name in auto_fields]
+
+    check.click(check_fit, [base, *form.components], fit, api_name="train_check_fit").then(
+        show_picked, [base, *form.components], [form.inputs[name] for name in auto_fields])
     buttons = [start, resume, retrain]
     start.click(start_training, [base, *form.components], [status, timer, *buttons], api_name="train_start")
     resume.click(resume_run, run_id, [status, timer, *buttons], api_name="train_resume")

@@ -29,8 +29,8 @@ class IngestSettings(Settings):
     ocr_flag_confidence: float = setting(75.0, "OCR pages whose mean word confidence (0-100) is "
                                                "below this are flagged", minimum=0, maximum=100)
     ocr_language: str = setting("eng", "Tesseract language(s)")
-    ocr_workers: int = setting(0, "parallel single-threaded tesseract processes (0: one per core)",
-                               minimum=0)
+    ocr_workers: int = setting(0, "parallel single-threaded tesseract processes (auto or 0: one per core)",
+                               minimum=0, auto=0)
     ocr_timeout_s: int = setting(180, "longest one page may take in Tesseract before it is given up",
                                  minimum=1)
     max_file_mb: int = setting(200, "larger files are refused", minimum=1)

@@ -24,14 +24,16 @@ class TrainSettings(Settings):
     max_steps: int = setting(-1, "stop after this many optimizer steps (overrides --epochs when > 0)",
                              minimum=-1)
     learning_rate: float = setting(2e-4, "peak learning rate (LoRA)", above=0, maximum=1)
-    batch_size: int = setting(0, "sequences per step on the device; 0 picks by memory", minimum=0)
+    batch_size: int = setting(0, "sequences per step on the device; auto (0) picks by memory",
+                              minimum=0, auto=0)
     grad_accum: int = setting(4, "gradient accumulation steps", minimum=1, advanced=True)
     warmup_ratio: float = setting(0.05, "share of steps to warm up", minimum=0, maximum=0.5,
                                   advanced=True)
     lora_r: int = setting(16, "LoRA rank", minimum=1, maximum=1024)
     lora_alpha: int = setting(32, "LoRA alpha", minimum=1, advanced=True)
     lora_dropout: float = setting(0.05, "LoRA dropout", minimum=0, maximum=0.9, advanced=True)
-    max_length: int = setting(0, "tokens per sequence; 0 picks by memory", minimum=0)
+    max_length: int = setting(0, "tokens per sequence; auto (0) picks by memory and the data",
+                              minimum=0, auto=0)
     batching: Literal["auto", "packed", "grouped", "padded"] = setting(
         "auto", "packed (pairs packed without padding), grouped (batches of similar length, padded "
                 "to the longest) or padded (random batches); auto: packed on CUDA, grouped on CPU "
@@ -42,8 +44,8 @@ class TrainSettings(Settings):
         "auto", "auto (4-bit NF4 on CUDA, none on CPU), 4bit or none", advanced=True)
     device: Literal["auto", "cuda", "cpu"] = setting("auto", "where to train", advanced=True)
     gpu_memory_gib: float = setting(
-        0.0, "GPU memory this run may use, in GiB (0: the whole card); leave room for a chat "
-             "model on the same card", minimum=0)
+        0.0, "GPU memory this run may use, in GiB (auto or 0: the whole card); leave room for a chat "
+             "model on the same card", minimum=0, auto=0.0)
     seed: int = setting(42, "random seed (data order, LoRA init)", advanced=True)
     save_every: int = setting(25, "checkpoint every N steps (resume point)", minimum=1, advanced=True)
     eval_every: int = setting(25, "validation loss every N steps", minimum=1, advanced=True)
