@@ -145,7 +145,17 @@ def test_review_tab_deidentifies_rejects_adds_and_approves(app_process, browser_
     number = next(n for n, f in enumerate(workspace.findings_for(1), start=1) if f["type"] == "PHONE_NUMBER")
     page.locator("#review-apply").click()  # nothing given: nothing applied, and it says so
     page.locator("#review-status").get_by_text("Nothing to apply").wait_for(timeout=30_000)
-    page.locator("#review-reject textarea").fill(str(number))
+    # a click on a highlighted finding marks it for rejection; a second click takes it back
+    from playwright.sync_api import expect
+
+    phone = page.locator("#review-original").get_by_text("(555) 010-4477").first
+    reject_box = page.locator("#review-reject textarea")
+    phone.click()
+    expect(reject_box).to_have_value(str(number), timeout=30_000)
+    phone.click()
+    expect(reject_box).to_have_value("", timeout=30_000)
+    phone.click()
+    expect(reject_box).to_have_value(str(number), timeout=30_000)
     page.locator("#review-add textarea").fill("rusty")  # a word no detector removes
     page.locator("#review-apply").click()
     page.locator("#review-status").get_by_text("Applied: rejected 1 finding and removed").wait_for(timeout=30_000)

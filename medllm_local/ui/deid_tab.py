@@ -20,16 +20,31 @@ def review_choices(workspace: Workspace) -> list[tuple[str, int]]:
 
 def highlighted(view: dict) -> list[tuple[str, str | None]]:
     """The text cut into (piece, label) for gr.HighlightedText; rejected spans unlabelled."""
-    pieces, position = [], 0
-    for finding in view["findings"]:
+    return highlighted_pieces(view)[0]
+
+
+def highlighted_pieces(view: dict) -> tuple[list[tuple[str, str | None]], list[int | None]]:
+    """The highlighted pieces, and for each the number of the finding it shows (None
+    for the text between findings), so a click on a piece names its finding."""
+    pieces, numbers, position = [], [], 0
+    for number, finding in enumerate(view["findings"], start=1):
         if finding["start"] < position:
             continue
         pieces.append((view["text"][position:finding["start"]], None))
         label = finding["type"] if finding["decision"] != "rejected" else None
         pieces.append((view["text"][finding["start"]:finding["end"]], label))
+        numbers += [None, number]
         position = finding["end"]
     pieces.append((view["text"][position:], None))
-    return pieces
+    return pieces, numbers + [None]
+
+
+def toggle_number(numbers_text: str, number: int) -> str:
+    """The reject field with ``number`` added, or taken out if it was there (a second
+    click undoes the first)."""
+    numbers = [int(n) for n in (numbers_text or "").replace(" ", "").split(",") if n.isdigit()]
+    numbers = [n for n in numbers if n != number] if number in numbers else numbers + [number]
+    return ", ".join(str(n) for n in sorted(numbers))
 
 
 def finding_rows(view: dict) -> list[list]:
@@ -55,8 +70,9 @@ def build_deid_tab(workspace: Workspace) -> list[tuple]:
     import gradio as gr
 
     gr.Markdown("De-identify new documents, then check each one: findings are highlighted "
-                "in the original text. Reject a wrong finding by its number, add anything "
-                "missed, and approve. Only approved documents can be used for training.")
+                "in the original text. Click a wrong finding (in the text or in the table) to "
+                "reject it, add anything missed, and approve. Only approved documents can be "
+                "used for training.")
     with gr.Row():
         deid_button = gr.Button("De-identify new documents", variant="primary", elem_id="deid-run")
         bulk_button = gr.Button("Approve all de-identified (without review)", elem_id="deid-bulk")
@@ -141,6 +157,23 @@ def build_deid_tab(workspace: Workspace) -> list[tuple]:
             return gr.update(), str(error)
         return gr.update(choices=review_choices(workspace)), report["message"]
 
+    def pick_highlight(doc_id, numbers_text, event):
+        if doc_id is None or event.index is None:
+            return gr.update()
+        _, numbers = highlighted_pieces(pipeline.review_document(workspace, int(doc_id)))
+        index = event.index if isinstance(event.index, int) else event.index[0]
+        number = numbers[index] if 0 <= index < len(numbers) else None
+        return toggle_number(numbers_text, number) if number else gr.update()
+
+    def pick_row(numbers_text, event):
+        row = event.row_value or []
+        return toggle_number(numbers_text, int(row[0])) if row and str(row[0]).isdigit() else gr.update()
+
+    # Gradio finds the event argument by its annotation, which `from __future__ import
+    # annotations` turns into a string it cannot resolve here (gr is a local import).
+    pick_highlight.__annotations__["event"] = pick_row.__annotations__["event"] = gr.SelectData
+    original.select(pick_highlight, [document, reject], reject)
+    findings.select(pick_row, [reject], reject)
     document.change(show, [document], [original, findings, result, status], api_name="review_show")
     # numbers typed for one document never carry over to the next
     document.change(lambda: ("", ""), None, [reject, add], api_visibility="private")
