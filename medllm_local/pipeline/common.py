@@ -3,6 +3,7 @@ the error that says a stage may not run yet."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,12 @@ def open_workspace(path: str | Path | None = None) -> Workspace:
 
         write_demo_reports(demo_folder)
     return workspace
+
+
+def run_of_label(label: str) -> int | None:
+    """The run a model label names ("run 3", "run 3 (LoRA)"), or None (a base model, a GGUF)."""
+    found = re.match(r"run (\d+)", label)
+    return int(found.group(1)) if found else None
 
 
 class GateError(RuntimeError):

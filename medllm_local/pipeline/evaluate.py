@@ -4,7 +4,6 @@ stored in the catalogue with an HTML report."""
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import re
@@ -15,7 +14,9 @@ from medllm_local.stages.dataset import formats
 from medllm_local.stages import evaluate
 
 from medllm_local.core import models
+from medllm_local.core.files import text_hash
 from medllm_local.pipeline import tracking
+from medllm_local.pipeline.common import run_of_label
 from medllm_local.pipeline.dataset import freeze_test_split, require_current_build
 from medllm_local.pipeline.train import latest_build
 from medllm_local.core.prompts import task_of
@@ -69,7 +70,7 @@ def save_eval_set(workspace: Workspace, name: str, cases_file: str) -> dict:
     if not pairs:
         raise evaluate.EvalError(f"{Path(cases_file).name}: no cases to save")
     text = formats.dump(pairs, "messages")
-    digest = hashlib.sha256(text.encode()).hexdigest()
+    digest = text_hash(text)
     existing = workspace.query("SELECT * FROM eval_sets WHERE name = ?", (name,))
     if existing:
         if existing[0]["sha256"] != digest:
@@ -103,7 +104,7 @@ def _load_eval_set(workspace: Workspace, name: str) -> tuple[list, str]:
                                  "`eval --cases FILE --save-set NAME`")
     path = Path(rows[0]["file"])
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if hashlib.sha256(text.encode()).hexdigest() != rows[0]["sha256"]:
+    if text_hash(text) != rows[0]["sha256"]:
         raise evaluate.EvalError(f"evaluation set {name!r}: {path.name} is missing or was changed since "
                                  "it was saved, so its scores would not compare; save the cases again "
                                  "under a new name")
@@ -268,8 +269,7 @@ def model_history(workspace: Workspace, eval_set: str | None = None) -> dict:
     parents = {r["id"]: r["parent_id"] for r in workspace.query("SELECT id, parent_id FROM runs")}
     versions = []
     for label, seen in latest.items():
-        found = re.match(r"run (\d+)", label)
-        run = int(found.group(1)) if found else None
+        run = run_of_label(label)
         metrics = seen["metrics"]
         versions.append({"model": label, "run": run, "parent_run": parents.get(run),
                          "evaluated_at": seen["evaluated_at"], "cases": metrics.get("cases"),

@@ -16,10 +16,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import re
 import sys
 from pathlib import Path
 
+from medllm_local.pipeline.common import run_of_label
 from medllm_local.stages.train.trainer import ADAPTER_FOLDER
 from medllm_local.workspace import paths
 from medllm_local.workspace.store import Workspace
@@ -122,11 +122,6 @@ def track_training(workspace: Workspace, report: dict) -> str | None:
     return _safely(f"run {report.get('run')}", record)
 
 
-def _run_of(label: str) -> int | None:
-    found = re.match(r"run (\d+)", label)
-    return int(found.group(1)) if found else None
-
-
 def track_evaluation(workspace: Workspace, report: dict) -> list[str]:
     """Each evaluated run's metrics on its MLflow run, named by the cases they were
     scored on ("eval.test.top1", "eval.set-NAME.top1")."""
@@ -137,7 +132,7 @@ def track_evaluation(workspace: Workspace, report: dict) -> list[str]:
         on = {"test split": "test", "file": "file"}.get(report["on"], f"set-{report.get('eval_set')}")
         done = []
         for item in report["models"]:
-            run = _run_of(item["model"])
+            run = run_of_label(item["model"])
             mlflow_run = _mlflow_run(client, experiment_id, run, create=False) if run else None
             if mlflow_run is None:
                 continue  # a base model or a GGUF from elsewhere: not a training run

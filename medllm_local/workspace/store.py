@@ -222,9 +222,14 @@ class Workspace:
         created) for each, as ``store_document`` does."""
         created_files: list[Path] = []
         pending: dict[str, tuple[Document, str | None, str]] = {}
+        ids: dict[str, tuple[int, bool]] = {}  # sha256 -> (id, created by this call)
         try:
             for document, raw in documents:
-                if document.sha256 in pending or self.find_document(document.sha256) is not None:
+                if document.sha256 in pending or document.sha256 in ids:
+                    continue
+                stored = self.find_document(document.sha256)
+                if stored is not None:
+                    ids[document.sha256] = (stored, False)
                     continue
                 raw_file = None
                 if raw is not None:
@@ -235,7 +240,6 @@ class Workspace:
                 text_file = self.text_file_for(document.sha256)
                 created_files += self._write_new(text_file, document.text)
                 pending[document.sha256] = (document, raw_file, text_file)
-            ids: dict[str, tuple[int, bool]] = {}
             with self.transaction() as conn:
                 for sha256, (document, raw_file, text_file) in pending.items():
                     row = conn.execute("SELECT id FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
@@ -258,13 +262,10 @@ class Workspace:
                 path.unlink(missing_ok=True)
             raise
         results, seen = [], set()
-        for document, _ in documents:
-            if document.sha256 in ids and document.sha256 not in seen:
-                results.append(ids[document.sha256])
-                seen.add(document.sha256)
-            else:  # stored before this call, or twice in it
-                results.append((ids[document.sha256][0] if document.sha256 in ids
-                                else self.find_document(document.sha256), False))
+        for document, _ in documents:  # a case given twice is created once
+            doc_id, created = ids[document.sha256]
+            results.append((doc_id, created and document.sha256 not in seen))
+            seen.add(document.sha256)
         return results
 
     def _write_new(self, relative: str, data: bytes | str) -> list[Path]:

@@ -272,7 +272,9 @@ UNIT_AFTER = re.compile(r"[ \t]*,?[ \t]*(?:unit|apt\.?|apartment|suite|ste\.?|fl
 STREET_END = re.compile(r"\b(?:street|st|avenue|ave|road|rd|drive|dr|lane|ln|boulevard|blvd|court|ct|"
                         r"place|pl|terrace|ter|way|circle|cir|parkway|pkwy|highway|hwy|square|sq|"
                         r"trail|row|path|plaza|pike)\.?$", re.IGNORECASE)
-PLACE_WORD = re.compile(r"[A-Za-z][a-z]*|[A-Z]+")
+PLACE_WORD = r"[A-Za-z][a-z]*|[A-Z]+"
+WORD_AFTER = re.compile(r"[ \t-](" + PLACE_WORD + r")\b")
+WORD_BEFORE = re.compile(r"\b(" + PLACE_WORD + r")[ \t-]$")
 # A word beside a place found in part, rarer than this in English, is part of its name.
 RARE_PLACE_WORD_ZIPF = 3.0
 
@@ -296,10 +298,10 @@ def extend_places(text: str, findings: list[Finding], allow: set[str]) -> list[F
         start, end = finding.start, finding.end
         if finding.type in ("LOCATION", "FACILITY"):
             for _ in range(2):  # at most two words each way
-                after = re.match(r"[ \t-](" + PLACE_WORD.pattern + r")\b", text[end:end + 30])
+                after = WORD_AFTER.match(text, end, end + 30)
                 if after and place_word(after.group(1)):
-                    end += after.end()
-                before = re.search(r"\b(" + PLACE_WORD.pattern + r")[ \t-]$", text[max(0, start - 30):start])
+                    end = after.end()
+                before = WORD_BEFORE.search(text[max(0, start - 30):start])
                 if before and place_word(before.group(1)):
                     start -= len(before.group(0))
             if STREET_END.search(text[start:end].rstrip()):
