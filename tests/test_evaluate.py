@@ -127,19 +127,11 @@ def test_eval_cli_scores_the_embedded_model_on_agentclinic_cases(tmp_path):
 def test_a_run_is_evaluated_through_its_adapter_only_export(tmp_path, monkeypatch, tiny):  # noqa: F811
     """`eval --model run:N` with only an adapter-only export: llama.cpp answers with the
     LoRA GGUF applied on the base GGUF; the base model answers beside it."""
-    import shutil
-
-
     from medllm_local.stages import export
+    from test_train import toy_pairs, train_tiny_run
 
-    from medllm_local.stages.train import trainer as train
-    from test_train import FAST, fake_build, toy_pairs
-
-    monkeypatch.setenv("MEDLLM_MODELS_DIR", str(tmp_path / "models"))
-    shutil.copytree(tiny, tmp_path / "models" / "tiny-llama")
-    workspace = pipeline.open_workspace(tmp_path / "ws")
-    fake_build(workspace, toy_pairs(), toy_pairs(4))
-    run = pipeline.train_run(workspace, "tiny-llama", train.TrainSettings(max_steps=3, **FAST))["run"]
+    workspace, report = train_tiny_run(tmp_path, monkeypatch, tiny, max_steps=3)
+    run = report["run"]
     with pytest.raises(evaluate.EvalError, match="--adapter-only"):
         pipeline.eval_models(workspace, [f"run:{run}"], cases_file=None)
     pipeline.export_run(workspace, run, export.ExportSettings(adapter_only=True))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,13 @@ from conftest import run_cli
 from medllm_local.stages import export
 from medllm_local.core import models
 from medllm_local.stages.train import trainer as train
-from test_train import FAST, fake_build, tiny, tokenizer_dir, toy_pairs  # noqa: F401 (fixtures)
+from test_train import FAST, tiny, tokenizer_dir, toy_pairs, train_tiny_run  # noqa: F401 (fixtures)
 
 
 def test_a_failed_check_marks_the_export_failed_and_keeps_its_files(tiny, tmp_path, monkeypatch):  # noqa: F811
     from medllm_local import pipeline
 
-    monkeypatch.setenv("MEDLLM_MODELS_DIR", str(tmp_path / "models"))
-    shutil.copytree(tiny, tmp_path / "models" / "tiny-llama")
-    workspace = pipeline.open_workspace(tmp_path / "ws")
-    fake_build(workspace, toy_pairs(), toy_pairs(4))
-    run = pipeline.train_run(workspace, "tiny-llama", train.TrainSettings(max_steps=2, **FAST))
+    workspace, run = train_tiny_run(tmp_path, monkeypatch, tiny, max_steps=2)
     report = pipeline.export_run(workspace, run["run"], export.ExportSettings(quant="Q8_0"))
     checks = {c["name"]: c for c in report["checks"]}
     assert list(checks) == ["loads_with_chat_template", "stops_by_itself", "no_template_markup",
@@ -114,11 +109,7 @@ def test_adapter_only_export_applies_the_lora_gguf_on_the_base_gguf(tiny, tmp_pa
     llama.cpp applies at load and which must agree with base + adapter in peft."""
     from medllm_local import pipeline
 
-    monkeypatch.setenv("MEDLLM_MODELS_DIR", str(tmp_path / "models"))
-    shutil.copytree(tiny, tmp_path / "models" / "tiny-llama")
-    workspace = pipeline.open_workspace(tmp_path / "ws")
-    fake_build(workspace, toy_pairs(), toy_pairs(4))
-    run = pipeline.train_run(workspace, "tiny-llama", train.TrainSettings(max_steps=3, **FAST))
+    workspace, run = train_tiny_run(tmp_path, monkeypatch, tiny, max_steps=3)
     report = pipeline.export_run(workspace, run["run"], export.ExportSettings(adapter_only=True))
     checks = {c["name"]: c for c in report["checks"]}
     assert checks["agrees_with_adapter_model"]["passed"], checks["agrees_with_adapter_model"]

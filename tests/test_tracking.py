@@ -6,7 +6,6 @@ network; without MLflow nothing is recorded and nothing fails."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,9 @@ def test_a_run_its_export_and_its_evaluation_are_tracked_in_the_workspace(tmp_pa
     from mlflow.tracking import MlflowClient
 
     from medllm_local.stages import export
-    from medllm_local.stages.train import trainer as train
-    from test_train import FAST, fake_build, toy_pairs
+    from test_train import toy_pairs, train_tiny_run
 
-    monkeypatch.setenv("MEDLLM_MODELS_DIR", str(tmp_path / "models"))
-    shutil.copytree(tiny, tmp_path / "models" / "tiny-llama")
-    workspace = pipeline.open_workspace(tmp_path / "ws")
-    fake_build(workspace, toy_pairs(), toy_pairs(4))
-    report = pipeline.train_run(workspace, "tiny-llama", train.TrainSettings(max_steps=3, **FAST))
+    workspace, report = train_tiny_run(tmp_path, monkeypatch, tiny, max_steps=3)
     run = report["run"]
     assert report["mlflow_run"]
     pipeline.export_run(workspace, run, export.ExportSettings(adapter_only=True))

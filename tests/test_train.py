@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -321,6 +322,19 @@ def fake_build(workspace, pairs: list[list[dict]], validation: list[list[dict]],
             sources = {"documents": (documents or {}) if name == "train" else {}, "feedback": {}}
             conn.execute("INSERT INTO splits (name, file, config, created_at, build, sources)"
                          " VALUES (?, ?, '{}', ?, 'b1', ?)", (name, str(path), now(), json.dumps(sources)))
+
+
+def train_tiny_run(tmp_path, monkeypatch, tiny_folder, max_steps: int):
+    """A workspace in ``tmp_path / "ws"`` with a toy build, and a run of ``max_steps`` CPU
+    steps on the tiny Llama (copied into this test's own models folder); returns the
+    workspace and the run's report."""
+    from medllm_local import pipeline
+
+    monkeypatch.setenv("MEDLLM_MODELS_DIR", str(tmp_path / "models"))
+    shutil.copytree(tiny_folder, tmp_path / "models" / "tiny-llama")
+    workspace = pipeline.open_workspace(tmp_path / "ws")
+    fake_build(workspace, toy_pairs(), toy_pairs(4))
+    return workspace, pipeline.train_run(workspace, "tiny-llama", train.TrainSettings(max_steps=max_steps, **FAST))
 
 
 def wait_for(predicate, timeout: float = 300.0):

@@ -202,18 +202,11 @@ def test_train_tab_checks_the_fit_and_reports_a_job_that_cannot_start(app_proces
 def test_export_tab_exports_a_run_and_shows_every_check(tiny, tmp_path, monkeypatch, browser_page):  # noqa: F811
     """A run trained beforehand (tiny random llama): the Export tab starts `export` as a
     child process and shows the checks; a model that never learned to stop fails one."""
-    import shutil
-
     from conftest import AppProcess
-    from medllm_local import pipeline
-    from medllm_local.stages.train import trainer as train
-    from test_train import FAST, fake_build, toy_pairs
+    from test_train import train_tiny_run
 
-    shutil.copytree(tiny, tmp_path / "models" / "tiny-llama")
-    monkeypatch.setenv("MEDLLM_MODELS_DIR", str(tmp_path / "models"))
-    workspace = pipeline.open_workspace(tmp_path / "ws")
-    fake_build(workspace, toy_pairs(), toy_pairs(4))
-    run = pipeline.train_run(workspace, "tiny-llama", train.TrainSettings(max_steps=2, **FAST))["run"]
+    _, report = train_tiny_run(tmp_path, monkeypatch, tiny, max_steps=2)
+    run = report["run"]
     app = AppProcess(tmp_path).wait()
     try:
         page, _ = browser_page
