@@ -167,7 +167,7 @@ def test_every_export_format_keeps_task_and_augmentation(fmt):
 
 
 def train_lines(report: dict, split: str = "train") -> list[dict]:
-    return [json.loads(line) for line in open(report["splits"][split]["file"]).read().splitlines()]
+    return [json.loads(line) for line in open(report.splits[split].file).read().splitlines()]
 
 
 def test_augmented_pairs_reach_train_only_after_review(workspace, tmp_path):
@@ -175,32 +175,33 @@ def test_augmented_pairs_reach_train_only_after_review(workspace, tmp_path):
     plain = pipeline.build_dataset(workspace)
     settings = BuildSettings(augment="abbreviations,synonyms,fillers", augment_per_pair=2)
     first = pipeline.build_dataset(workspace, settings)
-    counts = first["augmentation"]
+    counts = first.augmentation
     assert counts["pairs"] > 0 and counts["pending"] == counts["pairs"] and counts["in_train"] == 0
-    assert counts["source_pairs"] == plain["splits"]["train"]["pairs"]
-    assert first["splits"] == {k: {**v, "file": first["splits"][k]["file"]} for k, v in plain["splits"].items()}
+    assert counts["source_pairs"] == plain.splits["train"].pairs
+    assert ({k: (v.pairs, v.documents) for k, v in first.splits.items()}
+            == {k: (v.pairs, v.documents) for k, v in plain.splits.items()})
     rows = workspace.query("SELECT * FROM pairs WHERE origin = 'augmented' ORDER BY id")
-    train_docs = set(first["splits"]["train"]["documents"])
+    train_docs = set(first.splits["train"].documents)
     assert {r["split"] for r in rows} == {"train"} and {r["document_id"] for r in rows} <= train_docs
     accepted = [r["id"] for r in rows[::2]]
     pipeline.review_augmented(workspace, accept=True, pair_ids=accepted)
     assert len(pipeline.review_augmented(workspace, accept=False)["pairs"]) == len(rows) - len(accepted)
     rejected_texts = {json.loads(r["messages"])[1]["content"] for r in rows[1::2]}
     second = pipeline.build_dataset(workspace, settings)  # reviews carried over the rebuild
-    assert second["augmentation"]["accepted"] == len(accepted) == second["augmentation"]["in_train"]
-    assert second["augmentation"]["rejected"] == len(rows) - len(accepted)
+    assert second.augmentation["accepted"] == len(accepted) == second.augmentation["in_train"]
+    assert second.augmentation["rejected"] == len(rows) - len(accepted)
     lines = train_lines(second)
-    assert len(lines) == plain["splits"]["train"]["pairs"] + len(accepted)
+    assert len(lines) == plain.splits["train"].pairs + len(accepted)
     assert sum(1 for line in lines if line.get("augmented")) == len(accepted)
     assert not rejected_texts & {line["messages"][1]["content"] for line in lines}
     for split in ("validation", "test"):
         assert not any(line.get("augmented") for line in train_lines(second, split))
-    assert second["card"]["augmentation"]["in_train"] == len(accepted)
-    assert second["card"]["pairs_per_split"]["train"] == {
+    assert second.card["augmentation"]["in_train"] == len(accepted)
+    assert second.card["pairs_per_split"]["train"] == {
         task: n + sum(1 for line in lines if line.get("augmented") and line["task"] == task)
-        for task, n in plain["card"]["pairs_per_split"]["train"].items()}
+        for task, n in plain.card["pairs_per_split"]["train"].items()}
     third = pipeline.build_dataset(workspace)  # without augmentation: none written, reviews kept
-    assert len(train_lines(third)) == plain["splits"]["train"]["pairs"] and third["augmentation"] is None
+    assert len(train_lines(third)) == plain.splits["train"].pairs and third.augmentation is None
     assert len(workspace.query("SELECT * FROM pairs WHERE origin = 'augmented'")) == len(rows)
     with pytest.raises(ValueError, match="accept or reject"):
         pipeline.revise_pair(workspace, rows[0]["id"], answer="Something else")
@@ -214,7 +215,7 @@ def test_augmented_pairs_reach_train_only_after_review(workspace, tmp_path):
     for fmt in FORMATS:
         exported = export_pairs(workspace, fmt, PairFilter(split="train"))
         again = load(open(exported["file"]).read())
-        assert len(again) == exported["pairs"] == plain["splits"]["train"]["pairs"] + len(accepted)
+        assert len(again) == exported["pairs"] == plain.splits["train"].pairs + len(accepted)
         assert sum(1 for p in again if p.augmented) == len(accepted)
         assert {p.task for p in again} == {"diagnosis", "differential", "treatment"}
 
@@ -230,7 +231,7 @@ def test_approved_chat_feedback_goes_to_train_only(workspace, tmp_path):
     pipeline.feedback.deidentify_feedback(workspace)
     pipeline.feedback.review_feedback(workspace, first["id"], approve=True)
     report = pipeline.build_dataset(workspace)
-    assert report["feedback_pairs"] == 1 and report["card"]["feedback_pairs"] == 1
+    assert report.feedback_pairs == 1 and report.card["feedback_pairs"] == 1
     train = train_lines(report)
     feedback = [line for line in train if line["messages"][2]["content"] == "Meningococcal meningitis"]
     assert len(feedback) == 1 and feedback[0]["task"] == "diagnosis"
@@ -240,7 +241,7 @@ def test_approved_chat_feedback_goes_to_train_only(workspace, tmp_path):
     assert not any("never trained on" in json.dumps(line) for line in train)
     rows = workspace.query("SELECT * FROM pairs WHERE origin = 'feedback'")
     assert [(r["split"], r["document_id"]) for r in rows] == [("train", None)]
-    assert pipeline.build_dataset(workspace)["feedback_pairs"] == 1  # not doubled by a rebuild
+    assert pipeline.build_dataset(workspace).feedback_pairs == 1  # not doubled by a rebuild
 
 
 def test_build_settings_refuse_unknown_augmentation():

@@ -189,7 +189,7 @@ def test_cli_clean_json_then_build_uses_the_cleaned_text_and_reverts_stick(appro
         removed = [c["before"] for c in item["steps"]["boilerplate"]]
         assert not any(clean.is_heading(line.strip()) for line in removed)
     built = pipeline.build_dataset(workspace)
-    data = "".join(open(s["file"]).read() for s in built["splits"].values())
+    data = "".join(open(s.file).read() for s in built.splits.values())
     assert "SOB on exertion and the patient is tired" in data and letterhead not in data
     # the typo step reverted for that document: the next build has the text as written
     typo = [c["id"] for c in pneumonia["steps"]["typo"]]
@@ -201,7 +201,7 @@ def test_cli_clean_json_then_build_uses_the_cleaned_text_and_reverts_stick(appro
     assert "the pateint is tired" in pipeline.training_text(workspace, row)
     pipeline.clean_documents(workspace)  # cleaning again keeps what a person reverted
     built = pipeline.build_dataset(workspace)
-    data = "".join(open(s["file"]).read() for s in built["splits"].values())
+    data = "".join(open(s.file).read() for s in built.splits.values())
     assert "SOB on exertion and the pateint is tired" in data
     # all of it reverted: exactly the de-identified text
     pipeline.revert_changes(workspace, document_id=pneumonia["id"])

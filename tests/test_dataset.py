@@ -137,17 +137,17 @@ def test_build_writes_splits_without_leakage(workspace, tmp_path):
     extra.write_text(DEMO_REPORTS[0].text + "\nAddendum.")
     pipeline.ingest(workspace, [extra])  # ingested, not approved: left out and listed
     report = pipeline.build_dataset(workspace)
-    assert report["pairs"] == {"diagnosis": 5, "differential": 5, "treatment": 5}
-    assert [d["source"] for d in report["not_approved"]] == ["extra.txt"]
+    assert report.pairs == {"diagnosis": 5, "differential": 5, "treatment": 5}
+    assert [d["source"] for d in report.not_approved] == ["extra.txt"]
     seen: dict[int, str] = {}
-    for name, info in report["splits"].items():
-        lines = open(info["file"]).read().splitlines()
-        assert len(lines) == info["pairs"]
-        for doc in info["documents"]:
+    for name, info in report.splits.items():
+        lines = open(info.file).read().splitlines()
+        assert len(lines) == info.pairs
+        for doc in info.documents:
             assert seen.setdefault(doc, name) == name  # no document in two splits
         for line in lines:
             assert [m["role"] for m in json.loads(line)["messages"]] == ["system", "user", "assistant"]
-    assert report["splits"]["test"]["pairs"] > 0 and report["residual_scan"]["blocking"] == 0
+    assert report.splits["test"].pairs > 0 and report.residual_scan["blocking"] == 0
     assert len(workspace.query("SELECT * FROM pairs")) == 15
 
 
@@ -183,20 +183,20 @@ def test_dataset_card_counts_lengths_sections_and_dropped_duplicates(workspace, 
     pipeline.deid_documents(workspace)
     pipeline.approve_documents(workspace)
     report = pipeline.build_dataset(workspace)
-    card = report["card"]
+    card = report.card
     assert card["duplicate_pairs_removed"] == 3
     assert card["pairs_per_task"] == {"diagnosis": 2, "differential": 2, "treatment": 2}
     assert sum(card["tokens"]["histogram"].values()) == 6
     assert 100 < card["tokens"]["p95"] <= card["tokens"]["max"] < 2048
     assert card["documents_per_section"]["hpi"] == 3
-    build_folder = tmp_path / "ws" / "datasets" / report["build"]
+    build_folder = tmp_path / "ws" / "datasets" / report.build
     assert json.loads((build_folder / "card.json").read_text()) == card
 
 
 def test_documents_keep_their_split_and_a_frozen_test_split_takes_no_newcomers(workspace, tmp_path):
     approved_workspace(workspace, tmp_path)
     first = pipeline.build_dataset(workspace)
-    before = {doc: name for name, info in first["splits"].items() for doc in info["documents"]}
+    before = {doc: name for name, info in first.splits.items() for doc in info.documents}
     pipeline.freeze_test_split(workspace)
     more = tmp_path / "more"
     more.mkdir()
@@ -208,13 +208,13 @@ def test_documents_keep_their_split_and_a_frozen_test_split_takes_no_newcomers(w
     pipeline.deid_documents(workspace)
     pipeline.approve_documents(workspace)
     second = pipeline.build_dataset(workspace)
-    after = {doc: name for name, info in second["splits"].items() for doc in info["documents"]}
+    after = {doc: name for name, info in second.splits.items() for doc in info.documents}
     assert all(after[doc] == split for doc, split in before.items())  # nobody moved
     new_docs = set(after) - set(before)
     assert len(new_docs) >= 10
     assert all(after[doc] != "test" for doc in new_docs)
     grown = pipeline.build_dataset(workspace, BuildSettings(grow_test=True, test_fraction=0.5))
-    grown_after = {d: n for n, info in grown["splits"].items() for d in info["documents"]}
+    grown_after = {d: n for n, info in grown.splits.items() for d in info.documents}
     assert all(grown_after[doc] == split for doc, split in after.items())  # still nobody moved
 
 
@@ -228,14 +228,14 @@ def test_a_persons_edits_and_exclusions_survive_rebuilds(workspace, tmp_path):
     with pytest.raises(ValueError, match="may not be empty"):
         pipeline.revise_pair(workspace, rows[(doc["pneumonia.txt"], "treatment")], answer="  ")
     report = pipeline.build_dataset(workspace)
-    assert report["pairs"] == {"diagnosis": 3, "differential": 3, "treatment": 2}
-    answers = [json.loads(line)["messages"][2]["content"] for info in report["splits"].values()
-               for line in open(info["file"]).read().splitlines()]
+    assert report.pairs == {"diagnosis": 3, "differential": 3, "treatment": 2}
+    answers = [json.loads(line)["messages"][2]["content"] for info in report.splits.values()
+               for line in open(info.file).read().splitlines()]
     assert "Lobar pneumonia" in answers
     assert "Community-acquired pneumonia, right lower lobe" not in answers
     assert len(workspace.query("SELECT * FROM pairs")) == 9  # 8 used + the excluded one
     again = pipeline.build_dataset(workspace)  # and once more: nothing lost
-    assert again["pairs"] == report["pairs"]
+    assert again.pairs == report.pairs
 
 
 def test_an_identifier_brought_in_by_an_edit_blocks_the_build(workspace, tmp_path):

@@ -62,7 +62,7 @@ def test_every_shared_note_goes_from_ingest_to_a_dataset_with_no_residual_block(
     report = pipeline.deid_documents(workspace)
     pipeline.approve_documents(workspace)
     built = pipeline.build_dataset(workspace)
-    assert sum(split["pairs"] for split in built["splits"].values()) > 100
+    assert sum(split.pairs for split in built.splits.values()) > 100
 
     text_files = {d["id"]: d["text_file"] for d in ok}
     replaced, total = Counter(), Counter()

@@ -131,7 +131,7 @@ def test_a_run_is_evaluated_through_its_adapter_only_export(tmp_path, monkeypatc
     from test_train import toy_pairs, train_tiny_run
 
     workspace, report = train_tiny_run(tmp_path, monkeypatch, tiny, max_steps=3)
-    run = report["run"]
+    run = report.run
     with pytest.raises(evaluate.EvalError, match="--adapter-only"):
         pipeline.eval_models(workspace, [f"run:{run}"], cases_file=None)
     pipeline.export_run(workspace, run, export.ExportSettings(adapter_only=True))

@@ -22,25 +22,25 @@ def test_a_failed_check_marks_the_export_failed_and_keeps_its_files(tiny, tmp_pa
     from medllm_local import pipeline
 
     workspace, run = train_tiny_run(tmp_path, monkeypatch, tiny, max_steps=2)
-    report = pipeline.export_run(workspace, run["run"], export.ExportSettings(quant="Q8_0"))
-    checks = {c["name"]: c for c in report["checks"]}
+    report = pipeline.export_run(workspace, run.run, export.ExportSettings(quant="Q8_0"))
+    checks = {c.name: c for c in report.checks}
     assert list(checks) == ["loads_with_chat_template", "stops_by_itself", "no_template_markup",
                             "agrees_with_merged_model", "perplexity_within_margin"]
-    assert checks["loads_with_chat_template"]["passed"]
-    assert checks["agrees_with_merged_model"]["passed"]  # f16 GGUF == merged model, token by token
-    assert checks["perplexity_within_margin"]["passed"]
+    assert checks["loads_with_chat_template"].passed
+    assert checks["agrees_with_merged_model"].passed  # f16 GGUF == merged model, token by token
+    assert checks["perplexity_within_margin"].passed
     # random weights never produce an end-of-turn token: the check says so, the export fails
-    assert not checks["stops_by_itself"]["passed"] and "256 tokens" in checks["stops_by_itself"]["detail"]
-    assert not report["passed"] and report["registered_as"] is None
-    assert Path(report["gguf"]).exists() and Path(report["f16_gguf"]).exists()
+    assert not checks["stops_by_itself"].passed and "256 tokens" in checks["stops_by_itself"].detail
+    assert not report.passed and report.registered_as is None
+    assert Path(report.gguf).exists() and Path(report.f16_gguf).exists()
     assert pipeline.list_exports(workspace)[0]["status"] == "failed"
-    modelfile = Path(report["modelfile"]).read_text()
+    modelfile = Path(report.modelfile).read_text()
     assert modelfile.startswith("FROM ./model-Q8_0.gguf") and "<|im_start|>assistant" in modelfile
     assert 'PARAMETER stop "<|im_end|>"' in modelfile and "clinical judgement" in modelfile
-    merged = Path(report["merged"])
+    merged = Path(report.merged)
     generation = json.loads((merged / "generation_config.json").read_text())
     assert 2 in generation["eos_token_id"]  # <|im_end|>, the end of an assistant turn
-    cli = run_cli("export", str(run["run"]), "--quant", "Q8_0", "--workspace", str(tmp_path / "ws"),
+    cli = run_cli("export", str(run.run), "--quant", "Q8_0", "--workspace", str(tmp_path / "ws"),
                   "--json", env={"MEDLLM_MODELS_DIR": str(tmp_path / "models")})
     assert cli.returncode == 1 and json.loads(cli.stdout)["passed"] is False  # full report, exit 1
 
@@ -110,19 +110,19 @@ def test_adapter_only_export_applies_the_lora_gguf_on_the_base_gguf(tiny, tmp_pa
     from medllm_local import pipeline
 
     workspace, run = train_tiny_run(tmp_path, monkeypatch, tiny, max_steps=3)
-    report = pipeline.export_run(workspace, run["run"], export.ExportSettings(adapter_only=True))
-    checks = {c["name"]: c for c in report["checks"]}
-    assert checks["agrees_with_adapter_model"]["passed"], checks["agrees_with_adapter_model"]
-    assert checks["loads_with_chat_template"]["passed"]
-    assert report["lora"].endswith("adapter-f16.gguf") and Path(report["lora"]).exists()
-    assert Path(report["gguf"]).name == "base-tiny-llama-f16.gguf"
-    assert "ADAPTER ./adapter-f16.gguf" in Path(report["modelfile"]).read_text()
+    report = pipeline.export_run(workspace, run.run, export.ExportSettings(adapter_only=True))
+    checks = {c.name: c for c in report.checks}
+    assert checks["agrees_with_adapter_model"].passed, checks["agrees_with_adapter_model"]
+    assert checks["loads_with_chat_template"].passed
+    assert report.lora.endswith("adapter-f16.gguf") and Path(report.lora).exists()
+    assert Path(report.gguf).name == "base-tiny-llama-f16.gguf"
+    assert "ADAPTER ./adapter-f16.gguf" in Path(report.modelfile).read_text()
     assert pipeline.list_exports(workspace)[0]["quant"] == "LoRA"
     # and the LoRA GGUF is really applied: without it, llama.cpp disagrees with base + adapter
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny)
     texts = [tokenizer.apply_chat_template(m, tokenize=False) for m in toy_pairs(4)]
-    without = export.check_agreement(export._hf(tiny, Path(run["adapter"])), tokenizer,
-                                     Path(report["gguf"]), texts, 0.99)
+    without = export.check_agreement(export._hf(tiny, Path(run.adapter)), tokenizer,
+                                     Path(report.gguf), texts, 0.99)
     assert not without.passed, without.detail

@@ -56,7 +56,7 @@ def test_forget_deletes_a_document_and_everything_made_from_it(workspace, tmp_pa
     approved_workspace(workspace, tmp_path)
     pipeline.clean_documents(workspace)
     first = pipeline.build_dataset(workspace)
-    doc = first["splits"]["train"]["documents"][0]
+    doc = first.splits["train"].documents[0]
     report = next(r for r in DEMO_REPORTS if r.slug == slug_of(workspace, doc))
     # chat feedback about this report (a line of it pasted in), and feedback about nothing
     about = record_feedback(workspace, f"{unique_line(report)}\nWhat is the diagnosis?",
@@ -67,13 +67,13 @@ def test_forget_deletes_a_document_and_everything_made_from_it(workspace, tmp_pa
     deidentify_feedback(workspace)
     for item in (about, unrelated):
         review_feedback(workspace, item, approve=True)
-    build = pipeline.build_dataset(workspace)["build"]
+    build = pipeline.build_dataset(workspace).build
     with workspace.transaction() as conn:  # a run on that build and one continued from it
         conn.execute("INSERT INTO runs (id, base_model, status, config, folder, created_at, build)"
                      " VALUES (1, 'base', 'done', '{}', 'runs/run-1', 'now', ?)", (build,))
         conn.execute("INSERT INTO runs (id, base_model, status, config, folder, created_at, build,"
                      " parent_id) VALUES (2, 'base', 'done', '{}', 'runs/run-2', 'now', ?, 1)",
-                     (first["build"],))
+                     (first.build,))
     pipeline.transcribe_page(workspace, doc, 1, workspace.load_document(doc).text + "\nTyped.",
                              deidentify=False)  # a second text version, as typing a page makes
     row = workspace.document_rows([doc])[0]
@@ -112,11 +112,11 @@ def test_forget_deletes_a_document_and_everything_made_from_it(workspace, tmp_pa
     remaining = " ".join(workspace.load_document(r["id"]).text for r in workspace.document_rows())
     assert {v for v in known if v in remaining} <= left
     # the builds and runs that held it: listed, marked, and refused by the gate
-    assert {b["build"] for b in result["builds"]} == {first["build"], build}
+    assert {b["build"] for b in result["builds"]} == {first.build, build}
     assert {r["run"]: r["reason"] for r in result["runs"]} == {
-        1: f"trained on build {build}", 2: f"trained on build {first['build']}"}
+        1: f"trained on build {build}", 2: f"trained on build {first.build}"}
     assert pipeline.forgotten_in(workspace, build=build) == [doc] == pipeline.forgotten_in(workspace, run=2)
-    assert pipeline.forgotten_in(workspace, build=first["build"]) == [doc] == pipeline.forgotten_in(workspace, run=1)
+    assert pipeline.forgotten_in(workspace, build=first.build) == [doc] == pipeline.forgotten_in(workspace, run=1)
     with pytest.raises(pipeline.GateError, match=rf"document {doc} \(deleted\).*launch.py build"):
         require_current_build(workspace, build)
     monkeypatch.setattr(training, "base_model_folder", lambda name: tmp_path / "base-model")
@@ -128,8 +128,8 @@ def test_forget_deletes_a_document_and_everything_made_from_it(workspace, tmp_pa
     assert surname not in dumped and report.slug not in dumped and unique_line(report) not in dumped
     # a new build leaves it out and is not marked
     rebuilt = pipeline.build_dataset(workspace)
-    assert all(doc not in s["documents"] for s in rebuilt["splits"].values())
-    assert pipeline.forgotten_in(workspace, build=rebuilt["build"]) == []
+    assert all(doc not in s.documents for s in rebuilt.splits.values())
+    assert pipeline.forgotten_in(workspace, build=rebuilt.build) == []
 
 
 def test_forget_a_patient_from_the_command_line(workspace):

@@ -67,9 +67,9 @@ def test_train_and_resume_refuse_a_build_whose_text_was_revised_since(workspace,
     with pytest.raises(ReachedTraining):  # an interrupted run on the first build
         run(workspace)
     older_run = pipeline.list_runs(workspace)[0]["run"]
-    doc = first["splits"]["train"]["documents"][0]
+    doc = first.splits["train"].documents[0]
     missed = revise_and_approve(workspace, doc)
-    assert missed in open(first["splits"]["train"]["file"]).read()
+    assert missed in open(first.splits["train"].file).read()
     trainer.clear()
     name = source_name(workspace, doc)
     with pytest.raises(pipeline.GateError, match=rf"{name} \(revised since the build\).*launch.py build"):
@@ -93,7 +93,7 @@ def test_chat_feedback_withdrawn_after_a_build_is_not_trained(workspace, tmp_pat
                            correction="Pertussis")["id"]
     deidentify_feedback(workspace)
     review_feedback(workspace, item, approve=True)
-    assert pipeline.build_dataset(workspace)["feedback_pairs"] == 1
+    assert pipeline.build_dataset(workspace).feedback_pairs == 1
     review_feedback(workspace, item, approve=False)
     with pytest.raises(pipeline.GateError, match=rf"chat feedback {item} \(no longer approved\)"):
         run(workspace)
@@ -107,7 +107,7 @@ def test_chat_feedback_withdrawn_after_a_build_is_not_trained(workspace, tmp_pat
 def test_evaluation_on_the_test_split_refuses_text_revised_since_the_build(workspace, tmp_path):
     approved_workspace(workspace, tmp_path)
     report = pipeline.build_dataset(workspace)
-    doc = report["splits"]["test"]["documents"][0]
+    doc = report.splits["test"].documents[0]
     revise_and_approve(workspace, doc)
     with pytest.raises(pipeline.GateError, match=rf"{source_name(workspace, doc)} \(revised since"):
         load_cases(workspace, None)
@@ -172,9 +172,9 @@ def test_approval_holds_only_for_the_text_approved(workspace, tmp_path):
     with pytest.raises(pipeline.GateError, match=r"\(text changed since approval\)"):
         pipeline.require_approved(workspace, [doc])
     report = pipeline.build_dataset(workspace)
-    assert [d["id"] for d in report["not_approved"]] == [doc]
-    assert report["splits"]["train"]["documents"] + report["splits"]["test"]["documents"] \
-        + report["splits"]["validation"]["documents"] == [other]
+    assert [d["id"] for d in report.not_approved] == [doc]
+    assert report.splits["train"].documents + report.splits["test"].documents \
+        + report.splits["validation"].documents == [other]
 
 
 def test_a_crash_while_replacing_the_text_leaves_the_approved_text_approved(workspace, tmp_path,

@@ -122,9 +122,9 @@ def test_imported_cases_pass_the_gate_and_their_names_never_reach_a_build(worksp
     pipeline.deid_documents(workspace)
     pipeline.approve_documents(workspace)
     built = pipeline.build_dataset(workspace)
-    assert built["pairs"]["diagnosis"] == 4 and built["pairs"]["differential"] == 1
-    text = "".join((workspace.root / info["file"]).read_text() for info in built["splits"].values()
-                   if info["pairs"])
+    assert built.pairs["diagnosis"] == 4 and built.pairs["differential"] == 1
+    text = "".join((workspace.root / info.file).read_text() for info in built.splits.values()
+                   if info.pairs)
     for name in ("Olwen", "Pritchard", "Ines", "Valcourt", "Wereszczak", "Kasimir", "Odunsi"):
         assert name not in text
     assert "Inferior STEMI" in text and "psoriasis" in text

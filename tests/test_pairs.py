@@ -64,7 +64,7 @@ def test_a_revised_document_leaves_no_old_text_in_pairs_listing_or_export(worksp
     pipeline.approve_documents(workspace, [doc])  # approved again, not built yet: still hidden
     assert missed not in listed_text(workspace) and missed not in exported_text(workspace)
     report = pipeline.build_dataset(workspace)  # without augmentation
-    assert [d["id"] for d in report["not_approved"]] == [other["document_id"]]
+    assert [d["id"] for d in report.not_approved] == [other["document_id"]]
     assert missed not in stored_text(workspace)
     assert missed not in listed_text(workspace) and missed not in exported_text(workspace)
     edited = workspace.query("SELECT * FROM pairs WHERE id = ?", (pair["id"],))[0]
@@ -73,7 +73,7 @@ def test_a_revised_document_leaves_no_old_text_in_pairs_listing_or_export(worksp
     assert not workspace.query("SELECT * FROM pairs WHERE origin = 'augmented' AND document_id = ?", (doc,))
     assert not workspace.query("SELECT * FROM pairs WHERE document_id = ?", (other["document_id"],))
     assert "Edited too" not in stored_text(workspace)
-    data = "".join(open(info["file"]).read() for info in report["splits"].values())
+    data = "".join(open(info.file).read() for info in report.splits.values())
     assert missed not in data and "Edited by the physician" in data
 
 

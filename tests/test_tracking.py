@@ -23,8 +23,8 @@ def test_a_run_its_export_and_its_evaluation_are_tracked_in_the_workspace(tmp_pa
     from test_train import toy_pairs, train_tiny_run
 
     workspace, report = train_tiny_run(tmp_path, monkeypatch, tiny, max_steps=3)
-    run = report["run"]
-    assert report["mlflow_run"]
+    run = report.run
+    assert report.mlflow_run
     pipeline.export_run(workspace, run, export.ExportSettings(adapter_only=True))
     cases = tmp_path / "cases.jsonl"
     cases.write_text("".join(json.dumps({"messages": m, "task": "diagnosis"}) + "\n" for m in toy_pairs(2)))
@@ -39,14 +39,14 @@ def test_a_run_its_export_and_its_evaluation_are_tracked_in_the_workspace(tmp_pa
     client = MlflowClient(tracking_uri=tracking.store_uri(workspace))
     experiment = client.get_experiment_by_name(tracking.EXPERIMENT)
     [tracked] = client.search_runs([experiment.experiment_id])
-    assert tracked.info.run_id == report["mlflow_run"] and tracked.info.status == "FINISHED"
-    config = json.loads((Path(report["folder"]) / "config.json").read_text())
+    assert tracked.info.run_id == report.mlflow_run and tracked.info.status == "FINISHED"
+    config = json.loads((Path(report.folder) / "config.json").read_text())
     assert tracked.data.params["max_steps"] == "3"
     assert tracked.data.params["learning_rate"] == str(config["settings"]["learning_rate"])
     losses = [(row["step"], row["loss"]) for row in pipeline.run_metrics(workspace, run) if "loss" in row]
     history = client.get_metric_history(tracked.info.run_id, "loss")
     assert losses and [(m.step, m.value) for m in history] == losses
-    assert tracked.data.tags["build"] == report["build"] and tracked.data.tags["base_model"] == report["base_model"]
+    assert tracked.data.tags["build"] == report.build and tracked.data.tags["base_model"] == report.base_model
     assert tracked.data.tags["adapter"].endswith("adapter")
     # the export and the evaluation, as in the catalogue
     [exported] = workspace.query("SELECT status FROM exports WHERE run_id = ?", (run,))

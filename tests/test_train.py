@@ -412,9 +412,9 @@ def test_a_new_version_continues_from_its_parent_adapter(tiny, tmp_path, monkeyp
     fake_build(workspace, toy_pairs(), [])
     settings = train.TrainSettings(max_steps=9, **FAST)
     first = pipeline.train_run(workspace, tiny.name, settings)
-    child = pipeline.train_run(workspace, None, settings, parent_run=first["run"])
-    assert child["parent_run"] == first["run"] and child["base_model"] == first["base_model"]
-    assert child["losses"][0] < first["losses"][0] * 0.7
+    child = pipeline.train_run(workspace, None, settings, parent_run=first.run)
+    assert child.parent_run == first.run and child.base_model == first.base_model
+    assert child.losses[0] < first.losses[0] * 0.7
     versions = {r["run"]: r for r in pipeline.list_runs(workspace)}
-    assert versions[child["run"]]["parent_run"] == first["run"]
+    assert versions[child.run]["parent_run"] == first.run
     assert all(r["status"] == "done" for r in versions.values())

@@ -206,7 +206,7 @@ def test_export_tab_exports_a_run_and_shows_every_check(tiny, tmp_path, monkeypa
     from test_train import train_tiny_run
 
     _, report = train_tiny_run(tmp_path, monkeypatch, tiny, max_steps=2)
-    run = report["run"]
+    run = report.run
     app = AppProcess(tmp_path).wait()
     try:
         page, _ = browser_page
@@ -308,7 +308,7 @@ def test_dataset_tab_filters_accepts_augmented_pairs_and_edits_an_answer(tmp_pat
     pipeline.deid_documents(workspace)
     pipeline.approve_documents(workspace)
     built = pipeline.build_dataset(workspace, BuildSettings(augment="fillers"))
-    assert built["augmentation"]["pending"] > 0
+    assert built.augmentation["pending"] > 0
     app = AppProcess(tmp_path).wait()
     try:
         page, requests = browser_page

@@ -63,7 +63,7 @@ class PartialFailure(Exception):
     """A batch that ran to the end with some items failed: the whole report is still
     printed, and the exit status says not everything went through."""
 
-    def __init__(self, message: str, result: dict):
+    def __init__(self, message: str, result):  # a dict or a stage's result record
         super().__init__(message)
         self.result = result
 

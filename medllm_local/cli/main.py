@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from medllm_local import __version__
+from medllm_local.core.records import to_json
 from medllm_local.cli.args import (PartialFailure, add_settings_arguments, fail, progress_bar,
                                     open_workspace, settings_from_args, stdout_to_stderr)
 
@@ -123,17 +124,17 @@ def cmd_build(args: argparse.Namespace) -> dict:
         pipeline.review_augmented(workspace, accept=args.review_augmented == "accept")
     report = pipeline.build_dataset(workspace, settings)
     if not args.json:
-        print(", ".join(f"{n} {task} pairs" for task, n in report["pairs"].items()))
-        if report["augmentation"]:
-            counts = report["augmentation"]
+        print(", ".join(f"{n} {task} pairs" for task, n in report.pairs.items()))
+        if report.augmentation:
+            counts = report.augmentation
             print(f"augmented: {counts['pairs']} variants ({counts['pending']} to review, "
                   f"{counts['accepted']} accepted and written to train, {counts['rejected']} rejected)")
-        for name, info in report["splits"].items():
-            print(f"{name}: {info['pairs']} pairs from {len(info['documents'])} documents -> {info['file']}")
-        for item in report["unparsed"]:
+        for name, info in report.splits.items():
+            print(f"{name}: {info.pairs} pairs from {len(info.documents)} documents -> {info.file}")
+        for item in report.unparsed:
             print(f"no pairs from {item['source']}: {item['reason']}")
-        if report["not_approved"]:
-            print(f"left out (not approved): {len(report['not_approved'])} documents")
+        if report.not_approved:
+            print(f"left out (not approved): {len(report.not_approved)} documents")
     return report
 
 
@@ -402,12 +403,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if as_json:
             with stdout_to_stderr():
-                result = handler(args)
+                result = to_json(handler(args))
             if secondary:
                 return 0
             print(json.dumps(result), flush=True)
         else:
-            result = handler(args)
+            result = to_json(handler(args))  # a stage's result record, or a plain dict
         if secondary:
             return 0
         if job is not None:
@@ -416,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         if secondary:
             return 1
         if as_json:
-            print(json.dumps(partial.result), flush=True)
+            print(json.dumps(to_json(partial.result)), flush=True)
         print(f"error: {args.command}: {partial}", file=sys.stderr)
         if job is not None:
             _finish_job(args, job, "failed", str(partial))

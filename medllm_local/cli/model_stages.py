@@ -48,11 +48,11 @@ def cmd_train(args: argparse.Namespace) -> dict:
     report = pipeline.train_run(workspace, args.model, settings, resume_run=args.resume,
                                 parent_run=args.parent, job_id=args.job, stop=stop,
                                 progress=progress)
-    if not args.json and report.get("rank", 0) == 0:
-        state = "stopped (resume with --resume)" if report["stopped"] else "finished"
-        print(f"run {report['run']} {state} after {report['steps']} steps; adapter: {report['adapter']}")
-        print(f"final loss {report['losses'][-1] if report['losses'] else '-'}, "
-              f"{report['tokens_per_second']} tokens/s, peak memory {report['peak_memory_gib']} GiB")
+    if not args.json and report.rank == 0:
+        state = "stopped (resume with --resume)" if report.stopped else "finished"
+        print(f"run {report.run} {state} after {report.steps} steps; adapter: {report.adapter}")
+        print(f"final loss {report.losses[-1] if report.losses else '-'}, "
+              f"{report.tokens_per_second} tokens/s, peak memory {report.peak_memory_gib} GiB")
     return report
 
 
@@ -73,11 +73,11 @@ def cmd_export(args: argparse.Namespace) -> dict:
         report = pipeline.export_run(workspace, args.run, settings_from_args(ExportSettings, args),
                                      lambda step, done, total: progress(done, total, step))
     if not args.json:
-        for check in report["checks"]:
-            print(f"{'ok  ' if check['passed'] else 'FAIL'} {check['name']}: {check['detail']}")
-        print(f"GGUF: {report['gguf']}" + (f" with LoRA {report['lora']}" if report["lora"] else ""))
-        print(f"Ollama Modelfile: {report['modelfile']}")
-    if not report["passed"]:
+        for check in report.checks:
+            print(f"{'ok  ' if check.passed else 'FAIL'} {check.name}: {check.detail}")
+        print(f"GGUF: {report.gguf}" + (f" with LoRA {report.lora}" if report.lora else ""))
+        print(f"Ollama Modelfile: {report.modelfile}")
+    if not report.passed:
         raise PartialFailure("a check failed; the files are kept for inspection", report)
     return report
 

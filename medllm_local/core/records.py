@@ -24,6 +24,14 @@ def to_json(record: Any) -> Any:
     return record
 
 
+class Record:
+    """Base of a stage's result record: the CLI's ``--json`` prints ``to_json()`` and
+    the UI renders the same fields, so both faces show one thing."""
+
+    def to_json(self) -> dict[str, Any]:
+        return to_json(self)
+
+
 @dataclass
 class Page:
     """One page of a document as ingested."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from medllm_local.stages.dataset import build as dataset, formats
 
 from medllm_local.core import models
-from medllm_local.core.records import content_of, set_content
+from medllm_local.core.records import Record, content_of, set_content
 from medllm_local.pipeline.augment import augment_train, augmentation_counts
 from medllm_local.pipeline.clean import training_text
 from medllm_local.pipeline.common import GateError, ProgressCallback
@@ -24,7 +24,7 @@ REBUILD = "build the dataset again from the approved text: python3 launch.py bui
 
 
 def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None = None,
-                  progress: ProgressCallback | None = None) -> dict:
+                  progress: ProgressCallback | None = None) -> BuildResult:
     """Pairs from every approved document, split by document (and patient), checked for
     residual PHI, written as JSONL per split. Documents not approved are listed and left
     out; nothing is written when the scan finds anything."""
@@ -76,36 +76,63 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
     augmented = [item for number, item in enumerate(augmented)
                  if f"augmented pair {number + 1}" not in blocked_variants]
     folder = _new_build_folder(workspace)
-    build_id = folder.name
     atomic_write(folder / SOURCES_FILE, json.dumps(hashes))
-    # Augmented pairs kept from an earlier build (this one makes none) stay only while
-    # their document is approved and its de-identified text is the one they were made from.
-    stale_variants = [] if settings.augment else [
-        r["id"] for r in workspace.query("SELECT id, document_id FROM pairs WHERE origin = 'augmented'")
-        if r["document_id"] not in hashes or previous is None
-        or previous.get(r["document_id"]) != hashes[r["document_id"]]]
-    report_splits: dict[str, dict] = {}
-    pair_rows = []
-    by_split: dict[str, list] = {}
-    for split in ("train", "validation", "test"):
-        pairs = [p for row, result in with_pairs if split_of[row["id"]] == split for p in result.pairs]
-        pair_rows += [(p.document_id, p.task, json.dumps(p.messages), p.reference, split, now(),
-                       "report", None, None)
-                      for p in pairs if (p.document_id, p.task) not in overrides]
-        if split == "train":
-            pairs += feedback + [p for p, review in augmented if review == "accepted"]
-        by_split[split] = pairs
-        path = atomic_write(folder / f"{split}.jsonl", formats.dump(pairs, "messages"))
-        report_splits[split] = {"pairs": len(pairs), "file": str(path),
-                                "documents": sorted({p.document_id for p in pairs if p.document_id is not None})}
+    by_split = {split: [p for row, result in with_pairs if split_of[row["id"]] == split for p in result.pairs]
+                for split in ("train", "validation", "test")}
+    new_rows = _pair_rows(by_split, overrides, feedback, augmented)
+    by_split["train"] += feedback + [p for p, review in augmented if review == "accepted"]
+    splits = {split: SplitFile(len(pairs), str(atomic_write(folder / f"{split}.jsonl",
+                                                            formats.dump(pairs, "messages"))),
+                               sorted({p.document_id for p in pairs if p.document_id is not None}))
+              for split, pairs in by_split.items()}
     # What each split was made from, for the gate before training and evaluation.
-    split_sources = {split: {"documents": {doc: hashes[doc] for doc in info["documents"]},
+    split_sources = {split: {"documents": {doc: hashes[doc] for doc in info.documents},
                              "feedback": feedback_sources if split == "train" else {}}
-                     for split, info in report_splits.items()}
-    pair_rows += [(None, p.task, json.dumps(p.messages), p.reference, "train", now(), "feedback", None, None)
-                  for p in feedback]
-    pair_rows += [(p.document_id, p.task, json.dumps(p.messages), p.reference, "train", now(),
-                   "augmented", p.augmented, review) for p, review in augmented]
+                     for split, info in splits.items()}
+    _record_build(workspace, folder.name, settings, split_of, splits, split_sources, new_rows,
+                  dropped + _stale_variants(workspace, settings, hashes, previous), refreshed)
+    lengths = models.token_lengths([dataset.pair_text(p) for pairs in by_split.values() for p in pairs])
+    card = dataset.dataset_card(by_split, [result for _, result in built], duplicates, lengths)
+    card["feedback_pairs"] = len(feedback)
+    card["augmentation"] = (augmentation_counts(augmented, augment_stats, len(blocked_variants))
+                            if settings.augment else None)
+    atomic_write(folder / paths.BUILD_CARD, json.dumps(card, indent=2))
+    return BuildResult(
+        build=folder.name, pairs=card["pairs_per_task"], splits=splits,
+        residual_scan={"blocking": 0, "warnings": len(warnings)},
+        feedback_pairs=len(feedback), augmentation=card["augmentation"], card=card, not_approved=skipped,
+        unparsed=[{"id": row["id"], "source": Path(row["source"]).name, "reason": result.problem}
+                  for row, result in built if not result.pairs])
+
+
+def _pair_rows(by_split: dict[str, list], overrides: dict, feedback: list, augmented: list) -> list[tuple]:
+    """The pairs table's new rows: generated pairs (an edited one keeps its own row),
+    approved feedback in train, and the augmented variants with their reviews."""
+    rows = [(p.document_id, p.task, json.dumps(p.messages), p.reference, split, now(), "report", None, None)
+            for split, pairs in by_split.items() for p in pairs if (p.document_id, p.task) not in overrides]
+    rows += [(None, p.task, json.dumps(p.messages), p.reference, "train", now(), "feedback", None, None)
+             for p in feedback]
+    rows += [(p.document_id, p.task, json.dumps(p.messages), p.reference, "train", now(),
+              "augmented", p.augmented, review) for p, review in augmented]
+    return rows
+
+
+def _stale_variants(workspace: Workspace, settings: dataset.BuildSettings, hashes: dict[int, str],
+                    previous: dict | None) -> list[int]:
+    """Augmented pairs kept from an earlier build (this one makes none) stay only while
+    their document is approved and its de-identified text is the one they were made from."""
+    if settings.augment:
+        return []
+    return [r["id"] for r in workspace.query("SELECT id, document_id FROM pairs WHERE origin = 'augmented'")
+            if r["document_id"] not in hashes or previous is None
+            or previous.get(r["document_id"]) != hashes[r["document_id"]]]
+
+
+def _record_build(workspace: Workspace, build_id: str, settings: dataset.BuildSettings,
+                  split_of: dict[int, str], splits: dict[str, "SplitFile"], split_sources: dict,
+                  new_rows: list[tuple], dropped: list[int], refreshed: dict[int, list]) -> None:
+    """The catalogue's side of a build, in one transaction: each document's split, the
+    pairs table, and the split files with what they were made from."""
     with workspace.transaction() as conn:
         conn.executemany("UPDATE documents SET split = ? WHERE id = ?",
                          [(split, doc) for doc, split in split_of.items()])
@@ -114,31 +141,44 @@ def build_dataset(workspace: Workspace, settings: dataset.BuildSettings | None =
         conn.execute("DELETE FROM pairs WHERE edited = 0"
                      + ("" if settings.augment else " AND origin != 'augmented'"))
         # Edits of documents no longer approved (or of pairs their text no longer gives)
-        # go: their question is of a text nobody approved.
-        conn.executemany("DELETE FROM pairs WHERE id = ?", [(i,) for i in dropped + stale_variants])
+        # go: their question is of a text nobody approved. So do stale variants.
+        conn.executemany("DELETE FROM pairs WHERE id = ?", [(i,) for i in dropped])
         conn.executemany("UPDATE pairs SET messages = ?, reference = ? WHERE id = ?",
                          [(json.dumps(m), content_of(m, "assistant"), i) for i, m in refreshed.items()])
         conn.executemany("UPDATE pairs SET split = ? WHERE document_id = ? AND edited = 1",
                          [(split, doc) for doc, split in split_of.items()])
         conn.executemany("INSERT INTO pairs (document_id, task, messages, reference, split,"
                          " created_at, origin, method, review) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         pair_rows)
+                         new_rows)
         conn.executemany("INSERT INTO splits (name, file, config, created_at, build, sources)"
                          " VALUES (?, ?, ?, ?, ?, ?)",
-                         [(name, info["file"], json.dumps(dataclasses.asdict(settings)), now(), build_id,
-                           json.dumps(split_sources[name])) for name, info in report_splits.items()])
-    lengths = models.token_lengths([dataset.pair_text(p) for pairs in by_split.values() for p in pairs])
-    card = dataset.dataset_card(by_split, [result for _, result in built], duplicates, lengths)
-    card["feedback_pairs"] = len(feedback)
-    card["augmentation"] = (augmentation_counts(augmented, augment_stats, len(blocked_variants))
-                            if settings.augment else None)
-    atomic_write(folder / paths.BUILD_CARD, json.dumps(card, indent=2))
-    return {"build": build_id, "pairs": card["pairs_per_task"], "splits": report_splits,
-            "residual_scan": {"blocking": 0, "warnings": len(warnings)},
-            "feedback_pairs": len(feedback), "augmentation": card["augmentation"],
-            "card": card, "not_approved": skipped,
-            "unparsed": [{"id": row["id"], "source": Path(row["source"]).name, "reason": result.problem}
-                         for row, result in built if not result.pairs]}
+                         [(name, info.file, json.dumps(dataclasses.asdict(settings)), now(), build_id,
+                           json.dumps(split_sources[name])) for name, info in splits.items()])
+
+
+@dataclasses.dataclass
+class SplitFile(Record):
+    """One split of a build: its pair count, its JSONL file, and the documents in it."""
+
+    pairs: int
+    file: str
+    documents: list[int]
+
+
+@dataclasses.dataclass
+class BuildResult(Record):
+    """What `build` made: the build folder's id, pairs per task, the split files, the
+    residual scan's count, and what was left out and why."""
+
+    build: str
+    pairs: dict[str, int]  # per task
+    splits: dict[str, SplitFile]
+    residual_scan: dict[str, int]  # blocking (always 0: a block raises), warnings
+    feedback_pairs: int
+    augmentation: dict | None  # stages/dataset's counts when augmenting
+    card: dict  # the dataset card, as written beside the splits
+    not_approved: list[dict]
+    unparsed: list[dict]
 
 
 @dataclasses.dataclass

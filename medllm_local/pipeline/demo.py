@@ -41,11 +41,11 @@ def run_demo(workspace_path: str | Path | None, until: str = "build") -> dict:
         elif stage == "clean":
             report["clean"] = clean_documents(workspace)
         elif stage == "build":
-            report["build"] = build_dataset(workspace)
+            report["build"] = build_dataset(workspace).to_json()
         elif stage == "train":
-            report["train"] = train_run(workspace, settings=DEMO_TRAINING)
+            report["train"] = train_run(workspace, settings=DEMO_TRAINING).to_json()
         elif stage == "export":
-            report["export"] = export_run(workspace, report["train"]["run"])
+            report["export"] = export_run(workspace, report["train"]["run"]).to_json()
         elif stage == "eval":  # the base model against the fine-tune, on the same cases
             run = report["train"]["run"]
             report["eval"] = eval_models(workspace, [None, f"run:{run}"])

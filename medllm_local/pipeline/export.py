@@ -12,6 +12,7 @@ from pathlib import Path
 from medllm_local.stages import export
 
 from medllm_local.core import models
+from medllm_local.core.records import Record
 
 from medllm_local.stages.train import trainer as train
 from medllm_local.pipeline import tracking
@@ -32,7 +33,7 @@ def held_out_pairs(config: dict) -> list[list[dict]]:
 
 
 def export_run(workspace: Workspace, run_id: int, settings: export.ExportSettings | None = None,
-               progress=None) -> dict:
+               progress=None) -> ExportReport:
     settings = settings or export.ExportSettings()
     rows = workspace.query("SELECT * FROM runs WHERE id = ?", (run_id,))
     if not rows:
@@ -57,7 +58,7 @@ def export_run(workspace: Workspace, run_id: int, settings: export.ExportSetting
                                      held_out_pairs(config), settings, info, progress)
     else:
         done = export.export(base, adapter, folder, held_out_pairs(config), settings, info, progress)
-    checks = [dataclasses.asdict(c) for c in done.checks]
+    checks = [dataclasses.asdict(c) for c in done.checks]  # as the catalogue keeps them
     status = "passed" if done.passed else "failed"
     with workspace.transaction() as conn:
         export_id = conn.execute(
@@ -69,13 +70,34 @@ def export_run(workspace: Workspace, run_id: int, settings: export.ExportSetting
                   if done.passed and not done.lora else None)
     # What evaluation needs to find the files again (an adapter-only export is two).
     atomic_write(paths.export_record(folder), json.dumps({"gguf": done.gguf, "lora": done.lora}))
-    report = {"export": export_id, "run": run_id, "gguf": done.gguf, "quant": settings.quant,
-              "passed": done.passed, "checks": checks, "seconds": done.seconds,
-              "fallbacks": done.fallbacks, "f16_gguf": done.f16_gguf, "merged": done.merged,
-              "modelfile": done.modelfile, "model_card": done.model_card, "lora": done.lora,
-              "registered_as": registered}
-    tracking.track_export(workspace, run_id, report | {"quant": "LoRA" if done.lora else settings.quant})
+    report = ExportReport(
+        export=export_id, run=run_id, gguf=done.gguf, quant=settings.quant, passed=done.passed,
+        checks=list(done.checks), seconds=done.seconds, fallbacks=done.fallbacks, f16_gguf=done.f16_gguf,
+        merged=done.merged, modelfile=done.modelfile, model_card=done.model_card, lora=done.lora,
+        registered_as=registered)
+    tracking.track_export(workspace, run_id, report.to_json() | {"quant": "LoRA" if done.lora else settings.quant})
     return report
+
+
+@dataclasses.dataclass
+class ExportReport(Record):
+    """One export of a run: the catalogue's export id, the files made, and every check
+    with its verdict (``passed`` is all of them)."""
+
+    export: int
+    run: int
+    gguf: str  # the quantised GGUF, or the base model's f16 GGUF of an adapter-only export
+    quant: str
+    passed: bool
+    checks: list[export.Check]
+    seconds: dict[str, float]  # per step
+    fallbacks: list[str]
+    f16_gguf: str
+    merged: str
+    modelfile: str
+    model_card: str
+    lora: str | None  # the adapter's GGUF of an adapter-only export
+    registered_as: str | None  # the models/ name chat finds it by (passed full exports only)
 
 
 def workspace_tag(workspace: Workspace) -> str:

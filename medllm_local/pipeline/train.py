@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from medllm_local.core import models
+from medllm_local.core.records import Record
 
 from medllm_local.stages.train import trainer as train
 from medllm_local.stages.train.distributed import join_process_group, on_main_process, process_rank
@@ -83,7 +84,7 @@ def build_tokens(workspace: Workspace) -> dict:
 def train_run(workspace: Workspace, model: str | None = None,
               settings: train.TrainSettings | None = None, *, resume_run: int | None = None,
               parent_run: int | None = None, job_id: int | None = None,
-              stop: threading.Event | None = None, progress=None) -> dict:
+              stop: threading.Event | None = None, progress=None) -> TrainReport:
     """Train on the latest build's train split (validation split for validation loss).
 
     ``resume_run`` continues an interrupted run from its last checkpoint with its own
@@ -110,7 +111,7 @@ def train_run(workspace: Workspace, model: str | None = None,
         result = train.train(base, train_pairs, validation_pairs, folder, settings,
                              resume=resume_run is not None, parent_adapter=parent_adapter,
                              stop=stop)
-        return {"run": run_id, "rank": rank} | dataclasses.asdict(result)
+        return TrainReport(**dataclasses.asdict(result), run=run_id, rank=rank)
     _set_run(workspace, run_id, "running", {"pid": os.getpid(), "world_size": world})
     if job_id is not None:
         attach_run(workspace, job_id, run_id)
@@ -130,13 +131,27 @@ def train_run(workspace: Workspace, model: str | None = None,
     except BaseException as error:  # recorded, then raised on for the CLI to report
         _set_run(workspace, run_id, "failed", {"error": " ".join(str(error).split())[:500]})
         raise
-    report = {"run": run_id, "base_model": str(base), "build": config["build"],
-              "parent_run": config.get("parent_run"),
-              "folder": str(folder), "metrics_file": str(folder / train.METRICS_FILE)}
-    report |= dataclasses.asdict(result)
-    _set_run(workspace, run_id, "stopped" if result.stopped else "done", report)
-    report["mlflow_run"] = tracking.track_training(workspace, report)  # None without the extra
+    report = TrainReport(**dataclasses.asdict(result), run=run_id, base_model=str(base), build=config["build"],
+                         parent_run=config.get("parent_run"), folder=str(folder),
+                         metrics_file=str(folder / train.METRICS_FILE))
+    _set_run(workspace, run_id, "stopped" if result.stopped else "done", report.to_json())
+    report.mlflow_run = tracking.track_training(workspace, report.to_json())  # None without the extra
     return report
+
+
+@dataclasses.dataclass
+class TrainReport(train.TrainResult, Record):
+    """A training run as the catalogue records it: the trainer's result (adapter, steps,
+    losses, speed, memory) and where it belongs (run id, base model, build, parent)."""
+
+    run: int = 0
+    rank: int = 0  # the process that returns it, under accelerate launch (only rank 0 records)
+    base_model: str = ""
+    build: str = ""
+    parent_run: int | None = None
+    folder: str = ""
+    metrics_file: str = ""
+    mlflow_run: str | None = None  # its MLflow run id, with the tracking extra
 
 
 def _open_run(workspace: Workspace, model: str | None, settings: train.TrainSettings | None,

@@ -12,6 +12,7 @@ from medllm_local.stages.dataset.augment import METHODS
 from medllm_local.stages.dataset.build import BuildSettings
 from medllm_local.stages.dataset.formats import FORMATS
 from medllm_local.ui.forms import settings_form
+from medllm_local.pipeline.dataset import BuildResult
 from medllm_local.pipeline.pairs import PairFilter, export_pairs, get_pair, list_pairs
 from medllm_local.workspace.store import Workspace
 
@@ -30,27 +31,26 @@ def pair_rows(workspace: Workspace, pair_filter: PairFilter | None = None) -> li
             for r in rows] or [["", "", "(no pairs)", "", "", "", "", "", "", ""]]
 
 
-def build_summary(report: dict) -> str:
-    lines = ["Pairs: " + ", ".join(f"{n} {task}" for task, n in report["pairs"].items())]
-    for name, info in report["splits"].items():
-        lines.append(f"- {name}: {info['pairs']} pairs from {len(info['documents'])} documents "
-                     f"(`{info['file']}`)")
-    card = report["card"]
+def build_summary(report: BuildResult) -> str:
+    lines = ["Pairs: " + ", ".join(f"{n} {task}" for task, n in report.pairs.items())]
+    for name, info in report.splits.items():
+        lines.append(f"- {name}: {info.pairs} pairs from {len(info.documents)} documents (`{info.file}`)")
+    card = report.card
     lines.append(f"Length in tokens: p95 {card['tokens']['p95']}, max {card['tokens']['max']}; "
                  f"duplicate pairs dropped: {card['duplicate_pairs_removed']}.")
-    if report.get("feedback_pairs"):
-        lines.append(f"Approved chat feedback: {report['feedback_pairs']} pairs, in train.")
-    counts = report.get("augmentation")
+    if report.feedback_pairs:
+        lines.append(f"Approved chat feedback: {report.feedback_pairs} pairs, in train.")
+    counts = report.augmentation
     if counts:
         lines.append(f"Augmented ({', '.join(counts['methods'])}): {counts['pairs']} variants of "
                      f"{counts['source_pairs']} train pairs; {counts['pending']} wait for review, "
                      f"{counts['accepted']} accepted (in train), {counts['rejected']} rejected.")
-    if report["not_approved"]:
-        lines.append(f"Left out, not approved: {len(report['not_approved'])} documents.")
-    for item in report["unparsed"]:
+    if report.not_approved:
+        lines.append(f"Left out, not approved: {len(report.not_approved)} documents.")
+    for item in report.unparsed:
         lines.append(f"No pairs from {item['source']}: {item['reason']}")
-    if report["residual_scan"]["warnings"]:
-        lines.append(f"Residual scan: {report['residual_scan']['warnings']} words in approved text "
+    if report.residual_scan["warnings"]:
+        lines.append(f"Residual scan: {report.residual_scan['warnings']} words in approved text "
                      "look like identifiers to the high-recall detectors; worth a look in Review.")
     return "\n".join(lines)
 
