@@ -373,6 +373,13 @@ def test_not_an_identifier_is_rejected_in_every_document_and_kept_later(workspac
     ("HR 80s SR; O Coilin, MD aware", "O Coilin"),
     ("wheezes diffuse; paged babasola chukwu x3 re: desat", "babasola chukwu"),  # lower-case note
     ("TOLERATED FEEDS\nAS RN", "AS"),                                     # initials at a line start
+    ("R: PAGED CAPUCINE X3 RE: DESAT, NO CALL BACK", "CAPUCINE"),         # rare word after a contact verb
+    ("charge nurse jaspers following", "jaspers"),                        # English only as an inflection
+    ("HR 80S SR; DR. K. SARIN AWARE", "K. SARIN"),                        # title, initial, clinical-word surname
+    ("interpreter (Obi, RN) used for the consent", "Obi"),                # capitalised before a credential
+    ("report called to NP King 774-280-8754", "King"),                    # capitalised after a staff abbreviation
+    ("FOLEY CHANGED\nDITA SN", "DITA"),                                   # a name and SN alone on a line
+    ("mother agreed to above plan.\n/so rn", "so"),                       # slash initials spelling a word
 ])
 def test_context_pass_finds_names_in_staff_and_family_forms(line, name):
     from medllm_local.stages.deid.context import ContextFinder
@@ -387,6 +394,8 @@ def test_context_pass_finds_names_in_staff_and_family_forms(line, name):
     "Psychiatry C/L Note - elopement\nPt is a 90 y.o. man",
     "pt tolerated diet, rt hand swollen, per protocol",
     "family meeting w/ son and daughter, questions answered",
+    "NP swab sent, NP suctioned x2 for thick secretions",
+    "called pharmacy re: dosing; paged covering team",
 ])
 def test_context_pass_leaves_clinical_shorthand_alone(line):
     from medllm_local.stages.deid.context import ContextFinder

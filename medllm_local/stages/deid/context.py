@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass
 
 from medllm_local.stages.deid.name_words import (
-    AFTER_NAME, AMBIGUOUS_FIRST, CREDENTIALS, DASH_SIGNATURE, DOTTED_CREDENTIAL,
+    AFTER_NAME, AMBIGUOUS_FIRST, CONTACT_VERBS, CREDENTIALS, DASH_SIGNATURE, DOTTED_CREDENTIAL,
     FREQUENT_FIRST_RANK, FREQUENT_SURNAME_RANK, IS_A_AGE, LABEL_BEFORE, LIST_JOINS, NICKNAME,
-    PARTICLES, PHRASES_BY_FIRST, RARE_WORD_ZIPF, ROLE_GAP, ROLE_WORDS, SIGN_OFFS,
+    PARTICLES, PHRASES_BY_FIRST, RARE_DERIVED_ZIPF, RARE_WORD_ZIPF, ROLE_GAP, ROLE_WORDS, SIGN_OFFS,
     STAFF_ABBREVIATIONS, STOP, TITLES, WEAK_TRIGGERS, WORD)
 from medllm_local.stages.deid.vocab import Vocabulary, bare_word, vocabulary
 from medllm_local.core.records import Finding
@@ -54,11 +54,14 @@ class ContextFinder:
         return self.vocab.is_english(word) and zipf_frequency(word, "en") >= 4.0
 
     def _rare(self, word: str) -> bool:
-        """A dictionary word hardly ever written (so, in a name's place, most likely a name)."""
+        """A dictionary word hardly ever written, or a rare word that is English only as
+        an inflection (so, in a name's place, most likely a name)."""
         from wordfreq import zipf_frequency
 
-        return (word.isalpha() and not self.vocab.is_clinical(word)
-                and zipf_frequency(word, "en") < RARE_WORD_ZIPF)
+        if not word.isalpha() or self.vocab.is_clinical(word):
+            return False
+        zipf = zipf_frequency(word, "en")
+        return zipf < RARE_WORD_ZIPF or zipf < RARE_DERIVED_ZIPF and word not in self.vocab.english
 
     def _frequent_name(self, word: str, titled: bool = False) -> bool:
         """A frequent census first name ("maria"); after a title also a frequent surname
@@ -72,7 +75,8 @@ class ContextFinder:
                   mixed_case: bool = True) -> bool:
         """Whether ``token`` can start a name, given how strong the context is: 'title'
         (after Dr.), 'strong' (after a role or relative), 'medium' ("pt", "per", a list),
-        'weak' (after a contact word); 'credential' (before MD or RN) is 'strong'."""
+        'contact' (after "paged", "called"), 'weak' (after "with", "from");
+        'credential' (before MD or RN) is 'strong'."""
         word = bare_word(token.lower)
         if word in STOP or word in CREDENTIALS or word in ROLE_WORDS or len(word) < 2 \
                 or not word.isalpha() and "'" not in word:
@@ -89,12 +93,14 @@ class ContextFinder:
             return False
         if self.vocab.is_name_only(word) or self.vocab.is_unknown(word) and strength != "weak":
             return True
-        if strength in ("strong", "credential"):  # "husband tom", "her husband Arjun White"
-            return word not in AMBIGUOUS_FIRST and (
+        if strength in ("strong", "credential"):  # "husband tom", "her husband Arjun White", "NP King"
+            return (word not in AMBIGUOUS_FIRST or capitalised) and (
                 self.vocab.is_nameish(word) or capitalised and not self._common(word) or self._rare(word))
-        if strength == "medium":
-            return self.vocab.is_nameish(word) and (not self._common(word) or self._frequent_name(word)) \
-                and word not in AMBIGUOUS_FIRST
+        if strength == "medium":  # a capitalised name in mixed case is one ("NP King", "RN Mark")
+            return self.vocab.is_nameish(word) and (capitalised or word not in AMBIGUOUS_FIRST and (
+                not self._common(word) or self._frequent_name(word)))
+        if strength == "contact":  # "PAGED JURE X3": a person is reached, so a rare word is a name
+            return (self.vocab.is_unknown(word) or self._rare(word)) and (token.text[:1].isupper() or not mixed_case)
         if strength == "weak":  # in ALL-CAPS or lower-case notes a capital says nothing
             return self.vocab.is_unknown(word) and (token.text[:1].isupper() or not mixed_case)
         return False
@@ -102,9 +108,9 @@ class ContextFinder:
     def continues(self, token: Token) -> bool:
         """A further word of a name already started ("ann REYES", "J. MORROW")."""
         word = bare_word(token.lower)
-        if word in STOP or word in CREDENTIALS or self.vocab.is_clinical(word) \
+        if word in STOP or word in CREDENTIALS or word in AFTER_NAME or self.vocab.is_clinical(word) \
                 and not self.vocab.is_name_only(word):
-            return False
+            return False  # "PROXY THERESA PREFERS ...": the name ends before "prefers"
         return (self.vocab.is_nameish(word) or self.vocab.is_unknown(word)
                 or not self._common(word) and word.isalpha() and len(word) > 2)
 
@@ -188,6 +194,12 @@ class _Scan:
         while end < len(tokens) and end - index < 5 and self.adjacent(end) and (
                 self.initial(end) or self.particle(end) or self.finder.continues(tokens[end])):
             end += 1
+        # "DR. K. SARIN": after a title and initials the next word is the surname, even
+        # one that is also a clinical word
+        if strength == "title" and end < len(tokens) and self.adjacent(end) \
+                and all(self.initial(k) for k in range(index, end)) and tokens[end].lower.isalpha() \
+                and len(tokens[end].text) > 1 and tokens[end].lower not in STOP | CREDENTIALS:
+            end += 1
         if all(self.initial(k) or len(tokens[k].text) == 1 for k in range(index, end)):
             return index  # initials alone are no name ("S.O.B.", "w/ A. fib")
         start_char = tokens[index].start
@@ -212,7 +224,9 @@ class _Scan:
                      or strength in ("title", "credential") and first == index
                      and self.finder.name_like(self.tokens[first - 1], "title")):
             first -= 1
-        if first < index and self.finder.name_like(self.tokens[first], strength) \
+        token = self.tokens[first]
+        capitalised = self.mixed_case and token.text[:1].isupper() and not token.text.isupper()
+        if first < index and self.finder.name_like(token, strength, capitalised, self.mixed_case) \
                 or first < index - 1:
             self.take(first, "title", rule, lists=False)
             # "Gungordu, Borivoj and Rohat (children)": the list before it too
@@ -246,7 +260,7 @@ class _Scan:
             elif word in STAFF_ABBREVIATIONS and self.adjacent(nxt):
                 self.take(nxt, "medium", "role")
             elif word in WEAK_TRIGGERS and self.adjacent(nxt):
-                self.take(nxt, "weak", "contact")
+                self.take(nxt, "contact" if word in CONTACT_VERBS else "weak", "contact")
             before = self.text[max(0, token.start - 30):token.start]
             if NICKNAME.search(before):
                 self.take(i, "title", "nickname")
@@ -295,7 +309,10 @@ class _Scan:
                 line_start = re.search(r"(?:^|\n|/)[ \t]*$", self.text[max(0, before.start - 8):before.start])
                 line_initials = line_start and before.text.isupper() and token.text.isupper() \
                     and re.fullmatch(r"[A-Z]{2,3}", before.text) and before.lower not in CREDENTIALS
-                if line_initials or re.fullmatch(r"[A-Za-z]{2,3}", before.text) and before.lower not in STOP | CREDENTIALS \
+                # "/is rn" closing a line: initials after the slash, even when they spell a word
+                slash_initials = re.search(r"(?:^|\n)[ \t]*/$", self.text[max(0, before.start - 8):before.start]) \
+                    and re.fullmatch(r"[A-Za-z]{2,3}", before.text)
+                if line_initials or slash_initials or re.fullmatch(r"[A-Za-z]{2,3}", before.text) and before.lower not in STOP | CREDENTIALS \
                         and (line_start or not vocab.is_english(before.lower) and not vocab.is_clinical(before.lower)):
                     self.found.append(Finding(before.start, before.end, "PERSON", 0.7,
                                               "context:initials", before.text))
@@ -315,8 +332,14 @@ class _Scan:
         if 0 < len(tail) <= 3 and all(len(tokens[i].text) == 1 or self.finder.name_like(tokens[i], "strong")
                                       for i in tail):
             self.take(tail[0], "title", "signature")
-        # a line signed with a dash: "tolerated well  --Kasiyah", "-jim"
         starts = {t.start: i for i, t in enumerate(tokens)}
+        # a line that is a name and "SN" (student nurse) alone: "DITA SN" (elsewhere SN
+        # is often a serial number)
+        for match in SN_SIGNATURE.finditer(self.text):
+            index = starts.get(match.start(1))
+            if index is not None and self.finder.name_like(tokens[index], "title"):
+                self.take(index, "title", "signature", lists=False)
+        # a line signed with a dash: "tolerated well  --Kasiyah", "-jim"
         for match in DASH_SIGNATURE.finditer(self.text):
             index = starts.get(match.start(1))
             # two dashes before a lone name are as sure as a title ("--jean"); one may
@@ -324,6 +347,9 @@ class _Scan:
             strength = "title" if "--" in match.group(0) else "strong"
             if index is not None and self.finder.name_like(tokens[index], strength):
                 self.take(index, "title", "signature", lists=False)
+
+
+SN_SIGNATURE = re.compile(r"(?m)^[ \t]*([A-Za-z][A-Za-z']+)[ \t]+(?:SN|sn)[ \t]*$")
 
 
 def nxt_ok(scan: _Scan, index: int) -> bool:

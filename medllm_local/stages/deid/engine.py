@@ -291,7 +291,9 @@ def extend_places(text: str, findings: list[Finding], allow: set[str]) -> list[F
         lower = word.lower()
         return (len(word) >= (4 if word.isupper() else 3) and not (mixed_case and word.isupper())
                 and lower not in FUNCTION_WORDS and lower not in allow and not vocab.is_clinical(lower)
-                and (vocab.is_unknown(lower) or zipf_frequency(lower, "en") < RARE_PLACE_WORD_ZIPF))
+                and (vocab.is_unknown(lower) or zipf_frequency(lower, "en") < RARE_PLACE_WORD_ZIPF)
+                and not any(lower.endswith(suffix) and zipf_frequency(lower[:-len(suffix)], "en") >= 3.5
+                            for suffix in ("ing", "ed")))  # "[ipswich] faxing records"
 
     out = []
     for finding in findings:

@@ -37,6 +37,9 @@ for _phrase in ROLE_PHRASES:
 WEAK_TRIGGERS = {"per", "with", "w", "by", "called", "paged", "notified", "informed",
                  "updated", "asked", "told", "from", "to", "cc", "via", "contacted",
                  "page", "call"}
+# Of those, the verbs of reaching a person: what follows is a person, not a place or a drug.
+CONTACT_VERBS = {"called", "paged", "notified", "informed", "updated", "asked", "told",
+                 "contacted", "page", "call"}
 CREDENTIALS = {"md", "rn", "np", "pa", "bsn", "lpn", "cna", "rrt", "msw", "lcsw", "pharmd",
                "phd", "aprn", "crna", "pac", "dnp", "mph", "facp", "facc", "mbbs", "do",
                "lvn", "cnm", "msn", "fnp", "agnp", "ccm", "rph", "cpht", "cna", "emt", "mba"}
@@ -77,6 +80,9 @@ FREQUENT_FIRST_RANK, FREQUENT_SURNAME_RANK = 500, 5000
 # An English word this rare (wordfreq zipf) after a relative, a role or before a
 # credential is a name that happens to be in Webster's ("attending milas", "Frieder RN").
 RARE_WORD_ZIPF = 2.0
+# A word that is English only as an inflection of a Webster's word ("pieter" as piet +
+# -er, "hannes", "moraes") and is this rare is most likely a name in those places too.
+RARE_DERIVED_ZIPF = 3.0
 DOTTED_CREDENTIAL = re.compile(r"(?:M\.D|D\.O|R\.N|N\.P|P\.A)\.?(?![A-Za-z])")
 
 

@@ -64,6 +64,8 @@ PLACE_TRIGGERS = {("lives", "in"), ("living", "in"), ("resides", "in"), ("reside
 PLACE_PREFIXES = {"north", "south", "east", "west", "new", "port", "fort", "mount", "mt",
                   "lake", "san", "santa", "el", "la", "los", "saint", "st", "upper", "lower",
                   "glen", "falls", "le", "del", "de"}
+CARE_KIND_AFTER = re.compile(r"[ \t]*\((?:nh|snf|ltac|ltach|alf|ltc|tcu|irf|ecf|rehab|nursing home)\)",
+                             re.IGNORECASE)
 FACILITY_CONTEXT_BEFORE = {"to", "from", "at", "osh", "tx", "transfer", "transferred", "the",
                            "via", "sent", "admitted", "discharged", "dc", "followed", "seen"}
 FACILITY_CONTEXT_AFTER = {"nurse", "nurses", "er", "ed", "icu", "micu", "ccu", "team", "clinic",
@@ -159,8 +161,23 @@ class PlaceFinder:
                         and self._name_word(tokens[end], mixed_case):
                     end += 1
                 found.append(self._finding(text, tokens[i].start, tokens[end - 1].end, "context:facility"))
+        # a name before its kind in brackets: "returns to riverside (NH)", "Oak Glen (SNF)"
+        ends = {t.end: i for i, t in enumerate(tokens)}
+        for match in CARE_KIND_AFTER.finditer(text):
+            last = ends.get(match.start())
+            if last is None or not self._care_name_word(tokens[last]):
+                continue
+            first = last
+            while first > 0 and last - first < 2 and self._adjacent(text, tokens[first - 1], tokens[first]) \
+                    and self._care_name_word(tokens[first - 1]):
+                first -= 1
+            found.append(self._finding(text, tokens[first].start, tokens[last].end, "context:facility"))
         found += self._acronyms(text, tokens, found)
         return found
+
+    def _care_name_word(self, token) -> bool:
+        return (token.lower not in self.stop and token.lower not in FACILITY_CONTEXT_BEFORE
+                and token.lower not in AFTER_CARE and not self.vocab.is_clinical(token.lower))
 
     def _employers(self, text: str, tokens, mixed_case: bool) -> list[Finding]:
         """A workplace after "works at", "worked at", "employed by", "retired from"."""
@@ -221,9 +238,10 @@ class PlaceFinder:
                         self.vocab.is_nameish(word.lower) or self.vocab.is_unknown(word.lower)
                         or mixed_case and word.text[:1].isupper()):
                     continue
-            elif not (len(tokens[i].lower) >= 5 and self.vocab.is_unknown(tokens[i].lower)
-                      and zipf_frequency(tokens[i].lower, "en") < 2.5):
-                continue  # rarer than most medical words in English text: a small town
+            elif not (len(tokens[i].lower) >= 5 and self.vocab.is_unknown(tokens[i].lower) and (
+                    zipf_frequency(tokens[i].lower, "en") < 2.5 or i > 1 and (
+                        tokens[i - 2].lower, tokens[i - 1].lower) in PLACE_TRIGGERS | {("osh", "in")})):
+                continue  # rarer than most medical words in English text, or after "lives in": a town
             found.append(self._finding(text, tokens[i].start, tokens[last].end, "context:unknown_place",
                                        "LOCATION", 0.6))
         for i in range(len(tokens)):
