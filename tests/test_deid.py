@@ -425,3 +425,31 @@ def test_a_place_found_in_part_is_removed_whole(text, found, kept):
     start = text.index(part)
     [extended] = extend_places(text, [Finding(start, start + len(part), "LOCATION", 0.8, "test", part)], set())
     assert extended.text == found and kept not in extended.text
+
+
+@pytest.mark.parametrize("text, place", [
+    ("PROGRESS NOTE  6/4/10  SMH\nS: afebrile overnight", "SMH"),          # initials closing a header
+    ("Dr Adesua Peltola\nCMH\nPO Box 7842", "CMH"),                         # initials under a signature
+    ("returns to riverside (NH) 3/9; report called", "riverside"),         # a name before its kind
+    ("osh in ipswich faxing records", "ipswich"),                          # unknown word after "osh in"
+    ("she is followed by dr. b. gibbons at kellyside.", "kellyside"),      # unknown word after "at"
+])
+def test_place_pass_finds_facilities_and_towns_by_their_context(text, place):
+    from medllm_local.stages.deid.context import ContextFinder
+
+    found = [f.text for f in ContextFinder().find(text) if f.type in ("FACILITY", "LOCATION")]
+    assert place in found, (text, found)
+
+
+@pytest.mark.parametrize("text", ["PMH\nHTN, DM2, CKD", "CXR\nNEG", "PT SEEN AT BEDSIDE, AT BASELINE",
+                                  "osh in boston faxing records"])
+def test_place_pass_leaves_headings_and_findings_alone(text):
+    from medllm_local.stages.deid.context import ContextFinder
+
+    assert not [f for f in ContextFinder().find(text) if f.text.lower() in ("pmh", "neg", "bedside", "baseline",
+                                                                           "faxing", "boston faxing")], text
+
+
+def test_a_town_is_not_extended_over_the_verb_after_it(engine):
+    found = engine.find("PLAN: osh in ipswich faxing records")
+    assert [f.text for f in found if f.type in ("LOCATION", "FACILITY")] == ["ipswich"]

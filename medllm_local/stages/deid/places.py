@@ -211,6 +211,11 @@ class PlaceFinder:
             in_context = (before in FACILITY_CONTEXT_BEFORE or after in FACILITY_CONTEXT_AFTER
                           or re.search(r"[-|][ \t]*$", text[max(0, token.start - 3):token.start]) is not None
                           and re.match(r"[ \t]*(?:\n|$)", text[token.end:]) is not None)
+            # a hospital's initials closing a header or standing alone on a line
+            # ("PROGRESS NOTE 6/4/10 SMH", a letter's "CMH" under the signature)
+            line_end = re.match(r"[ \t]*(?:\n|$)", text[token.end:]) is not None
+            in_context = in_context or token.text.isupper() and line_end and re.search(
+                r"(?:^|\n)[ \t]*$|\d[ \t]+$", text[max(0, token.start - 40):token.start]) is not None
             looks = re.fullmatch(r"[a-z]{1,4}(?:h|mc|hc|mh|rh|ch)", token.lower) is not None
             clinical = self.vocab.is_clinical(token.lower) or self.vocab.is_english(token.lower)
             if (token.text.isupper() and token.text in initials) or (in_context and looks and (
@@ -223,7 +228,7 @@ class PlaceFinder:
         found = []
         for i in range(1, len(tokens)):
             # an unknown word (or a prefix and a word) after from/in/to: a small town
-            if tokens[i - 1].lower not in {"from", "in", "to", "near", "via"} \
+            if tokens[i - 1].lower not in {"from", "in", "to", "near", "via", "at"} \
                     or not self._adjacent(text, tokens[i - 1], tokens[i]):
                 continue
             last = i
