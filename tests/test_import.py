@@ -182,3 +182,15 @@ def test_a_file_is_imported_all_or_none(tmp_path):
         {p for p in before if "catalogue" not in p.name}
     blocker.rmdir()
     assert pipeline.import_cases(workspace, [cases])["imported"] == 3 == workspace.document_count()
+
+
+def test_a_libreoffice_csv_whose_cell_holds_a_quote_is_read_by_its_header_separator():
+    """LibreOffice writes a quote inside a cell as two quotes; csv.Sniffer then guessed
+    ',' and the whole file failed. A row whose unquoted ';' shifted its cells fails alone."""
+    data = ("\ufeffcase;diagnosis;plan\n"
+            '"Chest pain, ST elevation in II, III and aVF.";Inferior STEMI;"Aspirin and ""door-to-balloon"" PCI"\n'
+            "Fever; neck stiffness and rash;Meningococcal meningitis;Ceftriaxone\n").encode("utf-8")
+    read = read_case_file("cases.csv", data)
+    assert [(c.row, c.diagnosis, c.plan) for c in read.cases] == [
+        (2, "Inferior STEMI", 'Aspirin and "door-to-balloon" PCI')]
+    assert read.errors == [(3, "4 cells under 3 headers (a cell with the separator in it needs quotes)")]

@@ -72,12 +72,12 @@ def pid_alive(pid: int | str | None) -> bool:
 def csv_rows(text: str) -> list[list[str]]:
     """The rows of CSV text as spreadsheet programs write it: LibreOffice and Excel write
     ";" where "," is the decimal mark, and some export tabs; quoted newlines stay in
-    their cell."""
+    their cell, and a doubled quote is a quote. The separator is the one the header line
+    holds most of (csv.Sniffer guesses wrong once a cell holds a doubled quote)."""
     import csv
     import io
 
-    try:
-        dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    return list(csv.reader(io.StringIO(text, newline=""), dialect))
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    counts = {separator: header.count(separator) for separator in (";", "\t", ",")}
+    separator = max(counts, key=counts.get) if any(counts.values()) else ","
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=separator))

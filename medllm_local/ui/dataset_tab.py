@@ -36,6 +36,7 @@ def build_summary(report: BuildResult) -> str:
     for name, info in report.splits.items():
         lines.append(f"- {name}: {info.pairs} pairs from {len(info.documents)} documents (`{info.file}`)")
     card = report.card
+    lines.append("")
     lines.append(f"Length in tokens: p95 {card['tokens']['p95']}, max {card['tokens']['max']}; "
                  f"duplicate pairs dropped: {card['duplicate_pairs_removed']}.")
     if report.feedback_pairs:
@@ -69,6 +70,7 @@ def import_summary(report: dict) -> str:
             line += f"; {len(item['documents'])} imported, {item['duplicates']} already here"
         lines.append(line)
         lines += [f"  - row {e['row']}: {e['reason']}" for e in item["errors"][:20]]
+    lines.append("")  # a paragraph of its own, not part of the last list item
     if report["preview"]:
         lines.append("Check the columns, then Import.")
     else:
@@ -204,7 +206,8 @@ def build_dataset_tab(workspace: Workspace) -> list[tuple]:
     preview_button.click(lambda f, t: import_files(f, t, True), [case_files, import_task], import_status,
                          api_name="dataset_import_preview")
     import_button.click(lambda f, t: import_files(f, t, False), [case_files, import_task], import_status,
-                        api_name="dataset_import")
+                        api_name="dataset_import").then(  # the uploads were read and deleted
+        lambda: None, None, case_files, api_visibility="private")
     build.click(run, form.components, [table, status], api_name="dataset_build")
     show.click(shown, filters, table, api_name="dataset_filter")
     search.submit(shown, filters, table)

@@ -170,7 +170,8 @@ def build_eval_tab(workspace: Workspace) -> list[tuple]:
         mark = gr.Radio(["correct", "partly", "wrong"], label="Your verdict", elem_id="eval-mark")
         save_mark = gr.Button("Save mark", elem_id="eval-mark-save")
     marks = gr.Markdown(elem_id="eval-marks")
-    with gr.Accordion("Model versions over time (on the cases chosen above)", open=False, elem_id="eval-history"):
+    with gr.Accordion("Model versions over time (on the cases chosen above)", open=False,
+                      elem_id="eval-history") as history_box:
         shown_history = history_view(pipeline.model_history(workspace))
         history_warnings = gr.Markdown(shown_history[2], elem_id="eval-history-warnings")
         history_plot = gr.LinePlot(shown_history[1], x="version", y="top1", label="Top-1 by version",
@@ -246,10 +247,16 @@ def build_eval_tab(workspace: Workspace) -> list[tuple]:
                   api_name="eval_refresh_models")
     start.click(start_eval, [chosen, case_set, *form.components], [status, timer], api_name="eval_start")
     save_set.click(save_cases, [set_file, set_name], [set_status, case_set, set_file], api_name="eval_save_set")
-    case_set.change(history_of, case_set, [history_table, history_plot, history_warnings])
+    # The history is read for the cases chosen, when they change and when it is opened (the
+    # tab's refresher cannot see the choice: a test-split history it drew could land beside a
+    # chosen set), one read at a time in the order asked, so the last choice is what shows.
+    case_set.change(history_of, case_set, [history_table, history_plot, history_warnings],
+                    concurrency_id="eval-history")
+    history_box.expand(history_of, case_set, [history_table, history_plot, history_warnings],
+                       show_progress="hidden", api_visibility="private", concurrency_id="eval-history")
     timer.tick(poll, None, [status, table, cases, mark_model, marks, timer], api_name="eval_poll")
     save_mark.click(save, [mark_case, mark_model, mark], marks, api_name="eval_mark")
     cases.select(select_case, None, [mark_case, mark_model, detail])
     return [(lambda: (gr.update(choices=model_choices(workspace)), gr.update(choices=case_choices(workspace)),
-                      jobs.timer_state(workspace, "eval"), *history_view(pipeline.model_history(workspace))),
-             [chosen, case_set, timer, history_table, history_plot, history_warnings])]
+                      jobs.timer_state(workspace, "eval")),
+             [chosen, case_set, timer])]

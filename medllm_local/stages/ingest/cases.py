@@ -113,6 +113,10 @@ def cases_from_table(source: str, headers: list[str], rows: list[list], first_ro
     for number, row in enumerate(rows, start=first_row):
         if not any(_cell(v) for v in row):
             continue
+        if any(_cell(v) for v in row[len(headers):]):  # an unquoted separator in a cell shifted it
+            read.errors.append((number, f"{len(row)} cells under {len(headers)} headers (a cell with "
+                                        "the separator in it needs quotes)"))
+            continue
         parts = {part: _cell(row[i]) if i < len(row) else "" for part, i in index.items()}
         read.add(CaseRow(number, **parts))
     return read
