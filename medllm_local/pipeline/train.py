@@ -134,8 +134,9 @@ def train_run(workspace: Workspace, model: str | None = None,
     report = TrainReport(**dataclasses.asdict(result), run=run_id, base_model=str(base), build=config["build"],
                          parent_run=config.get("parent_run"), folder=str(folder),
                          metrics_file=str(folder / train.METRICS_FILE))
-    _set_run(workspace, run_id, "stopped" if result.stopped else "done", report.to_json())
-    report.mlflow_run = tracking.track_training(workspace, report.to_json())  # None without the extra
+    recorded = report.to_json()
+    _set_run(workspace, run_id, "stopped" if result.stopped else "done", recorded)
+    report.mlflow_run = tracking.track_training(workspace, recorded)  # None without the extra
     return report
 
 

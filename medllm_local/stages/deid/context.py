@@ -99,10 +99,10 @@ class ContextFinder:
         if strength == "medium":  # a capitalised name in mixed case is one ("NP King", "RN Mark")
             return self.vocab.is_nameish(word) and (capitalised or word not in AMBIGUOUS_FIRST and (
                 not self._common(word) or self._frequent_name(word)))
-        if strength == "contact":  # "PAGED JURE X3": a person is reached, so a rare word is a name
-            return (self.vocab.is_unknown(word) or self._rare(word)) and (token.text[:1].isupper() or not mixed_case)
-        if strength == "weak":  # in ALL-CAPS or lower-case notes a capital says nothing
-            return self.vocab.is_unknown(word) and (token.text[:1].isupper() or not mixed_case)
+        if strength in ("contact", "weak"):  # in ALL-CAPS or lower-case notes a capital says nothing;
+            # after "paged" a person is reached, so a rare word is a name too ("PAGED JURE X3")
+            return (self.vocab.is_unknown(word) or strength == "contact" and self._rare(word)) \
+                and (token.text[:1].isupper() or not mixed_case)
         return False
 
     def continues(self, token: Token) -> bool:
@@ -144,6 +144,11 @@ class _Scan:
                 and re.fullmatch(r"\.[ \t]{0,2}", gap) is not None
         return re.fullmatch(r"[ \t]{1,3}|/|[ \t]*-[ \t]*", gap) is not None
 
+    def capitalised(self, index: int) -> bool:
+        """A capital in mixed-case text is evidence of a name; an acronym ("MRI") is not."""
+        text = self.tokens[index].text
+        return self.mixed_case and text[:1].isupper() and not text.isupper()
+
     def initial(self, index: int) -> bool:
         token = self.tokens[index]
         return len(token.text) == 1 and self.text[token.end:token.end + 1] == "."
@@ -184,9 +189,7 @@ class _Scan:
         Marin & Michnowicz", "w/ SAYIN, LESLIE AND JELLE", each judged at
         ``list_strength``); returns the index after it."""
         tokens = self.tokens
-        # a capital in mixed-case text is evidence of a name; an acronym ("MRI") is not
-        capitalised = (self.mixed_case and tokens[index].text[:1].isupper()
-                       and not tokens[index].text.isupper()) if index < len(tokens) else False
+        capitalised = index < len(tokens) and self.capitalised(index)
         if index >= len(tokens) or not (self.initial(index) or self.particle(index) or self.finder.name_like(
                 tokens[index], strength, capitalised, self.mixed_case)):
             return index
@@ -224,9 +227,8 @@ class _Scan:
                      or strength in ("title", "credential") and first == index
                      and self.finder.name_like(self.tokens[first - 1], "title")):
             first -= 1
-        token = self.tokens[first]
-        capitalised = self.mixed_case and token.text[:1].isupper() and not token.text.isupper()
-        if first < index and self.finder.name_like(token, strength, capitalised, self.mixed_case) \
+        if first < index and self.finder.name_like(self.tokens[first], strength, self.capitalised(first),
+                                                   self.mixed_case) \
                 or first < index - 1:
             self.take(first, "title", rule, lists=False)
             # "Gungordu, Borivoj and Rohat (children)": the list before it too

@@ -61,6 +61,7 @@ PLACE_TRIGGERS = {("lives", "in"), ("living", "in"), ("resides", "in"), ("reside
                   ("native", "of"), ("born", "in"), ("trip", "to"), ("travel", "to"),
                   ("traveled", "to"), ("travelled", "to"), ("vacation", "in"), ("lives",),
                   ("from",), ("to",), ("in",), ("at",), ("near",), ("outside",), ("via",)}
+TOWN_AFTER = PLACE_TRIGGERS | {("osh", "in")}  # before a town whatever its frequency in English
 PLACE_PREFIXES = {"north", "south", "east", "west", "new", "port", "fort", "mount", "mt",
                   "lake", "san", "santa", "el", "la", "los", "saint", "st", "upper", "lower",
                   "glen", "falls", "le", "del", "de"}
@@ -208,14 +209,14 @@ class PlaceFinder:
                 continue
             before = tokens[i - 1].lower if i > 0 else ""
             after = tokens[i + 1].lower if i + 1 < len(tokens) else ""
-            in_context = (before in FACILITY_CONTEXT_BEFORE or after in FACILITY_CONTEXT_AFTER
-                          or re.search(r"[-|][ \t]*$", text[max(0, token.start - 3):token.start]) is not None
-                          and re.match(r"[ \t]*(?:\n|$)", text[token.end:]) is not None)
-            # a hospital's initials closing a header or standing alone on a line
-            # ("PROGRESS NOTE 6/4/10 SMH", a letter's "CMH" under the signature)
             line_end = re.match(r"[ \t]*(?:\n|$)", text[token.end:]) is not None
-            in_context = in_context or token.text.isupper() and line_end and re.search(
-                r"(?:^|\n)[ \t]*$|\d[ \t]+$", text[max(0, token.start - 40):token.start]) is not None
+            # ... or a hospital's initials closing a header or standing alone on a line
+            # ("PROGRESS NOTE 6/4/10 SMH", a letter's "CMH" under the signature)
+            in_context = (before in FACILITY_CONTEXT_BEFORE or after in FACILITY_CONTEXT_AFTER
+                          or line_end and re.search(r"[-|][ \t]*$", text[max(0, token.start - 3):token.start])
+                          is not None
+                          or line_end and token.text.isupper() and re.search(
+                              r"(?:^|\n)[ \t]*$|\d[ \t]+$", text[max(0, token.start - 40):token.start]) is not None)
             looks = re.fullmatch(r"[a-z]{1,4}(?:h|mc|hc|mh|rh|ch)", token.lower) is not None
             clinical = self.vocab.is_clinical(token.lower) or self.vocab.is_english(token.lower)
             if (token.text.isupper() and token.text in initials) or (in_context and looks and (
@@ -245,7 +246,7 @@ class PlaceFinder:
                     continue
             elif not (len(tokens[i].lower) >= 5 and self.vocab.is_unknown(tokens[i].lower) and (
                     zipf_frequency(tokens[i].lower, "en") < 2.5 or i > 1 and (
-                        tokens[i - 2].lower, tokens[i - 1].lower) in PLACE_TRIGGERS | {("osh", "in")})):
+                        tokens[i - 2].lower, tokens[i - 1].lower) in TOWN_AFTER)):
                 continue  # rarer than most medical words in English text, or after "lives in": a town
             found.append(self._finding(text, tokens[i].start, tokens[last].end, "context:unknown_place",
                                        "LOCATION", 0.6))
