@@ -380,6 +380,10 @@ def test_not_an_identifier_is_rejected_in_every_document_and_kept_later(workspac
     ("report called to NP King 774-280-8754", "King"),                    # capitalised after a staff abbreviation
     ("FOLEY CHANGED\nDITA SN", "DITA"),                                   # a name and SN alone on a line
     ("mother agreed to above plan.\n/so rn", "so"),                       # slash initials spelling a word
+    ("sister ottilie brought clothes", "ottilie"),                        # an uncommon word after a relative
+    ("Labs drawn, results given to PA Deshpande at 1400", "Deshpande"),   # capitalised, uncommon, after PA
+    ("SHE ASKS TO BE CALLED BEE; PAIN 3/10", "BEE"),                      # any word after "called" as a nickname
+    ("note cosigned by dr.van oosterhout today", "van oosterhout"),       # a particle glued to the title
 ])
 def test_context_pass_finds_names_in_staff_and_family_forms(line, name):
     from medllm_local.stages.deid.context import ContextFinder
@@ -396,6 +400,8 @@ def test_context_pass_finds_names_in_staff_and_family_forms(line, name):
     "family meeting w/ son and daughter, questions answered",
     "NP swab sent, NP suctioned x2 for thick secretions",
     "called pharmacy re: dosing; paged covering team",
+    "wife tearful at bedside, son lethargic, daughter anxious",
+    "Resident Note - Pronouncement\nRN, triage",
 ])
 def test_context_pass_leaves_clinical_shorthand_alone(line):
     from medllm_local.stages.deid.context import ContextFinder

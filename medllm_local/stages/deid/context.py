@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from medllm_local.stages.deid.name_words import (
     AFTER_NAME, AMBIGUOUS_FIRST, CONTACT_VERBS, CREDENTIALS, DASH_SIGNATURE, DOTTED_CREDENTIAL,
     FREQUENT_FIRST_RANK, FREQUENT_SURNAME_RANK, IS_A_AGE, LABEL_BEFORE, LIST_JOINS, NICKNAME,
-    PARTICLES, PHRASES_BY_FIRST, RARE_DERIVED_ZIPF, RARE_WORD_ZIPF, ROLE_GAP, ROLE_WORDS, SIGN_OFFS,
+    PARTICLES, PHRASES_BY_FIRST, RARE_DERIVED_ZIPF, RARE_WORD_ZIPF, RELATIVE_RARE_ZIPF, RELATIVE_WORDS, ROLE_GAP, STATE_ENDINGS, ROLE_WORDS, SIGN_OFFS,
     STAFF_ABBREVIATIONS, STOP, TITLES, WEAK_TRIGGERS, WORD)
 from medllm_local.stages.deid.vocab import Vocabulary, bare_word, vocabulary
 from medllm_local.core.records import Finding
@@ -53,15 +53,18 @@ class ContextFinder:
 
         return self.vocab.is_english(word) and zipf_frequency(word, "en") >= 4.0
 
-    def _rare(self, word: str) -> bool:
-        """A dictionary word hardly ever written, or a rare word that is English only as
-        an inflection (so, in a name's place, most likely a name)."""
+    def _rare(self, word: str, below: float = RARE_WORD_ZIPF) -> bool:
+        """A dictionary word hardly ever written (wordfreq zipf under ``below``), or a
+        rare word that is English only as an inflection (so, in a name's place, most
+        likely a name)."""
         from wordfreq import zipf_frequency
 
         if not word.isalpha() or self.vocab.is_clinical(word):
             return False
+        if below > RARE_WORD_ZIPF and word.endswith(STATE_ENDINGS):
+            return False  # "wife tearful", "PA Dosing": how someone is, or what is done
         zipf = zipf_frequency(word, "en")
-        return zipf < RARE_WORD_ZIPF or zipf < RARE_DERIVED_ZIPF and word not in self.vocab.english
+        return zipf < below or zipf < RARE_DERIVED_ZIPF and word not in self.vocab.english
 
     def _frequent_name(self, word: str, titled: bool = False) -> bool:
         """A frequent census first name ("maria"); after a title also a frequent surname
@@ -74,13 +77,16 @@ class ContextFinder:
     def name_like(self, token: Token, strength: str, capitalised: bool = False,
                   mixed_case: bool = True) -> bool:
         """Whether ``token`` can start a name, given how strong the context is: 'title'
-        (after Dr.), 'strong' (after a role or relative), 'medium' ("pt", "per", a list),
+        (after Dr.), 'strong' (after a role), 'relative' (after one: 'strong' and an
+        uncommon word too), 'medium' ("pt", "per", a list),
         'contact' (after "paged", "called"), 'weak' (after "with", "from");
         'credential' (before MD or RN) is 'strong'."""
         word = bare_word(token.lower)
-        if word in STOP or word in CREDENTIALS or word in ROLE_WORDS or len(word) < 2 \
+        if word in STOP or word in CREDENTIALS or word in ROLE_WORDS or word in AFTER_NAME or len(word) < 2 \
                 or not word.isalpha() and "'" not in word:
             return False
+        if strength == "nickname":  # "PREFERS TO BE CALLED DOT": whatever word it is
+            return True
         if strength == "title":  # "Dr. Cough" and "dr white" are names; "per dr. given" is not
             if capitalised or self.vocab.is_unknown(word):
                 return True
@@ -93,12 +99,14 @@ class ContextFinder:
             return False
         if self.vocab.is_name_only(word) or self.vocab.is_unknown(word) and strength != "weak":
             return True
-        if strength in ("strong", "credential"):  # "husband tom", "her husband Arjun White", "NP King"
+        if strength in ("strong", "relative", "credential"):  # "husband tom", "her husband Arjun White", "NP King"
             return (word not in AMBIGUOUS_FIRST or capitalised) and (
-                self.vocab.is_nameish(word) or capitalised and not self._common(word) or self._rare(word))
+                self.vocab.is_nameish(word) or capitalised and not self._common(word)
+                or self._rare(word, RELATIVE_RARE_ZIPF if strength == "relative" else RARE_WORD_ZIPF))
         if strength == "medium":  # a capitalised name in mixed case is one ("NP King", "RN Mark")
             return self.vocab.is_nameish(word) and (capitalised or word not in AMBIGUOUS_FIRST and (
-                not self._common(word) or self._frequent_name(word)))
+                not self._common(word) or self._frequent_name(word))) \
+                or capitalised and self._rare(word, RELATIVE_RARE_ZIPF)  # "called to PA Kulkarni"
         if strength in ("contact", "weak"):  # in ALL-CAPS or lower-case notes a capital says nothing;
             # after "paged" a person is reached, so a rare word is a name too ("PAGED JURE X3")
             return (self.vocab.is_unknown(word) or strength == "contact" and self._rare(word)) \
@@ -153,12 +161,15 @@ class _Scan:
         token = self.tokens[index]
         return len(token.text) == 1 and self.text[token.end:token.end + 1] == "."
 
-    def particle(self, index: int) -> bool:
-        """"O" of "O Hogain", "van" of "van Dijk": part of a name when a name follows."""
-        following = self.tokens[index + 1].lower if index + 1 < len(self.tokens) else ""
-        return (self.tokens[index].lower in PARTICLES and self.adjacent(index + 1)
-                and (self.vocab.is_nameish(following) or self.vocab.is_name_only(following)
-                     or self.vocab.is_unknown(following)))
+    def particle(self, index: int, titled: bool = False) -> bool:
+        """"O" of "O Hogain", "van" of "van Dijk": part of a name when a name follows (after
+        a title, any word that can go on a name: "dr.mac cuarta")."""
+        following = self.tokens[index + 1] if index + 1 < len(self.tokens) else None
+        if self.tokens[index].lower not in PARTICLES or following is None or not self.adjacent(index + 1):
+            return False
+        word = following.lower
+        return (self.vocab.is_nameish(word) or self.vocab.is_name_only(word) or self.vocab.is_unknown(word)
+                or titled and self.finder.continues(following))
 
     def list_next(self, end: int) -> int | None:
         """The token that goes on a list after the word ending at ``end - 1`` ("Marin &
@@ -190,8 +201,9 @@ class _Scan:
         ``list_strength``); returns the index after it."""
         tokens = self.tokens
         capitalised = index < len(tokens) and self.capitalised(index)
-        if index >= len(tokens) or not (self.initial(index) or self.particle(index) or self.finder.name_like(
-                tokens[index], strength, capitalised, self.mixed_case)):
+        if index >= len(tokens) or not (self.initial(index) or self.particle(index, strength == "title")
+                                        or self.finder.name_like(tokens[index], strength, capitalised,
+                                                                 self.mixed_case)):
             return index
         end = index + 1
         while end < len(tokens) and end - index < 5 and self.adjacent(end) and (
@@ -258,14 +270,14 @@ class _Scan:
                 continue
             if word in ROLE_WORDS and ROLE_GAP.fullmatch(gap) and "\n" not in gap \
                     and tokens[nxt].lower not in TITLES:
-                self.take(nxt, "strong", "role")
+                self.take(nxt, "relative" if word in RELATIVE_WORDS else "strong", "role")
             elif word in STAFF_ABBREVIATIONS and self.adjacent(nxt):
                 self.take(nxt, "medium", "role")
             elif word in WEAK_TRIGGERS and self.adjacent(nxt):
                 self.take(nxt, "contact" if word in CONTACT_VERBS else "weak", "contact")
             before = self.text[max(0, token.start - 30):token.start]
             if NICKNAME.search(before):
-                self.take(i, "title", "nickname")
+                self.take(i, "nickname", "nickname")
             if LABEL_BEFORE.search(before):
                 self.take(i, "strong", "label")
             # "sherry oak (brother)", "Maria (daughter)"
@@ -366,9 +378,9 @@ def nxt_ok(scan: _Scan, index: int) -> bool:
 
 def is_mixed_case(text: str) -> bool:
     """Written with ordinary capitals (not ALL CAPS, not all lower case)."""
-    letters = [c for c in text if c.isalpha()]
-    upper = sum(c.isupper() for c in letters)
-    return bool(letters) and 0.05 < upper / len(letters) < 0.6
+    letters = sum(map(str.isalpha, text))  # map, not a generator: this runs for every note
+    upper = sum(map(str.isupper, text))
+    return letters > 0 and 0.05 < upper / letters < 0.6
 
 
 def truecase(text: str, vocab: Vocabulary | None = None) -> str:

@@ -9,19 +9,21 @@ from medllm_local.stages.deid.rules import NAME_TITLES
 
 TITLES = frozenset(NAME_TITLES)
 # Relatives and staff: the next name-like word is a name even when it is also English.
-ROLE_WORDS = {
+RELATIVE_WORDS = {
     "husband", "wife", "son", "daughter", "dtr", "mother", "mom", "mum", "father", "dad",
     "sister", "brother", "sis", "bro", "friend", "niece", "nephew", "aunt", "uncle",
     "grandson", "granddaughter", "grandmother", "grandfather", "grandma", "grandpa",
     "gdtr", "gson", "hcp", "proxy", "spouse", "partner", "fiance", "fiancee", "girlfriend",
     "boyfriend", "neighbor", "neighbour", "cousin", "stepson", "stepdaughter", "caregiver",
+    # several of them: "dtrs feyzin & jana", "Gungordu, Borivoj and Rohat (children)"
+    "dtrs", "daughters", "sons", "sisters", "brothers", "children", "kids", "grandchildren",
+    "grandsons", "granddaughters", "parents", "friends", "cousins", "nieces", "nephews",
+}
+ROLE_WORDS = RELATIVE_WORDS | {
     "rn", "np", "resident", "intern", "attending", "fellow", "nurse", "cm", "sw", "chaplain",
     "pharmacist", "pcp", "hospitalist", "intensivist", "cardiologist", "surgeon",
     "nephrologist", "neurologist", "oncologist", "pulmonologist", "therapist", "dietitian",
     "nutritionist", "staff", "housestaff", "covering", "provider", "physician", "doc",
-    # several of them: "dtrs feyzin & jana", "Gungordu, Borivoj and Rohat (children)"
-    "dtrs", "daughters", "sons", "sisters", "brothers", "children", "kids", "grandchildren",
-    "grandsons", "granddaughters", "parents", "friends", "cousins", "nieces", "nephews",
 }
 # Before a name as a role, not a relative: "per micro call from RT MARIA", "PA FLETCHER".
 # A name must look like one here ("rt hand", "PA pressure" are no names).
@@ -80,6 +82,14 @@ FREQUENT_FIRST_RANK, FREQUENT_SURNAME_RANK = 500, 5000
 # An English word this rare (wordfreq zipf) after a relative, a role or before a
 # credential is a name that happens to be in Webster's ("attending milas", "Frieder RN").
 RARE_WORD_ZIPF = 2.0
+# After a relative the bar is higher: "neighbor sienna", "sister ottilie" (an English
+# word there is still a name if it is this rare; after staff it is often a clinical noun:
+# "NP swab").
+RELATIVE_RARE_ZIPF = 3.0
+# ...unless it ends as adjectives, verb forms and abstract nouns do ("tearful",
+# "Resident Note - Pronouncement"); census names were taken before this test.
+STATE_ENDINGS = ("ful", "ous", "ive", "ing", "ed", "ly", "able", "ible", "less", "ular",
+                 "ment", "tion", "sion", "ness", "ity", "ism")
 # A word that is English only as an inflection of a Webster's word ("pieter" as piet +
 # -er, "hannes", "moraes") and is this rare is most likely a name in those places too.
 RARE_DERIVED_ZIPF = 3.0
@@ -98,7 +108,7 @@ DASH_SIGNATURE = re.compile(r"(?:^|[ \t])-{1,2}[ \t]*([A-Za-z][A-Za-z'\-]*(?:[ \
                             r"(?:,?[ \t]*(?:rn|md|np|pa|bsn))?[ \t]*$", re.MULTILINE | re.IGNORECASE)
 SIGN_OFFS = {"best", "thanks", "regards", "sincerely", "cheers", "respectfully", "cordially",
              "yours", "warmly", "gratefully"}
-NICKNAME = re.compile(r"\b(?:prefers to be called|goes by|known as|nicknamed|aka)[ \t]+$", re.IGNORECASE)
+NICKNAME = re.compile(r"\b(?:(?:prefers|likes|asks|wants) to be called|goes by|known as|nicknamed|aka)[ \t]+$", re.IGNORECASE)
 IS_A_AGE = re.compile(r"^,?[ \t]+(?:is|was)[ \t]+an?[ \t]+\(?\d{1,3}", re.IGNORECASE)
 LABEL_BEFORE = re.compile(r"(?:^|\n)[ \t]*(?:patient|pt|name|patient name|pt name)[ \t]*:[ \t]*$",
                           re.IGNORECASE)
