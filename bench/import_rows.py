@@ -75,11 +75,11 @@ def main() -> None:
                 leaked += 1
                 examples.append(text[max(0, found.start() - 40):found.end() + 40].replace("\n", " "))
     total = import_seconds + deid_seconds
-    print(json.dumps({"rows": args.rows, "imported": report["imported"], "duplicates": report["duplicates"],
+    print(json.dumps({"rows": args.rows, "imported": report.imported, "duplicates": report.duplicates,
                       "import_seconds": round(import_seconds, 1), "deid_seconds": round(deid_seconds, 1),
                       "rows_per_second": round(args.rows / total, 1),
                       "documents_with_a_planted_name_left": leaked, "examples": examples[:5],
-                      "deidentified": sum(d["status"] == "deidentified" for d in deid["documents"])}, indent=2))
+                      "deidentified": sum(d.status == "deidentified" for d in deid.documents)}, indent=2))
 
 
 if __name__ == "__main__":

@@ -151,20 +151,20 @@ def test_workspace_deid_approve_and_the_gate(workspace, tmp_path):
     folder.mkdir()
     (folder / "a.txt").write_text(DEMO_REPORTS[0].text)
     (folder / "b.txt").write_text(DEMO_REPORTS[4].text)
-    ids = [d["id"] for d in pipeline.ingest(workspace, [folder])["documents"]]
+    ids = [d.id for d in pipeline.ingest(workspace, [folder]).documents]
     with pytest.raises(pipeline.GateError, match="a.txt \\(ingested\\)"):
         pipeline.require_approved(workspace, ids)
     with pytest.raises(pipeline.GateError, match="not de-identified yet"):
         pipeline.approve_documents(workspace, ids)
 
     report = pipeline.deid_documents(workspace)
-    assert [d["id"] for d in report["documents"]] == ids
-    deid_text = open(report["documents"][0]["deid_file"]).read()
+    assert [d.id for d in report.documents] == ids
+    deid_text = open(report.documents[0].deid_file).read()
     assert "Alex Example" not in deid_text and "Community-acquired pneumonia" in deid_text
     with pytest.raises(pipeline.GateError, match="deidentified"):
         pipeline.require_approved(workspace, ids)
     approved = pipeline.approve_documents(workspace)
-    assert approved["approved"] == ids and approved["unreviewed_findings"] > 5
+    assert approved.approved == ids and approved.unreviewed_findings > 5
     pipeline.require_approved(workspace, ids)  # passes now
 
     # the real values live only in the raw area, owner-only; the catalogue has offsets
@@ -202,8 +202,8 @@ def test_cli_deid_all_then_approve(tmp_path):
 def test_residual_scan_passes_deidentified_text_and_catches_what_is_left(workspace, tmp_path):
     note = tmp_path / "note.txt"
     note.write_text(DEMO_REPORTS[0].text)
-    doc_id = pipeline.ingest(workspace, [note])["documents"][0]["id"]
-    deid_file = pipeline.deid_documents(workspace)["documents"][0]["deid_file"]
+    doc_id = pipeline.ingest(workspace, [note]).documents[0].id
+    deid_file = pipeline.deid_documents(workspace).documents[0].deid_file
     clean = open(deid_file).read()
     assert pipeline.residual_scan(workspace, {"train.jsonl": clean}) == []
     # a real value that slipped back in (say, pasted by hand) is caught by the map...
@@ -267,7 +267,7 @@ def test_saved_deny_and_allow_lists_apply_to_workspace_deid(workspace, tmp_path)
     note = tmp_path / "note.txt"
     note.write_text("Patient transferred from riverbend after a fall. Stable.")
     pipeline.ingest(workspace, [note])
-    deid_file = pipeline.deid_documents(workspace)["documents"][0]["deid_file"]
+    deid_file = pipeline.deid_documents(workspace).documents[0].deid_file
     assert "riverbend" not in open(deid_file).read().lower()
     assert "transferred from" in open(deid_file).read()
 
@@ -287,7 +287,7 @@ def test_rare_word_pass_finds_names_ner_misses_when_asked(surrogates):
 def test_a_rejected_finding_is_kept_in_the_text_and_no_longer_counts_as_real(workspace, tmp_path):
     note = tmp_path / "note.txt"
     note.write_text(DEMO_REPORTS[0].text)
-    doc_id = pipeline.ingest(workspace, [note])["documents"][0]["id"]
+    doc_id = pipeline.ingest(workspace, [note]).documents[0].id
     pipeline.deid_documents(workspace)
     phone = next(f for f in workspace.findings_for(doc_id) if f["type"] == "PHONE_NUMBER")
     view = pipeline.revise_document(workspace, doc_id, reject=[phone["id"]], add_text="rusty")
@@ -352,8 +352,8 @@ def test_not_an_identifier_is_rejected_in_every_document_and_kept_later(workspac
         assert "Vandermeer" in text and "Okafor" not in text
     (folder / "n9.txt").write_text("Later note. Talked with Vandermeer again; Dr. Okafor agrees.")
     pipeline.ingest(workspace, [folder / "n9.txt"])
-    new = pipeline.deid_documents(workspace)["documents"][0]
-    text = open(new["deid_file"]).read()
+    new = pipeline.deid_documents(workspace).documents[0]
+    text = open(new.deid_file).read()
     assert "Vandermeer" in text and "Okafor" not in text
     with pytest.raises(ValueError):
         pipeline.reject_everywhere(workspace, "  ")
@@ -384,6 +384,12 @@ def test_not_an_identifier_is_rejected_in_every_document_and_kept_later(workspac
     ("Labs drawn, results given to PA Deshpande at 1400", "Deshpande"),   # capitalised, uncommon, after PA
     ("SHE ASKS TO BE CALLED BEE; PAIN 3/10", "BEE"),                      # any word after "called" as a nickname
     ("note cosigned by dr.van oosterhout today", "van oosterhout"),       # a particle glued to the title
+    ("PT AGITATED AT 0200, CALLED DIANA, NO NEW ORDERS", "DIANA"),         # a frequent first name after a contact verb
+    ("Afebrile. Tamsin Wojcikiewicz resting comfortably.", "Tamsin Wojcikiewicz"),  # two capitalised unknown words
+    ("Afebrile. Ysolde KOWALCZYK resting comfortably.", "Ysolde KOWALCZYK"),
+    ("Note written by DR HOPE for the covering team", "HOPE"),             # capitals after a title in mixed case
+    ("Visitors: Bill, SEVERINE and Ottavio (grandsons)", "Bill"),         # a list before the relatives
+    ("asleep; it may upset ottavio rasmussen to wake him", "ottavio rasmussen"),  # a word in no list before a name
 ])
 def test_context_pass_finds_names_in_staff_and_family_forms(line, name):
     from medllm_local.stages.deid.context import ContextFinder
@@ -402,6 +408,7 @@ def test_context_pass_finds_names_in_staff_and_family_forms(line, name):
     "called pharmacy re: dosing; paged covering team",
     "wife tearful at bedside, son lethargic, daughter anxious",
     "Resident Note - Pronouncement\nRN, triage",
+    "Tolerating Vanco Zosyn well. Dr ORDERS reviewed",
 ])
 def test_context_pass_leaves_clinical_shorthand_alone(line):
     from medllm_local.stages.deid.context import ContextFinder
@@ -439,6 +446,8 @@ def test_a_place_found_in_part_is_removed_whole(text, found, kept):
     ("returns to riverside (NH) 3/9; report called", "riverside"),         # a name before its kind
     ("osh in ipswich faxing records", "ipswich"),                          # unknown word after "osh in"
     ("she is followed by dr. b. gibbons at kellyside.", "kellyside"),      # unknown word after "at"
+    ("WOUND CHECKED BY THE NANTUCKET NURSE", "NANTUCKET"),                  # a town before a facility's staff
+    ("reviewed with the Lyskamm team this am", "Lyskamm"),
 ])
 def test_place_pass_finds_facilities_and_towns_by_their_context(text, place):
     from medllm_local.stages.deid.context import ContextFinder
@@ -459,3 +468,30 @@ def test_place_pass_leaves_headings_and_findings_alone(text):
 def test_a_town_is_not_extended_over_the_verb_after_it(engine):
     found = engine.find("PLAN: osh in ipswich faxing records")
     assert [f.text for f in found if f.type in ("LOCATION", "FACILITY")] == ["ipswich"]
+
+
+def test_the_phone_recognizer_fed_digit_lines_finds_what_it_finds_in_the_whole_text():
+    """The engine gives Presidio's phone matcher only the lines with a digit run (for
+    speed); on real notes plus every phone form we know it must find the same numbers
+    (what it leaves has under six digits: the whole-text matcher takes "BP: 169/74")."""
+    import csv
+
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from conftest import SHARED_DATA
+    from medllm_local.stages.deid.engine import _read_digit_runs_only
+
+    whole, by_line = PhoneRecognizer(), PhoneRecognizer()
+    _read_digit_runs_only(by_line)
+    aci = SHARED_DATA / "aci_bench" / "train.csv"
+    notes = [row["note"] for row in csv.DictReader(aci.open(encoding="utf-8"))][:40]
+    forms = ("call +44 20 7946 0958 tomorrow\nring 020 7946 0958; +91 98765 43210\n"
+             "daughter (617) 555-0134 ext. 4091, cell 617.555.0188 X22\n"
+             "tel. 06 12 34 56 78 / +49 30 901820\nBP 128/70 HR 84 on 12/05/2020")
+    found = 0
+    for text in notes + [forms]:
+        expected = sorted((r.start, r.end) for r in whole.analyze(text, ["PHONE_NUMBER"])
+                          if sum(c.isdigit() for c in text[r.start:r.end]) >= 6)
+        assert sorted((r.start, r.end) for r in by_line.analyze(text, ["PHONE_NUMBER"])) == expected
+        found += len(expected)
+    assert found >= 6

@@ -55,20 +55,20 @@ def test_every_shared_note_goes_from_ingest_to_a_dataset_with_no_residual_block(
     folder.mkdir(mode=0o700)
     for index, note in enumerate(notes):
         (folder / f"note-{index:04d}.txt").write_text(note, encoding="utf-8")
-    ingested = pipeline.ingest(workspace, [folder])["documents"]
-    ok = [d for d in ingested if d["status"] == "ok"]
-    assert not [d for d in ingested if d["status"] == "failed"]
+    ingested = pipeline.ingest(workspace, [folder]).documents
+    ok = [d for d in ingested if d.status == "ok"]
+    assert not [d for d in ingested if d.status == "failed"]
 
     report = pipeline.deid_documents(workspace)
     pipeline.approve_documents(workspace)
     built = pipeline.build_dataset(workspace)
     assert sum(split.pairs for split in built.splits.values()) > 100
 
-    text_files = {d["id"]: d["text_file"] for d in ok}
+    text_files = {d.id: d.text_file for d in ok}
     replaced, total = Counter(), Counter()
-    for document in report["documents"]:
-        raw = open(text_files[document["id"]], encoding="utf-8").read()
-        deid = open(document["deid_file"], encoding="utf-8").read()
+    for document in report.documents:
+        raw = open(text_files[document.id], encoding="utf-8").read()
+        deid = open(document.deid_file, encoding="utf-8").read()
         before, after = _counts(raw), _counts(deid)
         total.update(before)
         replaced.update({w: n - after[w] for w, n in before.items() if after[w] < n})

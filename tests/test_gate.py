@@ -120,7 +120,7 @@ def test_evaluation_on_the_test_split_refuses_text_revised_since_the_build(works
 def one_document(workspace, tmp_path, report=DEMO_REPORTS[0]) -> int:
     note = tmp_path / f"{report.slug}.txt"
     note.write_text(report.text)
-    doc = pipeline.ingest(workspace, [note])["documents"][0]["id"]
+    doc = pipeline.ingest(workspace, [note]).documents[0].id
     pipeline.deid_documents(workspace, [doc])
     return doc
 
@@ -247,7 +247,7 @@ def test_a_value_rejected_in_one_document_stays_known_in_the_others(workspace, t
     folder.mkdir()
     (folder / "a.txt").write_text("Patient Jordan Smith seen today for cough. Jordan is improving.")
     (folder / "b.txt").write_text("Recently returned from a trip to Jordan. Cough for 3 days.")
-    a, b = (d["id"] for d in pipeline.ingest(workspace, [folder / "a.txt", folder / "b.txt"])["documents"])
+    a, b = (d.id for d in pipeline.ingest(workspace, [folder / "a.txt", folder / "b.txt"]).documents)
     pipeline.deid_documents(workspace)
     if "Jordan" in pipeline.review_document(workspace, a)["deid_text"]:  # the detectors missed it
         pipeline.revise_document(workspace, a, add_text="Jordan")

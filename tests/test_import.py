@@ -11,6 +11,7 @@ import pytest
 
 from conftest import run_cli
 from medllm_local import pipeline
+from medllm_local.pipeline.ingest import RowError
 from medllm_local.stages.ingest.cases import CaseFileError, read_case_file
 
 HEADER = ["Patient", "Case summary", "Final diagnosis", "Differential", "Plan"]
@@ -112,11 +113,11 @@ def test_imported_cases_pass_the_gate_and_their_names_never_reach_a_build(worksp
         ["Tomasz Wereszczak", "Itchy, scaly plaques on the elbows and knees.", "Plaque psoriasis",
          "", "Topical steroid and vitamin D analogue"]]))
     preview = pipeline.import_cases(workspace, [path], preview=True)
-    assert preview["files"][0]["cases"] == 4 and workspace.document_count() == 0
+    assert preview.files[0].cases == 4 and workspace.document_count() == 0
     report = pipeline.import_cases(workspace, [path])
-    assert report["imported"] == 4 and report["failed_rows"] == 1
-    assert report["files"][0]["errors"] == [{"row": 5, "reason": "no answer (diagnosis, differential or plan)"}]
-    assert pipeline.import_cases(workspace, [path])["duplicates"] == 4  # nothing stored twice
+    assert report.imported == 4 and report.failed_rows == 1
+    assert report.files[0].errors == [RowError(5, "no answer (diagnosis, differential or plan)")]
+    assert pipeline.import_cases(workspace, [path]).duplicates == 4  # nothing stored twice
     with pytest.raises(pipeline.GateError):  # imported text is patient text until approved
         pipeline.build_dataset(workspace)
     pipeline.deid_documents(workspace)
@@ -175,13 +176,13 @@ def test_a_file_is_imported_all_or_none(tmp_path):
     blocker.mkdir()
     before = {p for p in workspace.root.rglob("*") if p.is_file()}
     report = pipeline.import_cases(workspace, [cases])
-    assert report["imported"] == 0 and report["files"][0]["status"] == "failed"
-    assert report["files"][0]["error"].startswith("nothing stored from it")
+    assert report.imported == 0 and report.files[0].status == "failed"
+    assert report.files[0].error.startswith("nothing stored from it")
     assert workspace.document_count() == 0
     assert {p for p in workspace.root.rglob("*") if p.is_file() and "catalogue" not in p.name} == \
         {p for p in before if "catalogue" not in p.name}
     blocker.rmdir()
-    assert pipeline.import_cases(workspace, [cases])["imported"] == 3 == workspace.document_count()
+    assert pipeline.import_cases(workspace, [cases]).imported == 3 == workspace.document_count()
 
 
 def test_a_libreoffice_csv_whose_cell_holds_a_quote_is_read_by_its_header_separator():

@@ -126,33 +126,36 @@ def bad_folder(tmp_path):
     return folder
 
 
-def by_name(report: dict) -> dict[str, dict]:
-    return {item["source"].split("/")[-1].split("!")[-1]: item for item in report["documents"]}
+def by_name(report) -> dict:
+    """Each file's result by its name, from an IngestReport or its JSON."""
+    documents = report["documents"] if isinstance(report, dict) else report.documents
+    source = (lambda item: item["source"]) if isinstance(report, dict) else (lambda item: item.source)
+    return {source(item).split("/")[-1].split("!")[-1]: item for item in documents}
 
 
 def test_bad_files_fail_alone_with_a_named_reason(workspace, corpus, bad_folder):
     first = pipeline.ingest(workspace, [corpus[1]["utf8.txt"]])
-    assert first["totals"]["ok"] == 1
+    assert first.totals["ok"] == 1
     report = pipeline.ingest(workspace, [bad_folder, corpus[1]["one-column.pdf"]],
                              IngestSettings(max_file_mb=1))
     results = by_name(report)
     for name, (_, reason) in BAD_FILES.items():
-        assert results[name]["status"] == "failed", name
-        assert reason in results[name]["error"], (name, results[name]["error"])
-        assert "\n" not in results[name]["error"]
-    assert results["one-column.pdf"]["status"] == "ok"  # the batch went on
-    assert report["totals"] == {"ok": 1, "failed": len(BAD_FILES), "duplicate": 0,
-                                "files": len(BAD_FILES) + 1}
+        assert results[name].status == "failed", name
+        assert reason in results[name].error, (name, results[name].error)
+        assert "\n" not in results[name].error
+    assert results["one-column.pdf"].status == "ok"  # the batch went on
+    assert report.totals == {"ok": 1, "failed": len(BAD_FILES), "duplicate": 0,
+                             "files": len(BAD_FILES) + 1}
     # what was stored before is intact, and the failures are listed with their reasons
     assert workspace.document_count() == 2
-    assert "naïve" in workspace.load_document(first["documents"][0]["id"]).text
+    assert "naïve" in workspace.load_document(first.documents[0].id).text
     listed = [d for d in workspace.list_documents() if d["status"] == "failed"]
     assert {d["source"].split("/")[-1] for d in listed} == set(BAD_FILES)
 
 
 def test_errors_never_carry_the_document_text(workspace, bad_folder):
     report = pipeline.ingest(workspace, [bad_folder], IngestSettings(max_file_mb=1))
-    errors = " ".join(item["error"] or "" for item in report["documents"])
+    errors = " ".join(item.error or "" for item in report.documents)
     assert "over the 1 MB limit" in errors  # the canary file did fail
     assert "Zebra" not in errors and "Heart failure" not in errors
 
@@ -161,19 +164,19 @@ def test_text_starting_like_a_file_signature_is_still_text(workspace, tmp_path):
     note = tmp_path / "bmi-note.txt"
     note.write_bytes(b"BMI 31, weight 92 kg.\r\nPlan: diet review.\r\n")
     report = pipeline.ingest(workspace, [note])
-    assert report["totals"]["ok"] == 1
+    assert report.totals["ok"] == 1
     # CRLF survives the round trip through the workspace unchanged
-    assert workspace.load_document(report["documents"][0]["id"]).text == note.read_bytes().decode()
+    assert workspace.load_document(report.documents[0].id).text == note.read_bytes().decode()
 
 
 def test_folders_and_zips_are_expanded_and_duplicates_skipped(workspace, corpus, tmp_path):
     folder, files = corpus
     archive = zip_of(list(files.values()), folder, tmp_path / "all.zip")
     report = pipeline.ingest(workspace, [folder])
-    assert report["totals"]["ok"] == len(files)
+    assert report.totals["ok"] == len(files)
     again = pipeline.ingest(workspace, [archive])
-    assert again["totals"] == {"ok": 0, "failed": 0, "duplicate": len(files), "files": len(files)}
-    assert all("!" in item["source"] for item in again["documents"])
+    assert again.totals == {"ok": 0, "failed": 0, "duplicate": len(files), "files": len(files)}
+    assert all("!" in item.source for item in again.documents)
     assert workspace.document_count() == len(files)
 
 
@@ -194,13 +197,13 @@ def test_zip_guards(workspace, tmp_path):
     corrupt.write_bytes(b"PK\x03\x04 this is not really a zip")
     report = pipeline.ingest(workspace, [traversal, bomb, many, corrupt],
                              IngestSettings(zip_max_total_mb=10, zip_max_files=10))
-    results = {item["source"].replace(f"{tmp_path}/", ""): item for item in report["documents"]}
-    assert "path traversal" in results["traversal.zip!../evil.txt"]["error"]
-    assert "path traversal" in results["traversal.zip!/etc/absolute.txt"]["error"]
-    assert results["traversal.zip!ok/fine.txt"]["status"] == "ok"
-    assert "zip bomb" in results["bomb.zip"]["error"]
-    assert "zip bomb" in results["many.zip"]["error"] and "12 files" in results["many.zip"]["error"]
-    assert "corrupt zip" in results["corrupt.zip"]["error"]
+    results = {item.source.replace(f"{tmp_path}/", ""): item for item in report.documents}
+    assert "path traversal" in results["traversal.zip!../evil.txt"].error
+    assert "path traversal" in results["traversal.zip!/etc/absolute.txt"].error
+    assert results["traversal.zip!ok/fine.txt"].status == "ok"
+    assert "zip bomb" in results["bomb.zip"].error
+    assert "zip bomb" in results["many.zip"].error and "12 files" in results["many.zip"].error
+    assert "corrupt zip" in results["corrupt.zip"].error
     assert not (tmp_path / "evil.txt").exists() and not (workspace.root.parent / "evil.txt").exists()
 
 
@@ -211,10 +214,10 @@ def test_one_oversized_zip_member_fails_alone(workspace, tmp_path):
         archive.writestr("b-large.txt", b"x" * (2 * 1024 * 1024))  # over max_file_mb=1
         archive.writestr("c-small.txt", "Diagnosis: impetigo.")
     report = pipeline.ingest(workspace, [outer], IngestSettings(max_file_mb=1, zip_max_total_mb=3))
-    results = {item["source"].split("!", 1)[1]: item for item in report["documents"]}
-    assert results["a-small.txt"]["status"] == "ok"
-    assert "over the 1 MB limit" in results["b-large.txt"]["error"]
-    assert results["c-small.txt"]["status"] == "ok"  # the members after it were still read
+    results = {item.source.split("!", 1)[1]: item for item in report.documents}
+    assert results["a-small.txt"].status == "ok"
+    assert "over the 1 MB limit" in results["b-large.txt"].error
+    assert results["c-small.txt"].status == "ok"  # the members after it were still read
 
 
 def test_nested_zips_share_the_outer_zips_budget(workspace, tmp_path):
@@ -228,11 +231,11 @@ def test_nested_zips_share_the_outer_zips_budget(workspace, tmp_path):
         archive.write(inner, "b-nested.zip")
     # 2 MB for everything: after the first 0.9 MB, the nested 1.2 MB no longer fits
     report = pipeline.ingest(workspace, [outer], IngestSettings(zip_max_total_mb=2))
-    results = {item["source"].split("!", 1)[1]: item for item in report["documents"]}
-    assert results["a-first.txt"]["status"] == "ok"
-    assert "zip bomb" in results["b-nested.zip"]["error"]
+    results = {item.source.split("!", 1)[1]: item for item in report.documents}
+    assert results["a-first.txt"].status == "ok"
+    assert "zip bomb" in results["b-nested.zip"].error
     alone = pipeline.ingest(workspace, [inner], IngestSettings(zip_max_total_mb=2))
-    assert alone["totals"]["ok"] == 2  # on its own the inner zip is within the limit
+    assert alone.totals["ok"] == 2  # on its own the inner zip is within the limit
 
 
 def test_a_stopped_batch_resumes_without_redoing_finished_files(workspace, corpus):
@@ -246,10 +249,10 @@ def test_a_stopped_batch_resumes_without_redoing_finished_files(workspace, corpu
             stop.set()
 
     first = pipeline.ingest(workspace, [folder], progress=progress, stop_event=stop)
-    assert first["stopped"] and first["totals"]["ok"] == 3
+    assert first.stopped and first.totals["ok"] == 3
     second = pipeline.ingest(workspace, [folder])
-    assert second["totals"]["duplicate"] == 3  # recognised by hash, not read again
-    assert second["totals"]["ok"] == len(files) - 3
+    assert second.totals["duplicate"] == 3  # recognised by hash, not read again
+    assert second.totals["ok"] == len(files) - 3
     assert workspace.document_count() == len(files)
 
 
@@ -259,9 +262,9 @@ def test_without_tesseract_text_formats_work_and_ocr_says_what_to_install(worksp
     report = pipeline.ingest(workspace, [corpus[1]["one-column.pdf"], corpus[1]["letter.docx"],
                                          corpus[1]["utf8.txt"], corpus[1]["scan.png"]])
     results = by_name(report)
-    assert [results[n]["status"] for n in ("one-column.pdf", "letter.docx", "utf8.txt")] == ["ok"] * 3
-    assert results["scan.png"]["status"] == "failed"
-    assert "sudo apt-get install tesseract-ocr tesseract-ocr-eng" in results["scan.png"]["error"]
+    assert [results[n].status for n in ("one-column.pdf", "letter.docx", "utf8.txt")] == ["ok"] * 3
+    assert results["scan.png"].status == "failed"
+    assert "sudo apt-get install tesseract-ocr tesseract-ocr-eng" in results["scan.png"].error
 
 
 def test_raw_copies_are_owner_only(workspace, corpus):

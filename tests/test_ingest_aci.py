@@ -52,10 +52,10 @@ def test_aci_notes_round_trip_through_pdf_docx_and_scan(workspace, notes, tmp_pa
         (tmp_path / f"note{i}.png").write_bytes(image_bytes(render_scan(first_page, seed=str(i))))
         expected |= {f"note{i}.pdf": note, f"note{i}.docx": note, f"note{i}.png": first_page}
     report = pipeline.ingest(workspace, [tmp_path])  # the workspace is in there too
-    assert report["totals"] == {"ok": 9, "failed": 0, "duplicate": 0, "files": 9}
-    for item in report["documents"]:
-        name = item["source"].split("/")[-1]
-        text = workspace.load_document(item["id"]).text
+    assert report.totals == {"ok": 9, "failed": 0, "duplicate": 0, "files": 9}
+    for item in report.documents:
+        name = item.source.split("/")[-1]
+        text = workspace.load_document(item.id).text
         if name.endswith(".png"):
             assert cer(expected[name], text) < 0.02, name
         else:

@@ -17,8 +17,8 @@ from medllm_local.stages.ingest.read import MAX_OCR_PIXELS, IngestSettings, Sour
 MiB = 1024 * 1024
 
 
-def by_name(report: dict) -> dict[str, dict]:
-    return {item["source"].split("/")[-1]: item for item in report["documents"]}
+def by_name(report) -> dict:
+    return {item.source.split("/")[-1]: item for item in report.documents}
 
 
 def test_docx_bombs_are_refused_before_python_docx_reads_them(workspace, tmp_path):
@@ -28,15 +28,15 @@ def test_docx_bombs_are_refused_before_python_docx_reads_them(workspace, tmp_pat
     letter.write_bytes(docx_with_letterhead())
     assert bomb.stat().st_size < 100_000
     results = by_name(pipeline.ingest(workspace, [bomb, letter]))
-    assert results["bomb.docx"]["error"].startswith(
-        "DOCX refused as a possible zip bomb: one part expands"), results["bomb.docx"]["error"]
-    assert results["bomb.docx"]["error"].endswith("-fold to 20 MB (limit 100-fold)")
-    assert results["letter.docx"]["status"] == "ok"  # the batch went on
+    assert results["bomb.docx"].error.startswith(
+        "DOCX refused as a possible zip bomb: one part expands"), results["bomb.docx"].error
+    assert results["bomb.docx"].error.endswith("-fold to 20 MB (limit 100-fold)")
+    assert results["letter.docx"].status == "ok"  # the batch went on
     # the zip budget applies too: a DOCX that expands past it is refused, however it packs
     large = tmp_path / "large.docx"
     large.write_bytes(inflated_docx(3, compressible=False))  # 3 MB, about 2-fold
     results = by_name(pipeline.ingest(workspace, [large], IngestSettings(zip_max_total_mb=2)))
-    error = results["large.docx"]["error"]
+    error = results["large.docx"].error
     assert error.startswith("DOCX refused as a possible zip bomb: 19 parts, "), error
     assert error.endswith(" MB uncompressed (limits 5000 parts, 2 MB)"), error
     assert "Riverside Test Practice" in read_document(  # within the default budget: fine
@@ -52,13 +52,13 @@ def test_a_file_that_needs_more_memory_than_the_limit_fails_alone(workspace, tmp
     pdf.write_bytes(text_pdf(ONE_COLUMN))
     report = pipeline.ingest(workspace, [small, big, pdf], IngestSettings(read_memory_mb=100))
     results = by_name(report)
-    assert results["b-big.txt"]["status"] == "failed"
-    assert results["b-big.txt"]["error"] == ("reading it needs more than the 100 MB memory limit "
+    assert results["b-big.txt"].status == "failed"
+    assert results["b-big.txt"].error == ("reading it needs more than the 100 MB memory limit "
                                              "(--read-memory-mb)")
-    assert results["a-small.txt"]["status"] == "ok"
-    assert results["c-one-column.pdf"]["status"] == "ok"  # read by a fresh child
+    assert results["a-small.txt"].status == "ok"
+    assert results["c-one-column.pdf"].status == "ok"  # read by a fresh child
     assert workspace.document_count() == 2
-    assert "Heart failure" in workspace.load_document(results["c-one-column.pdf"]["id"]).text
+    assert "Heart failure" in workspace.load_document(results["c-one-column.pdf"].id).text
 
 
 def test_a_file_that_takes_too_long_is_stopped_and_the_batch_goes_on(workspace, tmp_path):
@@ -71,9 +71,9 @@ def test_a_file_that_takes_too_long_is_stopped_and_the_batch_goes_on(workspace, 
     note.write_text("Diagnosis: otitis externa.", encoding="utf-8")
     report = pipeline.ingest(workspace, [slow, note], IngestSettings(read_timeout_s=1, ocr_workers=1))
     results = by_name(report)
-    assert results["a-slow.tiff"]["error"] == ("reading it took longer than 1 s (--read-timeout-s); "
+    assert results["a-slow.tiff"].error == ("reading it took longer than 1 s (--read-timeout-s); "
                                                "it was stopped")
-    assert results["b-note.txt"]["status"] == "ok"  # read by a fresh child
+    assert results["b-note.txt"].status == "ok"  # read by a fresh child
 
 
 def test_page_image_of_an_enormous_page_stays_under_the_pixel_cap(workspace, tmp_path):
@@ -85,8 +85,8 @@ def test_page_image_of_an_enormous_page_stays_under_the_pixel_cap(workspace, tmp
     page.drawString(50, 14000, ONE_COLUMN[0])
     page.save()
     report = pipeline.ingest(workspace, [path])
-    assert report["totals"]["ok"] == 1
-    image = pipeline.page_image(workspace, report["documents"][0]["id"], 1)
+    assert report.totals["ok"] == 1
+    image = pipeline.page_image(workspace, report.documents[0].id, 1)
     assert image.width * image.height <= MAX_OCR_PIXELS
     assert image.width == image.height > 5000  # scaled down, not refused
 

@@ -27,7 +27,7 @@ DEFAULT_PORT = 7860
 
 
 # -- stage commands ----------------------------------------------------------------------
-def cmd_ingest(args: argparse.Namespace) -> dict:
+def cmd_ingest(args: argparse.Namespace):
     from medllm_local import pipeline
     from medllm_local.stages.ingest.read import IngestSettings
 
@@ -36,12 +36,12 @@ def cmd_ingest(args: argparse.Namespace) -> dict:
     with progress_bar("file", describe=lambda source: Path(source.split("!")[-1]).name) as progress:
         report = pipeline.ingest(workspace, args.paths, settings, progress)
     if not args.json:
-        for item in report["documents"]:
-            if item["status"] == "failed":
-                print(f"failed: {item['source']}: {item['error']}")
-            elif item["flagged_pages"]:
-                print(f"check OCR: {item['source']}: pages {item['flagged_pages']}")
-    totals = report["totals"]
+        for item in report.documents:
+            if item.status == "failed":
+                print(f"failed: {item.source}: {item.error}")
+            elif item.flagged_pages:
+                print(f"check OCR: {item.source}: pages {item.flagged_pages}")
+    totals = report.totals
     print(f"{totals['ok']} ingested, {totals['failed']} failed, {totals['duplicate']} "
           f"skipped as duplicates ({totals['files']} files)", file=sys.stderr)
     if totals["failed"]:
@@ -49,32 +49,32 @@ def cmd_ingest(args: argparse.Namespace) -> dict:
     return report
 
 
-def cmd_import(args: argparse.Namespace) -> dict:
+def cmd_import(args: argparse.Namespace):
     from medllm_local import pipeline
 
     workspace = open_workspace(args)
     with progress_bar("file", str) as progress:
         report = pipeline.import_cases(workspace, args.files, args.task, args.preview, progress)
     if not args.json:
-        for item in report["files"]:
-            if item["status"] == "failed":
-                print(f"failed: {item['file']}: {item['error']}")
+        for item in report.files:
+            if item.status == "failed":
+                print(f"failed: {item.file}: {item.error}")
                 continue
-            columns = ", ".join(f"{header} -> {part}" for header, part in item["mapping"].items())
-            print(f"{item['file']}: {item['cases']} cases ({columns})"
-                  + (f", {len(item['documents'])} imported, {item['duplicates']} already here"
-                     if not report["preview"] else ""))
-            for error in item["errors"]:
-                print(f"  row {error['row']}: {error['reason']}")
-    if not report["preview"]:
-        print(f"{report['imported']} cases imported as documents; next: {report['next']}", file=sys.stderr)
-    failed = sum(item["status"] == "failed" for item in report["files"]) + report["failed_rows"]
+            columns = ", ".join(f"{header} -> {part}" for header, part in item.mapping.items())
+            print(f"{item.file}: {item.cases} cases ({columns})"
+                  + (f", {len(item.documents)} imported, {item.duplicates} already here"
+                     if not report.preview else ""))
+            for error in item.errors:
+                print(f"  row {error.row}: {error.reason}")
+    if not report.preview:
+        print(f"{report.imported} cases imported as documents; next: {report.next}", file=sys.stderr)
+    failed = sum(item.status == "failed" for item in report.files) + report.failed_rows
     if failed:
         raise PartialFailure(f"{failed} files or rows could not be imported", report)
     return report
 
 
-def cmd_deid(args: argparse.Namespace) -> dict:
+def cmd_deid(args: argparse.Namespace):
     from medllm_local import pipeline
     from medllm_local.stages.deid.engine import DeidSettings
 
@@ -84,33 +84,33 @@ def cmd_deid(args: argparse.Namespace) -> dict:
             raise ValueError("--file works outside the workspace: give no DOC_ID, --all or --approve")
         report = pipeline.deid_files(args.file, settings)
         if not args.json:
-            for item in report["files"]:
-                print(f"== {item['file']}: " + (item["error"] or f"{len(item['findings'])} findings"))
-                print(item["text"] or "")
-        failed = [item for item in report["files"] if item["error"]]
+            for item in report.files:
+                print(f"== {item.file}: " + (item.error or f"{len(item.findings)} findings"))
+                print(item.text or "")
+        failed = [item for item in report.files if item.error]
         if failed:
-            raise PartialFailure(f"{len(failed)} of {len(report['files'])} files failed", report)
+            raise PartialFailure(f"{len(failed)} of {len(report.files)} files failed", report)
         return report
     if not (args.doc_ids or args.all or args.approve or args.not_identifier):
         raise ValueError("say which documents: DOC_ID..., --all, or --file NOTE.txt")
     workspace = open_workspace(args)
     ids = [int(i) for i in args.doc_ids] or None
-    report: dict = {"documents": []}
+    report: dict = {"documents": []}  # what was done, merged: not-identifier, deid, approval
     for value in args.not_identifier or ():
         rejected = pipeline.reject_everywhere(workspace, value)
         report.setdefault("not_identifier", []).append(rejected)
         print(rejected["message"], file=sys.stderr)
     if args.doc_ids or args.all:
         with progress_bar("doc") as progress:
-            report = pipeline.deid_documents(workspace, ids, settings, progress)
+            report["documents"] = pipeline.deid_documents(workspace, ids, settings, progress).documents
     if args.approve:
         approved = pipeline.approve_documents(workspace, ids)
-        report |= approved
-        print(approved["message"], file=sys.stderr)
+        report |= approved.to_json()
+        print(approved.message, file=sys.stderr)
     if not args.json:
         for item in report["documents"]:
-            found = ", ".join(f"{n} {t}" for t, n in sorted(item["findings"].items())) or "nothing"
-            print(f"{item['id']}: {Path(item['source']).name}: {found}")
+            found = ", ".join(f"{n} {t}" for t, n in sorted(item.findings.items())) or "nothing"
+            print(f"{item.id}: {Path(item.source).name}: {found}")
     return report
 
 

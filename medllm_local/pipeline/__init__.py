@@ -17,7 +17,7 @@ from medllm_local.pipeline.common import DEMO_INBOX, GateError, ProgressCallback
 from medllm_local.pipeline.augment import review_augmented
 from medllm_local.pipeline.dataset import build_dataset, freeze_test_split, revise_pair
 from medllm_local.pipeline.demo import STAGES, run_demo
-from medllm_local.pipeline.ingest import import_cases, ingest
+from medllm_local.pipeline.ingest import ImportReport, IngestReport, import_cases, ingest
 from medllm_local.pipeline.evaluate import (eval_models, eval_sets, mark_answer, marks_summary, model_history,
                                            save_eval_set)
 from medllm_local.pipeline.export import export_run, list_exports
@@ -25,7 +25,8 @@ from medllm_local.pipeline.forget import forget_documents, forgotten_in
 from medllm_local.pipeline.jobs import job_log_tail, job_report, latest_job, start_job, stop_job
 from medllm_local.pipeline.train import (latest_build, list_runs, plan_training, run_metrics,
                                             train_run)
-from medllm_local.pipeline.deid import (SURROGATE_KEY, SURROGATE_MAP, approve_documents,
+from medllm_local.pipeline.deid import (SURROGATE_KEY, SURROGATE_MAP, ApprovalReport, DeidReport,
+                                           approve_documents,
                                            deid_documents, deid_files, finding_json,
                                            reject_everywhere, rejected_texts,
                                            require_approved, residual_scan, review_document,
@@ -33,9 +34,9 @@ from medllm_local.pipeline.deid import (SURROGATE_KEY, SURROGATE_MAP, approve_do
                                            saved_deid_settings)
 
 __all__ = ["CONVERSATIONS", "DEMO_INBOX", "SURROGATE_KEY", "SURROGATE_MAP", "GateError",
-           "ProgressCallback", "approve_documents", "build_dataset", "freeze_test_split", "revise_pair",
+           "ProgressCallback", "ApprovalReport", "DeidReport", "approve_documents", "build_dataset", "freeze_test_split", "revise_pair",
            "chat_answer", "chat_stream", "deid_documents", "deid_files", "finding_json",
-           "import_cases", "ingest", "models_report", "check_model", "add_model", "open_workspace", "require_approved",
+           "ImportReport", "IngestReport", "import_cases", "ingest", "models_report", "check_model", "add_model", "open_workspace", "require_approved",
            "reject_everywhere", "rejected_texts", "residual_scan", "run_demo", "STAGES", "review_document", "revise_document",
            "save_deid_options", "saved_deid_settings", "job_log_tail", "job_report", "latest_job", "start_job", "stop_job", "latest_build",
            "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models", "eval_sets", "save_eval_set", "mark_answer", "marks_summary", "model_history",

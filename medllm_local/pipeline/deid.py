@@ -6,19 +6,58 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from medllm_local.stages.deid import engine as deid
 from medllm_local.stages.ingest import read as ingest_stage
 from medllm_local.stages.ingest.worker import IsolatedReader
 from medllm_local.pipeline.common import SURROGATE_KEY, SURROGATE_MAP, GateError, ProgressCallback
-from medllm_local.core.records import Finding, to_json
+from medllm_local.core.records import Finding, Record, to_json
 from medllm_local.stages.deid.surrogates import SurrogateMap, Surrogates, load_secret
 from medllm_local.core.textnorm import fold_value
 from medllm_local.workspace.store import Workspace, sha256_bytes
 
 
-def deid_files(paths: list[str | Path], settings: deid.DeidSettings | None = None) -> dict:
+@dataclass
+class DeidentifiedFile:
+    """One file de-identified outside a workspace (``deid --file``)."""
+
+    file: str
+    text: str | None = None  # None when it could not be read
+    findings: list[dict] = field(default_factory=list)  # offsets and types, never the value
+    error: str | None = None
+
+
+@dataclass
+class DeidFilesReport(Record):
+    files: list[DeidentifiedFile]
+
+
+@dataclass
+class DeidentifiedDocument:
+    """One workspace document after de-identification: how many of each type were found."""
+
+    id: int
+    source: str
+    status: str
+    findings: dict[str, int]
+    deid_file: str
+
+
+@dataclass
+class DeidReport(Record):
+    documents: list[DeidentifiedDocument]
+
+
+@dataclass
+class ApprovalReport(Record):
+    approved: list[int]
+    unreviewed_findings: int  # approved in bulk without a person looking at them
+    message: str
+
+
+def deid_files(paths: list[str | Path], settings: deid.DeidSettings | None = None) -> DeidFilesReport:
     """De-identify files outside any workspace (one engine load for all): per file the
     de-identified text and the findings, with offsets in the input text. Surrogates are
     consistent within the run; nothing is stored."""
@@ -26,23 +65,23 @@ def deid_files(paths: list[str | Path], settings: deid.DeidSettings | None = Non
     engine = deid.DeidEngine(settings)
     surrogates = Surrogates(secrets.token_bytes(32), settings.date_mode)
     texts: dict[int, str] = {}
-    results: list[dict] = []
+    results: list[DeidentifiedFile] = []
     reading = ingest_stage.IngestSettings()
     # read as ingest reads: in a child process under memory and time limits
     with IsolatedReader(reading) as reader:
         for index, source in enumerate(ingest_stage.iter_sources(paths, reading)):
-            results.append({"file": source.source, "text": None, "findings": [], "error": source.error})
+            results.append(DeidentifiedFile(source.source, error=source.error))
             if source.error:
                 continue
             try:
                 texts[index] = reader.read(source).text
             except ingest_stage.IngestError as error:
-                results[index]["error"] = str(error)
+                results[index].error = str(error)
     done = deid.deidentify_texts(engine, list(texts.values()), surrogates)
     for index, result in zip(texts, done):
-        results[index]["text"] = result.text
-        results[index]["findings"] = [finding_json(f) for f in result.findings]
-    return {"files": results}
+        results[index].text = result.text
+        results[index].findings = [finding_json(f) for f in result.findings]
+    return DeidFilesReport(results)
 
 
 def finding_json(finding) -> dict:
@@ -89,7 +128,7 @@ def save_deid_options(workspace: Workspace, **options) -> dict:
 
 def deid_documents(workspace: Workspace, document_ids: list[int] | None = None,
                    settings: deid.DeidSettings | None = None,
-                   progress: ProgressCallback | None = None, batch_size: int = 16) -> dict:
+                   progress: ProgressCallback | None = None, batch_size: int = 16) -> DeidReport:
     """De-identify documents of the workspace (``None``: those not de-identified yet).
     Re-running a document replaces its findings, so it needs review again."""
     settings = saved_deid_settings(workspace, settings)
@@ -110,13 +149,13 @@ def deid_documents(workspace: Workspace, document_ids: list[int] | None = None,
             counts: dict[str, int] = {}
             for finding in result.findings:
                 counts[finding.type] = counts.get(finding.type, 0) + 1
-            report.append({"id": row["id"], "source": row["source"], "status": "deidentified",
-                           "findings": counts, "deid_file": str(workspace.root / deid_file)})
+            report.append(DeidentifiedDocument(row["id"], row["source"], "deidentified", counts,
+                                               str(workspace.root / deid_file)))
         if progress:
             progress(min(start + batch_size, len(rows)), len(rows), "de-identifying")
     if surrogates.used:
         SurrogateMap(workspace.folder("raw") / SURROGATE_MAP).add(surrogates.used, settings.keep_map)
-    return {"documents": report}
+    return DeidReport(report)
 
 
 def residual_scan(workspace: Workspace, texts: dict[str, str],
@@ -248,7 +287,7 @@ def reject_everywhere(workspace: Workspace, value: str) -> dict:
 
 
 def approve_documents(workspace: Workspace, document_ids: list[int] | None = None,
-                      reviewed: bool = False, expected_hash: str | None = None) -> dict:
+                      reviewed: bool = False, expected_hash: str | None = None) -> ApprovalReport:
     """Approve de-identified documents for training, each bound to the hash of its
     de-identified text as it is now. ``reviewed``: a person looked at every finding (the
     review screen), so pending ones count as accepted. Otherwise this is a bulk approval,
@@ -269,9 +308,9 @@ def approve_documents(workspace: Workspace, document_ids: list[int] | None = Non
     if changed:
         raise GateError("changed since it was shown, so not approved: " + ", ".join(changed)
                         + " (de-identified again or revised meanwhile): look at it again")
-    return {"approved": [r["id"] for r in rows], "unreviewed_findings": unreviewed,
-            "message": f"approved {len(rows)} documents; {unreviewed} findings were approved "
-                       "without being reviewed one by one"}
+    return ApprovalReport([r["id"] for r in rows], unreviewed,
+                          f"approved {len(rows)} documents; {unreviewed} findings were approved "
+                          "without being reviewed one by one")
 
 
 def _approve(workspace: Workspace, rows: list, expected_hash: str | None,

@@ -35,9 +35,9 @@ def run_demo(workspace_path: str | Path | None, until: str = "build") -> dict:
     report: dict = {}
     for stage in wanted:
         if stage == "ingest":
-            report["ingest"] = ingest(workspace, [workspace.folder("inbox") / DEMO_INBOX])
+            report["ingest"] = ingest(workspace, [workspace.folder("inbox") / DEMO_INBOX]).to_json()
         elif stage == "deid":
-            report["deid"] = deid_documents(workspace) | approve_documents(workspace)
+            report["deid"] = deid_documents(workspace).to_json() | approve_documents(workspace).to_json()
         elif stage == "clean":
             report["clean"] = clean_documents(workspace)
         elif stage == "build":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from medllm_local.core.files import sha256_bytes
@@ -12,8 +13,53 @@ from medllm_local.stages.ingest import read as ingest_stage
 from medllm_local.stages.ingest.cases import CaseFileError, read_case_file
 from medllm_local.stages.ingest.worker import IsolatedReader
 from medllm_local.pipeline.common import ProgressCallback
-from medllm_local.core.records import to_json
+from medllm_local.core.records import Record
 from medllm_local.workspace.store import Workspace
+
+
+@dataclass
+class IngestReport(Record):
+    """A batch of files read into the workspace (the CLI's ``ingest --json``)."""
+
+    documents: list[ingest_stage.IngestResult]
+    totals: dict[str, int]  # ok / failed / duplicate / files
+    stopped: bool = False
+
+    @property
+    def failed(self) -> list[ingest_stage.IngestResult]:
+        return [d for d in self.documents if d.status == "failed"]
+
+
+@dataclass
+class RowError:
+    row: int  # as the spreadsheet numbers it
+    reason: str  # never the row's content
+
+
+@dataclass
+class ImportedFile:
+    """One case file: the columns read, and what became of its rows."""
+
+    file: str
+    status: str  # read (preview) / imported / failed
+    error: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)  # header -> part of the case
+    cases: int = 0
+    documents: list[int] = field(default_factory=list)
+    duplicates: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport(Record):
+    """Case files imported as documents (the CLI's ``import --json``)."""
+
+    files: list[ImportedFile]
+    imported: int = 0
+    duplicates: int = 0
+    failed_rows: int = 0
+    preview: bool = False
+    next: str = "de-identify and approve the imported cases (deid --all, Review), then build"
 
 
 def ingest(
@@ -22,7 +68,7 @@ def ingest(
     settings: ingest_stage.IngestSettings | None = None,
     progress: ProgressCallback | None = None,
     stop_event: threading.Event | None = None,
-) -> dict:
+) -> IngestReport:
     """Read every file under ``paths`` into the workspace, one at a time: each document
     is stored (raw copy, text, catalogue row) as soon as it is read, so a stopped or
     crashed batch resumes by running it again: stored files are skipped by hash.
@@ -45,8 +91,7 @@ def ingest(
                 progress(len(results), max(total, len(results)), source.source)
     totals = {status: sum(r.status == status for r in results)
               for status in ("ok", "failed", "duplicate")}
-    return {"documents": to_json(results), "totals": totals | {"files": len(results)},
-            "stopped": stopped}
+    return IngestReport(results, totals | {"files": len(results)}, stopped)
 
 
 def _ingest_one(workspace: Workspace, source: ingest_stage.SourceFile,
@@ -77,7 +122,7 @@ def _ingest_one(workspace: Workspace, source: ingest_stage.SourceFile,
 
 
 def import_cases(workspace: Workspace, paths: list[str | Path], task: str = "auto",
-                 preview: bool = False, progress: ProgressCallback | None = None) -> dict:
+                 preview: bool = False, progress: ProgressCallback | None = None) -> ImportReport:
     """Cases the physician already keeps (CSV, XLSX, messages / ShareGPT / Alpaca JSON),
     each stored as a document of kind "imported": imported text is patient text until
     de-identified, reviewed and approved like a report. A bad row fails alone with its
@@ -89,7 +134,7 @@ def import_cases(workspace: Workspace, paths: list[str | Path], task: str = "aut
             read = read_case_file(path.name, path.read_bytes(), task)
         except (OSError, CaseFileError) as error:
             reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-            files.append({"file": path.name, "status": "failed", "error": reason})
+            files.append(ImportedFile(path.name, "failed", reason))
             continue
         documents = []
         for case in [] if preview else read.cases:
@@ -101,17 +146,14 @@ def import_cases(workspace: Workspace, paths: list[str | Path], task: str = "aut
             results = workspace.store_documents(documents)
         except (OSError, sqlite3.Error) as error:
             reason = getattr(error, "strerror", None) or type(error).__name__
-            files.append({"file": path.name, "status": "failed", "error": f"nothing stored from it: {reason}"})
+            files.append(ImportedFile(path.name, "failed", f"nothing stored from it: {reason}"))
             continue
         stored = [doc_id for doc_id, created in results if created]
         again = len(results) - len(stored)
         imported, duplicates, failed_rows = imported + len(stored), duplicates + again, failed_rows + len(read.errors)
-        files.append({"file": path.name, "status": "read" if preview else "imported",
-                      "mapping": read.mapping, "cases": len(read.cases), "documents": stored,
-                      "duplicates": again,
-                      "errors": [{"row": row, "reason": reason} for row, reason in read.errors]})
+        files.append(ImportedFile(path.name, "read" if preview else "imported", None, read.mapping,
+                                  len(read.cases), stored, again,
+                                  [RowError(row, reason) for row, reason in read.errors]))
         if progress:
             progress(index + 1, len(paths), path.name)
-    return {"files": files, "imported": imported, "duplicates": duplicates, "failed_rows": failed_rows,
-            "preview": preview,
-            "next": "de-identify and approve the imported cases (deid --all, Review), then build"}
+    return ImportReport(files, imported, duplicates, failed_rows, preview)

@@ -56,25 +56,25 @@ def build_summary(report: BuildResult) -> str:
     return "\n".join(lines)
 
 
-def import_summary(report: dict) -> str:
+def import_summary(report: pipeline.ImportReport) -> str:
     """What an import (or its preview) found, file by file: the columns read, the cases,
     the rows that failed by number and reason (never their content)."""
     lines = []
-    for item in report["files"]:
-        if item["status"] == "failed":
-            lines.append(f"- **{item['file']}**: not read: {item['error']}")
+    for item in report.files:
+        if item.status == "failed":
+            lines.append(f"- **{item.file}**: not read: {item.error}")
             continue
-        columns = ", ".join(f"{header} → {part}" for header, part in item["mapping"].items())
-        line = f"- **{item['file']}**: {item['cases']} cases ({columns})"
-        if not report["preview"]:
-            line += f"; {len(item['documents'])} imported, {item['duplicates']} already here"
+        columns = ", ".join(f"{header} → {part}" for header, part in item.mapping.items())
+        line = f"- **{item.file}**: {item.cases} cases ({columns})"
+        if not report.preview:
+            line += f"; {len(item.documents)} imported, {item.duplicates} already here"
         lines.append(line)
-        lines += [f"  - row {e['row']}: {e['reason']}" for e in item["errors"][:20]]
+        lines += [f"  - row {e.row}: {e.reason}" for e in item.errors[:20]]
     lines.append("")  # a paragraph of its own, not part of the last list item
-    if report["preview"]:
+    if report.preview:
         lines.append("Check the columns, then Import.")
     else:
-        lines.append(f"{report['imported']} cases imported as documents. Imported text is patient "
+        lines.append(f"{report.imported} cases imported as documents. Imported text is patient "
                      "text until reviewed: de-identify and approve them in Review, then build.")
     return "\n".join(lines)
 

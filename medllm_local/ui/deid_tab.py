@@ -106,7 +106,7 @@ def build_deid_tab(workspace: Workspace) -> list[tuple]:
         report = pipeline.deid_documents(
             workspace, progress=lambda done, total, _: progress((done, total), desc="De-identifying"))
         return (gr.update(choices=review_choices(workspace)),
-                f"De-identified {len(report['documents'])} documents.")
+                f"De-identified {len(report.documents)} documents.")
 
     def apply(doc_id, reject_text, add_text, kind):
         if doc_id is None:
@@ -155,7 +155,7 @@ def build_deid_tab(workspace: Workspace) -> list[tuple]:
             report = pipeline.approve_documents(workspace)
         except pipeline.GateError as error:
             return gr.update(), str(error)
-        return gr.update(choices=review_choices(workspace)), report["message"]
+        return gr.update(choices=review_choices(workspace)), report.message
 
     def pick_highlight(doc_id, numbers_text, event):
         if doc_id is None or event.index is None:

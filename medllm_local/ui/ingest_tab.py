@@ -29,14 +29,13 @@ def document_rows(workspace: Workspace) -> list[list]:
     return rows or [["", "(no documents yet)", "", "", 0, 0, ""]]
 
 
-def ingest_summary(report: dict) -> str:
-    totals = report["totals"]
+def ingest_summary(report: pipeline.IngestReport) -> str:
+    totals = report.totals
     text = (f"{totals['ok']} ingested, {totals['failed']} failed, "
             f"{totals['duplicate']} skipped as duplicates.")
-    if report["stopped"]:
+    if report.stopped:
         text += " Stopped: run it again to continue where it stopped."
-    failures = [f"- {Path(d['source'].split('!')[-1]).name}: {d['error']}"
-                for d in report["documents"] if d["status"] == "failed"]
+    failures = [f"- {Path(d.source.split('!')[-1]).name}: {d.error}" for d in report.failed]
     return "\n".join([text, *failures])
 
 
@@ -102,8 +101,8 @@ def build_ingest_tab(workspace: Workspace) -> list[tuple]:
         rows, summary, report = run_ingest(paths, values, progress)
         # Read files are stored (raw copy in the workspace) or reported as
         # failed: drop their uploads. Unread ones (stopped) stay for the rerun.
-        for item in report["documents"]:
-            Path(item["source"].split("!")[0]).unlink(missing_ok=True)
+        for item in report.documents:
+            Path(item.source.split("!")[0]).unlink(missing_ok=True)
         left = [path for path in paths if Path(path).exists()]
         return rows, summary, (left or None)
 

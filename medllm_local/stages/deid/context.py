@@ -82,6 +82,9 @@ class ContextFinder:
         'contact' (after "paged", "called"), 'weak' (after "with", "from");
         'credential' (before MD or RN) is 'strong'."""
         word = bare_word(token.lower)
+        if strength == "title" and mixed_case and token.text.isupper() and len(word) > 2 \
+                and not self.vocab.is_clinical(word) and (self.vocab.is_nameish(word) or not self._common(word)):
+            return True  # a name in capitals in mixed-case text, even a word: "Dictated by DR MAY"
         if word in STOP or word in CREDENTIALS or word in ROLE_WORDS or word in AFTER_NAME or len(word) < 2 \
                 or not word.isalpha() and "'" not in word:
             return False
@@ -108,8 +111,10 @@ class ContextFinder:
                 not self._common(word) or self._frequent_name(word))) \
                 or capitalised and self._rare(word, RELATIVE_RARE_ZIPF)  # "called to PA Kulkarni"
         if strength in ("contact", "weak"):  # in ALL-CAPS or lower-case notes a capital says nothing;
-            # after "paged" a person is reached, so a rare word is a name too ("PAGED JURE X3")
-            return (self.vocab.is_unknown(word) or strength == "contact" and self._rare(word)) \
+            # after "paged" a person is reached, so a rare word or a frequent first name is
+            # a name too ("PAGED JURE X3", "CALLED CARL")
+            return (self.vocab.is_unknown(word) or strength == "contact"
+                    and (self._rare(word) or self._frequent_name(word))) \
                 and (token.text[:1].isupper() or not mixed_case)
         return False
 
@@ -245,7 +250,8 @@ class _Scan:
             self.take(first, "title", rule, lists=False)
             # "Gungordu, Borivoj and Rohat (children)": the list before it too
             previous = self.list_before(first) if rule == "role_after" else None
-            while previous is not None and self.finder.name_like(self.tokens[previous], "strong"):
+            while previous is not None and self.finder.name_like(self.tokens[previous], "strong",
+                                                                 self.capitalised(previous), self.mixed_case):
                 self.take(previous, "title", rule, lists=False)
                 previous = self.list_before(previous)
 
@@ -254,9 +260,9 @@ class _Scan:
         tokens, vocab = self.tokens, self.vocab
         for i, token in enumerate(tokens):
             word, nxt = token.lower, i + 1
-            if nxt >= len(tokens):
-                break
-            gap = self.gap(nxt)
+            # the last word only looks back ("... Ottavio (grandsons)", "... JURISIC AWARE")
+            last = nxt >= len(tokens)
+            gap = "" if last else self.gap(nxt)
             if word in TITLES and self.adjacent(nxt):
                 # after a title a list holds names too: "drs gyamfi/raynaud", "Dr Odunsi/Cerna"
                 self.take(nxt, "title", "title", list_strength="title")
@@ -268,7 +274,7 @@ class _Scan:
                 if j < len(tokens) and ROLE_GAP.fullmatch(self.gap(j)) and tokens[j].lower not in TITLES:
                     self.take(j, "strong", "role")
                 continue
-            if word in ROLE_WORDS and ROLE_GAP.fullmatch(gap) and "\n" not in gap \
+            if word in ROLE_WORDS and not last and ROLE_GAP.fullmatch(gap) and "\n" not in gap \
                     and tokens[nxt].lower not in TITLES:
                 self.take(nxt, "relative" if word in RELATIVE_WORDS else "strong", "role")
             elif word in STAFF_ABBREVIATIONS and self.adjacent(nxt):
@@ -286,7 +292,7 @@ class _Scan:
             if word in AFTER_NAME and i > 0 and self.adjacent(i):
                 self.take_before(i, "said_of")
             # the line after a sign-off ("Best,\nFaith", "Thanks,\nDr. Patel")
-            if word in SIGN_OFFS and re.fullmatch(r",?[ \t]*\n[ \t]*-?[ \t]*", self.gap(nxt)):
+            if word in SIGN_OFFS and not last and re.fullmatch(r",?[ \t]*\n[ \t]*-?[ \t]*", self.gap(nxt)):
                 self.take(nxt + (1 if tokens[nxt].lower in TITLES else 0), "title", "sign_off", lists=False)
             if IS_A_AGE.match(self.text[token.end:token.end + 24]):
                 self.take_before(i + 1, "is_a", "title")  # "RAY IS A 27 YO"
@@ -297,9 +303,9 @@ class _Scan:
             if vocab.is_name_only(word) and len(word) >= 4 and not self.finder._common(word):
                 first = i
                 while first > 0 and first > i - 2 and self.adjacent(first) and (
-                        self.initial(first - 1) or self.particle(first - 1) or (vocab.is_first_name(tokens[first - 1].lower)
-                                                    and tokens[first - 1].lower not in STOP
-                                                    and not vocab.is_clinical(tokens[first - 1].lower))):
+                        self.initial(first - 1) or self.particle(first - 1) or vocab.is_unknown(tokens[first - 1].lower)
+                        or (vocab.is_first_name(tokens[first - 1].lower) and tokens[first - 1].lower not in STOP
+                            and not vocab.is_clinical(tokens[first - 1].lower))):
                     first -= 1
                 self.take(first, "title", "name_word")
             # initials + surname ("J. MORROW", "F.G. ababei", "N. O HOGAIN")
@@ -311,6 +317,16 @@ class _Scan:
                 if j < len(tokens) and self.adjacent(j) and (
                         self.particle(j) or len(tokens[j].text) > 2 and self.finder.continues(tokens[j])):
                     self.take(i, "title", "initial_surname")
+            # two capitalised words in mixed case, one in no list and the other in none
+            # or a name ("Arin Zbroja resting", "Boglarka PROCTOR")
+            elif self.capitalised(i) and vocab.is_unknown(word) and i + 1 < len(tokens) \
+                    and self.adjacent(i + 1) and (self.capitalised(i + 1) or self.mixed_case
+                                                  and tokens[i + 1].text.isupper() and len(tokens[i + 1].text) > 2) \
+                    and (vocab.is_unknown(tokens[i + 1].lower) or vocab.is_nameish(tokens[i + 1].lower)
+                         and not vocab.is_clinical(tokens[i + 1].lower)):
+                # the two words only: what follows in lower case is the sentence ("resting")
+                self.found.append(Finding(token.start, tokens[i + 1].end, "PERSON", 0.85,
+                                          "context:capitalised_pair", self.text[token.start:tokens[i + 1].end]))
             # first name + surname ("GRACE WHITE" is no English phrase)
             elif vocab.first_names.get(word, 10**6) < 1500 and word not in AMBIGUOUS_FIRST \
                     and word not in STOP and nxt_ok(self, i):

@@ -72,6 +72,8 @@ FACILITY_CONTEXT_BEFORE = {"to", "from", "at", "osh", "tx", "transfer", "transfe
 FACILITY_CONTEXT_AFTER = {"nurse", "nurses", "er", "ed", "icu", "micu", "ccu", "team", "clinic",
                           "hospital", "staff", "rehab", "ambulance", "ems", "records", "md",
                           "physician", "doctor", "transfer", "campus"}
+FACILITY_STAFF = {"nurse", "nurses", "team", "staff", "physician", "physicians", "doctor", "doctors",
+                  "ambulance", "ems", "clinic"}
 EMPLOYER_TRIGGER = re.compile(r"\b(?:works?|worked|working|employed|retired|job|employee)[ \t]+"
                               r"(?:at|for|by|from|with)[ \t]+(?:the[ \t]+)?", re.IGNORECASE)
 STREET_WORDS = re.compile(
@@ -173,6 +175,16 @@ class PlaceFinder:
                     and self._care_name_word(tokens[first - 1]):
                 first -= 1
             found.append(self._finding(text, tokens[first].start, tokens[last].end, "context:facility"))
+        # "seen by the Pszczyna nurse", "THE BEVERLY TEAM": a place or a word in no list
+        # between "the" and a facility's staff
+        for i in range(1, len(tokens) - 1):
+            word = tokens[i].lower
+            if tokens[i - 1].lower == "the" and tokens[i + 1].lower in FACILITY_STAFF \
+                    and self._adjacent(text, tokens[i - 1], tokens[i]) \
+                    and self._adjacent(text, tokens[i], tokens[i + 1]) \
+                    and not self.vocab.is_clinical(word) and word not in self.stop \
+                    and (word in self.vocab.places or self.vocab.is_unknown(word) or self.vocab.is_name_only(word)):
+                found.append(self._finding(text, tokens[i].start, tokens[i].end, "context:facility"))
         found += self._acronyms(text, tokens, found)
         return found
 

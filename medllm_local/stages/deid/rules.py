@@ -117,8 +117,8 @@ RULES: list[Rule] = [
     Rule("date_numeric", "DATE_TIME",
          r"\b((?:0?[1-9]|1[0-2])[/\-.](?:0?[1-9]|[12]\d|3[01])[/\-.](?:19|20)?\d{2}"
          r"(?:[ \t]+(?:[01]?\d|2[0-3]):[0-5]\d)?)\b", 0.95),
-    # "020221" (mmddyy run together)
-    Rule("date_compact", "DATE_TIME", r"(?<![\d.#-])((?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{2})(?![\d.])", 0.5),
+    # "020221" (mmddyy run together), also closing a sentence ("on 102624.")
+    Rule("date_compact", "DATE_TIME", r"(?<![\d.#-])((?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{2})(?!\d|\.\d)", 0.5),
     # a long bare number (7 to 12 digits) is a record number or an account, never a lab value
     Rule("long_number", "ID", r"(?<![\d.,/-])(\d{7,13}(?:-\d{2,6})?)(?![\d,/]|\.\d)", 0.6),
     # a number after '#' ("badge #0619", "Job #: 87933", "Rx #1884360-84548")
