@@ -1767,13 +1767,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--notes", type=int, default=400)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--half", choices=("heldout", "tuning", "both"), default="heldout")
+    ap.add_argument("--no-english-ner", action="store_true",
+                    help="the engine without spaCy's English NER (DeidSettings.english_ner)")
     args = ap.parse_args(argv)
 
     root = Path(__file__).resolve().parent.parent
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     import medllm_local  # noqa: F401  (offline guard first)
-    from medllm_local.stages.deid.engine import DeidEngine
+    from medllm_local.stages.deid.engine import DeidEngine, DeidSettings
 
     t0 = time.perf_counter()
     notes = make_notes(args.notes, args.seed)
@@ -1783,7 +1785,7 @@ def main(argv: list[str] | None = None) -> int:
     noisy = [with_unicode_noise(nt, random.Random(f"uni-{args.seed}-{i}")) for i, nt in enumerate(chosen)]
 
     t0 = time.perf_counter()
-    engine = DeidEngine()
+    engine = DeidEngine(DeidSettings(english_ner=not args.no_english_ner))
     load_s = time.perf_counter() - t0
     found, run_s = _run_engine(engine, chosen)
     found_u, _ = _run_engine(engine, noisy)

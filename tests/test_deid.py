@@ -495,3 +495,17 @@ def test_the_phone_recognizer_fed_digit_lines_finds_what_it_finds_in_the_whole_t
         assert sorted((r.start, r.end) for r in by_line.analyze(text, ["PHONE_NUMBER"])) == expected
         found += len(expected)
     assert found >= 6
+
+
+def test_without_the_english_ner_the_clinical_ner_and_rules_still_find_the_names():
+    """--no-english-ner (twice the speed): spaCy only tokenises, nothing comes from its NER."""
+    from medllm_local.stages.deid.engine import DeidEngine, DeidSettings
+
+    engine = DeidEngine(DeidSettings(english_ner=False))
+    assert "ner" not in engine.analyzer.nlp_engine.nlp["en"].pipe_names
+    note = ("Seen with her daughter Wiktoria Szymborska today. Dr. Okonjo reviewed the CT.\n"
+            "PT LETHARGIC, CALLED MARISOL AT 0300; MRN 55123987")
+    findings = engine.find(note)
+    assert not [f for f in findings if f.recognizer == "SpacyRecognizer"]
+    for name in ("Wiktoria Szymborska", "Okonjo", "MARISOL", "55123987"):
+        assert any(name in f.text for f in findings), (name, findings)

@@ -92,7 +92,7 @@ def finding_json(finding) -> dict:
 
 # The options a person may set once for the workspace (Settings tab); the lists are
 # saved on their own and always added to.
-DEID_OPTIONS = ("score_threshold", "propagate_names", "recall_zipf", "date_mode")
+DEID_OPTIONS = ("score_threshold", "propagate_names", "recall_zipf", "date_mode", "english_ner")
 
 
 def saved_deid_settings(workspace: Workspace, settings: deid.DeidSettings | None = None
