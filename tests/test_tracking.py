@@ -6,6 +6,7 @@ network; without MLflow nothing is recorded and nothing fails."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,9 @@ def test_a_run_its_export_and_its_evaluation_are_tracked_in_the_workspace(tmp_pa
 
     client = MlflowClient(tracking_uri=tracking.store_uri(workspace))
     experiment = client.get_experiment_by_name(tracking.EXPERIMENT)
+    # the MLflow UI opens on the runs table (its GenAI page fetches a video from mlflow.org)
+    assert experiment.tags[tracking.KIND_TAG] == "custom_model_development"
+    assert tracking.runs_url(workspace, 5000) == f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}/runs"
     [tracked] = client.search_runs([experiment.experiment_id])
     assert tracked.info.run_id == report.mlflow_run and tracked.info.status == "FINISHED"
     config = json.loads((Path(report.folder) / "config.json").read_text())
@@ -46,6 +50,10 @@ def test_a_run_its_export_and_its_evaluation_are_tracked_in_the_workspace(tmp_pa
     losses = [(row["step"], row["loss"]) for row in pipeline.run_metrics(workspace, run) if "loss" in row]
     history = client.get_metric_history(tracked.info.run_id, "loss")
     assert losses and [(m.step, m.value) for m in history] == losses
+    # wall-clock times from the run's start, as MLflow's charts read them (not 1970)
+    [created] = workspace.query("SELECT created_at FROM runs WHERE id = ?", (run,))
+    start_ms = 1000 * datetime.fromisoformat(created["created_at"]).timestamp()
+    assert tracked.info.start_time == start_ms and all(m.timestamp >= start_ms for m in history)
     assert tracked.data.tags["build"] == report.build and tracked.data.tags["base_model"] == report.base_model
     assert tracked.data.tags["adapter"].endswith("adapter")
     # the export and the evaluation, as in the catalogue

@@ -217,7 +217,7 @@ def cmd_tracking(args: argparse.Namespace) -> dict:
         raise RuntimeError("MLflow is not installed: `python3 installer/install.py --tracking` "
                            "(runs are tracked from then on)")
     command = tracking.ui_command(workspace, args.port)
-    print(f"MLflow UI for {tracking.store_uri(workspace)} on http://127.0.0.1:{args.port} "
+    print(f"MLflow UI for {tracking.store_uri(workspace)}: open {tracking.runs_url(workspace, args.port)} "
           "(Ctrl-C stops it)", file=sys.stderr)
     env = os.environ | tracking.MLFLOW_ENVIRONMENT
     return {"returncode": subprocess.run(command, env=env).returncode}

@@ -17,6 +17,7 @@ import importlib.util
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from medllm_local.pipeline.common import run_of_label
@@ -42,6 +43,9 @@ def available() -> bool:
     return importlib.util.find_spec("mlflow") is not None
 
 
+KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
+
+
 def store_uri(workspace: Workspace) -> str:
     return paths.mlflow_store(workspace).as_uri()
 
@@ -54,16 +58,22 @@ def _client(workspace: Workspace):
     client = MlflowClient(tracking_uri=store_uri(workspace))
     experiment = client.get_experiment_by_name(EXPERIMENT)
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT)
+    if experiment is None or experiment.tags.get(KIND_TAG) != KIND:
+        # without it MLflow 3's UI opens on its GenAI traces page, which fetches a video
+        # from mlflow.org: the runs table loads from this store alone
+        client.set_experiment_tag(experiment_id, KIND_TAG, KIND)
     return client, experiment_id
 
 
-def _mlflow_run(client, experiment_id: str, run_id: int, create: bool = True) -> str | None:
+def _mlflow_run(client, experiment_id: str, run_id: int, create: bool = True,
+                start_ms: int | None = None) -> str | None:
     found = client.search_runs([experiment_id], filter_string=f"tags.`{RUN_TAG}` = '{run_id}'", max_results=1)
     if found:
         return found[0].info.run_id
     if not create:
         return None
-    return client.create_run(experiment_id, run_name=f"run {run_id}", tags={RUN_TAG: str(run_id)}).info.run_id
+    return client.create_run(experiment_id, start_time=start_ms, run_name=f"run {run_id}",
+                             tags={RUN_TAG: str(run_id)}).info.run_id
 
 
 def _safely(what: str, record) -> str | None:
@@ -90,19 +100,23 @@ def track_training(workspace: Workspace, report: dict) -> str | None:
         from mlflow.entities import Metric, Param, RunTag
 
         client, experiment_id = _client(workspace)
-        mlflow_run = _mlflow_run(client, experiment_id, report["run"])
+        # the metrics file counts seconds from the run's start; MLflow wants epoch times
+        [started] = workspace.query("SELECT created_at FROM runs WHERE id = ?", (report["run"],)) or [None]
+        start_ms = int(1000 * datetime.fromisoformat(started["created_at"]).timestamp()) if started else 0
+        mlflow_run = _mlflow_run(client, experiment_id, report["run"], start_ms=start_ms or None)
         folder = Path(report["folder"])
         config = json.loads(paths.run_config(folder).read_text())
         existing = client.get_run(mlflow_run).data
         params = [Param(k, v) for k, v in _flat("", config["settings"]).items() if k not in existing.params]
         logged = int(existing.tags.get(LOGGED_STEP_TAG, -1))
-        metrics, last = [], logged
+        metrics, last, end_ms = [], logged, start_ms
         for line in Path(report["metrics_file"]).read_text().splitlines():
             row = json.loads(line) if line.strip() else {}
             if row.get("step", -1) <= logged:
                 continue
             last = max(last, row["step"])
-            stamp = int(1000 * row.get("seconds", 0))
+            stamp = start_ms + int(1000 * row.get("seconds", 0))
+            end_ms = max(end_ms, stamp)
             metrics += [Metric(name, float(row[key]), stamp, row["step"])
                         for key, name in TRAINING_METRICS.items() if row.get(key) is not None]
         tags = {"base_model": str(report.get("base_model", "")), "build": str(report.get("build", "")),
@@ -116,7 +130,8 @@ def track_training(workspace: Workspace, report: dict) -> str | None:
         card = paths.build_card(workspace, str(report.get("build", "")))
         if card.is_file():  # counts and hashes, no report text
             client.log_dict(mlflow_run, json.loads(card.read_text()), "data_card.json")
-        client.set_terminated(mlflow_run, "KILLED" if report.get("stopped") else "FINISHED")
+        client.set_terminated(mlflow_run, "KILLED" if report.get("stopped") else "FINISHED",
+                              end_time=end_ms or None)
         return mlflow_run
 
     return _safely(f"run {report.get('run')}", record)
@@ -160,6 +175,13 @@ def track_export(workspace: Workspace, run_id: int, report: dict) -> str | None:
         return mlflow_run
 
     return _safely(f"the export of run {run_id}", record)
+
+
+def runs_url(workspace: Workspace, port: int) -> str:
+    """The UI's page of this workspace's training runs: opened at its root, MLflow 3's
+    UI shows GenAI tracing pages first (one fetches a video from mlflow.org)."""
+    _, experiment_id = _client(workspace)
+    return f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs"
 
 
 def ui_command(workspace: Workspace, port: int) -> list[str]:
