@@ -140,8 +140,8 @@ def test_a_run_is_evaluated_through_its_adapter_only_export(tmp_path, monkeypatc
     report = pipeline.eval_models(workspace, [f"run:{run}"], cases_file=str(cases),
                                   settings=EvalSettings(perplexity=True))
     # random weights never stop: the export's checks failed, and the label says so
-    assert report["models"][0]["model"] == f"run {run} (LoRA) (export checks failed)"
-    assert report["metrics"]["cases"] == 3 and report["metrics"]["perplexity"] > 1
+    assert report.models[0].model == f"run {run} (LoRA) (export checks failed)"
+    assert report.metrics["cases"] == 3 and report.metrics["perplexity"] > 1
 
 
 def test_a_physicians_marks_are_stored_and_summarised(tmp_path):
@@ -182,9 +182,9 @@ def test_model_history_orders_the_versions_and_flags_a_worse_child(workspace):
         conn.executemany("INSERT INTO evaluations (model, split_id, metrics, created_at) VALUES (?, ?, ?, 'now')",
                          rows)
     history = pipeline.model_history(workspace)
-    assert [v["model"] for v in history["versions"]] == ["smollm2-135m-instruct", "run 1", "run 2", "run 3"]
-    assert [v["parent_run"] for v in history["versions"]] == [None, None, 1, 2]
-    assert len(history["warnings"]) == 1 and history["warnings"][0].startswith("run 3 is worse than its parent run 2")
+    assert [v.model for v in history.versions] == ["smollm2-135m-instruct", "run 1", "run 2", "run 3"]
+    assert [v.parent_run for v in history.versions] == [None, None, 1, 2]
+    assert len(history.warnings) == 1 and history.warnings[0].startswith("run 3 is worse than its parent run 2")
     table, points, text = history_view(history)
     assert [row[0] for row in table] == ["smollm2-135m-instruct", "run 1", "run 2", "run 3"]
     assert points["top1"].tolist() == [0.2, 0.55, 0.62, 0.3] and "run 3 is worse" in text

@@ -256,8 +256,8 @@ def test_imported_cases_and_an_evaluation_set_in_the_browser(tmp_path, browser_p
         copy = tmp_path / "smollm2-copy.gguf"
         shutil.copyfile(models.embedded_gguf(), copy)
         pipeline.eval_models(workspace, [str(copy)], eval_set=SET_NAME)
-        versions = pipeline.model_history(workspace, SET_NAME)["versions"]
-        assert [v["model"] for v in versions] == [models.EMBEDDED_NAME, "smollm2-copy"]
+        versions = pipeline.model_history(workspace, SET_NAME).versions
+        assert [v.model for v in versions] == [models.EMBEDDED_NAME, "smollm2-copy"]
         # a page opened now reads both (an open history does not follow a job that ends,
         # nor an evaluation made elsewhere): the physician chooses the set and opens it
         reload(page)
@@ -267,7 +267,7 @@ def test_imported_cases_and_an_evaluation_set_in_the_browser(tmp_path, browser_p
         rows = wait_rows(page, "#eval-history-table", "smollm2-copy")
         # both versions, in order, each with its 3 cases and its top-1 as the catalogue has it
         assert [(row[0], row[2], row[3]) for row in rows] == [
-            (v["model"], "3", f"{v['top1']:.3f}") for v in versions], rows
+            (v.model, "3", f"{v.top1:.3f}") for v in versions], rows
         assert "No version is worse than its parent" in page.locator("#eval-history-warnings").inner_text()
         page.locator("#eval-history-plot canvas, #eval-history-plot svg").first.wait_for(timeout=30_000)
         page.locator("#eval-history").scroll_into_view_if_needed()

@@ -99,13 +99,13 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     if args.history:
         history = pipeline.model_history(workspace, args.eval_set)
         if not args.json:
-            for v in history["versions"]:
-                ci = v["top1_ci95"]
-                print(f"{v['model']}: top-1 {v['top1']:.3f}" if v["top1"] is not None else v["model"],
+            for v in history.versions:
+                ci = v.top1_ci95
+                print(f"{v.model}: top-1 {v.top1:.3f}" if v.top1 is not None else v.model,
                       f"(95% CI {ci[0]:.2f}-{ci[1]:.2f})" if ci else "",
-                      f"MRR {v['mrr']:.3f}" if v["mrr"] is not None else "",
-                      f"from run {v['parent_run']}" if v["parent_run"] else "")
-            for warning in history["warnings"]:
+                      f"MRR {v.mrr:.3f}" if v.mrr is not None else "",
+                      f"from run {v.parent_run}" if v.parent_run else "")
+            for warning in history.warnings:
                 print(f"warning: {warning}")
         return history
     eval_set = args.eval_set
@@ -122,13 +122,13 @@ def cmd_eval(args: argparse.Namespace) -> dict:
         report = pipeline.eval_models(workspace, args.model or [None], None if eval_set else args.cases,
                                       settings_from_args(EvalSettings, args), progress, eval_set=eval_set)
     if not args.json:
-        for item in report["models"]:
-            shown = ", ".join(f"{k} {v:.3f}" for k, v in item["metrics"].items()
+        for item in report.models:
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in item.metrics.items()
                               if isinstance(v, float) and not k.endswith("_ci95"))
-            print(f"{item['model']}: {shown}")
-        for c in report["comparisons"]:
+            print(f"{item.model}: {shown}")
+        for c in report.comparisons:
             print(f"{c['metric']}: {c['to']} - {c['from']} = {c['difference']:+.3f} "
                   f"(95% CI {c['ci95'][0]:+.3f} to {c['ci95'][1]:+.3f})"
                   + (", within noise" if c["within_noise"] else ""))
-        print(f"report: {report['report']}")
+        print(f"report: {report.report}")
     return report

@@ -18,7 +18,7 @@ from medllm_local.pipeline.augment import review_augmented
 from medllm_local.pipeline.dataset import build_dataset, freeze_test_split, revise_pair
 from medllm_local.pipeline.demo import STAGES, run_demo
 from medllm_local.pipeline.ingest import ImportReport, IngestReport, import_cases, ingest
-from medllm_local.pipeline.evaluate import (eval_models, eval_sets, mark_answer, marks_summary, model_history,
+from medllm_local.pipeline.evaluate import (EvalReport, ModelHistory, eval_models, eval_sets, mark_answer, marks_summary, model_history,
                                            save_eval_set)
 from medllm_local.pipeline.export import export_run, list_exports
 from medllm_local.pipeline.forget import forget_documents, forgotten_in
@@ -34,7 +34,7 @@ from medllm_local.pipeline.deid import (SURROGATE_KEY, SURROGATE_MAP, ApprovalRe
                                            saved_deid_settings)
 
 __all__ = ["CONVERSATIONS", "DEMO_INBOX", "SURROGATE_KEY", "SURROGATE_MAP", "GateError",
-           "ProgressCallback", "ApprovalReport", "DeidReport", "approve_documents", "build_dataset", "freeze_test_split", "revise_pair",
+           "ProgressCallback", "ApprovalReport", "DeidReport", "EvalReport", "ModelHistory", "approve_documents", "build_dataset", "freeze_test_split", "revise_pair",
            "chat_answer", "chat_stream", "deid_documents", "deid_files", "finding_json",
            "ImportReport", "IngestReport", "import_cases", "ingest", "models_report", "check_model", "add_model", "open_workspace", "require_approved",
            "reject_everywhere", "rejected_texts", "residual_scan", "run_demo", "STAGES", "review_document", "revise_document",

@@ -48,7 +48,7 @@ def run_demo(workspace_path: str | Path | None, until: str = "build") -> dict:
             report["export"] = export_run(workspace, report["train"]["run"]).to_json()
         elif stage == "eval":  # the base model against the fine-tune, on the same cases
             run = report["train"]["run"]
-            report["eval"] = eval_models(workspace, [None, f"run:{run}"])
+            report["eval"] = eval_models(workspace, [None, f"run:{run}"]).to_json()
         elif stage == "chat":
             answer = chat_answer(DEMO_QUESTION, report["export"]["registered_as"])
             report["chat"] = to_json(answer)

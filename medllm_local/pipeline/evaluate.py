@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from medllm_local.stages.dataset import formats
@@ -20,11 +21,58 @@ from medllm_local.pipeline.common import run_of_label
 from medllm_local.pipeline.dataset import freeze_test_split, require_current_build
 from medllm_local.pipeline.train import latest_build
 from medllm_local.core.prompts import task_of
-from medllm_local.core.records import content_of
+from medllm_local.core.records import Record, content_of
 from medllm_local.workspace import paths
 from medllm_local.workspace.store import Workspace, atomic_write, now
 
 COMPARED = ("top1", "mrr", "exact_match", "rouge_l")
+
+
+@dataclass
+class EvaluatedModel:
+    model: str  # its label: "smollm2-135m-instruct", "run 3 (Q4_K_M)", a file name
+    gguf: str
+    metrics: dict  # top1, mrr, exact_match, rouge_l, bleu, perplexity, their CIs, cases
+
+
+@dataclass
+class EvalReport(Record):
+    """Models scored on the same cases (the CLI's ``eval --json``)."""
+
+    metrics: dict  # the first model's
+    models: list[EvaluatedModel]
+    comparisons: list[dict]  # paired differences against the first model, with their CIs
+    cases: str  # where the cases came from
+    eval_set: str | None
+    on: str  # "test split", "set NAME" or "file"
+    results_file: str  # every case with each model's answer and scores
+    report: str  # the HTML report
+
+
+@dataclass
+class ModelVersion:
+    """One model version's latest scores in the history."""
+
+    model: str
+    run: int | None
+    parent_run: int | None
+    evaluated_at: str
+    cases: int | None
+    top1: float | None
+    top1_ci95: list[float] | None
+    mrr: float | None
+    rouge_l: float | None
+    bleu: float | None
+    perplexity: float | None
+
+
+@dataclass
+class ModelHistory(Record):
+    """Every version on one test set, in training order (the CLI's ``eval --history``)."""
+
+    versions: list[ModelVersion]
+    warnings: list[str]  # versions worse than their parent beyond the interval
+    eval_set: str | None
 
 
 def resolve_eval_model(workspace: Workspace, name: str | None) -> tuple[str, Path, Path | None]:
@@ -146,7 +194,7 @@ def load_cases(workspace: Workspace, cases_file: str | None,
 
 def eval_models(workspace: Workspace, names: list[str | None], cases_file: str | None = None,
                 settings: evaluate.EvalSettings | None = None, progress=None,
-                eval_set: str | None = None) -> dict:
+                eval_set: str | None = None) -> EvalReport:
     settings = settings or evaluate.EvalSettings()
     resolved = [resolve_eval_model(workspace, name) for name in (names or [None])]
     cases, tasks, source, split_id = load_cases(workspace, cases_file, eval_set)
@@ -181,12 +229,11 @@ def eval_models(workspace: Workspace, names: list[str | None], cases_file: str |
                          " VALUES (?, ?, ?, ?, ?, ?)",
                          [(r["model"], split_id, json.dumps(r["metrics"]), str(cases_path), now(), eval_set)
                           for r in results])
-    report = {"metrics": results[0]["metrics"], "models": [{k: r[k] for k in ("model", "gguf", "metrics")}
-                                                            for r in results],
-              "comparisons": comparisons, "cases": source, "eval_set": eval_set,
-              "on": f"set {eval_set}" if eval_set else "test split" if split_id is not None else "file",
-              "results_file": str(cases_path), "report": str(report_path)}
-    tracking.track_evaluation(workspace, report)  # on each run's MLflow run, with the extra
+    report = EvalReport(results[0]["metrics"], [EvaluatedModel(r["model"], r["gguf"], r["metrics"]) for r in results],
+                        comparisons, source, eval_set,
+                        f"set {eval_set}" if eval_set else "test split" if split_id is not None else "file",
+                        str(cases_path), str(report_path))
+    tracking.track_evaluation(workspace, report.to_json())  # on each run's MLflow run, with the extra
     return report
 
 
@@ -256,7 +303,7 @@ def marks_summary(workspace: Workspace, results_file: str) -> dict:
     return summary
 
 
-def model_history(workspace: Workspace, eval_set: str | None = None) -> dict:
+def model_history(workspace: Workspace, eval_set: str | None = None) -> ModelHistory:
     """Every model version's latest scores on the workspace's test split (or on the named
     evaluation set), in the order the versions were trained (the base models first), with
     what each says about its parent: a version whose top-1 interval lies wholly below its
@@ -271,18 +318,17 @@ def model_history(workspace: Workspace, eval_set: str | None = None) -> dict:
     for label, seen in latest.items():
         run = run_of_label(label)
         metrics = seen["metrics"]
-        versions.append({"model": label, "run": run, "parent_run": parents.get(run),
-                         "evaluated_at": seen["evaluated_at"], "cases": metrics.get("cases"),
-                         **{key: metrics.get(key) for key in ("top1", "top1_ci95", "mrr", "rouge_l",
-                                                              "bleu", "perplexity")}})
-    versions.sort(key=lambda v: (v["run"] is not None, v["run"] or 0, v["model"]))
-    by_run = {v["run"]: v for v in versions if v["run"] is not None}
+        versions.append(ModelVersion(label, run, parents.get(run), seen["evaluated_at"], metrics.get("cases"),
+                                     *(metrics.get(key) for key in ("top1", "top1_ci95", "mrr", "rouge_l",
+                                                                    "bleu", "perplexity"))))
+    versions.sort(key=lambda v: (v.run is not None, v.run or 0, v.model))
+    by_run = {v.run: v for v in versions if v.run is not None}
     warnings = []
     for version in versions:
-        parent = by_run.get(version["parent_run"])
-        if parent and None not in (version["top1"], parent["top1"]) and version["top1_ci95"] \
-                and version["top1_ci95"][1] < parent["top1"]:
-            warnings.append(f"{version['model']} is worse than its parent {parent['model']} beyond the "
-                            f"interval: top-1 {version['top1']:.2f} (95% CI up to "
-                            f"{version['top1_ci95'][1]:.2f}) against {parent['top1']:.2f}")
-    return {"versions": versions, "warnings": warnings, "eval_set": eval_set}
+        parent = by_run.get(version.parent_run)
+        if parent and None not in (version.top1, parent.top1) and version.top1_ci95 \
+                and version.top1_ci95[1] < parent.top1:
+            warnings.append(f"{version.model} is worse than its parent {parent.model} beyond the "
+                            f"interval: top-1 {version.top1:.2f} (95% CI up to "
+                            f"{version.top1_ci95[1]:.2f}) against {parent.top1:.2f}")
+    return ModelHistory(versions, warnings, eval_set)

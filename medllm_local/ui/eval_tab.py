@@ -118,19 +118,19 @@ def marks_text(summary: dict) -> str:
 HISTORY_COLUMNS = ["model", "from run", "cases", "top1", "top1 95% CI", "mrr", "rouge-L", "evaluated"]
 
 
-def history_view(history: dict):
+def history_view(history: pipeline.ModelHistory):
     """The versions as a table, their top-1 as a line in training order, the warnings."""
     import pandas as pd
 
-    rows = [[v["model"], v["parent_run"] or "", v["cases"] or "", _number(v["top1"]),
-             f"{v['top1_ci95'][0]:.2f}-{v['top1_ci95'][1]:.2f}" if v["top1_ci95"] else "",
-             _number(v["mrr"]), _number(v["rouge_l"]), v["evaluated_at"]] for v in history["versions"]]
-    points = pd.DataFrame([{"version": position, "model": v["model"], "top1": v["top1"]}
-                           for position, v in enumerate(history["versions"], start=1)]
+    rows = [[v.model, v.parent_run or "", v.cases or "", _number(v.top1),
+             f"{v.top1_ci95[0]:.2f}-{v.top1_ci95[1]:.2f}" if v.top1_ci95 else "",
+             _number(v.mrr), _number(v.rouge_l), v.evaluated_at] for v in history.versions]
+    points = pd.DataFrame([{"version": position, "model": v.model, "top1": v.top1}
+                           for position, v in enumerate(history.versions, start=1)]
                           or [{"version": 0, "model": "", "top1": None}])
     points["top1"] = pd.to_numeric(points["top1"], errors="coerce")
-    on = f"set {history['eval_set']}" if history.get("eval_set") else "the test split"
-    text = "\n".join(f"- **{w}**" for w in history["warnings"]) or (
+    on = f"set {history.eval_set}" if history.eval_set else "the test split"
+    text = "\n".join(f"- **{w}**" for w in history.warnings) or (
         "No version is worse than its parent beyond the interval." if rows else
         f"No version evaluated on {on} yet.")
     return rows or [[""] * len(HISTORY_COLUMNS)], points, text
