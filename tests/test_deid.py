@@ -390,6 +390,11 @@ def test_not_an_identifier_is_rejected_in_every_document_and_kept_later(workspac
     ("Note written by DR HOPE for the covering team", "HOPE"),             # capitals after a title in mixed case
     ("Visitors: Bill, SEVERINE and Ottavio (grandsons)", "Bill"),         # a list before the relatives
     ("asleep; it may upset ottavio rasmussen to wake him", "ottavio rasmussen"),  # a word in no list before a name
+    ("ATTENDING DE MOOR PRESENT FOR KEY PORTIONS", "DE MOOR"),             # a particle before an English word
+    ("Seen today. Case discussed with Fionn Mac an Bhaird, M.D. this Morning.", "Fionn Mac an Bhaird"),
+    ("LABS FAXED TO PCP OFFICE  JT RN", "JT"),                             # initials after a wide gap
+    ("ambulating in hall\n\nmaria p., rn", "maria p."),                   # name, initial, comma, credential
+    ("Seen today with her daughter. Per Nursing, Rosalind Colon is resting comfortably in Bed.", "Colon"),
 ])
 def test_context_pass_finds_names_in_staff_and_family_forms(line, name):
     from medllm_local.stages.deid.context import ContextFinder
@@ -409,6 +414,8 @@ def test_context_pass_finds_names_in_staff_and_family_forms(line, name):
     "wife tearful at bedside, son lethargic, daughter anxious",
     "Resident Note - Pronouncement\nRN, triage",
     "Tolerating Vanco Zosyn well. Dr ORDERS reviewed",
+    "I/O +1.2L. Foley draining clear yellow urine",
+    "COLON RESECTION PLANNED FOR MONDAY",
 ])
 def test_context_pass_leaves_clinical_shorthand_alone(line):
     from medllm_local.stages.deid.context import ContextFinder
@@ -448,6 +455,8 @@ def test_a_place_found_in_part_is_removed_whole(text, found, kept):
     ("she is followed by dr. b. gibbons at kellyside.", "kellyside"),      # unknown word after "at"
     ("WOUND CHECKED BY THE NANTUCKET NURSE", "NANTUCKET"),                  # a town before a facility's staff
     ("reviewed with the Lyskamm team this am", "Lyskamm"),
+    ("WOUND CHECKED BY THE MAPLE GROVE TEAM", "MAPLE GROVE"),               # a town of two words
+    ("CONSULT NOTE  4/2/2019  Kelsoville\nreason: syncope", "Kelsoville"),  # a place closing a header
 ])
 def test_place_pass_finds_facilities_and_towns_by_their_context(text, place):
     from medllm_local.stages.deid.context import ContextFinder
@@ -457,7 +466,9 @@ def test_place_pass_finds_facilities_and_towns_by_their_context(text, place):
 
 
 @pytest.mark.parametrize("text", ["PMH\nHTN, DM2, CKD", "CXR\nNEG", "PT SEEN AT BEDSIDE, AT BASELINE",
-                                  "osh in boston faxing records"])
+                                  "osh in boston faxing records",
+                                  "seen by the night nurse, the wound team and the ICU nurse",
+                                  "PROGRESS NOTE 6/13/2016 late entry\nDischarge summary 3/4/2020 addendum"])
 def test_place_pass_leaves_headings_and_findings_alone(text):
     from medllm_local.stages.deid.context import ContextFinder
 
@@ -509,3 +520,11 @@ def test_without_the_english_ner_the_clinical_ner_and_rules_still_find_the_names
     assert not [f for f in findings if f.recognizer == "SpacyRecognizer"]
     for name in ("Wiktoria Szymborska", "Okonjo", "MARISOL", "55123987"):
         assert any(name in f.text for f in findings), (name, findings)
+
+
+@pytest.mark.parametrize("text, address", [
+    ("Social: lives at 12 Birch Rd. unit 4B with wife", "12 Birch Rd. unit 4B"),    # the rule's span kept whole
+    ("located near 194 yarborough road apt 29a", "194 yarborough road apt 29a"),  # a street merged into a name
+])
+def test_a_street_keeps_its_unit(engine, text, address):
+    assert any(address in f.text for f in engine.find(text)), engine.find(text)

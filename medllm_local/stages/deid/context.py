@@ -163,18 +163,32 @@ class _Scan:
         return self.mixed_case and text[:1].isupper() and not text.isupper()
 
     def initial(self, index: int) -> bool:
-        token = self.tokens[index]
-        return len(token.text) == 1 and self.text[token.end:token.end + 1] == "."
+        token = self.tokens[index]  # not the unit of "+1.2L. Foley draining"
+        return len(token.text) == 1 and self.text[token.end:token.end + 1] == "." \
+            and not self.text[max(0, token.start - 1):token.start].isalnum()
 
-    def particle(self, index: int, titled: bool = False) -> bool:
-        """"O" of "O Hogain", "van" of "van Dijk": part of a name when a name follows (after
-        a title, any word that can go on a name: "dr.mac cuarta")."""
-        following = self.tokens[index + 1] if index + 1 < len(self.tokens) else None
-        if self.tokens[index].lower not in PARTICLES or following is None or not self.adjacent(index + 1):
+    def particle(self, index: int) -> bool:
+        """"O" of "O Hogain", "van" of "van Dijk", "mac an" of "Mac an Mhaistir": part of a
+        name when a word that can go on a name follows ("dr.mac cuarta", "DE BRUIN")."""
+        tokens, lower = self.tokens, self.tokens[index].lower
+        if lower in ("mac", "nic") and index + 2 < len(tokens) and tokens[index + 1].lower == "an" \
+                and self.adjacent(index + 1) and self.adjacent(index + 2):
+            return True
+        if lower == "an" and index > 0 and tokens[index - 1].lower in ("mac", "nic") and self.adjacent(index) \
+                and index + 1 < len(tokens) and self.adjacent(index + 1):
+            return True
+        following = tokens[index + 1] if index + 1 < len(tokens) else None
+        if lower not in PARTICLES or following is None or not self.adjacent(index + 1):
             return False
         word = following.lower
         return (self.vocab.is_nameish(word) or self.vocab.is_name_only(word) or self.vocab.is_unknown(word)
-                or titled and self.finder.continues(following))
+                or self.finder.continues(following))
+
+    def surname(self, index: int) -> None:
+        """Token ``index`` as the surname of the name before it, when the name stopped short
+        of it (a clinical word: "Chantal Colon")."""
+        token = self.tokens[index]
+        self.found.append(Finding(token.start, token.end, "PERSON", 0.85, "context:surname", token.text))
 
     def list_next(self, end: int) -> int | None:
         """The token that goes on a list after the word ending at ``end - 1`` ("Marin &
@@ -206,7 +220,7 @@ class _Scan:
         ``list_strength``); returns the index after it."""
         tokens = self.tokens
         capitalised = index < len(tokens) and self.capitalised(index)
-        if index >= len(tokens) or not (self.initial(index) or self.particle(index, strength == "title")
+        if index >= len(tokens) or not (self.initial(index) or self.particle(index)
                                         or self.finder.name_like(tokens[index], strength, capitalised,
                                                                  self.mixed_case)):
             return index
@@ -238,7 +252,7 @@ class _Scan:
         """The name ending just before token ``index`` ("JURISIC aware"); ``strength``:
         how sure the context is that a name stands there."""
         first = index
-        while first > 0 and index - first < 3 and (first == index or self.adjacent(first)) \
+        while first > 0 and index - first < 4 and (first == index or self.adjacent(first)) \
                 and (self.initial(first - 1) or self.particle(first - 1)
                      or self.finder.continues(self.tokens[first - 1])
                      or strength in ("title", "credential") and first == index
@@ -307,7 +321,8 @@ class _Scan:
                         or (vocab.is_first_name(tokens[first - 1].lower) and tokens[first - 1].lower not in STOP
                             and not vocab.is_clinical(tokens[first - 1].lower))):
                     first -= 1
-                self.take(first, "title", "name_word")
+                if self.take(first, "title", "name_word") == i + 1 and nxt_ok(self, i):
+                    self.surname(i + 1)  # "Rosalind Colon"
             # initials + surname ("J. MORROW", "F.G. ababei", "N. O HOGAIN")
             elif self.initial(i) and not (i > 0 and self.initial(i - 1) and self.adjacent(i)) \
                     and not (word == "y" and i + 1 < len(tokens) and tokens[i + 1].lower == "o"):
@@ -315,7 +330,8 @@ class _Scan:
                 while j < len(tokens) and self.initial(j) and (j == i or self.adjacent(j)):
                     j += 1
                 if j < len(tokens) and self.adjacent(j) and (
-                        self.particle(j) or len(tokens[j].text) > 2 and self.finder.continues(tokens[j])):
+                        self.particle(j) or len(tokens[j].text) > 2 and self.finder.continues(tokens[j])
+                        or self.capitalised(j) and vocab.is_surname(tokens[j].lower)):  # "N.E. Colon"
                     self.take(i, "title", "initial_surname")
             # two capitalised words in mixed case, one in no list and the other in none
             # or a name ("Arin Zbroja resting", "Boglarka PROCTOR")
@@ -328,15 +344,19 @@ class _Scan:
                 self.found.append(Finding(token.start, tokens[i + 1].end, "PERSON", 0.85,
                                           "context:capitalised_pair", self.text[token.start:tokens[i + 1].end]))
             # first name + surname ("GRACE WHITE" is no English phrase)
-            elif vocab.first_names.get(word, 10**6) < 1500 and word not in AMBIGUOUS_FIRST \
-                    and word not in STOP and nxt_ok(self, i):
-                self.take(i, "title", "first_last")
+            elif (vocab.first_names.get(word, 10**6) < 1500 or self.capitalised(i) and vocab.is_first_name(word)) \
+                    and word not in AMBIGUOUS_FIRST and word not in STOP and nxt_ok(self, i):
+                if self.take(i, "title", "first_last") == i + 1:
+                    self.surname(i + 1)
             # names and initials before a credential ("ann reyes rn", "/pw rn")
             credential = word in CREDENTIALS or DOTTED_CREDENTIAL.match(self.text, token.start) is not None
-            if credential and i > 0 and (self.adjacent(i) or self.gap(i) in (", ", ",")) \
+            if credential and i > 0 and (self.adjacent(i) or self.gap(i) in (", ", ",")
+                                         or self.initial(i - 1) and self.gap(i) in ("., ", ".,")) \
                     and (word != "do" or token.text == "DO") and (word != "pa" or token.text.isupper()):
                 before = tokens[i - 1]
-                line_start = re.search(r"(?:^|\n|/)[ \t]*$", self.text[max(0, before.start - 8):before.start])
+                # at a line start, or after a full stop or a wide gap ("... 9993502  AM RN")
+                line_start = re.search(r"(?:^|\n|/|\.[ \t]|[ \t]{2})[ \t]*$",
+                                       self.text[max(0, before.start - 8):before.start])
                 line_initials = line_start and before.text.isupper() and token.text.isupper() \
                     and re.fullmatch(r"[A-Z]{2,3}", before.text) and before.lower not in CREDENTIALS
                 # "/is rn" closing a line: initials after the slash, even when they spell a word
@@ -387,6 +407,9 @@ def nxt_ok(scan: _Scan, index: int) -> bool:
     if index + 1 >= len(scan.tokens) or not scan.adjacent(index + 1):
         return False
     following = scan.tokens[index + 1].lower
+    if scan.capitalised(index) and scan.capitalised(index + 1) and scan.vocab.is_surname(following) \
+            and not scan.finder._common(following):
+        return True  # written as a name in mixed case, even a clinical word: "Chantal Colon"
     return ((scan.vocab.is_surname(following) or scan.vocab.is_unknown(following))
             and following not in STOP and not scan.vocab.is_clinical(following)
             and not scan.finder._common(following))

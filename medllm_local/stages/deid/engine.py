@@ -253,8 +253,8 @@ class DeidEngine:
                     all(w.lower() in FUNCTION_WORDS or vocabulary().is_clinical(w) for w in name_words)
                     or any(w.lower() in FUNCTION_WORDS for w in name_words)):
                 continue  # "F/U IN CLINIC", "rheumatology clinic", "RUSHED TO HOSPITAL"
-            if recognizer == "rule:street_address" and any(
-                    w.lower() in FUNCTION_WORDS for w in re.findall(r"[A-Za-z]+", span)[:-1]):
+            if recognizer == "rule:street_address" and any(  # the unit after it is no sentence
+                    w.lower() in FUNCTION_WORDS for w in re.findall(r"[A-Za-z]+", UNIT_TAIL.sub("", span))[:-1]):
                 continue  # "5 MG 3 TIMES DAY PROVIDED AS WELL"
             if recognizer == "rule:date_short" and is_a_score(span, text, start, end):
                 continue
@@ -284,6 +284,7 @@ class DeidEngine:
 ORDINARY_CHECKED_RULES = {"rule:labelled_name", "rule:name_is_a", "rule:signature",
                           "rule:name_with_credential", "rule:header_last_first"}
 FACILITY_WORD_AT_END = re.compile(r"[ \t]*\S+$")
+UNIT_TAIL = re.compile(r",?[ \t]*\b(?:apt|apartment|suite|ste|unit)\.?[ \t]*\w+$|[ \t]*#[ \t]*\w+$", re.IGNORECASE)
 
 
 def merge_overlapping(findings: list[Finding]) -> list[Finding]:
@@ -334,7 +335,7 @@ def extend_places(text: str, findings: list[Finding], allow: set[str]) -> list[F
     out = []
     for finding in findings:
         start, end = finding.start, finding.end
-        if finding.type in ("LOCATION", "FACILITY"):
+        if finding.type in ("LOCATION", "FACILITY"):  # (a street merged into a name keeps its unit)
             for _ in range(2):  # at most two words each way
                 after = WORD_AFTER.match(text, end, end + 30)
                 if after and place_word(after.group(1)):
@@ -342,10 +343,11 @@ def extend_places(text: str, findings: list[Finding], allow: set[str]) -> list[F
                 before = WORD_BEFORE.search(text[max(0, start - 30):start])
                 if before and place_word(before.group(1)):
                     start -= len(before.group(0))
-            if STREET_END.search(text[start:end].rstrip()):
-                unit = UNIT_AFTER.match(text, end)
-                if unit:
-                    end = unit.end()
+        if (finding.type in ("LOCATION", "FACILITY") or text[start:start + 1].isdigit()) \
+                and STREET_END.search(text[start:end].rstrip()):
+            unit = UNIT_AFTER.match(text, end)
+            if unit:
+                end = unit.end()
         out.append(finding if (start, end) == (finding.start, finding.end) else
                    Finding(start, end, finding.type, finding.score, finding.recognizer, text[start:end]))
     return out

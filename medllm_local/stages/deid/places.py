@@ -72,6 +72,10 @@ FACILITY_CONTEXT_BEFORE = {"to", "from", "at", "osh", "tx", "transfer", "transfe
 FACILITY_CONTEXT_AFTER = {"nurse", "nurses", "er", "ed", "icu", "micu", "ccu", "team", "clinic",
                           "hospital", "staff", "rehab", "ambulance", "ems", "records", "md",
                           "physician", "doctor", "transfer", "campus"}
+HEADER_PLACE = re.compile(
+    r"^[ \t]*(?:[A-Za-z/&-]+[ \t]+){0,3}(?:note|report|summary|consult|consultation|letter)[ \t:,-]+"
+    r"(?:\d{1,4}[/.-]\d{1,2}(?:[/.-]\d{2,4})?|[A-Za-z]{3,9}\.?[ \t]+\d{1,2}(?:st|nd|rd|th)?(?:,?[ \t]+\d{4})?)"
+    r"[ \t]+([A-Za-z][A-Za-z'.-]*(?:[ \t]+[A-Za-z][A-Za-z'.-]*){0,2})[ \t]*$", re.IGNORECASE | re.MULTILINE)
 FACILITY_STAFF = {"nurse", "nurses", "team", "staff", "physician", "physicians", "doctor", "doctors",
                   "ambulance", "ems", "clinic"}
 EMPLOYER_TRIGGER = re.compile(r"\b(?:works?|worked|working|employed|retired|job|employee)[ \t]+"
@@ -175,18 +179,40 @@ class PlaceFinder:
                     and self._care_name_word(tokens[first - 1]):
                 first -= 1
             found.append(self._finding(text, tokens[first].start, tokens[last].end, "context:facility"))
-        # "seen by the Pszczyna nurse", "THE BEVERLY TEAM": a place or a word in no list
-        # between "the" and a facility's staff
-        for i in range(1, len(tokens) - 1):
-            word = tokens[i].lower
-            if tokens[i - 1].lower == "the" and tokens[i + 1].lower in FACILITY_STAFF \
-                    and self._adjacent(text, tokens[i - 1], tokens[i]) \
-                    and self._adjacent(text, tokens[i], tokens[i + 1]) \
-                    and not self.vocab.is_clinical(word) and word not in self.stop \
-                    and (word in self.vocab.places or self.vocab.is_unknown(word) or self.vocab.is_name_only(word)):
-                found.append(self._finding(text, tokens[i].start, tokens[i].end, "context:facility"))
+        # a place closing a note's header after its date: "PROGRESS NOTE  03/18/2004  Danielburgh"
+        for match in HEADER_PLACE.finditer(text):
+            words = match.group(1).split()
+            lowers = [w.lower().strip(".'") for w in words]
+            if not any(w in self.stop or self.vocab.is_clinical(w) for w in lowers) \
+                    and not all(self.common(w) for w in lowers):
+                found.append(self._finding(text, match.start(1), match.end(1), "context:facility"))
+        # "seen by the Pszczyna nurse", "THE MAPLE GROVE TEAM", "the saint elizabeth's nurse":
+        # one to three words between "the" and a facility's staff
+        for k in range(2, len(tokens)):
+            if tokens[k].lower not in FACILITY_STAFF:
+                continue
+            for h in range(k - 2, max(-1, k - 5), -1):
+                if tokens[h].lower != "the":
+                    continue
+                words = tokens[h + 1:k]
+                if all(self._adjacent(text, a, b) for a, b in zip(tokens[h:k], tokens[h + 1:k + 1])) \
+                        and self._staff_place(words, mixed_case):
+                    found.append(self._finding(text, words[0].start, words[-1].end, "context:facility"))
+                break
         found += self._acronyms(text, tokens, found)
         return found
+
+    def _staff_place(self, words, mixed_case: bool) -> bool:
+        """Words naming where a nurse or team comes from: a town, a word in no list, a
+        saint's name; not "the night nurse", "the wound team", "the ICU nurse"."""
+        lowers = [t.lower.replace("'s", "") for t in words]
+        if any(w in self.stop or self.vocab.is_clinical(w) for w in lowers):
+            return False
+        if " ".join(lowers) in self.vocab.places or lowers[0] in SAINT_WORDS and len(lowers) > 1:
+            return True
+        return all(w in self.vocab.places or self.vocab.is_unknown(w) or self.vocab.is_name_only(w)
+                   or mixed_case and t.text[:1].isupper() and not t.text.isupper() and not self.common(w)
+                   for w, t in zip(lowers, words))
 
     def _care_name_word(self, token) -> bool:
         return (token.lower not in self.stop and token.lower not in FACILITY_CONTEXT_BEFORE
