@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from medllm_local import pipeline
 
@@ -34,6 +36,10 @@ def test_a_real_job_process_is_recognised_and_stopped(workspace):
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)",
                               "medllm_local.cli", "--job", "7"])
     try:
+        # until the child has exec'd, /proc shows the forking parent's command line
+        deadline = time.monotonic() + 10
+        while b"--job" not in Path(f"/proc/{child.pid}/cmdline").read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert is_job_process(child.pid, 7)
         assert not is_job_process(child.pid, 8)
     finally:
