@@ -125,9 +125,11 @@ def history_view(history: pipeline.ModelHistory):
     rows = [[v.model, v.parent_run or "", v.cases or "", _number(v.top1),
              f"{v.top1_ci95[0]:.2f}-{v.top1_ci95[1]:.2f}" if v.top1_ci95 else "",
              _number(v.mrr), _number(v.rouge_l), v.evaluated_at] for v in history.versions]
-    points = pd.DataFrame([{"version": position, "model": v.model, "top1": v.top1}
+    # versions as labels in training order (a numeric axis drew ticks at 1.5, 2.5...);
+    # the zero-padded number keeps the plot's alphabetical order the training order
+    points = pd.DataFrame([{"version": f"{position:02d} {v.model}", "model": v.model, "top1": v.top1}
                            for position, v in enumerate(history.versions, start=1)]
-                          or [{"version": 0, "model": "", "top1": None}])
+                          or [{"version": "", "model": "", "top1": None}])
     points["top1"] = pd.to_numeric(points["top1"], errors="coerce")
     on = f"set {history.eval_set}" if history.eval_set else "the test split"
     text = "\n".join(f"- **{w}**" for w in history.warnings) or (
