@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from medllm_local.stages.deid.name_words import (
     AFTER_NAME, AMBIGUOUS_FIRST, CONTACT_VERBS, CREDENTIALS, DASH_SIGNATURE, DOTTED_CREDENTIAL,
     FREQUENT_FIRST_RANK, FREQUENT_SURNAME_RANK, IS_A_AGE, LABEL_BEFORE, LIST_JOINS, NICKNAME,
-    PARTICLES, PHRASES_BY_FIRST, RARE_DERIVED_ZIPF, RARE_WORD_ZIPF, RELATIVE_RARE_ZIPF, RELATIVE_WORDS, ROLE_GAP, STATE_ENDINGS, ROLE_WORDS, SIGN_OFFS,
-    STAFF_ABBREVIATIONS, STOP, TITLES, WEAK_TRIGGERS, WORD)
+    PARTICLES, PHRASES_BY_FIRST, RARE_DERIVED_ZIPF, RARE_WORD_ZIPF, RELATIVE_RARE_ZIPF, RELATIVE_WORDS,
+    ROLE_GAP, ROLE_WORDS, SIGN_OFFS, STAFF_ABBREVIATIONS, STATE_ENDINGS, STOP, TITLES, WEAK_TRIGGERS, WORD)
 from medllm_local.stages.deid.vocab import Vocabulary, bare_word, vocabulary
 from medllm_local.core.records import Finding
 
@@ -74,8 +74,8 @@ class ContextFinder:
                     or self.vocab.surnames.get(word, 10**6) < FREQUENT_SURNAME_RANK)
         return word not in AMBIGUOUS_FIRST and self.vocab.first_names.get(word, 10**6) < FREQUENT_FIRST_RANK
 
-    def name_like(self, token: Token, strength: str, capitalised: bool = False,
-                  mixed_case: bool = True) -> bool:
+    def name_like(self, token: Token, strength: str, capitalised: bool = False, *,
+                  mixed_case: bool) -> bool:
         """Whether ``token`` can start a name, given how strong the context is: 'title'
         (after Dr.), 'strong' (after a role), 'relative' (after one: 'strong' and an
         uncommon word too), 'medium' ("pt", "per", a list),
@@ -222,7 +222,7 @@ class _Scan:
         capitalised = index < len(tokens) and self.capitalised(index)
         if index >= len(tokens) or not (self.initial(index) or self.particle(index)
                                         or self.finder.name_like(tokens[index], strength, capitalised,
-                                                                 self.mixed_case)):
+                                                                 mixed_case=self.mixed_case)):
             return index
         end = index + 1
         while end < len(tokens) and end - index < 5 and self.adjacent(end) and (
@@ -256,16 +256,17 @@ class _Scan:
                 and (self.initial(first - 1) or self.particle(first - 1)
                      or self.finder.continues(self.tokens[first - 1])
                      or strength in ("title", "credential") and first == index
-                     and self.finder.name_like(self.tokens[first - 1], "title")):
+                     and self.finder.name_like(self.tokens[first - 1], "title", mixed_case=self.mixed_case)):
             first -= 1
         if first < index and self.finder.name_like(self.tokens[first], strength, self.capitalised(first),
-                                                   self.mixed_case) \
+                                                   mixed_case=self.mixed_case) \
                 or first < index - 1:
             self.take(first, "title", rule, lists=False)
             # "Gungordu, Borivoj and Rohat (children)": the list before it too
             previous = self.list_before(first) if rule == "role_after" else None
             while previous is not None and self.finder.name_like(self.tokens[previous], "strong",
-                                                                 self.capitalised(previous), self.mixed_case):
+                                                                 self.capitalised(previous),
+                                                                 mixed_case=self.mixed_case):
                 self.take(previous, "title", rule, lists=False)
                 previous = self.list_before(previous)
 
@@ -379,7 +380,7 @@ class _Scan:
         tail_start = max(self.text.rfind("\n", 0, tokens[-1].start),
                          self.text.rfind(". ", 0, tokens[-1].start))
         tail = [i for i, t in enumerate(tokens) if t.start > tail_start and t.lower not in CREDENTIALS]
-        if 0 < len(tail) <= 3 and all(len(tokens[i].text) == 1 or self.finder.name_like(tokens[i], "strong")
+        if 0 < len(tail) <= 3 and all(len(tokens[i].text) == 1 or self.finder.name_like(tokens[i], "strong", mixed_case=self.mixed_case)
                                       for i in tail):
             self.take(tail[0], "title", "signature")
         starts = {t.start: i for i, t in enumerate(tokens)}
@@ -387,7 +388,7 @@ class _Scan:
         # is often a serial number)
         for match in SN_SIGNATURE.finditer(self.text):
             index = starts.get(match.start(1))
-            if index is not None and self.finder.name_like(tokens[index], "title"):
+            if index is not None and self.finder.name_like(tokens[index], "title", mixed_case=self.mixed_case):
                 self.take(index, "title", "signature", lists=False)
         # a line signed with a dash: "tolerated well  --Kasiyah", "-jim"
         for match in DASH_SIGNATURE.finditer(self.text):
@@ -395,7 +396,7 @@ class _Scan:
             # two dashes before a lone name are as sure as a title ("--jean"); one may
             # start a heading's topic ("C/L Note - elopement")
             strength = "title" if "--" in match.group(0) else "strong"
-            if index is not None and self.finder.name_like(tokens[index], strength):
+            if index is not None and self.finder.name_like(tokens[index], strength, mixed_case=self.mixed_case):
                 self.take(index, "title", "signature", lists=False)
 
 

@@ -31,7 +31,7 @@ from medllm_local.stages.deid.filters import (AMBIGUOUS_FACILITY, TITLE_BEFORE, 
 from medllm_local.stages.deid.ner import RECOGNIZER as PHI_NER, phi_ner_results
 # the residual scan is stages/deid/residual.py's; its names are importable from here too
 from medllm_local.stages.deid.residual import TITLE_WORDS, ResidualHit, clinical_or_ordinary, residual_phi  # noqa: F401
-from medllm_local.stages.deid.rules import (CLINICAL_WORDS, DRUG_STEM, EPONYM_FOLLOWER, RULES,
+from medllm_local.stages.deid.rules import (CLINICAL_WORDS, DRUG_STEM, EPONYM_FOLLOWER, RULES, STREET_UNIT,
                                      spacy_false_positive, trim_clinical_edges)
 from medllm_local.stages.deid.vocab import vocabulary
 from medllm_local.core.records import Finding
@@ -284,7 +284,7 @@ class DeidEngine:
 ORDINARY_CHECKED_RULES = {"rule:labelled_name", "rule:name_is_a", "rule:signature",
                           "rule:name_with_credential", "rule:header_last_first"}
 FACILITY_WORD_AT_END = re.compile(r"[ \t]*\S+$")
-UNIT_TAIL = re.compile(r",?[ \t]*\b(?:apt|apartment|suite|ste|unit)\.?[ \t]*\w+$|[ \t]*#[ \t]*\w+$", re.IGNORECASE)
+UNIT_TAIL = re.compile(STREET_UNIT + r"$")  # the street rule's own unit, at its span's end
 
 
 def merge_overlapping(findings: list[Finding]) -> list[Finding]:

@@ -54,6 +54,8 @@ HOLIDAYS = (r"christmas|xmas|thanksgiving|easter|new year'?s(?: day| eve)?|hallo
             r"independence day|labor day|memorial day|valentine'?s day|hanukkah|passover|"
             r"ramadan|eid|diwali|yom kippur|rosh hashanah")
 # USPS street suffixes (the common ones, full and abbreviated, singular and plural)
+# The flat after a street in the street rule: "12 Birch Rd. unit 4B", "8 Elm St, apt 2".
+STREET_UNIT = r",?[ \t]*(?i:apt|apartment|suite|ste|unit|#)\.?[ \t]*\w+"
 STREET_TYPES = (r"(?i:alley|aly|annex|arcade|avenue|ave|bayou|beach|bend|bluffs?|bottom|"
                 r"boulevard|blvd|branch|bridge|brook|burgs?|bypass|camp|canyon|cape|causeway|"
                 r"cent(?:er|re)s?|circles?|cir|cliffs?|club|commons?|corners?|course|courts?|ct|"
@@ -221,8 +223,7 @@ RULES: list[Rule] = [
     Rule("ssn", "US_SSN", r"\b(\d{3}-\d{2}-\d{4})\b", 0.9),
     # -- places ---------------------------------------------------------------------------
     Rule("street_address", "LOCATION",
-         rf"\b(\d{{1,6}}[ \t]+(?:[A-Z][a-zA-Z'\-]+[ \t]+){{1,4}}{STREET_TYPES}\.?"
-         r"(?:,?[ \t]*(?i:apt|apartment|suite|ste|unit|#)\.?[ \t]*\w+)?)\b", 0.9, 0),
+         rf"\b(\d{{1,6}}[ \t]+(?:[A-Z][a-zA-Z'\-]+[ \t]+){{1,4}}{STREET_TYPES}\.?(?:{STREET_UNIT})?)\b", 0.9, 0),
     Rule("address_by_label", "LOCATION",
          r"\b(?:lives at|living at|resides at|residing at|address|home address)[ \t]*:?[ \t]*"
          r"(\d{1,6}[ \t]+[^,\n]{3,60}?)(?=,|\n|$|\.[ \t])", 0.85),
