@@ -395,6 +395,12 @@ def test_not_an_identifier_is_rejected_in_every_document_and_kept_later(workspac
     ("LABS FAXED TO PCP OFFICE  JT RN", "JT"),                             # initials after a wide gap
     ("ambulating in hall\n\nmaria p., rn", "maria p."),                   # name, initial, comma, credential
     ("Seen today with her daughter. Per Nursing, Rosalind Colon is resting comfortably in Bed.", "Colon"),
+    ("Renal: UOP <20cc/hr x3h, barad aware, bolus given", "barad"),       # a rare word opening a clause before "aware"
+    ("Seen and examined w/ house staff bilge.", "bilge"),                 # an uncommon word after a staff role
+    ("PT FROM OSH, FRIEND MARK ON WAY IN", "MARK"),                       # a first name that is a word, after a relative
+    ("ON ANTICOAGULATION; N. VU RN/BSN AWARE", "N. VU"),                  # initial and a two-letter surname
+    ("SOLUMEDROL STARTED PER SARA CONTRACTOR, M.D., NO SMOKING", "CONTRACTOR"),  # a surname that is a word, before M.D.
+    ("He was last seen by Dr. de la O's office on 11-Mar.", "de la O"),   # particles and a one-letter surname
 ])
 def test_context_pass_finds_names_in_staff_and_family_forms(line, name):
     from medllm_local.stages.deid.context import ContextFinder
@@ -416,11 +422,21 @@ def test_context_pass_finds_names_in_staff_and_family_forms(line, name):
     "Tolerating Vanco Zosyn well. Dr ORDERS reviewed",
     "I/O +1.2L. Foley draining clear yellow urine",
     "COLON RESECTION PLANNED FOR MONDAY",
+    "Son will visit tomorrow, wife hopes for discharge. Daughter may come.",
+    "Dictated by Drs. on call",
 ])
 def test_context_pass_leaves_clinical_shorthand_alone(line):
     from medllm_local.stages.deid.context import ContextFinder
 
     assert ContextFinder().find(line) == [], line
+
+
+@pytest.mark.parametrize("text, digits", [
+    ("Group #: 73829V | SSN (last 4): 8348 | Hospital account: 0461933401", "8348"),
+    ("SSN on file ends in 7280", "7280"),
+])
+def test_the_last_four_digits_of_a_social_security_number_are_found(engine, text, digits):
+    assert any(f.text == digits for f in engine.find(text)), text
 
 
 def test_letters_without_a_decomposition_are_folded():
@@ -457,6 +473,7 @@ def test_a_place_found_in_part_is_removed_whole(text, found, kept):
     ("reviewed with the Lyskamm team this am", "Lyskamm"),
     ("WOUND CHECKED BY THE MAPLE GROVE TEAM", "MAPLE GROVE"),               # a town of two words
     ("CONSULT NOTE  4/2/2019  Kelsoville\nreason: syncope", "Kelsoville"),  # a place closing a header
+    ("Afebrile. OSH in worcester faxing records.", "worcester"),            # a town seldom a word, in lower case
 ])
 def test_place_pass_finds_facilities_and_towns_by_their_context(text, place):
     from medllm_local.stages.deid.context import ContextFinder

@@ -19,7 +19,8 @@ from medllm_local.stages.deid.name_words import (
     AFTER_NAME, AMBIGUOUS_FIRST, CONTACT_VERBS, CREDENTIALS, DASH_SIGNATURE, DOTTED_CREDENTIAL,
     FREQUENT_FIRST_RANK, FREQUENT_SURNAME_RANK, IS_A_AGE, LABEL_BEFORE, LIST_JOINS, NICKNAME,
     PARTICLES, PHRASES_BY_FIRST, RARE_DERIVED_ZIPF, RARE_WORD_ZIPF, RELATIVE_RARE_ZIPF, RELATIVE_WORDS,
-    ROLE_GAP, ROLE_WORDS, SIGN_OFFS, STAFF_ABBREVIATIONS, STATE_ENDINGS, STOP, TITLES, WEAK_TRIGGERS, WORD)
+    ROLE_GAP, ROLE_WORDS, SIGN_OFFS, STAFF_ABBREVIATIONS, STATE_ENDINGS, STOP, TITLES, VERB_LIKE_FIRST,
+    WEAK_TRIGGERS, WORD)
 from medllm_local.stages.deid.vocab import Vocabulary, bare_word, vocabulary
 from medllm_local.core.records import Finding
 
@@ -77,15 +78,18 @@ class ContextFinder:
     def name_like(self, token: Token, strength: str, capitalised: bool = False, *,
                   mixed_case: bool) -> bool:
         """Whether ``token`` can start a name, given how strong the context is: 'title'
-        (after Dr.), 'strong' (after a role), 'relative' (after one: 'strong' and an
-        uncommon word too), 'medium' ("pt", "per", a list),
+        (after Dr.), 'strong' (a label, a signature line), 'role' (after a staff role:
+        'strong' and an uncommon word too, "house staff bilge"), 'relative' (after one:
+        'role', and a first name that is also a word, "FRIEND MARK"), 'medium' ("pt",
+        "per", a list),
         'contact' (after "paged", "called"), 'weak' (after "with", "from");
         'credential' (before MD or RN) is 'strong'."""
         word = bare_word(token.lower)
         if strength == "title" and mixed_case and token.text.isupper() and len(word) > 2 \
                 and not self.vocab.is_clinical(word) and (self.vocab.is_nameish(word) or not self._common(word)):
             return True  # a name in capitals in mixed-case text, even a word: "Dictated by DR MAY"
-        if word in STOP or word in CREDENTIALS or word in ROLE_WORDS or word in AFTER_NAME or len(word) < 2 \
+        if word in STOP or word in CREDENTIALS or word in ROLE_WORDS or word in AFTER_NAME or word in TITLES \
+                or len(word) < 2 \
                 or not word.isalpha() and "'" not in word:
             return False
         if strength == "nickname":  # "PREFERS TO BE CALLED DOT": whatever word it is
@@ -102,10 +106,16 @@ class ContextFinder:
             return False
         if self.vocab.is_name_only(word) or self.vocab.is_unknown(word) and strength != "weak":
             return True
-        if strength in ("strong", "relative", "credential"):  # "husband tom", "her husband Arjun White", "NP King"
-            return (word not in AMBIGUOUS_FIRST or capitalised) and (
+        if strength in ("strong", "role", "relative", "credential"):  # "husband tom", "her husband Arjun White", "NP King"
+            # after a relative a first name that is also a word is still a name ("FRIEND
+            # MARK"), unless it reads as the verb that follows ("son will", "wife hopes")
+            ambiguous_ok = capitalised or strength == "relative" and word not in VERB_LIKE_FIRST
+            if not capitalised and word.endswith("s") and not self.vocab.is_first_name(word) \
+                    and self.vocab.is_english(word[:-1]) and self._common(word):
+                return False  # the verb after the person: "wife hopes", "son wants"
+            return (word not in AMBIGUOUS_FIRST or ambiguous_ok) and (
                 self.vocab.is_nameish(word) or capitalised and not self._common(word)
-                or self._rare(word, RELATIVE_RARE_ZIPF if strength == "relative" else RARE_WORD_ZIPF))
+                or self._rare(word, RELATIVE_RARE_ZIPF if strength in ("relative", "role") else RARE_WORD_ZIPF))
         if strength == "medium":  # a capitalised name in mixed case is one ("NP King", "RN Mark")
             return self.vocab.is_nameish(word) and (capitalised or word not in AMBIGUOUS_FIRST and (
                 not self._common(word) or self._frequent_name(word))) \
@@ -181,8 +191,16 @@ class _Scan:
         if lower not in PARTICLES or following is None or not self.adjacent(index + 1):
             return False
         word = following.lower
+        if word in PARTICLES and word != lower and self.particle(index + 1) or self.closing_o(index + 1):
+            return True  # "de la Cruz", "van der Berg", "Drs. de la o & vavra"
         return (self.vocab.is_nameish(word) or self.vocab.is_name_only(word) or self.vocab.is_unknown(word)
                 or self.finder.continues(following))
+
+    def closing_o(self, index: int) -> bool:
+        """The "O" of "de la O" (a Spanish surname), possessive or not."""
+        return 1 < index < len(self.tokens) and bare_word(self.tokens[index].lower) == "o" \
+            and self.tokens[index - 1].lower == "la" and self.tokens[index - 2].lower == "de" \
+            and self.adjacent(index) and self.adjacent(index - 1)
 
     def surname(self, index: int) -> None:
         """Token ``index`` as the surname of the name before it, when the name stopped short
@@ -226,7 +244,8 @@ class _Scan:
             return index
         end = index + 1
         while end < len(tokens) and end - index < 5 and self.adjacent(end) and (
-                self.initial(end) or self.particle(end) or self.finder.continues(tokens[end])):
+                self.initial(end) or self.particle(end) or self.closing_o(end)
+                or self.finder.continues(tokens[end])):
             end += 1
         # "DR. K. SARIN": after a title and initials the next word is the surname, even
         # one that is also a clinical word
@@ -258,6 +277,14 @@ class _Scan:
                      or strength in ("title", "credential") and first == index
                      and self.finder.name_like(self.tokens[first - 1], "title", mixed_case=self.mixed_case)):
             first -= 1
+        if strength == "credential" and first == index and index >= 2 and self.adjacent(index - 1) \
+                and self.vocab.first_names.get(self.tokens[index - 2].lower, 10**6) < 1500 \
+                and self.tokens[index - 2].lower not in STOP | AMBIGUOUS_FIRST:
+            surname = self.tokens[index - 1].lower  # "SARA CONTRACTOR, M.D.": a surname that is a word
+            if surname.isalpha() and surname not in STOP and not self.vocab.is_clinical(surname):
+                if self.take(index - 2, "title", rule, lists=False) == index - 1:
+                    self.surname(index - 1)
+                return
         if first < index and self.finder.name_like(self.tokens[first], strength, self.capitalised(first),
                                                    mixed_case=self.mixed_case) \
                 or first < index - 1:
@@ -287,11 +314,14 @@ class _Scan:
             if phrase:
                 j = i + len(phrase)
                 if j < len(tokens) and ROLE_GAP.fullmatch(self.gap(j)) and tokens[j].lower not in TITLES:
-                    self.take(j, "strong", "role")
+                    self.take(j, "role", "role")
                 continue
             if word in ROLE_WORDS and not last and ROLE_GAP.fullmatch(gap) and "\n" not in gap \
                     and tokens[nxt].lower not in TITLES:
-                self.take(nxt, "relative" if word in RELATIVE_WORDS else "strong", "role")
+                # an abbreviated role has a second sense ("NP swab": nasopharyngeal), so the
+                # uncommon-word bar of a spelt-out role does not apply to it
+                self.take(nxt, "relative" if word in RELATIVE_WORDS else "role" if len(word) > 3 else "strong",
+                          "role")
             elif word in STAFF_ABBREVIATIONS and self.adjacent(nxt):
                 self.take(nxt, "medium", "role")
             elif word in WEAK_TRIGGERS and self.adjacent(nxt):
@@ -305,7 +335,11 @@ class _Scan:
             if word in ROLE_WORDS and i > 0 and re.fullmatch(r"[ \t]*\(", self.gap(i)):
                 self.take_before(i, "role_after")
             if word in AFTER_NAME and i > 0 and self.adjacent(i):
-                self.take_before(i, "said_of")
+                # one word opening a clause before "aware" is its subject: a rare word
+                # there is a name ("..., barad aware"), as after a relative
+                clause_start = i == 1 or re.search(r"(?:^|[\n,;.:])[ \t]*$",
+                                                   self.text[max(0, tokens[i - 1].start - 4):tokens[i - 1].start])
+                self.take_before(i, "said_of", "relative" if clause_start else "medium")
             # the line after a sign-off ("Best,\nFaith", "Thanks,\nDr. Patel")
             if word in SIGN_OFFS and not last and re.fullmatch(r",?[ \t]*\n[ \t]*-?[ \t]*", self.gap(nxt)):
                 self.take(nxt + (1 if tokens[nxt].lower in TITLES else 0), "title", "sign_off", lists=False)
@@ -332,6 +366,7 @@ class _Scan:
                     j += 1
                 if j < len(tokens) and self.adjacent(j) and (
                         self.particle(j) or len(tokens[j].text) > 2 and self.finder.continues(tokens[j])
+                        or short_surname(self, i, j)  # "N. VU RN", "J. Li"
                         or self.capitalised(j) and vocab.is_surname(tokens[j].lower)):  # "N.E. Colon"
                     self.take(i, "title", "initial_surname")
             # two capitalised words in mixed case, one in no list and the other in none
@@ -414,6 +449,17 @@ def nxt_ok(scan: _Scan, index: int) -> bool:
     return ((scan.vocab.is_surname(following) or scan.vocab.is_unknown(following))
             and following not in STOP and not scan.vocab.is_clinical(following)
             and not scan.finder._common(following))
+
+
+SHORT_NOT_SURNAME = {"oh", "ha", "so", "to", "ta", "ko", "tu"}
+
+
+def short_surname(scan: _Scan, initial: int, index: int) -> bool:
+    """A two-letter census surname after a capital initial ("N. VU", "K. Ho"); after a
+    lower-case one it is shorthand ("p. o.")."""
+    word = scan.tokens[index].lower
+    return len(word) == 2 and scan.tokens[initial].text.isupper() and word not in STOP \
+        and word not in SHORT_NOT_SURNAME and scan.vocab.surnames.get(word, 10**6) < 10000
 
 
 def is_mixed_case(text: str) -> bool:

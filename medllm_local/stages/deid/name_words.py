@@ -73,6 +73,11 @@ AMBIGUOUS_FIRST = {"will", "may", "june", "april", "august", "grace", "hope", "f
                    "jean", "earl", "chance", "page", "penny", "max", "sunny", "sky", "sage",
                    "bob", "bud", "jay", "hunter", "major", "king", "sterling", "miles",
                    "chase", "rod", "sandy", "cliff", "dale", "glen", "wade", "drew", "pierce"}
+# Of those, the ones that after a relative read as the verb or word that follows ("son
+# will visit", "wife hopes", "husband major concern"); the rest are names there ("FRIEND MARK").
+VERB_LIKE_FIRST = {"will", "may", "hope", "bill", "chase", "drew", "page", "guy", "miles", "wade",
+                   "rich", "frank", "pierce", "cliff", "major", "chance", "sterling", "king",
+                   "hunter", "sky", "sunny"}
 WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 
 # A census first name this frequent is a name after a role even when it is also an

@@ -62,6 +62,9 @@ PLACE_TRIGGERS = {("lives", "in"), ("living", "in"), ("resides", "in"), ("reside
                   ("traveled", "to"), ("travelled", "to"), ("vacation", "in"), ("lives",),
                   ("from",), ("to",), ("in",), ("at",), ("near",), ("outside",), ("via",)}
 TOWN_AFTER = PLACE_TRIGGERS | {("osh", "in")}  # before a town whatever its frequency in English
+# A US place this seldom written as an English word (wordfreq zipf) is a place after "in",
+# "from" or "to" even in lower case ("worcester" 3.6, "fresno" 3.4; "reading" 5.1 is not).
+SELDOM_PLACE_ZIPF = 3.7
 PLACE_PREFIXES = {"north", "south", "east", "west", "new", "port", "fort", "mount", "mt",
                   "lake", "san", "santa", "el", "la", "los", "saint", "st", "upper", "lower",
                   "glen", "falls", "le", "del", "de"}
@@ -305,7 +308,7 @@ class PlaceFinder:
                     break
                 before = tuple(t.lower for t in tokens[max(0, i - 2):i])
                 triggered = any(before[-len(p):] == p for p in PLACE_TRIGGERS if len(before) >= len(p))
-                strong = named_service or any(before[-len(p):] == p for p in PLACE_TRIGGERS
+                strong = named_service or any(before[-len(p):] == p for p in TOWN_AFTER
                                               if len(p) == 2 and len(before) >= 2)
                 triggered = triggered or named_service
                 # "returned to normal": a town named like an everyday word needs capitals
@@ -314,9 +317,12 @@ class PlaceFinder:
                 distinctive = len(name) >= 5 and not any(
                     self.vocab.is_english(t.lower) or self.vocab.is_nameish(t.lower) for t in words)
                 capitalised = mixed_case and all(t.text[:1].isupper() for t in words)
+                # a town that is seldom an English word keeps its place in lower case too:
+                # "OSH in worcester", "lives ... in fresno"
+                seldom_word = all(zipf_frequency(t.lower, "en") < SELDOM_PLACE_ZIPF for t in words)
                 if distinctive or (strong and (not common or named_service and (capitalised or not mixed_case))) \
                         or (triggered and size > 1) \
-                        or (triggered and (capitalised or not mixed_case) and not common):
+                        or (triggered and (capitalised or not mixed_case or seldom_word) and not common):
                     found.append(self._finding(text, words[0].start, words[-1].end, "context:place",
                                                "LOCATION", 0.8))
                     break

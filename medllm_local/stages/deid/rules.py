@@ -126,7 +126,7 @@ RULES: list[Rule] = [
     # a number after '#' ("badge #0619", "Job #: 87933", "Rx #1884360-84548")
     Rule("hash_number", "ID", r"#[ \t]*:?[ \t]*(\d{3,}(?:-\d{2,})?)\b", 0.5),
     # "SSN on file ends in 7280", "SSN (LAST 4): 8378"
-    Rule("ssn_last_four", "US_SSN", r"\b(?:ssn|social security)\b[^.\n\d]{0,25}?(\d{4})\b", 0.8),
+    Rule("ssn_last_four", "US_SSN", r"\b(?:ssn|social security)\b(?:[^.\n\d]|last[ \t]*4\b){0,25}?(\d{4})\b", 0.8),
     # "19FEB1932", "26MAR2023", "3-DEC-19"
     Rule("date_day_mon_year", "DATE_TIME",
          rf"\b((?:0?[1-9]|[12]\d|3[01])[ \-]?(?:{MONTHS})[ \-]?(?:19|20)?\d{{2}})\b", 0.9),

@@ -42,7 +42,7 @@ APOSTROPHE_WORDS = {"o'clock", "ma'am", "y'all", "ne'er", "e'er", "o'er"}
 
 def bare_word(word: str) -> str:
     """A word without its possessive ending ("ignac's" -> "ignac")."""
-    return word[:-2] if word.endswith(("'s", "'S")) and len(word) > 3 else word
+    return word[:-2] if word.endswith(("'s", "'S")) and len(word) >= 3 else word
 
 
 def _name_key(word: str) -> str:
