@@ -401,6 +401,10 @@ def test_not_an_identifier_is_rejected_in_every_document_and_kept_later(workspac
     ("ON ANTICOAGULATION; N. VU RN/BSN AWARE", "N. VU"),                  # initial and a two-letter surname
     ("SOLUMEDROL STARTED PER SARA CONTRACTOR, M.D., NO SMOKING", "CONTRACTOR"),  # a surname that is a word, before M.D.
     ("He was last seen by Dr. de la O's office on 11-Mar.", "de la O"),   # particles and a one-letter surname
+    ("REPORT CALLED BY MAY KIM, RN", "MAY KIM"),                           # a first name that is a word, before a credential
+    ("will cont to monitor. -summer liu, rn", "summer liu"),
+    ("Would you like to move up his appointment?\n\nBest,\nWill\n", "Will"),  # a first name alone after a sign-off
+    ("HER HUSBAND DREW WAS UPDATED IN THE FAMILY WAITING AREA", "DREW"),
 ])
 def test_context_pass_finds_names_in_staff_and_family_forms(line, name):
     from medllm_local.stages.deid.context import ContextFinder
@@ -424,6 +428,9 @@ def test_context_pass_finds_names_in_staff_and_family_forms(line, name):
     "COLON RESECTION PLANNED FOR MONDAY",
     "Son will visit tomorrow, wife hopes for discharge. Daughter may come.",
     "Dictated by Drs. on call",
+    "Thanks,\nTeam",
+    "Pt on PD at home. PD catheter site clean. State police called.",
+    "Lives in Assisted Living with daughter. Placed on BIPAP ST mode. Route of administration: oral.",
 ])
 def test_context_pass_leaves_clinical_shorthand_alone(line):
     from medllm_local.stages.deid.context import ContextFinder
@@ -431,12 +438,15 @@ def test_context_pass_leaves_clinical_shorthand_alone(line):
     assert ContextFinder().find(line) == [], line
 
 
-@pytest.mark.parametrize("text, digits", [
+@pytest.mark.parametrize("text, value", [
     ("Group #: 73829V | SSN (last 4): 8348 | Hospital account: 0461933401", "8348"),
     ("SSN on file ends in 7280", "7280"),
+    ('GROSS: Received fresh labeled "ORTIZ, SANDY", a 1.2 cm nodular portion', "ORTIZ, SANDY"),
+    ("Insurance Auth | Member: Shah, Lakshmi   DOB: 11/5/1976", "Shah, Lakshmi"),
+    ("DOB/AGE: 19-JAN-1926 (92 Y) | PATIENT ID: 43286053", "92"),
 ])
-def test_the_last_four_digits_of_a_social_security_number_are_found(engine, text, digits):
-    assert any(f.text == digits for f in engine.find(text)), text
+def test_labelled_identifiers_are_found(engine, text, value):
+    assert any(f.text == value for f in engine.find(text)), text
 
 
 def test_letters_without_a_decomposition_are_folded():
@@ -474,6 +484,10 @@ def test_a_place_found_in_part_is_removed_whole(text, found, kept):
     ("WOUND CHECKED BY THE MAPLE GROVE TEAM", "MAPLE GROVE"),               # a town of two words
     ("CONSULT NOTE  4/2/2019  Kelsoville\nreason: syncope", "Kelsoville"),  # a place closing a header
     ("Afebrile. OSH in worcester faxing records.", "worcester"),            # a town seldom a word, in lower case
+    ("Social history: Lives in Unity with her friend.", "Unity"),           # capitalised after "lives in"
+    ("plate 4691339. Millinocket PD notified for a wellness check", "Millinocket"),  # a town before its police
+    ("Preferred pharmacy: CVS on Depot Rd in Greenfield", "Depot Rd"),      # a street without its number
+    ("DISPOSITION: HILLCREST COMMONS, 1193 ROUTE 2A, SKOWHEGAN", "1193 ROUTE 2A"),  # a numbered route
 ])
 def test_place_pass_finds_facilities_and_towns_by_their_context(text, place):
     from medllm_local.stages.deid.context import ContextFinder

@@ -202,6 +202,19 @@ class _Scan:
             and self.tokens[index - 1].lower == "la" and self.tokens[index - 2].lower == "de" \
             and self.adjacent(index) and self.adjacent(index - 1)
 
+    def first_name_word(self, index: int) -> bool:
+        """A frequent census first name, even one that is also a word ("may", "summer")."""
+        word = self.tokens[index].lower
+        return self.vocab.first_names.get(word, 10**6) < 1500 and (word not in STOP or word in AMBIGUOUS_FIRST) \
+            and not self.vocab.is_clinical(word)
+
+    def alone_on_line(self, index: int) -> bool:
+        token = self.tokens[index]
+        line_start = self.text.rfind("\n", 0, token.start) + 1
+        line_end = self.text.find("\n", token.end)
+        line = self.text[line_start:len(self.text) if line_end < 0 else line_end]
+        return line.strip(" \t-,") == token.text
+
     def surname(self, index: int) -> None:
         """Token ``index`` as the surname of the name before it, when the name stopped short
         of it (a clinical word: "Chantal Colon")."""
@@ -285,6 +298,14 @@ class _Scan:
                 if self.take(index - 2, "title", rule, lists=False) == index - 1:
                     self.surname(index - 1)
                 return
+        # a first name before the surname and credential, even one that is a word: "MAY
+        # KIM, RN", "-summer liu, rn"
+        lead = first - 1 if 0 < first < index and self.adjacent(first) and self.first_name_word(first - 1) \
+            else first if first < index - 1 and self.first_name_word(first) else None
+        if strength == "credential" and lead is not None:
+            start, end = self.tokens[lead].start, self.tokens[index - 1].end
+            self.found.append(Finding(start, end, "PERSON", 0.85, f"context:{rule}", self.text[start:end]))
+            return
         if first < index and self.finder.name_like(self.tokens[first], strength, self.capitalised(first),
                                                    mixed_case=self.mixed_case) \
                 or first < index - 1:
@@ -342,7 +363,10 @@ class _Scan:
                 self.take_before(i, "said_of", "relative" if clause_start else "medium")
             # the line after a sign-off ("Best,\nFaith", "Thanks,\nDr. Patel")
             if word in SIGN_OFFS and not last and re.fullmatch(r",?[ \t]*\n[ \t]*-?[ \t]*", self.gap(nxt)):
-                self.take(nxt + (1 if tokens[nxt].lower in TITLES else 0), "title", "sign_off", lists=False)
+                if self.take(nxt + (1 if tokens[nxt].lower in TITLES else 0), "title", "sign_off",
+                             lists=False) == nxt and self.alone_on_line(nxt) and tokens[nxt].text[:1].isupper() \
+                        and vocab.is_first_name(tokens[nxt].lower):
+                    self.surname(nxt)  # a first name that is also a word, alone: "Best,\nWill"
             if IS_A_AGE.match(self.text[token.end:token.end + 24]):
                 self.take_before(i + 1, "is_a", "title")  # "RAY IS A 27 YO"
 
@@ -398,7 +422,13 @@ class _Scan:
                 # "/is rn" closing a line: initials after the slash, even when they spell a word
                 slash_initials = re.search(r"(?:^|\n)[ \t]*/$", self.text[max(0, before.start - 8):before.start]) \
                     and re.fullmatch(r"[A-Za-z]{2,3}", before.text)
-                if line_initials or slash_initials or re.fullmatch(r"[A-Za-z]{2,3}", before.text) and before.lower not in STOP | CREDENTIALS \
+                # "MAY KIM, RN", "summer liu, rn": after a first name a short word is a surname
+                after_first_name = i > 1 and self.adjacent(i - 1) \
+                    and (tokens[i - 2].lower not in STOP or tokens[i - 2].lower in AMBIGUOUS_FIRST) \
+                    and vocab.first_names.get(tokens[i - 2].lower, 10**6) < 1500
+                if after_first_name:
+                    self.take_before(i, "credential", "credential")
+                elif line_initials or slash_initials or re.fullmatch(r"[A-Za-z]{2,3}", before.text) and before.lower not in STOP | CREDENTIALS \
                         and (line_start or not vocab.is_english(before.lower) and not vocab.is_clinical(before.lower)):
                     self.found.append(Finding(before.start, before.end, "PERSON", 0.7,
                                               "context:initials", before.text))

@@ -75,7 +75,7 @@ AMBIGUOUS_FIRST = {"will", "may", "june", "april", "august", "grace", "hope", "f
                    "chase", "rod", "sandy", "cliff", "dale", "glen", "wade", "drew", "pierce"}
 # Of those, the ones that after a relative read as the verb or word that follows ("son
 # will visit", "wife hopes", "husband major concern"); the rest are names there ("FRIEND MARK").
-VERB_LIKE_FIRST = {"will", "may", "hope", "bill", "chase", "drew", "page", "guy", "miles", "wade",
+VERB_LIKE_FIRST = {"will", "may", "hope", "bill", "chase", "page", "miles", "wade",
                    "rich", "frank", "pierce", "cliff", "major", "chance", "sterling", "king",
                    "hunter", "sky", "sunny"}
 WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
@@ -108,7 +108,7 @@ AFTER_NAME = {"aware", "notified", "updated", "informed", "paged", "called", "pr
 LIST_JOINS = re.compile(r",[ \t]*|[ \t]+(?:and|&)[ \t]+|[ \t]*&[ \t]*|[ \t]*/[ \t]*|,[ \t]+and[ \t]+")
 ROLE_GAP = re.compile(r"[ \t]*[,:(-]?[ \t]*|[ \t]+is[ \t]+(?:her|his|the)?[ \t]*")
 PARTICLES = {"o", "de", "van", "von", "da", "di", "la", "le", "del", "della", "mac", "st", "al",
-             "el", "ben", "bin", "ter", "den", "der", "du", "dos", "das"}
+             "el", "ben", "bin", "ter", "ten", "den", "der", "du", "dos", "das", "zu", "vom"}
 DASH_SIGNATURE = re.compile(r"(?:^|[ \t])-{1,2}[ \t]*([A-Za-z][A-Za-z'\-]*(?:[ \t]+[A-Za-z][A-Za-z'\-]*)?)"
                             r"(?:,?[ \t]*(?:rn|md|np|pa|bsn))?[ \t]*$", re.MULTILINE | re.IGNORECASE)
 SIGN_OFFS = {"best", "thanks", "regards", "sincerely", "cheers", "respectfully", "cordially",

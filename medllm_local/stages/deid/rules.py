@@ -31,7 +31,9 @@ NAME_LABELS = (r"(?:patient(?:'s)? name|patient|pt|name|physician|provider|atten
                r"referring(?: physician| doctor)?|doctor|surgeon|nurse|signed(?: by)?|"
                r"dictated by|electronically signed by|author|mother|father|wife|husband|son|"
                r"daughter|spouse|partner|guardian|contact|emergency contact|next of kin|cc|"
-               r"seen by|resident|fellow|pcp|primary care(?: physician)?)")
+               r"seen by|resident|fellow|pcp|primary care(?: physician)?|"
+               # insurance and intake forms: "Member: Shah, Lakshmi"
+               r"member|subscriber|insured|policy ?holder|guarantor|beneficiary|client)")
 ID_LABELS = (r"(?:mrn|medical record(?: number| no\.?| #)?|record(?: number| no\.?| #)|"
              r"acct|account(?: number| no\.?| #)?|accession(?: number| no\.?| #)?|"
              r"member id|policy(?: number| no\.?| #)?|health ?plan(?: id| number)?|"
@@ -115,6 +117,10 @@ RULES: list[Rule] = [
          rf"(?i:\b{NAME_LABELS}|ordered by|next of kin|hcp|name)[ \t]*:[ \t]*"
          r"([A-Z][A-Za-z'\-]+,[ \t]*[A-Z][A-Za-z'\-]+(?:[ \t]+[A-Z]\.?(?![A-Za-z]))?)", 0.9, 0),
     Rule("signature", "PERSON", rf"^[ \t]*(?:-{{2,}}|/s/)[ \t]*({NAME})", 0.9, 0),
+    # a specimen or a form labelled with the name in quotes: 'received fresh labeled "ORTIZ, SANDY"'
+    Rule("quoted_last_first", "PERSON",
+         r"(?i:labell?ed|marked|identified as|named)[ \t]+[\"'“]"
+         r"([A-Z][A-Za-z'\-]+,[ \t]*[A-Z][A-Za-z'\-]+(?:[ \t]+[A-Z]\.?(?![A-Za-z]))?)[\"'”]", 0.9, 0),
     # -- dates (all elements but the year) ---------------------------------------------
     Rule("date_numeric", "DATE_TIME",
          r"\b((?:0?[1-9]|1[0-2])[/\-.](?:0?[1-9]|[12]\d|3[01])[/\-.](?:19|20)?\d{2}"
@@ -184,9 +190,9 @@ RULES: list[Rule] = [
          r"\b(?:aged?|age of)[ \t]+((?:ninety|one hundred(?: and)?)(?:[- ](?:one|two|three|four|five|"
          r"six|seven|eight|nine))?)\b", 0.9),
     Rule("aged_over_89", "AGE", r"\b(?:aged?|age:|age of)[ \t]*((?:9\d|1[0-4]\d))\b", 0.95),
-    # "93F", "91 M", "92yo", "100 y/o" (not a temperature: "T 98F", "temp 99 F")
+    # "93F", "91 M", "92yo", "(92 Y)", "100 y/o" (not a temperature: "T 98F", "temp 99 F")
     Rule("age_sex_over_89", "AGE",
-         r"(?<!\d)(?<!t )(?<!temp )(?<!tmax )(?<!t: )((?:9\d|1[0-4]\d))(?=[ \t/]?(?:f|m|yo|yof|yom|"
+         r"(?<!\d)(?<!t )(?<!temp )(?<!tmax )(?<!t: )((?:9\d|1[0-4]\d))(?=[ \t/]?(?:f|m|y|yo|yof|yom|"
          r"y/o|y\.o\.|yr|yrs|year|years|w|wm|wf|bm|bf|female|male|woman|man)\b)", 0.8),
     # -- contact -------------------------------------------------------------------------
     Rule("phone", "PHONE_NUMBER",
