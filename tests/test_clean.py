@@ -260,7 +260,12 @@ def test_cleaned_status_of_a_document_with_crlf_line_endings(workspace, tmp_path
     pipeline.clean_documents(workspace)
     first = pipeline.cleaning_overview(workspace)[0]
     assert first["changes"]["boilerplate"] >= 2 and first["cleaned"] and not first["stale"]
-    pipeline.revert_changes(workspace, document_id=first["id"])  # nothing of cleaning left
+    shown = pipeline.document_cleaning(workspace, first["id"])  # the record both faces render
+    assert list(shown.to_json()) == ["id", "source", "changes", "steps", "clean_file", "deid_text", "text",
+                                     "stale"]
+    assert shown.changes["boilerplate"] == len(shown.steps["boilerplate"]) and "Page 1 of 1" not in shown.text
+    reverted = pipeline.revert_changes(workspace, document_id=first["id"])  # nothing of cleaning left
+    assert reverted.to_json()["reverted"] == reverted.changed == sum(first["changes"].values())
     overview = {d["id"]: d for d in pipeline.cleaning_overview(workspace)}
     assert not overview[first["id"]]["cleaned"] and sum(overview[first["id"]]["changes"].values()) == 0
     second = next(d for d in overview.values() if d["id"] != first["id"])

@@ -6,6 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from medllm_local.pipeline.clean import CleanedDocument
 
 
 def _pair(value: str, what: str) -> tuple[int, str]:
@@ -75,8 +79,8 @@ def cmd_clean(args: argparse.Namespace) -> dict:
         report = pipeline.document_cleaning(workspace, args.show)
         if not args.json:
             _print_changes(report)
-            print(report["text"])
-        return report
+            print(report.text)
+        return report.to_json()
     if args.revert or args.revert_step:
         if args.revert_step:
             document, step = _pair(args.revert_step, "DOC:STEP")
@@ -86,29 +90,28 @@ def cmd_clean(args: argparse.Namespace) -> dict:
         else:
             report = pipeline.revert_changes(workspace, args.revert, restore=args.restore)
         if not args.json:
-            for item in report["documents"]:
+            for item in report.documents:
                 _print_changes(item)
-        return report
+        return report.to_json()
     with progress_bar("doc") as progress:
         report = pipeline.clean_documents(workspace, settings, progress)
     if not args.json:
-        for item in report["documents"]:
+        for item in report.documents:
             _print_changes(item)
-        if report["transcription_queue"]:
-            print(f"{len(report['transcription_queue'])} OCR pages wait to be typed "
-                  "(clean --queue)")
-    totals = report["totals"]
-    print(f"cleaned {totals['documents']} documents: " + ", ".join(
-        f"{n} {step}" for step, n in totals["changes"].items()) + f" ({totals['seconds']} s)",
+        if report.transcription_queue:
+            print(f"{len(report.transcription_queue)} OCR pages wait to be typed (clean --queue)")
+    totals = report.totals
+    print(f"cleaned {totals.documents} documents: " + ", ".join(
+        f"{n} {step}" for step, n in totals.changes.items()) + f" ({totals.seconds} s)",
         file=sys.stderr)
-    return report
+    return report.to_json()
 
 
-def _print_changes(item: dict) -> None:
-    counts = ", ".join(f"{n} {step}" for step, n in item["changes"].items())
-    print(f"{item['id']}: {Path(item['source']).name}: {counts}")
-    for step, changes in item["steps"].items():
+def _print_changes(item: CleanedDocument) -> None:
+    counts = ", ".join(f"{n} {step}" for step, n in item.changes.items())
+    print(f"{item.id}: {Path(item.source).name}: {counts}")
+    for step, changes in item.steps.items():
         for change in changes:
-            mark = " (reverted)" if change["reverted"] else ""
-            print(f"  [{change['id']}] {step} line {change['line']}: "
-                  f"{change['before'].strip()[:60]!r} -> {change['after'][:60]!r}{mark}")
+            mark = " (reverted)" if change.reverted else ""
+            print(f"  [{change.id}] {step} line {change.line}: "
+                  f"{change.before.strip()[:60]!r} -> {change.after[:60]!r}{mark}")

@@ -10,7 +10,8 @@ from medllm_local.pipeline.similar import similar_cases
 from medllm_local.pipeline.chat import (CONVERSATIONS, chat_answer, chat_differential,
                                              chat_stream, export_conversation, models_report,
                                              check_model, add_model)
-from medllm_local.pipeline.clean import (clean_documents, cleaning_overview, document_cleaning,
+from medllm_local.pipeline.clean import (CleanedDocument, CleanReport, DocumentCleaning, RevertReport,
+                                            clean_documents, cleaning_overview, document_cleaning,
                                             page_image, page_text, revert_changes, training_text,
                                             transcribe_page, transcription_queue)
 from medllm_local.pipeline.common import DEMO_INBOX, GateError, ProgressCallback, open_workspace
@@ -41,6 +42,7 @@ __all__ = ["CONVERSATIONS", "DEMO_INBOX", "SURROGATE_KEY", "SURROGATE_MAP", "Gat
            "save_deid_options", "saved_deid_settings", "job_log_tail", "job_report", "latest_job", "start_job", "stop_job", "latest_build",
            "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models", "eval_sets", "save_eval_set", "mark_answer", "marks_summary", "model_history",
            "chat_differential", "export_conversation", "similar_cases",
+           "CleanedDocument", "CleanReport", "DocumentCleaning", "RevertReport",
            "clean_documents", "cleaning_overview", "document_cleaning", "page_image", "page_text", "revert_changes", "training_text",
            "transcribe_page", "transcription_queue", "review_augmented", "forget_documents",
            "forgotten_in"]

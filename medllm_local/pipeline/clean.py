@@ -9,18 +9,67 @@ de-identified text, else the de-identified text itself.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from medllm_local.stages import clean
 from medllm_local.core.abbreviations import merged_abbreviations, parse_words
 from medllm_local.stages.ingest.read import IngestSettings
 from medllm_local.pipeline.common import SURROGATE_MAP, GateError, ProgressCallback
-from medllm_local.core.records import to_json
+from medllm_local.core.records import Record, to_json
 from medllm_local.stages.deid.surrogates import SurrogateMap
 from medllm_local.workspace.store import Workspace, atomic_write, sha256_bytes
+
+@dataclass
+class CleanedDocument:
+    """One document's cleaning: the changes per step (reverted ones too, marked) and how
+    many of each still apply."""
+
+    id: int
+    source: str
+    changes: dict[str, int]  # step -> changes that apply (reverted ones left out)
+    steps: dict[str, list[clean.Change]]
+    clean_file: str
+
+
+@dataclass
+class CleaningTotals:
+    documents: int
+    words: int
+    changes: dict[str, int]
+    per_1000_words: dict[str, float]
+    seconds: float
+
+
+@dataclass
+class CleanReport(Record):
+    documents: list[CleanedDocument]
+    totals: CleaningTotals
+    settings: clean.CleanSettings
+    transcription_queue: list[dict]  # pages OCR read poorly, without their text
+
+
+@dataclass
+class DocumentCleaning(CleanedDocument, Record):
+    """One document as a person reviews its cleaning."""
+
+    deid_text: str = ""
+    text: str = ""  # what the dataset uses
+    stale: bool = False  # de-identified again since it was cleaned
+
+
+@dataclass
+class RevertReport(Record):
+    documents: list[CleanedDocument]
+    changed: int
+    restore: bool  # the changes were applied again, not reverted
+
+    def to_json(self) -> dict[str, Any]:  # the CLI's JSON names what was done
+        return {"documents": to_json(self.documents), "restored" if self.restore else "reverted": self.changed}
+
 
 # The user's own additions, in the workspace folder (same form as medllm_local/data).
 USER_ABBREVIATIONS = "abbreviations.tsv"
@@ -116,16 +165,16 @@ def _store(workspace: Workspace, row, source_hash: str, text: str,
     return clean_file
 
 
-def _document_report(workspace: Workspace, row, changes: list[clean.Change]) -> dict:
-    steps: dict[str, list] = {step: [] for step in clean.STEPS}
+def _document_report(workspace: Workspace, row, changes: list[clean.Change]) -> CleanedDocument:
+    steps: dict[str, list[clean.Change]] = {step: [] for step in clean.STEPS}
     for change in changes:
-        steps.setdefault(change.step, []).append(to_json(change))
-    return {"id": row["id"], "source": row["source"], "changes": clean.summary(changes),
-            "steps": steps, "clean_file": str(workspace.root / clean_file_for(row["sha256"]))}
+        steps.setdefault(change.step, []).append(change)
+    return CleanedDocument(row["id"], row["source"], clean.summary(changes), steps,
+                           str(workspace.root / clean_file_for(row["sha256"])))
 
 
 def clean_documents(workspace: Workspace, settings: clean.CleanSettings | None = None,
-                    progress: ProgressCallback | None = None) -> dict:
+                    progress: ProgressCallback | None = None) -> CleanReport:
     """Clean every approved document (boilerplate is judged across all of them) and store
     the cleaned texts and their changes. A change a person reverted stays reverted when
     cleaning runs again on the same de-identified text."""
@@ -155,18 +204,17 @@ def clean_documents(workspace: Workspace, settings: clean.CleanSettings | None =
         if progress:
             progress(index + 1, len(rows), "cleaning")
     words = sum(len(text.split()) for text in texts.values())
-    totals = {step: sum(d["changes"][step] for d in documents) for step in clean.STEPS}
-    return {"documents": documents,
-            "totals": {"documents": len(documents), "words": words, "changes": totals,
-                       "per_1000_words": {s: round(1000 * n / max(words, 1), 2)
-                                          for s, n in totals.items()},
-                       "seconds": round(time.monotonic() - started, 2)},
-            "settings": dataclasses.asdict(settings),
-            "transcription_queue": [{k: v for k, v in item.items() if k != "text"}
-                                    for item in transcription_queue(workspace)]}
+    totals = {step: sum(d.changes[step] for d in documents) for step in clean.STEPS}
+    return CleanReport(
+        documents,
+        CleaningTotals(len(documents), words, totals,
+                       {s: round(1000 * n / max(words, 1), 2) for s, n in totals.items()},
+                       round(time.monotonic() - started, 2)),
+        settings,
+        [{k: v for k, v in item.items() if k != "text"} for item in transcription_queue(workspace)])
 
 
-def document_cleaning(workspace: Workspace, document_id: int) -> dict:
+def document_cleaning(workspace: Workspace, document_id: int) -> DocumentCleaning:
     """One document's cleaning as a person reviews it: the de-identified text, the
     cleaned text and every change (reverted ones too)."""
     row = workspace.document_rows([document_id])[0]
@@ -175,12 +223,12 @@ def document_cleaning(workspace: Workspace, document_id: int) -> dict:
     changes = _change_rows(workspace, document_id)
     deid_text = _deid_text(workspace, row)
     report = _document_report(workspace, row, changes)
-    return report | {"deid_text": deid_text, "text": training_text(workspace, row),
-                     "stale": row["clean_source"] != _text_hash(deid_text)}
+    return DocumentCleaning(**vars(report), deid_text=deid_text, text=training_text(workspace, row),
+                            stale=row["clean_source"] != _text_hash(deid_text))
 
 
 def revert_changes(workspace: Workspace, change_ids: list[int] = (), document_id: int | None = None,
-                   step: str | None = None, restore: bool = False) -> dict:
+                   step: str | None = None, restore: bool = False) -> RevertReport:
     """Revert changes (or, with ``restore``, apply them again): the given ids, or every
     change of ``step`` in ``document_id``, or all of that document's changes. The
     document's cleaned text is rewritten from its de-identified text at once."""
@@ -218,7 +266,7 @@ def revert_changes(workspace: Workspace, change_ids: list[int] = (), document_id
             conn.executemany("UPDATE clean_changes SET reverted = ? WHERE id = ?",
                              [(int(not restore), i) for i in ids])
         reports.append(_document_report(workspace, row, changes))
-    return {"documents": reports, "reverted" if not restore else "restored": len(selected)}
+    return RevertReport(reports, len(selected), restore)
 
 
 # -- manual transcription of pages OCR read poorly ---------------------------------------

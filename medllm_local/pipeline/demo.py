@@ -39,7 +39,7 @@ def run_demo(workspace_path: str | Path | None, until: str = "build") -> dict:
         elif stage == "deid":
             report["deid"] = deid_documents(workspace).to_json() | approve_documents(workspace).to_json()
         elif stage == "clean":
-            report["clean"] = clean_documents(workspace)
+            report["clean"] = clean_documents(workspace).to_json()
         elif stage == "build":
             report["build"] = build_dataset(workspace).to_json()
         elif stage == "train":

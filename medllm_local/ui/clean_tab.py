@@ -23,10 +23,9 @@ def document_rows(workspace: Workspace) -> list[list]:
         [["", "(nothing cleaned yet)", *([""] * len(STEPS)), ""]]
 
 
-def change_rows(report: dict) -> list[list]:
-    rows = [[c["id"], step, c["line"], c["before"].rstrip("\n"), c["after"], c["reason"],
-             "yes" if c["reverted"] else ""]
-            for step, changes in report["steps"].items() for c in changes]
+def change_rows(report: pipeline.DocumentCleaning) -> list[list]:
+    rows = [[c.id, step, c.line, c.before.rstrip("\n"), c.after, c.reason, "yes" if c.reverted else ""]
+            for step, changes in report.steps.items() for c in changes]
     return sorted(rows, key=lambda r: r[2]) or [["", "", "", "(no changes)", "", "", ""]]
 
 
@@ -70,11 +69,11 @@ def build_clean_tab(workspace: Workspace) -> list[tuple]:
                 workspace, form.settings(*values), progress=lambda done, total, _: progress((done, total), desc="Cleaning"))
         except (pipeline.GateError, ValueError) as error:
             return document_rows(workspace), f"Not cleaned: {error}", queue_rows(workspace)
-        totals = report["totals"]
-        text = (f"Cleaned {totals['documents']} documents in {totals['seconds']} s: "
-                + ", ".join(f"{n} {step}" for step, n in totals["changes"].items()) + ".")
-        if report["transcription_queue"]:
-            text += f" {len(report['transcription_queue'])} OCR pages wait to be typed (below)."
+        totals = report.totals
+        text = (f"Cleaned {totals.documents} documents in {totals.seconds} s: "
+                + ", ".join(f"{n} {step}" for step, n in totals.changes.items()) + ".")
+        if report.transcription_queue:
+            text += f" {len(report.transcription_queue)} OCR pages wait to be typed (below)."
         return document_rows(workspace), text, queue_rows(workspace)
 
     def show_document(doc_id):
@@ -84,8 +83,8 @@ def build_clean_tab(workspace: Workspace) -> list[tuple]:
             report = pipeline.document_cleaning(workspace, int(doc_id))
         except Exception as error:  # not cleaned, unknown id: said, not raised
             return [["", "", "", "", "", "", ""]], "", f"Cannot show it: {error}"
-        note = " (de-identified again since: clean again)" if report["stale"] else ""
-        return change_rows(report), report["text"], f"Document {int(doc_id)}{note}."
+        note = " (de-identified again since: clean again)" if report.stale else ""
+        return change_rows(report), report.text, f"Document {int(doc_id)}{note}."
 
     def set_reverted(doc_id, ids_text, step_name, undo: bool):
         try:
