@@ -291,14 +291,14 @@ def test_a_rejected_finding_is_kept_in_the_text_and_no_longer_counts_as_real(wor
     pipeline.deid_documents(workspace)
     phone = next(f for f in workspace.findings_for(doc_id) if f["type"] == "PHONE_NUMBER")
     view = pipeline.revise_document(workspace, doc_id, reject=[phone["id"]], add_text="rusty")
-    assert "(555) 010-4477" in view["deid_text"] and "rusty" not in view["deid_text"]
-    assert "Alex Example" not in view["deid_text"]
+    assert "(555) 010-4477" in view.deid_text and "rusty" not in view.deid_text
+    assert "Alex Example" not in view.deid_text
     rejected = {"x": pipeline.rejected_texts(workspace, doc_id)}
     assert rejected["x"] == {"(555) 010-4477"}
-    approved = {"x": view["deid_text"]}  # as a build passes it: the approved text
+    approved = {"x": view.deid_text}  # as a build passes it: the approved text
     hits = pipeline.residual_scan(workspace, approved, approved, rejected)
     assert not [h for h in hits if h["blocking"]]  # the reviewer said it is not an identifier
-    unreviewed = pipeline.residual_scan(workspace, {"x": view["deid_text"]})
+    unreviewed = pipeline.residual_scan(workspace, {"x": view.deid_text})
     assert any(h["blocking"] and h["type"] == "PHONE_NUMBER" for h in unreviewed)
     with pytest.raises(ValueError, match="does not occur"):
         pipeline.revise_document(workspace, doc_id, add_text="no such words here")
@@ -344,8 +344,11 @@ def test_not_an_identifier_is_rejected_in_every_document_and_kept_later(workspac
     pipeline.ingest(workspace, [folder])
     pipeline.deid_documents(workspace)
     pipeline.approve_documents(workspace)
-    report = pipeline.reject_everywhere(workspace, "vandermeer")
+    out = run_cli("deid", "--not-identifier", "vandermeer", "--workspace", str(workspace.root), "--json")
+    assert out.returncode == 0, out.stderr
+    [report] = json.loads(out.stdout)["not_identifier"]
     assert len(report["documents"]) == 3 and report["rejected_findings"] >= 3
+    assert "rejected" in out.stderr and "Vandermeer" not in out.stdout + out.stderr
     for row in workspace.document_rows():
         assert row["status"] == "deidentified"  # needs approval again
         text = (workspace.root / row["deid_file"]).read_text()

@@ -131,14 +131,14 @@ def test_approve_refuses_text_that_changed_after_it_was_shown(workspace, tmp_pat
     # meanwhile someone de-identifies it again, with a word added to the deny list
     pipeline.deid_documents(workspace, [doc], DeidSettings(deny_list="productive"))
     with pytest.raises(pipeline.GateError, match="changed since it was shown"):
-        pipeline.approve_documents(workspace, [doc], reviewed=True, expected_hash=shown["deid_hash"])
+        pipeline.approve_documents(workspace, [doc], reviewed=True, expected_hash=shown.deid_hash)
     row = workspace.document_rows([doc])[0]
     assert row["status"] == "deidentified" and workspace.pending_findings(doc) > 0
     again = pipeline.review_document(workspace, doc)
-    assert again["deid_hash"] != shown["deid_hash"]
-    pipeline.approve_documents(workspace, [doc], reviewed=True, expected_hash=again["deid_hash"])
+    assert again.deid_hash != shown.deid_hash
+    pipeline.approve_documents(workspace, [doc], reviewed=True, expected_hash=again.deid_hash)
     row = workspace.document_rows([doc])[0]
-    assert row["status"] == "approved" and row["approved_hash"] == again["deid_hash"]
+    assert row["status"] == "approved" and row["approved_hash"] == again.deid_hash
     assert workspace.pending_findings(doc) == 0
     pipeline.require_approved(workspace, [doc])
 
@@ -249,7 +249,7 @@ def test_a_value_rejected_in_one_document_stays_known_in_the_others(workspace, t
     (folder / "b.txt").write_text("Recently returned from a trip to Jordan. Cough for 3 days.")
     a, b = (d.id for d in pipeline.ingest(workspace, [folder / "a.txt", folder / "b.txt"]).documents)
     pipeline.deid_documents(workspace)
-    if "Jordan" in pipeline.review_document(workspace, a)["deid_text"]:  # the detectors missed it
+    if "Jordan" in pipeline.review_document(workspace, a).deid_text:  # the detectors missed it
         pipeline.revise_document(workspace, a, add_text="Jordan")
     b_text = workspace.load_document(b).text
     country = [f["id"] for f in workspace.findings_for(b) if b_text[f["start"]:f["end"]] == "Jordan"]
@@ -257,15 +257,15 @@ def test_a_value_rejected_in_one_document_stays_known_in_the_others(workspace, t
         pipeline.revise_document(workspace, b, add_text="Jordan", add_type="LOCATION")
         country = [f["id"] for f in workspace.findings_for(b) if b_text[f["start"]:f["end"]] == "Jordan"]
     view_b = pipeline.revise_document(workspace, b, reject=country)
-    assert "Jordan" in view_b["deid_text"]
+    assert "Jordan" in view_b.deid_text
     assert "Jordan" in SurrogateMap(workspace.folder("raw") / pipeline.SURROGATE_MAP).real_values()
     # a text made from document a with the name pasted back in is still caught...
     view_a = pipeline.review_document(workspace, a)
-    pasted = {"from a": view_a["deid_text"] + "\nJordan called back."}
-    hits = pipeline.residual_scan(workspace, pasted, {"from a": view_a["deid_text"]},
+    pasted = {"from a": view_a.deid_text + "\nJordan called back."}
+    hits = pipeline.residual_scan(workspace, pasted, {"from a": view_a.deid_text},
                                   {"from a": pipeline.rejected_texts(workspace, a)})
     assert any(h["type"] == "KNOWN_REAL_VALUE" for h in hits)
     # ...while document b's country passes, as its reviewer said
-    texts = {"from b": view_b["deid_text"]}
+    texts = {"from b": view_b.deid_text}
     hits = pipeline.residual_scan(workspace, texts, texts, {"from b": pipeline.rejected_texts(workspace, b)})
     assert not [h for h in hits if h["blocking"]]

@@ -99,7 +99,7 @@ def cmd_deid(args: argparse.Namespace):
     for value in args.not_identifier or ():
         rejected = pipeline.reject_everywhere(workspace, value)
         report.setdefault("not_identifier", []).append(rejected)
-        print(rejected["message"], file=sys.stderr)
+        print(rejected.message, file=sys.stderr)
     if args.doc_ids or args.all:
         with progress_bar("doc") as progress:
             report["documents"] = pipeline.deid_documents(workspace, ids, settings, progress).documents

@@ -27,6 +27,7 @@ from medllm_local.pipeline.jobs import job_log_tail, job_report, latest_job, sta
 from medllm_local.pipeline.train import (latest_build, list_runs, plan_training, run_metrics,
                                             train_run)
 from medllm_local.pipeline.deid import (SURROGATE_KEY, SURROGATE_MAP, ApprovalReport, DeidReport,
+                                           DocumentReview, RejectionReport, ReviewedFinding,
                                            approve_documents,
                                            deid_documents, deid_files, finding_json,
                                            reject_everywhere, rejected_texts,
@@ -42,6 +43,7 @@ __all__ = ["CONVERSATIONS", "DEMO_INBOX", "SURROGATE_KEY", "SURROGATE_MAP", "Gat
            "save_deid_options", "saved_deid_settings", "job_log_tail", "job_report", "latest_job", "start_job", "stop_job", "latest_build",
            "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models", "eval_sets", "save_eval_set", "mark_answer", "marks_summary", "model_history",
            "chat_differential", "export_conversation", "similar_cases",
+           "DocumentReview", "RejectionReport", "ReviewedFinding",
            "CleanedDocument", "CleanReport", "DocumentCleaning", "RevertReport",
            "clean_documents", "cleaning_overview", "document_cleaning", "page_image", "page_text", "revert_changes", "training_text",
            "transcribe_page", "transcription_queue", "review_augmented", "forget_documents",

@@ -57,6 +57,42 @@ class ApprovalReport(Record):
     message: str
 
 
+@dataclass
+class ReviewedFinding:
+    """One stored finding with the reviewer's decision (pending, accepted, rejected)."""
+
+    id: int
+    document_id: int
+    start: int
+    end: int
+    type: str
+    score: float
+    recognizer: str
+    decision: str
+
+
+@dataclass
+class DocumentReview(Record):
+    """A document as the reviewer sees it."""
+
+    id: int
+    source: str
+    status: str
+    text: str  # the original text, which the findings point into
+    deid_text: str
+    deid_hash: str  # what approving this view approves (approve_documents' expected_hash)
+    findings: list[ReviewedFinding]
+
+
+@dataclass
+class RejectionReport(Record):
+    """"Not an identifier" applied in every document: counts and ids only, never the text."""
+
+    documents: list[int]
+    rejected_findings: int
+    message: str
+
+
 def deid_files(paths: list[str | Path], settings: deid.DeidSettings | None = None) -> DeidFilesReport:
     """De-identify files outside any workspace (one engine load for all): per file the
     de-identified text and the findings, with offsets in the input text. Surrogates are
@@ -198,7 +234,7 @@ def refuse_residual(hits: list[dict], consequence: str) -> None:
                     "and build.")
 
 
-def review_document(workspace: Workspace, document_id: int) -> dict:
+def review_document(workspace: Workspace, document_id: int) -> DocumentReview:
     """A document as the reviewer sees it: its text, its findings with their decisions,
     and the de-identified text the decisions produce."""
     row = workspace.document_rows([document_id])[0]
@@ -207,15 +243,14 @@ def review_document(workspace: Workspace, document_id: int) -> dict:
     text = workspace.load_document(document_id).text
     stored = (workspace.root / row["deid_file"]).read_bytes()
     deid_text = stored.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text did
-    findings = [dict(f) for f in workspace.findings_for(document_id)]
-    # deid_hash: what approving this view approves (approve_documents' expected_hash)
-    return {"id": document_id, "source": row["source"], "status": row["status"], "text": text,
-            "deid_text": deid_text, "deid_hash": sha256_bytes(stored), "findings": findings}
+    findings = [ReviewedFinding(**{name: f[name] for name in f.keys()}) for f in workspace.findings_for(document_id)]
+    return DocumentReview(document_id, row["source"], row["status"], text, deid_text, sha256_bytes(stored),
+                          findings)
 
 
 def revise_document(workspace: Workspace, document_id: int, reject: list[int] = (),
                     accept: list[int] = (), add_text: str = "", add_type: str = "PERSON",
-                    settings: deid.DeidSettings | None = None) -> dict:
+                    settings: deid.DeidSettings | None = None) -> DocumentReview:
     """Apply a reviewer's decisions: reject or accept findings, add every occurrence of
     ``add_text`` as a new finding, and rebuild the de-identified text from the findings
     not rejected (same key, so the same surrogates). The document needs approval again.
@@ -252,7 +287,7 @@ def revise_document(workspace: Workspace, document_id: int, reject: list[int] = 
     return review_document(workspace, document_id)
 
 
-def reject_everywhere(workspace: Workspace, value: str) -> dict:
+def reject_everywhere(workspace: Workspace, value: str) -> RejectionReport:
     """A reviewer's "not an identifier" for one word or phrase in every document: each
     finding of exactly that text (in any case, Unicode folded) is rejected, so those
     documents need approval again, and the value joins the workspace's allow list, so
@@ -281,9 +316,9 @@ def reject_everywhere(workspace: Workspace, value: str) -> dict:
         return {"allow_list": ", ".join(allow + [value.strip()])}
 
     workspace.update_settings(add_to_allow_list)
-    return {"documents": documents, "rejected_findings": rejected,
-            "message": f"rejected {rejected} findings in {len(documents)} documents, which need "
-                       "approval again; later de-identification leaves this text"}
+    return RejectionReport(documents, rejected,
+                           f"rejected {rejected} findings in {len(documents)} documents, which need "
+                           "approval again; later de-identification leaves this text")
 
 
 def approve_documents(workspace: Workspace, document_ids: list[int] | None = None,

@@ -23,19 +23,19 @@ def highlighted(view: dict) -> list[tuple[str, str | None]]:
     return highlighted_pieces(view)[0]
 
 
-def highlighted_pieces(view: dict) -> tuple[list[tuple[str, str | None]], list[int | None]]:
+def highlighted_pieces(view: pipeline.DocumentReview) -> tuple[list[tuple[str, str | None]], list[int | None]]:
     """The highlighted pieces, and for each the number of the finding it shows (None
     for the text between findings), so a click on a piece names its finding."""
     pieces, numbers, position = [], [], 0
-    for number, finding in enumerate(view["findings"], start=1):
-        if finding["start"] < position:
+    for number, finding in enumerate(view.findings, start=1):
+        if finding.start < position:
             continue
-        pieces.append((view["text"][position:finding["start"]], None))
-        label = finding["type"] if finding["decision"] != "rejected" else None
-        pieces.append((view["text"][finding["start"]:finding["end"]], label))
+        pieces.append((view.text[position:finding.start], None))
+        label = finding.type if finding.decision != "rejected" else None
+        pieces.append((view.text[finding.start:finding.end], label))
         numbers += [None, number]
-        position = finding["end"]
-    pieces.append((view["text"][position:], None))
+        position = finding.end
+    pieces.append((view.text[position:], None))
     return pieces, numbers + [None]
 
 
@@ -47,22 +47,22 @@ def toggle_number(numbers_text: str, number: int) -> str:
     return ", ".join(str(n) for n in sorted(numbers))
 
 
-def finding_rows(view: dict) -> list[list]:
-    return [[number, view["text"][f["start"]:f["end"]], f["type"], f["score"], f["recognizer"],
-             f["decision"]] for number, f in enumerate(view["findings"], start=1)]
+def finding_rows(view: pipeline.DocumentReview) -> list[list]:
+    return [[number, view.text[f.start:f.end], f.type, f.score, f.recognizer, f.decision]
+            for number, f in enumerate(view.findings, start=1)]
 
 
-def finding_ids(view: dict, numbers_text: str) -> list[int]:
+def finding_ids(view: pipeline.DocumentReview, numbers_text: str) -> list[int]:
     """The catalogue ids of the findings the reviewer numbered (as finding_rows shows
     them); ValueError names a number that is not in the list."""
     ids = []
     for item in numbers_text.replace(" ", "").split(","):
         if not item:
             continue
-        if not item.isdigit() or not 1 <= int(item) <= len(view["findings"]):
+        if not item.isdigit() or not 1 <= int(item) <= len(view.findings):
             raise ValueError(f"{item!r} is not a finding number of this document "
-                             f"(1 to {len(view['findings'])})")
-        ids.append(view["findings"][int(item) - 1]["id"])
+                             f"(1 to {len(view.findings)})")
+        ids.append(view.findings[int(item) - 1].id)
     return ids
 
 
@@ -100,7 +100,7 @@ def build_deid_tab(workspace: Workspace) -> list[tuple]:
         if doc_id is None:
             return [], [], "", ""
         view = pipeline.review_document(workspace, int(doc_id))
-        return highlighted(view), finding_rows(view), view["deid_text"], f"Status: {view['status']}"
+        return highlighted(view), finding_rows(view), view.deid_text, f"Status: {view.status}"
 
     def run_deid(progress=gr.Progress()):
         report = pipeline.deid_documents(
@@ -122,7 +122,7 @@ def build_deid_tab(workspace: Workspace) -> list[tuple]:
             return *show(doc_id)[:3], f"Not applied: {error}", gr.skip(), gr.skip()
         done = [f"rejected {len(ids)} finding{'s' * (len(ids) != 1)}"] if ids else []
         done += [f"removed {add_text.strip()!r} wherever it occurs"] if (add_text or "").strip() else []
-        return (highlighted(view), finding_rows(view), view["deid_text"],
+        return (highlighted(view), finding_rows(view), view.deid_text,
                 f"Applied: {' and '.join(done)}; approve when done.", "", "")
 
     def reject_all(doc_id, value):
@@ -130,7 +130,7 @@ def build_deid_tab(workspace: Workspace) -> list[tuple]:
             report = pipeline.reject_everywhere(workspace, value)
         except ValueError as error:
             return (*show(doc_id)[:3], f"Not applied: {error}", gr.update())
-        return (*show(doc_id)[:3], report["message"].capitalize() + ".",
+        return (*show(doc_id)[:3], report.message.capitalize() + ".",
                 gr.update(choices=review_choices(workspace)))
 
     def approve(doc_id, shown_text):
@@ -141,11 +141,11 @@ def build_deid_tab(workspace: Workspace) -> list[tuple]:
             return gr.update(), *unchanged, "Choose a document first."
         view = pipeline.review_document(workspace, int(doc_id))
         try:
-            if view["deid_text"] != (shown_text or ""):
+            if view.deid_text != (shown_text or ""):
                 raise pipeline.GateError("the de-identified text changed since it was shown")
             # the hash of the text just compared: approve_documents refuses any newer one
             pipeline.approve_documents(workspace, [int(doc_id)], reviewed=True,
-                                       expected_hash=view["deid_hash"])
+                                       expected_hash=view.deid_hash)
         except pipeline.GateError as error:
             return gr.update(), *show(doc_id)[:3], f"Not approved: {error}. Here it is as it is now."
         return gr.update(choices=review_choices(workspace)), *unchanged, "Approved."
