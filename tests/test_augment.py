@@ -207,10 +207,10 @@ def test_augmented_pairs_reach_train_only_after_review(workspace, tmp_path):
         pipeline.revise_pair(workspace, rows[0]["id"], answer="Something else")
     # The Dataset tab's list and export (pipeline/pairs.py)
     shown = list_pairs(workspace, PairFilter(augmented="yes", review="accepted"))
-    assert len(shown) == len(accepted) and {p["split"] for p in shown} == {"train"}
+    assert len(shown) == len(accepted) and {p.split for p in shown} == {"train"}
     assert len(list_pairs(workspace, PairFilter(augmented="yes", excluded="yes"))) == len(rows) - len(accepted)
     found = list_pairs(workspace, PairFilter(task="diagnosis", augmented="no", search="pneumonia lobe"))
-    assert found and all("pneumonia" in (p["question"] + p["answer"]).lower() for p in found)
+    assert found and all("pneumonia" in (p.question + p.answer).lower() for p in found)
     assert list_pairs(workspace, PairFilter(search="100%_not_there")) == []
     for fmt in FORMATS:
         exported = export_pairs(workspace, fmt, PairFilter(split="train"))

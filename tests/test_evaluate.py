@@ -202,8 +202,8 @@ def test_an_evaluation_set_is_saved_once_and_refused_when_changed(tmp_path):
     cases.write_text("\ufeffinstruction;output\n\"Fever, cough,\ncrackles\";Pneumonia\nChest pain;Angina\n",
                      encoding="utf-8")
     saved = pipeline.save_eval_set(workspace, "clinic-2026", str(cases))
-    assert saved["cases"] == 2 and saved["source"] == "cases.csv"
-    assert stat.S_IMODE(os.stat(saved["file"]).st_mode) == 0o600
+    assert saved.cases == 2 and saved.source == "cases.csv"
+    assert stat.S_IMODE(os.stat(saved.file).st_mode) == 0o600
     assert pipeline.save_eval_set(workspace, "clinic-2026", str(cases)) == saved  # same cases: unchanged
     other = tmp_path / "other.jsonl"
     other.write_text(json.dumps({"instruction": "Wheeze", "output": "Asthma"}) + "\n")
@@ -211,13 +211,13 @@ def test_an_evaluation_set_is_saved_once_and_refused_when_changed(tmp_path):
         pipeline.save_eval_set(workspace, "clinic-2026", str(other))
     with pytest.raises(evaluate.EvalError, match="letters, digits"):
         pipeline.save_eval_set(workspace, "../escape", str(other))
-    assert [s["set"] for s in pipeline.eval_sets(workspace)] == ["clinic-2026"]
+    assert [s.set for s in pipeline.eval_sets(workspace)] == ["clinic-2026"]
     from medllm_local.pipeline.evaluate import load_cases
 
     messages, tasks, source, split_id = load_cases(workspace, None, "clinic-2026")
     assert [m[-1]["content"] for m in messages] == ["Pneumonia", "Angina"] and tasks == ["diagnosis"] * 2
     assert "crackles" in messages[0][-2]["content"] and source == "set clinic-2026" and split_id is None
-    with open(saved["file"], "a") as f:
+    with open(saved.file, "a") as f:
         f.write(json.dumps({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}) + "\n")
     with pytest.raises(evaluate.EvalError, match="changed since it was saved"):
         pipeline.eval_models(workspace, [None], eval_set="clinic-2026")

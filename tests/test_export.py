@@ -33,7 +33,7 @@ def test_a_failed_check_marks_the_export_failed_and_keeps_its_files(tiny, tmp_pa
     assert not checks["stops_by_itself"].passed and "256 tokens" in checks["stops_by_itself"].detail
     assert not report.passed and report.registered_as is None
     assert Path(report.gguf).exists() and Path(report.f16_gguf).exists()
-    assert pipeline.list_exports(workspace)[0]["status"] == "failed"
+    assert pipeline.list_exports(workspace)[0].status == "failed"
     modelfile = Path(report.modelfile).read_text()
     assert modelfile.startswith("FROM ./model-Q8_0.gguf") and "<|im_start|>assistant" in modelfile
     assert 'PARAMETER stop "<|im_end|>"' in modelfile and "clinical judgement" in modelfile
@@ -117,7 +117,7 @@ def test_adapter_only_export_applies_the_lora_gguf_on_the_base_gguf(tiny, tmp_pa
     assert report.lora.endswith("adapter-f16.gguf") and Path(report.lora).exists()
     assert Path(report.gguf).name == "base-tiny-llama-f16.gguf"
     assert "ADAPTER ./adapter-f16.gguf" in Path(report.modelfile).read_text()
-    assert pipeline.list_exports(workspace)[0]["quant"] == "LoRA"
+    assert pipeline.list_exports(workspace)[0].quant == "LoRA"
     # and the LoRA GGUF is really applied: without it, llama.cpp disagrees with base + adapter
     from transformers import AutoTokenizer
 

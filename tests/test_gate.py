@@ -66,7 +66,7 @@ def test_train_and_resume_refuse_a_build_whose_text_was_revised_since(workspace,
     first = pipeline.build_dataset(workspace)
     with pytest.raises(ReachedTraining):  # an interrupted run on the first build
         run(workspace)
-    older_run = pipeline.list_runs(workspace)[0]["run"]
+    older_run = pipeline.list_runs(workspace)[0].run
     doc = first.splits["train"].documents[0]
     missed = revise_and_approve(workspace, doc)
     assert missed in open(first.splits["train"].file).read()

@@ -13,6 +13,7 @@ from medllm_local import pipeline
 from medllm_local.stages.dataset.build import BuildSettings
 from medllm_local.stages.dataset.formats import FORMATS
 from medllm_local.pipeline import pairs as pairs_module
+from medllm_local.core.records import to_json
 from medllm_local.pipeline.pairs import PairFilter, export_pairs, get_pair, list_pairs
 from test_dataset import approved_workspace
 
@@ -26,7 +27,7 @@ def exported_text(workspace, pair_filter: PairFilter | None = None) -> str:
 
 
 def listed_text(workspace) -> str:
-    return json.dumps(list_pairs(workspace))
+    return json.dumps(to_json(list_pairs(workspace)))
 
 
 def a_word_only_in(workspace, document_id: int, question: str) -> str:
@@ -112,25 +113,25 @@ def test_saving_a_pair_as_it_is_changes_nothing_and_leaving_out_an_augmented_pai
     report = get_pair(workspace, workspace.query("SELECT id FROM pairs WHERE origin = 'report'"
                                                  " ORDER BY id LIMIT 1")[0]["id"])
     # The Dataset tab fills the answer box with the pair's answer: saved as it is, no edit.
-    result = pipeline.revise_pair(workspace, report["id"], report["answer"], False)
+    result = pipeline.revise_pair(workspace, report.id, report.answer, False)
     assert not result["changed"] and not result["edited"]
-    assert workspace.query("SELECT edited FROM pairs WHERE id = ?", (report["id"],))[0]["edited"] == 0
-    assert pipeline.revise_pair(workspace, report["id"], report["answer"] + " ", True)["changed"]
+    assert workspace.query("SELECT edited FROM pairs WHERE id = ?", (report.id,))[0]["edited"] == 0
+    assert pipeline.revise_pair(workspace, report.id, report.answer + " ", True)["changed"]
     variant = get_pair(workspace, workspace.query("SELECT id FROM pairs WHERE origin = 'augmented'"
                                                   " ORDER BY id LIMIT 1")[0]["id"])
 
     def review() -> str:
-        return workspace.query("SELECT review FROM pairs WHERE id = ?", (variant["id"],))[0]["review"]
+        return workspace.query("SELECT review FROM pairs WHERE id = ?", (variant.id,))[0]["review"]
 
     # Saved unchanged, not left out: no accidental accept.
-    assert not pipeline.revise_pair(workspace, variant["id"], variant["answer"], False)["changed"]
+    assert not pipeline.revise_pair(workspace, variant.id, variant.answer, False)["changed"]
     assert review() == "pending"
-    assert pipeline.revise_pair(workspace, variant["id"], variant["answer"], True)["review"] == "rejected"
+    assert pipeline.revise_pair(workspace, variant.id, variant.answer, True)["review"] == "rejected"
     assert review() == "rejected"
-    assert pipeline.revise_pair(workspace, variant["id"], variant["answer"], False)["review"] == "pending"
+    assert pipeline.revise_pair(workspace, variant.id, variant.answer, False)["review"] == "pending"
     with pytest.raises(ValueError, match="accept or reject"):
-        pipeline.revise_pair(workspace, variant["id"], "Another answer", False)
-    pipeline.review_augmented(workspace, accept=True, pair_ids=[variant["id"]])  # the explicit accept
+        pipeline.revise_pair(workspace, variant.id, "Another answer", False)
+    pipeline.review_augmented(workspace, accept=True, pair_ids=[variant.id])  # the explicit accept
     assert review() == "accepted"
     with pytest.raises(ValueError, match="no augmented pair with id"):
-        pipeline.review_augmented(workspace, accept=True, pair_ids=[report["id"]])
+        pipeline.review_augmented(workspace, accept=True, pair_ids=[report.id])

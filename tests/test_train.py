@@ -369,7 +369,7 @@ def test_the_app_trains_in_a_child_process_that_stops_and_resumes(tiny, tmp_path
     assert report["job"]["status"] == "stopped", pipeline.job_log_tail(workspace, job)
     assert report["result"]["stopped"] and report["result"]["steps"] < 30
     run = report["result"]["run"]
-    assert pipeline.list_runs(workspace)[0]["status"] == "stopped"
+    assert pipeline.list_runs(workspace)[0].status == "stopped"
     resumed = pipeline.start_job(workspace, "train", ["train", "--resume", str(run)], run_id=run)
     final = wait_for(lambda: (r := pipeline.job_report(workspace, resumed))["job"]["status"]
                      not in ("starting", "running") and r)
@@ -378,7 +378,7 @@ def test_the_app_trains_in_a_child_process_that_stops_and_resumes(tiny, tmp_path
     steps = [row["step"] for row in pipeline.run_metrics(workspace, run) if "loss" in row]
     assert steps[-1] == 30 and set(range(1, 31)) <= set(steps)
     listed = pipeline.list_runs(workspace)
-    assert [(r["run"], r["status"], r["steps"]) for r in listed] == [(run, "done", 30)]
+    assert [(r.run, r.status, r.steps) for r in listed] == [(run, "done", 30)]
 
 
 def test_training_refuses_pairs_from_documents_not_approved(tiny, tmp_path, monkeypatch):
@@ -415,6 +415,6 @@ def test_a_new_version_continues_from_its_parent_adapter(tiny, tmp_path, monkeyp
     child = pipeline.train_run(workspace, None, settings, parent_run=first.run)
     assert child.parent_run == first.run and child.base_model == first.base_model
     assert child.losses[0] < first.losses[0] * 0.7
-    versions = {r["run"]: r for r in pipeline.list_runs(workspace)}
-    assert versions[child.run]["parent_run"] == first.run
-    assert all(r["status"] == "done" for r in versions.values())
+    versions = {r.run: r for r in pipeline.list_runs(workspace)}
+    assert versions[child.run].parent_run == first.run
+    assert all(r.status == "done" for r in versions.values())

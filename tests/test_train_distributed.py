@@ -43,7 +43,7 @@ def test_two_processes_train_one_adapter_on_the_embedded_model(tmp_path):
     assert report["steps"] == 4  # 8 pairs, 1 per process per step, 2 processes
     assert all(loss == loss and loss > 0 for loss in report["losses"])
     runs = pipeline.list_runs(workspace)
-    assert [(r["run"], r["status"], r["steps"]) for r in runs] == [(report["run"], "done", 4)]
+    assert [(r.run, r.status, r.steps) for r in runs] == [(report["run"], "done", 4)]
     steps = [row["step"] for row in pipeline.run_metrics(workspace, report["run"]) if "loss" in row]
     assert steps == sorted(set(steps)) and steps[-1] == 4  # one writer, no duplicate rows
     weights = load_file(os.path.join(report["adapter"], "adapter_model.safetensors"))

@@ -127,7 +127,7 @@ def test_a_benchmark_file_is_saved_as_an_evaluation_set(client, app, workspace, 
                              for q, a in (("Fever and neck stiffness", "Meningitis"), ("Wheeze", "Asthma"))))
     status, chosen, _ = client.predict(handle_file(str(cases)), "teaching-2026", api_name="/eval_save_set")
     assert status.startswith("Saved set **teaching-2026**: 2 cases") and chosen["value"] == "teaching-2026"
-    assert [s["set"] for s in pipeline.eval_sets(workspace)] == ["teaching-2026"]
+    assert [s.set for s in pipeline.eval_sets(workspace)] == ["teaching-2026"]
     assert list((app.workspace / ".uploads").rglob("teaching.jsonl")) == []  # the upload is not kept
 
 

@@ -197,10 +197,10 @@ def test_imported_cases_and_an_evaluation_set_in_the_browser(tmp_path, browser_p
         assert "Vandersloot" not in pairs_table and "Henrietta" not in pairs_table
         shot(page, "2c-dataset-pairs")
         pairs = list_pairs(workspace)
-        assert {p["answer"] for p in pairs if p["task"] == "diagnosis"} == {
+        assert {p.answer for p in pairs if p.task == "diagnosis"} == {
             "Acute pyelonephritis", "Inferior STEMI", "Meningococcal meningitis", "Diabetic ketoacidosis"}
-        assert any("flank pain for two days.\nTemperature 38.9 °C" in p["question"] for p in pairs)
-        assert not any("Vandersloot" in p["question"] + p["answer"] for p in pairs)
+        assert any("flank pain for two days.\nTemperature 38.9 °C" in p.question for p in pairs)
+        assert not any("Vandersloot" in p.question + p.answer for p in pairs)
         holding = files_holding(app.workspace, "Vandersloot")
         assert holding, "the original case should be kept (raw copy and its text)"
         assert {name.split("/")[0] for name in holding} <= {"raw", "text"}, holding
@@ -217,9 +217,9 @@ def test_imported_cases_and_an_evaluation_set_in_the_browser(tmp_path, browser_p
         page.locator("#eval-set-save").click()
         saved = wait_text(page, "#eval-set-status", "Saved set", 1)
         sets = pipeline.eval_sets(workspace)
-        assert [(s["set"], s["cases"], s["source"]) for s in sets] == [(SET_NAME, 3, "teaching-benchmark.jsonl")]
+        assert [(s.set, s.cases, s.source) for s in sets] == [(SET_NAME, 3, "teaching-benchmark.jsonl")]
         expected = text_hash(formats.dump(formats.load(benchmark.read_text()), "messages"))
-        assert sets[0]["sha256"] == expected == text_hash(Path(sets[0]["file"]).read_text())
+        assert sets[0].sha256 == expected == text_hash(Path(sets[0].file).read_text())
         assert f"Saved set {SET_NAME}: 3 cases (sha256 {expected[:12]})." in saved, saved
         label = f"Set {SET_NAME} (3 cases, from teaching-benchmark.jsonl)"
         page.wait_for_function("label => document.querySelector('#eval-set input').value === label",

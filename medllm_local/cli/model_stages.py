@@ -28,9 +28,8 @@ def cmd_train(args: argparse.Namespace) -> dict:
         runs = pipeline.list_runs(workspace)
         if not args.json:
             for run in runs:
-                print(f"run {run['run']}: {run['status']}, {run['base_model']}, steps {run['steps']}, "
-                      f"final loss {run['final_loss']}" + (f", from run {run['parent_run']}"
-                                                            if run["parent_run"] else ""))
+                print(f"run {run.run}: {run.status}, {run.base_model}, steps {run.steps}, "
+                      f"final loss {run.final_loss}" + (f", from run {run.parent_run}" if run.parent_run else ""))
         return {"runs": runs}
     # Ctrl-C or the app's Stop (SIGTERM): save a checkpoint at the next step, then end.
     stop = threading.Event()
@@ -65,7 +64,7 @@ def cmd_export(args: argparse.Namespace) -> dict:
         exports = pipeline.list_exports(workspace)
         if not args.json:
             for item in exports:
-                print(f"export {item['export']}: run {item['run']} {item['quant']} {item['status']}: {item['gguf']}")
+                print(f"export {item.export}: run {item.run} {item.quant} {item.status}: {item.gguf}")
         return {"exports": exports}
     if args.run is None:
         raise ValueError("give the run to export (see `train --list`)")
@@ -91,8 +90,8 @@ def cmd_eval(args: argparse.Namespace) -> dict:
         sets = pipeline.eval_sets(workspace)
         if not args.json:
             for item in sets:
-                print(f"{item['set']}: {item['cases']} cases from {item['source']}, saved {item['created_at']}"
-                      f" (sha256 {item['sha256'][:12]})")
+                print(f"{item.set}: {item.cases} cases from {item.source}, saved {item.created_at}"
+                      f" (sha256 {item.sha256[:12]})")
             if not sets:
                 print("no evaluation sets yet: `eval --cases FILE --save-set NAME` saves one")
         return {"sets": sets}
@@ -114,8 +113,8 @@ def cmd_eval(args: argparse.Namespace) -> dict:
             raise ValueError("--save-set NAME saves the cases of --cases FILE (and then scores on them)")
         saved = pipeline.save_eval_set(workspace, args.save_set, args.cases)
         if not args.json:
-            print(f"evaluation set {saved['set']}: {saved['cases']} cases (sha256 {saved['sha256'][:12]})")
-        eval_set = saved["set"]
+            print(f"evaluation set {saved.set}: {saved.cases} cases (sha256 {saved.sha256[:12]})")
+        eval_set = saved.set
     elif eval_set and args.cases:
         raise ValueError("give either --cases FILE or --set NAME")
     with progress_bar("case", str, job=None if args.job is None else (workspace, args.job)) as progress:

@@ -19,12 +19,12 @@ from medllm_local.pipeline.augment import review_augmented
 from medllm_local.pipeline.dataset import build_dataset, freeze_test_split, revise_pair
 from medllm_local.pipeline.demo import STAGES, run_demo
 from medllm_local.pipeline.ingest import ImportReport, IngestReport, import_cases, ingest
-from medllm_local.pipeline.evaluate import (EvalReport, ModelHistory, eval_models, eval_sets, mark_answer, marks_summary, model_history,
+from medllm_local.pipeline.evaluate import (EvalReport, EvalSet, ModelHistory, eval_models, eval_sets, mark_answer, marks_summary, model_history,
                                            save_eval_set)
-from medllm_local.pipeline.export import export_run, list_exports
+from medllm_local.pipeline.export import ExportSummary, export_run, list_exports
 from medllm_local.pipeline.forget import forget_documents, forgotten_in
 from medllm_local.pipeline.jobs import job_log_tail, job_report, latest_job, start_job, stop_job
-from medllm_local.pipeline.train import (latest_build, list_runs, plan_training, run_metrics,
+from medllm_local.pipeline.train import (RunSummary, latest_build, list_runs, plan_training, run_metrics,
                                             train_run)
 from medllm_local.pipeline.deid import (SURROGATE_KEY, SURROGATE_MAP, ApprovalReport, DeidReport,
                                            DocumentReview, RejectionReport, ReviewedFinding,
@@ -41,6 +41,7 @@ __all__ = ["CONVERSATIONS", "DEMO_INBOX", "SURROGATE_KEY", "SURROGATE_MAP", "Gat
            "ImportReport", "IngestReport", "import_cases", "ingest", "models_report", "check_model", "add_model", "open_workspace", "require_approved",
            "reject_everywhere", "rejected_texts", "residual_scan", "run_demo", "STAGES", "review_document", "revise_document",
            "save_deid_options", "saved_deid_settings", "job_log_tail", "job_report", "latest_job", "start_job", "stop_job", "latest_build",
+           "EvalSet", "ExportSummary", "RunSummary",
            "list_runs", "plan_training", "run_metrics", "train_run", "export_run", "list_exports", "eval_models", "eval_sets", "save_eval_set", "mark_answer", "marks_summary", "model_history",
            "chat_differential", "export_conversation", "similar_cases",
            "DocumentReview", "RejectionReport", "ReviewedFinding",

@@ -106,7 +106,19 @@ def resolve_eval_model(workspace: Workspace, name: str | None) -> tuple[str, Pat
 EVAL_SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-def save_eval_set(workspace: Workspace, name: str, cases_file: str) -> dict:
+@dataclass
+class EvalSet:
+    """A saved evaluation set: a file of cases frozen by its hash."""
+
+    set: str  # its name
+    cases: int
+    sha256: str
+    file: str
+    source: str  # the file it was saved from
+    created_at: str
+
+
+def save_eval_set(workspace: Workspace, name: str, cases_file: str) -> EvalSet:
     """Freeze a file of cases as the named evaluation set ``name`` (evals/sets/NAME.jsonl,
     its hash in the catalogue), so later model versions are scored on exactly these cases.
     Saving the same cases under the same name again changes nothing; other cases under a
@@ -134,12 +146,11 @@ def save_eval_set(workspace: Workspace, name: str, cases_file: str) -> dict:
     return _set_record(workspace.query("SELECT * FROM eval_sets WHERE name = ?", (name,))[0])
 
 
-def _set_record(row) -> dict:
-    return {"set": row["name"], "cases": row["cases"], "sha256": row["sha256"], "file": row["file"],
-            "source": row["source"], "created_at": row["created_at"]}
+def _set_record(row) -> EvalSet:
+    return EvalSet(row["name"], row["cases"], row["sha256"], row["file"], row["source"], row["created_at"])
 
 
-def eval_sets(workspace: Workspace) -> list[dict]:
+def eval_sets(workspace: Workspace) -> list[EvalSet]:
     """The saved evaluation sets, oldest first."""
     return [_set_record(row) for row in workspace.query("SELECT * FROM eval_sets ORDER BY created_at, name")]
 
@@ -147,7 +158,7 @@ def eval_sets(workspace: Workspace) -> list[dict]:
 def _load_eval_set(workspace: Workspace, name: str) -> tuple[list, str]:
     rows = workspace.query("SELECT * FROM eval_sets WHERE name = ?", (name,))
     if not rows:
-        known = ", ".join(s["set"] for s in eval_sets(workspace)) or "none yet"
+        known = ", ".join(s.set for s in eval_sets(workspace)) or "none yet"
         raise evaluate.EvalError(f"no evaluation set {name!r} (saved sets: {known}); save one with "
                                  "`eval --cases FILE --save-set NAME`")
     path = Path(rows[0]["file"])

@@ -120,7 +120,21 @@ def register_in_models(gguf: Path, name: str) -> str:
     return str(link)
 
 
-def list_exports(workspace: Workspace) -> list[dict]:
-    return [{"export": r["id"], "run": r["run_id"], "quant": r["quant"], "status": r["status"],
-             "gguf": r["gguf"], "created_at": r["created_at"],
-             "checks": json.loads(r["checks"])} for r in workspace.query("SELECT * FROM exports ORDER BY id DESC")]
+@dataclasses.dataclass
+class ExportSummary:
+    """One export as listed (``export --list``, the Evaluate and Chat tabs' choices)."""
+
+    export: int
+    run: int
+    quant: str  # a GGUF quantization, or LoRA (the base GGUF and an adapter)
+    status: str  # passed / failed (its checks)
+    gguf: str
+    created_at: str
+    checks: list[dict]
+
+
+def list_exports(workspace: Workspace) -> list[ExportSummary]:
+    """Every export, newest first."""
+    return [ExportSummary(r["id"], r["run_id"], r["quant"], r["status"], r["gguf"], r["created_at"],
+                          json.loads(r["checks"]))
+            for r in workspace.query("SELECT * FROM exports ORDER BY id DESC")]

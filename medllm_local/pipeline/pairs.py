@@ -63,14 +63,29 @@ def _sql(pair_filter: PairFilter) -> tuple[str, list]:
     return f"SELECT * FROM pairs{where} ORDER BY split, document_id, task, id", args
 
 
-def _listed(row) -> dict:
+@dataclass
+class ListedPair:
+    """One stored pair as the Dataset tab lists it."""
+
+    id: int
+    split: str | None
+    task: str
+    document_id: int | None
+    origin: str  # report, imported, augmented, feedback
+    method: str  # the augmentation method, for augmented pairs
+    review: str  # pending / accepted / rejected, for augmented pairs
+    edited: bool
+    excluded: bool
+    question: str
+    answer: str
+    messages: list[dict]
+
+
+def _listed(row) -> ListedPair:
     messages = json.loads(row["messages"])
-    return {"id": row["id"], "split": row["split"], "task": row["task"],
-            "document_id": row["document_id"], "origin": row["origin"],
-            "method": row["method"] or "", "review": row["review"] or "",
-            "edited": bool(row["edited"]), "excluded": bool(row["excluded"]),
-            "question": content_of(messages, "user"), "answer": content_of(messages, "assistant"),
-            "messages": messages}
+    return ListedPair(row["id"], row["split"], row["task"], row["document_id"], row["origin"],
+                      row["method"] or "", row["review"] or "", bool(row["edited"]), bool(row["excluded"]),
+                      content_of(messages, "user"), content_of(messages, "assistant"), messages)
 
 
 def _approved_rows(workspace: Workspace, rows: list) -> tuple[list, int]:
@@ -83,14 +98,14 @@ def _approved_rows(workspace: Workspace, rows: list) -> tuple[list, int]:
     return kept, len(rows) - len(kept)
 
 
-def list_pairs(workspace: Workspace, pair_filter: PairFilter | None = None) -> list[dict]:
+def list_pairs(workspace: Workspace, pair_filter: PairFilter | None = None) -> list[ListedPair]:
     """The stored pairs that pass the filter, with their question and answer: only
     pairs of approved text (see the module's note)."""
     rows, _ = _approved_rows(workspace, workspace.query(*_sql(pair_filter or PairFilter())))
     return [_listed(row) for row in rows]
 
 
-def get_pair(workspace: Workspace, pair_id: int) -> dict | None:
+def get_pair(workspace: Workspace, pair_id: int) -> ListedPair | None:
     """One pair as listed (None when there is none, or its text is not approved now)."""
     rows, _ = _approved_rows(workspace, workspace.query("SELECT * FROM pairs WHERE id = ?", (pair_id,)))
     return _listed(rows[0]) if rows else None
@@ -105,11 +120,10 @@ def export_pairs(workspace: Workspace, fmt: str, pair_filter: PairFilter | None 
     if fmt not in formats.FORMATS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(formats.FORMATS)}")
     rows, not_approved = _approved_rows(workspace, workspace.query(*_sql(pair_filter or PairFilter())))
-    pairs = [Pair(task=row["task"], document_id=row["document_id"], reference=row["answer"],
-                  augmented=row["method"] if row["origin"] == "augmented" else "",
-                  messages=row["messages"])
+    pairs = [Pair(task=row.task, document_id=row.document_id, reference=row.answer,
+                  augmented=row.method if row.origin == "augmented" else "", messages=row.messages)
              for row in map(_listed, rows)
-             if not row["excluded"] and (row["origin"] != "augmented" or row["review"] == "accepted")]
+             if not row.excluded and (row.origin != "augmented" or row.review == "accepted")]
     if not pairs:
         raise ValueError("no pairs to export: build the dataset first, or loosen the filter"
                          + (f" ({not_approved} pairs are of documents revised or not approved "

@@ -215,7 +215,25 @@ def _set_run(workspace: Workspace, run_id: int, status: str, result: dict) -> No
                      (status, json.dumps(result), finished, run_id))
 
 
-def list_runs(workspace: Workspace) -> list[dict]:
+@dataclasses.dataclass
+class RunSummary:
+    """One model version as listed (``train --list``, the Train tab)."""
+
+    run: int
+    status: str  # running, done, stopped, failed; interrupted when its process is gone
+    base_model: str
+    build: int | None
+    parent_run: int | None
+    created_at: str
+    finished_at: str | None
+    steps: int | None
+    final_loss: float | None
+    adapter: str | None
+    train_pairs: int | None
+    error: str | None
+
+
+def list_runs(workspace: Workspace) -> list[RunSummary]:
     """Every model version, newest first; a run whose process is gone mid-training shows
     as ``interrupted`` (resume it)."""
     runs = []
@@ -225,12 +243,10 @@ def list_runs(workspace: Workspace) -> list[dict]:
         if status == "running" and not pid_alive(result.get("pid")):
             status = "interrupted"
         config = json.loads(row["config"])
-        runs.append({"run": row["id"], "status": status, "base_model": row["base_model"],
-                     "build": row["build"], "parent_run": row["parent_id"],
-                     "created_at": row["created_at"], "finished_at": row["finished_at"],
-                     "steps": result.get("steps"), "final_loss": (result.get("losses") or [None])[-1],
-                     "adapter": result.get("adapter"), "train_pairs": config.get("train_pairs"),
-                     "error": result.get("error")})
+        runs.append(RunSummary(row["id"], status, row["base_model"], row["build"], row["parent_id"],
+                               row["created_at"], row["finished_at"], result.get("steps"),
+                               (result.get("losses") or [None])[-1], result.get("adapter"),
+                               config.get("train_pairs"), result.get("error")))
     return runs
 
 

@@ -169,9 +169,9 @@ def gguf_choices(workspace: Workspace | None = None) -> list[tuple[str, str]]:
     choices = [(f"{m.name} ({m.source})", m.path) for m in models.list_models()
                if m.kind == "gguf" and m.path]
     if workspace is not None:
-        choices += [(f"run {e['run']} {e['quant']} (a check failed)", e["gguf"])
+        choices += [(f"run {e.run} {e.quant} (a check failed)", e.gguf)
                     for e in pipeline.list_exports(workspace)
-                    if e["status"] != "passed" and e["quant"] != "LoRA" and Path(e["gguf"]).is_file()]
+                    if e.status != "passed" and e.quant != "LoRA" and Path(e.gguf).is_file()]
     return choices
 
 

@@ -24,10 +24,9 @@ FLAG_CHOICES = ["", "yes", "no"]
 
 def pair_rows(workspace: Workspace, pair_filter: PairFilter | None = None) -> list[list]:
     rows = list_pairs(workspace, pair_filter)
-    return [[r["id"], r["split"], r["task"], r["document_id"] or "",
-             r["origin"] + (f" ({r['method']})" if r["method"] else ""), r["review"],
-             r["question"].split("\n\n", 1)[-1][:160], r["answer"][:160],
-             "yes" if r["edited"] else "", "yes" if r["excluded"] or r["review"] == "rejected" else ""]
+    return [[r.id, r.split, r.task, r.document_id or "", r.origin + (f" ({r.method})" if r.method else ""),
+             r.review, r.question.split("\n\n", 1)[-1][:160], r.answer[:160],
+             "yes" if r.edited else "", "yes" if r.excluded or r.review == "rejected" else ""]
             for r in rows] or [["", "", "(no pairs)", "", "", "", "", "", "", ""]]
 
 
@@ -163,8 +162,7 @@ def build_dataset_tab(workspace: Workspace) -> list[tuple]:
         pair = get_pair(workspace, int(row[0])) if row and str(row[0]).isdigit() else None
         if pair is None:
             return None, "", False, ""
-        return (pair["id"], pair["answer"], pair["excluded"] or pair["review"] == "rejected",
-                pair["question"])
+        return pair.id, pair.answer, pair.excluded or pair.review == "rejected", pair.question
 
     # Gradio finds the event argument by its annotation, which `from __future__ import
     # annotations` turns into a string that it cannot resolve here (gr is a local import).

@@ -20,10 +20,10 @@ def model_choices(workspace: Workspace) -> list[tuple[str, str]]:
     # Each run once, by its best export (as `eval --model run:N` picks it); one whose
     # checks failed is still offered, labelled: its scores may show why.
     exports = pipeline.list_exports(workspace)
-    for run in dict.fromkeys(e["run"] for e in exports):
-        mine = [e for e in exports if e["run"] == run]
-        best = min(mine, key=lambda e: (e["status"] != "passed", e["quant"] == "LoRA"))
-        label = f"run {run} ({best['quant']}" + (", a check failed" if best["status"] != "passed" else "")
+    for run in dict.fromkeys(e.run for e in exports):
+        mine = [e for e in exports if e.run == run]
+        best = min(mine, key=lambda e: (e.status != "passed", e.quant == "LoRA"))
+        label = f"run {run} ({best.quant}" + (", a check failed" if best.status != "passed" else "")
         choices.append((label + ")", f"run:{run}"))
     return list(dict.fromkeys(choices))
 
@@ -34,7 +34,7 @@ TEST_SPLIT = "test split"
 def case_choices(workspace: Workspace) -> list[tuple[str, str]]:
     """The workspace's test split, then every saved evaluation set."""
     return [("The test split (frozen)", TEST_SPLIT)] + [
-        (f"Set {s['set']} ({s['cases']} cases, from {s['source']})", s["set"]) for s in pipeline.eval_sets(workspace)]
+        (f"Set {s.set} ({s.cases} cases, from {s.source})", s.set) for s in pipeline.eval_sets(workspace)]
 
 
 def _number(value) -> str:
@@ -231,8 +231,8 @@ def build_eval_tab(workspace: Workspace) -> list[tuple]:
         finally:  # the upload is a copy in Gradio's temporary folder: not kept there
             if os.path.exists(upload):
                 os.unlink(upload)
-        return (f"Saved set **{saved['set']}**: {saved['cases']} cases (sha256 {saved['sha256'][:12]}).",
-                gr.update(choices=case_choices(workspace), value=saved["set"]), None)
+        return (f"Saved set **{saved.set}**: {saved.cases} cases (sha256 {saved.sha256[:12]}).",
+                gr.update(choices=case_choices(workspace), value=saved.set), None)
 
     def view(report: dict) -> tuple:
         text, rows = eval_view(report)

@@ -14,8 +14,8 @@ CHECK_COLUMNS = ["check", "result", "detail"]
 
 
 def run_choices(workspace: Workspace) -> list[tuple[str, int]]:
-    return [(f"run {r['run']} ({r['base_model']}, {r['steps']} steps, {r['status']})", r["run"])
-            for r in pipeline.list_runs(workspace) if r["adapter"]]
+    return [(f"run {r.run} ({r.base_model}, {r.steps} steps, {r.status})", r.run)
+            for r in pipeline.list_runs(workspace) if r.adapter]
 
 
 def failed_export_advice(checks: list[dict]) -> str:

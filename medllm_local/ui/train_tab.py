@@ -24,9 +24,9 @@ def base_model_choices() -> list[tuple[str, str]]:
 
 
 def run_rows(workspace: Workspace) -> list[list]:
-    rows = [[r["run"], r["status"], r["base_model"], r["parent_run"] or "", r["steps"] or "",
-             r["final_loss"] if r["final_loss"] is not None else "", r["train_pairs"] or "",
-             r["created_at"]] for r in pipeline.list_runs(workspace)]
+    rows = [[r.run, r.status, r.base_model, r.parent_run or "", r.steps or "",
+             r.final_loss if r.final_loss is not None else "", r.train_pairs or "", r.created_at]
+            for r in pipeline.list_runs(workspace)]
     return rows or [["", "(no runs yet)", "", "", "", "", "", ""]]
 
 
