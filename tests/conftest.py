@@ -45,6 +45,14 @@ def read_guard_log(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def wait_upload(page, selector: str, name: str) -> None:
+    """Wait until a Gradio upload box lists the file (it shows a name as two spans, stem
+    and extension, whose visible text a line break may part); a busy machine takes a while."""
+    page.wait_for_function(
+        "([selector, name]) => (document.querySelector(selector)?.textContent || '')"
+        ".replace(/\\s+/g, '').includes(name)", arg=[selector, name], timeout=60_000)
+
+
 def wait_for_http(url: str, timeout: float = 120.0) -> None:
     import urllib.request
 

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import read_guard_log
+from conftest import read_guard_log, wait_upload
 from test_train import tiny, tokenizer_dir  # noqa: F401 (fixtures)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -91,7 +91,7 @@ def test_documents_tab_ingests_uploads_and_the_demo_reports(app_process, browser
     page.goto(app_process.url, wait_until="networkidle")
     page.get_by_role("tab", name="Documents").click()
     page.locator("#ingest-files input[type=file]").set_input_files([str(report), str(broken)])
-    page.locator("#ingest-files").get_by_text("heart-failure-letter.pdf").first.wait_for()
+    wait_upload(page, "#ingest-files", "heart-failure-letter.pdf")  # a busy machine takes a while
     page.locator("#ingest-run").click()
     status = page.locator("#ingest-status")
     status.get_by_text("ingested").wait_for(timeout=60_000)
@@ -120,6 +120,17 @@ def test_documents_tab_ingests_uploads_and_the_demo_reports(app_process, browser
     status.get_by_text("6 ingested").wait_for(timeout=120_000)
     text = table.inner_text()
     assert "demo-migraine-scan.png" in text and "demo-dvt.docx" in text
+    # a document is deleted by choosing it from the list (no id to type), once confirmed
+    page.locator("#documents-delete-id input").click()
+    page.get_by_role("option", name="demo-dvt.docx").click()
+    page.locator("#documents-delete-confirm input").check()
+    page.locator("#documents-delete").click()
+    page.locator("#documents-delete-status").get_by_text("Forgot 1 document").wait_for(timeout=60_000)
+    page.wait_for_function("!document.querySelector('#documents-table').innerText.includes('demo-dvt.docx')",
+                           timeout=30_000)
+    page.locator("#documents-delete-id input").click()
+    page.get_by_role("option", name="demo-migraine-scan.png").wait_for()
+    assert page.get_by_role("option", name="demo-dvt.docx").count() == 0
     assert read_guard_log(app_process.guard_log) == []
 
 
@@ -265,14 +276,20 @@ def test_case_form_gives_a_ranked_differential_table_and_similar_past_cases(
 
 def test_clean_tab_cleans_shows_a_documents_changes_and_reverts_one(tmp_path, browser_page):
     """Approved demo reports: the Clean tab cleans them, lists one document's changes
-    (the demo banner repeated in every report is boilerplate) and reverts one."""
+    (the demo banner repeated in every report is boilerplate) and reverts one; documents
+    and the pages to type are chosen from lists, not typed as numbers."""
     from conftest import AppProcess
     from medllm_local import pipeline
+    from medllm_local.core.records import Document, Page
 
     workspace = pipeline.open_workspace(tmp_path / "ws")
     pipeline.ingest(workspace, [workspace.folder("inbox") / pipeline.DEMO_INBOX])
     pipeline.deid_documents(workspace)
     pipeline.approve_documents(workspace)
+    garbled = "Hlstory: c0ugh f0r 3 days."
+    scan, _ = workspace.store_document(Document(source="scan.pdf", sha256="ab" * 32, kind="pdf", pages=[
+        Page(1, "CHIEF COMPLAINT: Cough for three days.", "text"), Page(2, garbled, "ocr", 41.0)]),
+        status="ocr_flagged")
     app = AppProcess(tmp_path).wait()
     try:
         page, requests = browser_page
@@ -280,8 +297,8 @@ def test_clean_tab_cleans_shows_a_documents_changes_and_reverts_one(tmp_path, br
         page.get_by_role("tab", name="Clean").click()
         page.locator("#clean-run").click()
         page.locator("#clean-status").get_by_text("Cleaned 6 documents").wait_for(timeout=120_000)
-        page.locator("#clean-doc input").fill("1")
-        page.locator("#clean-show").click()
+        page.locator("#clean-doc input").click()
+        page.get_by_role("option", name="1: demo-").first.click()  # showing it needs no other click
         changes = page.locator("#clean-changes")
         changes.get_by_text("FICTITIOUS DEMO REPORT").first.wait_for(timeout=30_000)
         first = workspace.query("SELECT MIN(id) FROM clean_changes WHERE document_id = 1")[0][0]
@@ -290,6 +307,17 @@ def test_clean_tab_cleans_shows_a_documents_changes_and_reverts_one(tmp_path, br
         page.locator("#clean-status").get_by_text("Reverted.").wait_for(timeout=30_000)
         assert workspace.query("SELECT reverted FROM clean_changes WHERE id = ?", (first,))[0][0] == 1
         assert "FICTITIOUS DEMO REPORT" in page.locator("#clean-text textarea").input_value()
+        # the page OCR read poorly, chosen from the list: its text loads, the typed text is saved
+        page.get_by_text("Pages to type by hand").click()
+        page.locator("#clean-page input").click()
+        page.get_by_role("option", name=f"{scan}: scan.pdf, page 2 (OCR 41)").click()
+        page.wait_for_function("t => document.querySelector('#clean-transcript textarea').value === t",
+                               arg=garbled, timeout=30_000)
+        page.locator("#clean-transcript textarea").fill("History: cough for 3 days.")
+        page.locator("#clean-transcribe-save").click()
+        page.locator("#clean-page-status").get_by_text("Page 2:").wait_for(timeout=60_000)
+        assert workspace.load_document(scan).pages[1].text == "History: cough for 3 days."
+        assert pipeline.transcription_queue(workspace) == []
         assert all(urlparse(url).hostname in ("127.0.0.1", "localhost") for url in requests
                    if url.startswith("http"))
     finally:

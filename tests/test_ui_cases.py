@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import ROOT, AppProcess, read_guard_log
+from conftest import ROOT, AppProcess, read_guard_log, wait_upload
 from test_ui_browser import browser_page  # noqa: F401 (fixture: Chromium with the flags)
 from test_ui_flow import choose, reload, wait_text
 
@@ -71,14 +71,6 @@ def assert_local(requests: list[str], step: str) -> None:
 
 def open_accordion(page, elem_id: str, label: str) -> None:
     page.locator(f"#{elem_id}").get_by_text(label).first.click()
-
-
-def wait_upload(page, selector: str, name: str) -> None:
-    """Wait until the upload box lists the file (Gradio shows a name as two spans, stem and
-    extension, whose visible text a line break may part)."""
-    page.wait_for_function(
-        "([selector, name]) => (document.querySelector(selector)?.textContent || '')"
-        ".replace(/\\s+/g, '').includes(name)", arg=[selector, name], timeout=60_000)
 
 
 def table_rows(page, selector: str) -> list[list[str]]:

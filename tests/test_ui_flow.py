@@ -134,6 +134,9 @@ def test_whole_flow_from_upload_to_chat_with_the_export(tmp_path, models_dir, br
         reload(page)
         page.get_by_role("tab", name="Train").click()
         wait_text(page, "#train-runs", "done", 0.5)
+        page.locator("#train-run-id input").click()  # resume and retrain choose from the runs
+        page.get_by_role("option", name="run 1 (done, 2 steps").wait_for(timeout=30_000)
+        page.keyboard.press("Escape")
 
         # 6. evaluate (the base model, on the held-out test split)
         page.get_by_role("tab", name="Evaluate").click()

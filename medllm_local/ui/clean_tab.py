@@ -23,6 +23,18 @@ def document_rows(workspace: Workspace) -> list[list]:
         [["", "(nothing cleaned yet)", *([""] * len(STEPS)), ""]]
 
 
+def document_choices(workspace: Workspace) -> list[tuple[str, int]]:
+    """The cleaned documents, by number and file name."""
+    return [(f"{d['id']}: {d['source']} ({sum(d['changes'].values())} changes)", d["id"])
+            for d in pipeline.cleaning_overview(workspace)]
+
+
+def page_choices(workspace: Workspace) -> list[tuple[str, str]]:
+    """The pages waiting to be typed, as "document:page"."""
+    return [(f"{q['document']}: {Path(q['source']).name}, page {q['page']} (OCR {round(q['ocr_confidence'] or 0)})",
+             f"{q['document']}:{q['page']}") for q in pipeline.transcription_queue(workspace)]
+
+
 def change_rows(report: pipeline.DocumentCleaning) -> list[list]:
     rows = [[c.id, step, c.line, c.before.rstrip("\n"), c.after, c.reason, "yes" if c.reverted else ""]
             for step, changes in report.steps.items() for c in changes]
@@ -49,7 +61,8 @@ def build_clean_tab(workspace: Workspace) -> list[tuple]:
     documents = gr.Dataframe(value=document_rows(workspace), headers=DOCUMENT_COLUMNS,
                              interactive=False, elem_id="clean-documents")
     with gr.Row():
-        document = gr.Number(label="Document", precision=0, elem_id="clean-doc")
+        document = gr.Dropdown(choices=document_choices(workspace), value=None, label="Document",
+                               elem_id="clean-doc")
         show = gr.Button("Show its changes", elem_id="clean-show")
     changes = gr.Dataframe(value=[["", "", "", "", "", "", ""]], headers=CHANGE_COLUMNS,
                            interactive=False, wrap=True, elem_id="clean-changes")
@@ -68,17 +81,19 @@ def build_clean_tab(workspace: Workspace) -> list[tuple]:
             report = pipeline.clean_documents(
                 workspace, form.settings(*values), progress=lambda done, total, _: progress((done, total), desc="Cleaning"))
         except (pipeline.GateError, ValueError) as error:
-            return document_rows(workspace), f"Not cleaned: {error}", queue_rows(workspace)
+            return (document_rows(workspace), f"Not cleaned: {error}", queue_rows(workspace),
+                    gr.update(), gr.update())
         totals = report.totals
         text = (f"Cleaned {totals.documents} documents in {totals.seconds} s: "
                 + ", ".join(f"{n} {step}" for step, n in totals.changes.items()) + ".")
         if report.transcription_queue:
             text += f" {len(report.transcription_queue)} OCR pages wait to be typed (below)."
-        return document_rows(workspace), text, queue_rows(workspace)
+        return (document_rows(workspace), text, queue_rows(workspace),
+                gr.update(choices=document_choices(workspace)), gr.update(choices=page_choices(workspace)))
 
     def show_document(doc_id):
         if doc_id is None:
-            return [["", "", "", "(give a document number)", "", "", ""]], "", "Give a document number."
+            return [["", "", "", "(choose a document)", "", "", ""]], "", "Choose a document."
         try:
             report = pipeline.document_cleaning(workspace, int(doc_id))
         except Exception as error:  # not cleaned, unknown id: said, not raised
@@ -101,6 +116,14 @@ def build_clean_tab(workspace: Workspace) -> list[tuple]:
         return rows, text, "Reverted." if undo else "Applied again.", document_rows(workspace)
 
     show.click(show_document, [document], [changes, cleaned, status], api_name="clean_show")
+    document.input(show_document, [document], [changes, cleaned, status])
+
+    def pick_document(event):  # a click on a row of the documents table chooses it
+        row = event.row_value or []
+        return int(row[0]) if row and str(row[0]).isdigit() else gr.update()
+
+    pick_document.__annotations__["event"] = gr.SelectData  # see deid_tab: a string otherwise
+    documents.select(pick_document, None, document).then(show_document, [document], [changes, cleaned, status])
     revert.click(lambda d, i, s: set_reverted(d, i, s, True), [document, change_ids, step],
                  [changes, cleaned, status, documents], api_name="clean_revert")
     restore.click(lambda d, i, s: set_reverted(d, i, s, False), [document, change_ids, step],
@@ -112,8 +135,8 @@ def build_clean_tab(workspace: Workspace) -> list[tuple]:
         queue = gr.Dataframe(value=queue_rows(workspace), headers=QUEUE_COLUMNS,
                              interactive=False, elem_id="clean-queue")
         with gr.Row():
-            page_doc = gr.Number(label="Document", precision=0, elem_id="clean-page-doc")
-            page_no = gr.Number(label="Page", precision=0, value=1, elem_id="clean-page-no")
+            page_choice = gr.Dropdown(choices=page_choices(workspace), value=None, label="Page to type",
+                                      elem_id="clean-page")
             load = gr.Button("Load page", elem_id="clean-page-load")
         with gr.Row():
             # No "share" button: it would post a patient's page to Hugging Face.
@@ -123,27 +146,33 @@ def build_clean_tab(workspace: Workspace) -> list[tuple]:
         save = gr.Button("Save transcription", variant="primary", elem_id="clean-transcribe-save")
         page_status = gr.Markdown("", elem_id="clean-page-status")
 
-    def load_page(doc_id, page):
-        if doc_id is None or page is None:
-            return None, "", "Give a document and a page."
+    def load_page(choice):
+        if not choice:
+            return None, "", "Choose a page."
         try:
+            doc_id, page = map(int, str(choice).split(":"))
             text = pipeline.page_text(workspace, int(doc_id), int(page))
             picture = pipeline.page_image(workspace, int(doc_id), int(page))
         except Exception as error:
             return None, "", f"Cannot load it: {error}"
         return picture, text, "" if picture is not None else "No page image for this kind of file."
 
-    def save_page(doc_id, page, text, progress=gr.Progress()):
-        if doc_id is None or page is None:
-            return "Give a document and a page.", queue_rows(workspace)
+    def save_page(choice, text, progress=gr.Progress()):
+        if not choice:
+            return "Choose a page.", queue_rows(workspace), gr.update()
         try:
+            doc_id, page = map(int, str(choice).split(":"))
             progress(0.1, desc="Saving and de-identifying again")
             report = pipeline.transcribe_page(workspace, int(doc_id), int(page), text)
         except Exception as error:
-            return f"Not saved: {error}", queue_rows(workspace)
-        return f"Page {int(page)}: {report['message']}.", queue_rows(workspace)
+            return f"Not saved: {error}", queue_rows(workspace), gr.update()
+        return (f"Page {page}: {report['message']}.", queue_rows(workspace),
+                gr.update(choices=page_choices(workspace)))
 
-    run.click(clean_all, form.components, [documents, status, queue], api_name="clean_run")
-    load.click(load_page, [page_doc, page_no], [image, typed, page_status], api_name="transcribe_load")
-    save.click(save_page, [page_doc, page_no, typed], [page_status, queue], api_name="transcribe_save")
-    return [(lambda: (document_rows(workspace), queue_rows(workspace)), [documents, queue])]
+    run.click(clean_all, form.components, [documents, status, queue, document, page_choice], api_name="clean_run")
+    load.click(load_page, [page_choice], [image, typed, page_status], api_name="transcribe_load")
+    page_choice.input(load_page, [page_choice], [image, typed, page_status])
+    save.click(save_page, [page_choice, typed], [page_status, queue, page_choice], api_name="transcribe_save")
+    return [(lambda: (document_rows(workspace), queue_rows(workspace),
+                      gr.update(choices=document_choices(workspace)), gr.update(choices=page_choices(workspace))),
+             [documents, queue, document, page_choice])]

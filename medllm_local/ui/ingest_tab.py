@@ -39,11 +39,17 @@ def ingest_summary(report: pipeline.IngestReport) -> str:
     return "\n".join([text, *failures])
 
 
+def document_choices(workspace: Workspace) -> list[tuple[str, int]]:
+    """Every stored document, by number, file name and status (the delete list)."""
+    return [(f"{doc['id']}: {Path(doc['source'].split('!')[-1]).name} ({doc['status']})", doc["id"])
+            for doc in workspace.list_documents() if doc["id"]]
+
+
 def delete_document(workspace: Workspace, document_id, confirmed: bool) -> tuple[list, str, bool]:
     """The Documents tab's delete: one document and everything made from it, only once
     confirmed; the table, what was done, and the confirmation cleared."""
     if not document_id:
-        return document_rows(workspace), "Give the id of the document to delete.", False
+        return document_rows(workspace), "Choose the document to delete.", False
     if not confirmed:
         return document_rows(workspace), "Tick the confirmation first: deleting cannot be undone.", False
     try:
@@ -111,14 +117,17 @@ def build_ingest_tab(workspace: Workspace) -> list[tuple]:
                           progress)[:2]
 
     with gr.Row():
-        delete_id = gr.Number(label="Document id", precision=0,
-                              elem_id="documents-delete-id")
+        delete_id = gr.Dropdown(choices=document_choices(workspace), value=None, label="Document",
+                                elem_id="documents-delete-id")
         delete_confirm = gr.Checkbox(
             label="Delete it with its texts, findings, pairs and feedback (cannot be undone)",
             elem_id="documents-delete-confirm")
         delete_button = gr.Button("Delete document", variant="stop",
                                   elem_id="documents-delete")
     delete_status = gr.Markdown("", elem_id="documents-delete-status")
+    # the list follows the table, whatever changed it (an ingest, a delete, a reload)
+    documents.change(lambda: gr.update(choices=document_choices(workspace), value=None), None, delete_id,
+                     show_progress="hidden")
     delete_button.click(lambda doc, ok: delete_document(workspace, doc, ok),
                         [delete_id, delete_confirm],
                         [documents, delete_status, delete_confirm],

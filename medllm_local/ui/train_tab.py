@@ -23,6 +23,11 @@ def base_model_choices() -> list[tuple[str, str]]:
     return choices
 
 
+def run_choices(workspace: Workspace) -> list[tuple[str, int]]:
+    return [(f"run {r.run} ({r.status}, {r.steps or 0} steps, {r.base_model})", r.run)
+            for r in pipeline.list_runs(workspace)]
+
+
 def run_rows(workspace: Workspace) -> list[list]:
     rows = [[r.run, r.status, r.base_model, r.parent_run or "", r.steps or "",
              r.final_loss if r.final_loss is not None else "", r.train_pairs or "", r.created_at]
@@ -89,7 +94,7 @@ def build_train_tab(workspace: Workspace) -> list[tuple]:
     runs = gr.Dataframe(value=run_rows(workspace), headers=RUN_COLUMNS, interactive=False,
                         label="Runs (model versions)", elem_id="train-runs")
     with gr.Row():
-        run_id = gr.Number(label="Run", precision=0, elem_id="train-run-id")
+        run_id = gr.Dropdown(choices=run_choices(workspace), value=None, label="Run", elem_id="train-run-id")
         resume = gr.Button("Resume run", elem_id="train-resume")
         retrain = gr.Button("New version from run (new reports)", elem_id="train-retrain")
     # The job followed is the latest training job in the catalogue (not browser state),
@@ -115,12 +120,12 @@ def build_train_tab(workspace: Workspace) -> list[tuple]:
 
     def resume_run(run):
         if not run:
-            raise gr.Error("Give the run to resume (see the runs table).")
+            raise gr.Error("Choose the run to resume.")
         return *jobs.start(workspace, "train", ["train", "--resume", str(int(run))], int(run)), *busy
 
     def retrain_run(run):
         if not run:
-            raise gr.Error("Give the run to continue from (see the runs table).")
+            raise gr.Error("Choose the run to continue from.")
         return *jobs.start(workspace, "train", ["train", "--parent", str(int(run))]), *busy
 
     def view(report: dict) -> tuple:
@@ -153,6 +158,8 @@ def build_train_tab(workspace: Workspace) -> list[tuple]:
     resume.click(resume_run, run_id, [status, timer, *buttons], api_name="train_resume")
     retrain.click(retrain_run, run_id, [status, timer, *buttons], api_name="train_retrain")
     stop.click(stop_training, None, status, api_name="train_stop")
+    # the list of runs follows the runs table (a run started, finished, a reload)
+    runs.change(lambda: gr.update(choices=run_choices(workspace)), None, run_id, show_progress="hidden")
     timer.tick(poll, None, [status, plot, runs, *buttons, timer], api_name="train_poll")
     return [(lambda: (gr.update(choices=base_model_choices()), run_rows(workspace),
                       jobs.timer_state(workspace, "train")), [base, runs, timer])]
