@@ -108,6 +108,21 @@ def test_surrogates_are_consistent_and_never_taken_from_the_input(engine, surrog
     assert again.person("Lena Castellano") == doctor  # stable across runs with the key
 
 
+def test_a_first_name_gets_a_surrogate_of_the_same_sex_in_every_form(surrogates):
+    from medllm_local.stages.deid.surrogates import first_name_sex
+
+    for real in ("Mary", "Linda", "Patricia", "Barbara", "Susan", "Margaret"):
+        full = surrogates.person(f"{real} Okafor").split()[0]
+        assert first_name_sex(full) in ("female", "either"), (real, full)  # never "Mrs. Allen"
+        # the same surrogate alone, in LAST, FIRST order and in capitals
+        assert surrogates.person(real) == full
+        assert surrogates.person(f"OKAFOR, {real.upper()}").split()[-1] == full.upper()
+    for real in ("John", "Robert", "Michael", "William", "David", "Richard"):
+        assert first_name_sex(surrogates.person(f"{real} Okafor").split()[0]) in ("male", "either"), real
+    last = surrogates.person("Okafor")
+    assert surrogates.person("Mary Okafor").endswith(last) and surrogates.person("Okafor, Mary").startswith(last)
+
+
 def test_dates_shift_by_one_offset_per_patient(engine, surrogates):
     result = deidentify(engine, surrogates,
                         "Patient: Ivo Brandt. Admitted 01/10/2024, discharged 01/24/2024.")[0]
@@ -434,6 +449,7 @@ def test_context_pass_finds_names_in_staff_and_family_forms(line, name):
     "Thanks,\nTeam",
     "Pt on PD at home. PD catheter site clean. State police called.",
     "Lives in Assisted Living with daughter. Placed on BIPAP ST mode. Route of administration: oral.",
+    "PT DESAT TO 85% ON RA, PLACED ON NRB. PT SATTING 92%",
 ])
 def test_context_pass_leaves_clinical_shorthand_alone(line):
     from medllm_local.stages.deid.context import ContextFinder

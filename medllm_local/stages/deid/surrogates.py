@@ -15,6 +15,7 @@ reduced to the year.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
@@ -30,6 +31,23 @@ ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 YEAR_ONLY = re.compile(r"^(')?(\d{4}|\d{2})$")
 MONTH_YEAR = re.compile(r"^(\d{1,2})([/\-])(\d{4}|3[2-9]|[4-9]\d|0\d)$")
 NAMED_DATE = re.compile(rf"^({MONTHS})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?$", re.I)
+
+
+@functools.lru_cache(maxsize=1)
+def _first_names_by_sex() -> tuple[frozenset[str], frozenset[str]]:
+    from faker.providers.person.en_US import Provider
+
+    return (frozenset(n.lower() for n in Provider.first_names_female),
+            frozenset(n.lower() for n in Provider.first_names_male))
+
+
+def first_name_sex(word: str) -> str | None:
+    """"female", "male" or "either" for a first name of Faker's US lists; None otherwise."""
+    female, male = _first_names_by_sex()
+    word = word.lower()
+    if word in female:
+        return "either" if word in male else "female"
+    return "male" if word in male else None
 
 
 def load_secret(path: Path) -> bytes:
@@ -90,18 +108,27 @@ class Surrogates:
 
     # -- per type ---------------------------------------------------------------------
     def person(self, real: str) -> str:
-        """Name by name: "Alex Example" and later "Mr. Example" stay consistent."""
+        """Name by name: "Alex Example" and later "Mr. Example" stay consistent. A known
+        first name gets a first name of the same sex, wherever it stands ("Mrs. Mary
+        Smith", "Mary", "SMITH, MARY"), so a surrogate never reads "Mrs. Allen"."""
         out = []
         words = real.split()
         for index, word in enumerate(words):
-            if re.fullmatch(r"[A-Za-z]\.?", word):  # an initial: another letter
-                letter = self._fake("initial", word[0], lambda f: f.random_uppercase_letter())
-                out.append(letter + ("." if word.endswith(".") else ""))
+            core = word.rstrip(",;")
+            if re.fullmatch(r"[A-Za-z]\.?", core):  # an initial: another letter
+                letter = self._fake("initial", core[0], lambda f: f.random_uppercase_letter())
+                out.append(letter + ("." if core.endswith(".") else "") + word[len(core):])
                 continue
-            is_first = index == 0 and len(words) > 1
-            fake = self._fake("name", word,
-                              (lambda f: f.first_name()) if is_first else (lambda f: f.last_name()))
-            out.append(match_case(fake, word))
+            sex = first_name_sex(core)
+            after_comma = index > 0 and words[index - 1].endswith(",")  # "SMITH, MARY"
+            if sex and (index == 0 or after_comma):
+                make = {"female": lambda f: f.first_name_female(), "male": lambda f: f.first_name_male(),
+                        "either": lambda f: f.first_name()}[sex]
+            elif index == 0 and len(words) > 1 and not word.endswith(","):
+                make = lambda f: f.first_name()  # noqa: E731 (a first name no list knows)
+            else:
+                make = lambda f: f.last_name()  # noqa: E731
+            out.append(match_case(self._fake("name", core, make), core) + word[len(core):])
         return " ".join(out)
 
     def date(self, real: str, patient_key: str) -> str:
