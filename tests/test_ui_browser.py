@@ -120,6 +120,9 @@ def test_documents_tab_ingests_uploads_and_the_demo_reports(app_process, browser
     status.get_by_text("6 ingested").wait_for(timeout=120_000)
     text = table.inner_text()
     assert "demo-migraine-scan.png" in text and "demo-dvt.docx" in text
+    # the path line follows at once, without a change of tab
+    page.wait_for_function("document.querySelector('#path-line').innerText.includes('7 documents')",
+                           timeout=30_000)
     # a document is deleted by choosing it from the list (no id to type), once confirmed
     page.locator("#documents-delete-id input").click()
     page.get_by_role("option", name="demo-dvt.docx").click()
@@ -127,6 +130,8 @@ def test_documents_tab_ingests_uploads_and_the_demo_reports(app_process, browser
     page.locator("#documents-delete").click()
     page.locator("#documents-delete-status").get_by_text("Forgot 1 document").wait_for(timeout=60_000)
     page.wait_for_function("!document.querySelector('#documents-table').innerText.includes('demo-dvt.docx')",
+                           timeout=30_000)
+    page.wait_for_function("document.querySelector('#path-line').innerText.includes('6 documents')",
                            timeout=30_000)
     page.locator("#documents-delete-id input").click()
     page.get_by_role("option", name="demo-migraine-scan.png").wait_for()

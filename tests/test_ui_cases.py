@@ -245,13 +245,15 @@ def test_imported_cases_and_an_evaluation_set_in_the_browser(tmp_path, browser_p
         wait_text(page, "#eval-status", "done", JOB_MINUTES)
         assert [row[:2] for row in wait_rows(page, "#eval-metrics", models.EMBEDDED_NAME)] == [
             [models.EMBEDDED_NAME, "3"]]
+        # the open history follows the job's end: its first version, no reload
+        assert wait_rows(page, "#eval-history-table", models.EMBEDDED_NAME)[0][0] == models.EMBEDDED_NAME
         copy = tmp_path / "smollm2-copy.gguf"
         shutil.copyfile(models.embedded_gguf(), copy)
         pipeline.eval_models(workspace, [str(copy)], eval_set=SET_NAME)
         versions = pipeline.model_history(workspace, SET_NAME).versions
         assert [v.model for v in versions] == [models.EMBEDDED_NAME, "smollm2-copy"]
-        # a page opened now reads both (an open history does not follow a job that ends,
-        # nor an evaluation made elsewhere): the physician chooses the set and opens it
+        # a page opened now reads both (an open history does not follow an evaluation made
+        # elsewhere): the physician chooses the set and opens it
         reload(page)
         page.get_by_role("tab", name="Evaluate").click()
         choose(page, "#eval-set", label)

@@ -75,6 +75,11 @@ def build_app(workspace: Workspace):
                     # reads only: never queued behind a running job
                     app.load(refresh, None, outputs, show_progress="hidden",
                              api_visibility="private", concurrency_limit=None)
+                    # a table of the workspace changed (an ingest, an import, a job's end):
+                    # the path line says so at once, not at the next change of tab
+                    for table in (c for c in outputs if isinstance(c, gr.Dataframe)):
+                        table.change(lambda: path_line(workspace), None, path, show_progress="hidden",
+                                     api_visibility="private", concurrency_limit=None)
                     if on_select:
                         tab.select(refresh, None, outputs, show_progress="hidden",
                                    api_visibility="private", concurrency_limit=None)

@@ -257,6 +257,9 @@ def build_eval_tab(workspace: Workspace) -> list[tuple]:
     history_box.expand(history_of, case_set, [history_table, history_plot, history_warnings],
                        show_progress="hidden", api_visibility="private", concurrency_id="eval-history")
     timer.tick(poll, None, [status, table, cases, mark_model, marks, timer], api_name="eval_poll")
+    # new scores (a job ended): the history of the cases chosen is read again
+    table.change(history_of, case_set, [history_table, history_plot, history_warnings],
+                 show_progress="hidden", api_visibility="private", concurrency_id="eval-history")
     save_mark.click(save, [mark_case, mark_model, mark], marks, api_name="eval_mark")
     cases.select(select_case, None, [mark_case, mark_model, detail])
     return [(lambda: (gr.update(choices=model_choices(workspace)), gr.update(choices=case_choices(workspace)),
