@@ -172,7 +172,12 @@ def test_review_tab_deidentifies_rejects_adds_and_approves(app_process, browser_
     expect(reject_box).to_have_value("", timeout=30_000)
     phone.click()
     expect(reject_box).to_have_value(str(number), timeout=30_000)
-    page.locator("#review-add textarea").fill("rusty")  # a word no detector removes
+    # a word left in the de-identified text is selected there: it becomes the text to remove
+    deid_box = page.locator("#review-deid textarea")
+    start = deid_box.input_value().index("rusty")  # a word no detector removes
+    deid_box.evaluate("(el, [s, e]) => { el.focus(); el.setSelectionRange(s, e);"
+                      " el.dispatchEvent(new Event('select', {bubbles: true})); }", [start, start + 5])
+    expect(page.locator("#review-add textarea")).to_have_value("rusty", timeout=30_000)
     page.locator("#review-apply").click()
     page.locator("#review-status").get_by_text("Applied: rejected 1 finding and removed").wait_for(timeout=30_000)
     assert page.locator("#review-reject textarea").input_value() == ""  # cleared for the next one

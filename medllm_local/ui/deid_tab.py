@@ -71,8 +71,8 @@ def build_deid_tab(workspace: Workspace) -> list[tuple]:
 
     gr.Markdown("De-identify new documents, then check each one: findings are highlighted "
                 "in the original text. Click a wrong finding (in the text or in the table) to "
-                "reject it, add anything missed, and approve. Only approved documents can be "
-                "used for training.")
+                "reject it; select anything left in the de-identified text to remove it; then "
+                "approve. Only approved documents can be used for training.")
     with gr.Row():
         deid_button = gr.Button("De-identify new documents", variant="primary", elem_id="deid-run")
         bulk_button = gr.Button("Approve all de-identified (without review)", elem_id="deid-bulk")
@@ -94,7 +94,8 @@ def build_deid_tab(workspace: Workspace) -> list[tuple]:
     with gr.Row():
         apply_button = gr.Button("Apply changes", elem_id="review-apply")
         approve_button = gr.Button("Approve this document", variant="primary", elem_id="review-approve")
-    result = gr.Textbox(label="De-identified text", lines=14, interactive=False, elem_id="review-deid")
+    result = gr.Textbox(label="De-identified text (select a name or number left in it to remove it)",
+                        lines=14, interactive=False, elem_id="review-deid")
 
     def show(doc_id):
         if doc_id is None:
@@ -174,6 +175,15 @@ def build_deid_tab(workspace: Workspace) -> list[tuple]:
     pick_highlight.__annotations__["event"] = pick_row.__annotations__["event"] = gr.SelectData
     original.select(pick_highlight, [document, reject], reject)
     findings.select(pick_row, [reject], reject)
+
+    def pick_text(event):
+        """Text selected in the de-identified text: what the detectors left, to remove."""
+        picked = event.value if isinstance(event.value, str) else ""
+        picked = picked.strip(" \t\n.,;:()")
+        return picked if 0 < len(picked) <= 80 and "\n" not in picked else gr.update()
+
+    pick_text.__annotations__["event"] = gr.SelectData
+    result.select(pick_text, None, add)
     document.change(show, [document], [original, findings, result, status], api_name="review_show")
     # numbers typed for one document never carry over to the next
     document.change(lambda: ("", ""), None, [reject, add], api_visibility="private")
