@@ -423,6 +423,8 @@ def test_not_an_identifier_is_rejected_in_every_document_and_kept_later(workspac
     ("will cont to monitor. -summer liu, rn", "summer liu"),
     ("Would you like to move up his appointment?\n\nBest,\nWill\n", "Will"),  # a first name alone after a sign-off
     ("HER HUSBAND DREW WAS UPDATED IN THE FAMILY WAITING AREA", "DREW"),
+    ("neuro resident dr. ford-loyal aware of new r pupil", "ford-loyal"),  # a double-barrelled surname
+    ("vss, nad. nhlanhla resting. friend at bedside", "nhlanhla"),          # a word in no list before "resting"
 ])
 def test_context_pass_finds_names_in_staff_and_family_forms(line, name):
     from medllm_local.stages.deid.context import ContextFinder
@@ -450,6 +452,7 @@ def test_context_pass_finds_names_in_staff_and_family_forms(line, name):
     "Pt on PD at home. PD catheter site clean. State police called.",
     "Lives in Assisted Living with daughter. Placed on BIPAP ST mode. Route of administration: oral.",
     "PT DESAT TO 85% ON RA, PLACED ON NRB. PT SATTING 92%",
+    "vss. pateint resting, recieved morphine. VNA from home. Services from the hospital.",  # typos, no names
 ])
 def test_context_pass_leaves_clinical_shorthand_alone(line):
     from medllm_local.stages.deid.context import ContextFinder
@@ -506,6 +509,7 @@ def test_a_place_found_in_part_is_removed_whole(text, found, kept):
     ("Social history: Lives in Unity with her friend.", "Unity"),           # capitalised after "lives in"
     ("plate 4691339. Millinocket PD notified for a wellness check", "Millinocket"),  # a town before its police
     ("Preferred pharmacy: CVS on Depot Rd in Greenfield", "Depot Rd"),      # a street without its number
+    ("HOME TO ALBANY W/ SERVICES, VNA FROM GREEN HOUSE; PT DENIES SMOKING", "GREEN HOUSE"),  # the agency
     ("DISPOSITION: HILLCREST COMMONS, 1193 ROUTE 2A, SKOWHEGAN", "1193 ROUTE 2A"),  # a numbered route
 ])
 def test_place_pass_finds_facilities_and_towns_by_their_context(text, place):

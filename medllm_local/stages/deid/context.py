@@ -60,8 +60,8 @@ class ContextFinder:
         likely a name)."""
         from wordfreq import zipf_frequency
 
-        if not word.isalpha() or self.vocab.is_clinical(word):
-            return False
+        if not word.isalpha() or self.vocab.is_clinical(word) or self.vocab.is_swapped_word(word):
+            return False  # a clinical word, or a typo of a frequent one ("pateint")
         if below > RARE_WORD_ZIPF and word.endswith(STATE_ENDINGS):
             return False  # "wife tearful", "PA Dosing": how someone is, or what is done
         zipf = zipf_frequency(word, "en")
@@ -196,6 +196,12 @@ class _Scan:
         return (self.vocab.is_nameish(word) or self.vocab.is_name_only(word) or self.vocab.is_unknown(word)
                 or self.finder.continues(following))
 
+    def hyphen_part(self, index: int) -> bool:
+        """The second half of a double-barrelled name, even an English word: "ford-loyal"."""
+        word = self.tokens[index].lower
+        return self.gap(index) == "-" and word.isalpha() and len(word) > 1 and word not in STOP \
+            and not self.vocab.is_clinical(word)
+
     def closing_o(self, index: int) -> bool:
         """The "O" of "de la O" (a Spanish surname), possessive or not."""
         return 1 < index < len(self.tokens) and bare_word(self.tokens[index].lower) == "o" \
@@ -258,7 +264,7 @@ class _Scan:
         end = index + 1
         while end < len(tokens) and end - index < 5 and self.adjacent(end) and (
                 self.initial(end) or self.particle(end) or self.closing_o(end)
-                or self.finder.continues(tokens[end])):
+                or self.finder.continues(tokens[end]) or self.hyphen_part(end)):
             end += 1
         # "DR. K. SARIN": after a title and initials the next word is the surname, even
         # one that is also a clinical word

@@ -104,7 +104,8 @@ DOTTED_CREDENTIAL = re.compile(r"(?:M\.D|D\.O|R\.N|N\.P|P\.A)\.?(?![A-Za-z])")
 # Said of a person right after the name ("JURISIC AWARE", "security & Marceron notified").
 AFTER_NAME = {"aware", "notified", "updated", "informed", "paged", "called", "present",
               "following", "agrees", "agreed", "consented", "tearful", "visited", "visiting",
-              "signed", "reports", "states", "stated", "requests", "declined", "prefers", "family"}
+              "signed", "reports", "states", "stated", "requests", "declined", "prefers", "family",
+              "resting", "sleeping", "asleep"}
 LIST_JOINS = re.compile(r",[ \t]*|[ \t]+(?:and|&)[ \t]+|[ \t]*&[ \t]*|[ \t]*/[ \t]*|,[ \t]+and[ \t]+")
 ROLE_GAP = re.compile(r"[ \t]*[,:(-]?[ \t]*|[ \t]+is[ \t]+(?:her|his|the)?[ \t]*")
 PARTICLES = {"o", "de", "van", "von", "da", "di", "la", "le", "del", "della", "mac", "st", "al",

@@ -72,6 +72,8 @@ MONTH_AND_DAY_WORDS = {"january", "february", "march", "april", "may", "june", "
                        "september", "october", "november", "december", "monday", "tuesday",
                        "wednesday", "thursday", "friday", "saturday", "sunday"}
 # How someone lives, not where: "Lives in Assisted Living", "Lives in Apartment 4".
+# Home care that comes "from" an agency named next.
+AGENCY_WORDS = {"vna", "hospice", "services", "homecare", "aide", "aides", "infusion", "oxygen", "dme"}
 ROUTE_WORDS = {"route", "rte", "road", "rd", "highway", "hwy"}
 HOUSING_WORDS = {"assisted", "independent", "living", "apartment", "apartments", "apt", "house", "home",
                  "group", "senior", "housing", "shelter", "condo", "condominium", "trailer", "mobile",
@@ -118,6 +120,7 @@ class PlaceFinder:
     def find(self, text: str, tokens, mixed_case: bool) -> list[Finding]:
         return (self._facilities(text, tokens, mixed_case) + self._towns(text, tokens, mixed_case)
                 + self._home_towns(text, tokens, mixed_case) + self._police(text, tokens, mixed_case)
+                + self._agencies(text, tokens)
                 + self._streets(text, tokens) + self._named_streets(text, tokens, mixed_case)
                 + self._employers(text, tokens, mixed_case))
 
@@ -144,6 +147,28 @@ class PlaceFinder:
         word = token.lower
         return token.text[:1].isupper() and not token.text.isupper() and word not in self.stop \
             and not self.vocab.is_clinical(word) and word not in MONTH_AND_DAY_WORDS and word not in HOUSING_WORDS
+
+    def _agencies(self, text: str, tokens) -> list[Finding]:
+        """The agency after "VNA from", "hospice from", "services from": one to three words,
+        whatever they are ("VNA from cedar ridge", "VNA FROM GREEN HOUSE")."""
+        found = []
+        for i in range(2, len(tokens)):
+            if tokens[i - 1].lower != "from" or tokens[i - 2].lower not in AGENCY_WORDS \
+                    or not self._adjacent(text, tokens[i - 2], tokens[i - 1]) \
+                    or not self._adjacent(text, tokens[i - 1], tokens[i]):
+                continue
+            last = i - 1
+            while last + 1 < len(tokens) and last + 1 - i < 3 and (last + 1 == i or self._adjacent(
+                    text, tokens[last], tokens[last + 1])) and self._agency_word(tokens[last + 1], last + 1 == i):
+                last += 1
+            if last >= i:
+                found.append(self._finding(text, tokens[i].start, tokens[last].end, "context:agency"))
+        return found
+
+    def _agency_word(self, token, first: bool) -> bool:
+        word = token.lower  # "VNA from home" is no agency; "Green House" is one
+        return word.isalpha() and word not in self.stop and word not in MONTH_AND_DAY_WORDS \
+            and not (first and word in HOUSING_WORDS) and not self.vocab.is_clinical(word)
 
     def _police(self, text: str, tokens, mixed_case: bool) -> list[Finding]:
         """A town named before its police ("Millinocket PD notified", "KEENE POLICE"), when

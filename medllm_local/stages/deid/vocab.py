@@ -21,6 +21,8 @@ DATA = Path(__file__).resolve().parents[2] / "data"
 # Surnames past this census rank are mostly rare words or spellings ("cough", "nose",
 # "grade"): below it a surname is a name even when it is also an English word.
 COMMON_SURNAME_RANK = 30000
+# A word this frequent (wordfreq zipf) with two letters swapped is a typo of it.
+SWAPPED_WORD_ZIPF = 4.0
 _SUFFIXES = (("ies", "y"), ("ied", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""),
              ("ing", "e"), ("ly", ""), ("ation", "ate"), ("ations", "ate"), ("er", ""),
              ("ness", ""), ("ment", ""), ("al", ""), ("ier", "y"), ("iest", "y"), ("est", ""),
@@ -116,7 +118,21 @@ class Vocabulary:
                     and word_letters not in self.surnames and not self.is_english(word_letters))
         return (len(word) >= 3 and word.isalpha() and not self.is_english(word)
                 and not self.is_clinical(word) and word not in self.first_names
-                and word not in self.surnames)
+                and word not in self.surnames and not self.is_swapped_word(word))
+
+    def is_swapped_word(self, word: str) -> bool:
+        """A frequent word with two neighbouring letters swapped, as typed in a hurry
+        ("pateint", "recieved"): a typo, not a name."""
+        if len(word) < 5:
+            return False
+        from wordfreq import zipf_frequency
+
+        for i in range(len(word) - 1):
+            swapped = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+            if swapped != word and (swapped in self.english or self.is_clinical(swapped)) \
+                    and zipf_frequency(swapped, "en") >= SWAPPED_WORD_ZIPF:
+                return True
+        return False
 
 
 @lru_cache(maxsize=1)
