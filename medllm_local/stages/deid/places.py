@@ -8,18 +8,18 @@ letter case (the names' counterpart is stages/deid/context.py, which shares its 
 - Towns: a US place (census list) after "lives in", "from", "to"...; a place name that is
   no English, clinical or name word anywhere ("framingham"); a word no list knows after
   "from", "in", "to", with "North", "New", "Lake"... ("in south timothy").
-- Streets: a house number, one to three name words and a street word ("347 merritt dr").
+- Streets, home towns, a town's police and home-care agencies: stages/deid/addresses.py.
 """
 
 from __future__ import annotations
 
-import bisect
 import re
 
 from wordfreq import zipf_frequency
 
-from medllm_local.stages.deid.vocab import Vocabulary
 from medllm_local.core.records import Finding
+from medllm_local.stages.deid.addresses import AddressFinder, adjacent, finding, tokens_from
+from medllm_local.stages.deid.vocab import Vocabulary
 
 FACILITY_HEADS = re.compile(
     r"\b(?:hospital|hosp|medical cent(?:er|re)|medical ctr|med ctr|med cent(?:er|re)|"
@@ -65,21 +65,6 @@ TOWN_AFTER = PLACE_TRIGGERS | {("osh", "in")}  # before a town whatever its freq
 # A US place this seldom written as an English word (wordfreq zipf) is a place after "in",
 # "from" or "to" even in lower case ("worcester" 3.6, "fresno" 3.4; "reading" 5.1 is not).
 SELDOM_PLACE_ZIPF = 3.7
-# Before a home town: what follows, capitalised, is a place whatever its words.
-HOME_TRIGGERS = {("lives", "in"), ("living", "in"), ("resides", "in"), ("moved", "to"), ("moved", "from"),
-                 ("born", "in"), ("native", "of"), ("grew", "up"), ("relocated", "to"), ("relocated", "from")}
-MONTH_AND_DAY_WORDS = {"january", "february", "march", "april", "may", "june", "july", "august",
-                       "september", "october", "november", "december", "monday", "tuesday",
-                       "wednesday", "thursday", "friday", "saturday", "sunday"}
-# How someone lives, not where: "Lives in Assisted Living", "Lives in Apartment 4".
-# Home care that comes "from" an agency named next.
-AGENCY_WORDS = {"vna", "hospice", "services", "homecare", "aide", "aides", "infusion", "oxygen", "dme"}
-ROUTE_WORDS = {"route", "rte", "road", "rd", "highway", "hwy"}
-HOUSING_WORDS = {"assisted", "independent", "living", "apartment", "apartments", "apt", "house", "home",
-                 "group", "senior", "housing", "shelter", "condo", "condominium", "trailer", "mobile",
-                 "community", "facility", "nursing", "rehab", "care", "section", "public", "subsidized",
-                 "town", "city", "country", "area", "same", "rural", "suburbs", "suburban", "family",
-                 "transitional", "supportive", "memory", "long", "term", "skilled", "residence"}
 PLACE_PREFIXES = {"north", "south", "east", "west", "new", "port", "fort", "mount", "mt",
                   "lake", "san", "santa", "el", "la", "los", "saint", "st", "upper", "lower",
                   "glen", "falls", "le", "del", "de"}
@@ -98,17 +83,6 @@ FACILITY_STAFF = {"nurse", "nurses", "team", "staff", "physician", "physicians",
                   "ambulance", "ems", "clinic"}
 EMPLOYER_TRIGGER = re.compile(r"\b(?:works?|worked|working|employed|retired|job|employee)[ \t]+"
                               r"(?:at|for|by|from|with)[ \t]+(?:the[ \t]+)?", re.IGNORECASE)
-STREET_WORDS = re.compile(
-    r"(?:street|st|avenue|ave|road|rd|drive|dr|lane|ln|boulevard|blvd|court|ct|place|pl|"
-    r"terrace|ter|way|circle|cir|parkway|pkwy|highway|hwy|square|sq|trail|trl|row|path|"
-    r"crescent|close|alley|plaza|pike|turnpike)", re.IGNORECASE)
-
-
-def _tokens_from(tokens, position: int, count: int) -> list:
-    """The first ``count`` tokens starting at or after ``position`` (tokens are in text
-    order, so a binary search finds the first)."""
-    first = bisect.bisect_left(tokens, position, key=lambda token: token.start)
-    return tokens[first:first + count]
 
 
 class PlaceFinder:
@@ -116,76 +90,11 @@ class PlaceFinder:
 
     def __init__(self, vocab: Vocabulary, stop: set[str], common):
         self.vocab, self.stop, self.common = vocab, stop, common
+        self.addresses = AddressFinder(vocab, stop, common)
 
     def find(self, text: str, tokens, mixed_case: bool) -> list[Finding]:
         return (self._facilities(text, tokens, mixed_case) + self._towns(text, tokens, mixed_case)
-                + self._home_towns(text, tokens, mixed_case) + self._police(text, tokens, mixed_case)
-                + self._agencies(text, tokens)
-                + self._streets(text, tokens) + self._named_streets(text, tokens, mixed_case)
-                + self._employers(text, tokens, mixed_case))
-
-    def _home_towns(self, text: str, tokens, mixed_case: bool) -> list[Finding]:
-        """Capitalised words after "lives in", "moved to", "born in" in mixed case: a place,
-        whatever the words ("Lives in Unity with her friend", "moved to Walnut Creek")."""
-        found = []
-        if not mixed_case:
-            return found
-        for i in range(2, len(tokens)):
-            if (tokens[i - 2].lower, tokens[i - 1].lower) not in HOME_TRIGGERS \
-                    or not self._adjacent(text, tokens[i - 1], tokens[i]):
-                continue
-            last = i - 1
-            while last + 1 < len(tokens) and last + 1 - i < 3 and (last + 1 == i or self._adjacent(
-                    text, tokens[last], tokens[last + 1])) and self._home_word(tokens[last + 1]):
-                last += 1
-            if last >= i:
-                found.append(self._finding(text, tokens[i].start, tokens[last].end, "context:home_town",
-                                           "LOCATION", 0.7))
-        return found
-
-    def _home_word(self, token) -> bool:
-        word = token.lower
-        return token.text[:1].isupper() and not token.text.isupper() and word not in self.stop \
-            and not self.vocab.is_clinical(word) and word not in MONTH_AND_DAY_WORDS and word not in HOUSING_WORDS
-
-    def _agencies(self, text: str, tokens) -> list[Finding]:
-        """The agency after "VNA from", "hospice from", "services from": one to three words,
-        whatever they are ("VNA from cedar ridge", "VNA FROM GREEN HOUSE")."""
-        found = []
-        for i in range(2, len(tokens)):
-            if tokens[i - 1].lower != "from" or tokens[i - 2].lower not in AGENCY_WORDS \
-                    or not self._adjacent(text, tokens[i - 2], tokens[i - 1]) \
-                    or not self._adjacent(text, tokens[i - 1], tokens[i]):
-                continue
-            last = i - 1
-            while last + 1 < len(tokens) and last + 1 - i < 3 and (last + 1 == i or self._adjacent(
-                    text, tokens[last], tokens[last + 1])) and self._agency_word(tokens[last + 1], last + 1 == i):
-                last += 1
-            if last >= i:
-                found.append(self._finding(text, tokens[i].start, tokens[last].end, "context:agency"))
-        return found
-
-    def _agency_word(self, token, first: bool) -> bool:
-        word = token.lower  # "VNA from home" is no agency; "Green House" is one
-        return word.isalpha() and word not in self.stop and word not in MONTH_AND_DAY_WORDS \
-            and not (first and word in HOUSING_WORDS) and not self.vocab.is_clinical(word)
-
-    def _police(self, text: str, tokens, mixed_case: bool) -> list[Finding]:
-        """A town named before its police ("Millinocket PD notified", "KEENE POLICE"), when
-        it is no everyday or clinical word; the places list has only towns of 5,000 or more."""
-        found = []
-        for i in range(len(tokens) - 1):
-            following = tokens[i + 1]
-            police = following.lower in ("police", "sheriff") or following.text == "PD" and re.match(
-                r"[ \t]*(?:notified|called|contacted|aware|was|were|at|on[ \t]+scene|arrived|officer)",
-                text[following.end:following.end + 20], re.IGNORECASE)
-            word = tokens[i]
-            if police and self._adjacent(text, word, following) and len(word.text) > 2 \
-                    and (word.text[:1].isupper() or not mixed_case) and not self.common(word.lower) \
-                    and word.lower not in self.stop and not self.vocab.is_clinical(word.lower) \
-                    and word.lower not in ("state", "city", "county", "local", "campus", "hospital"):
-                found.append(self._finding(text, word.start, word.end, "context:police_town", "LOCATION", 0.7))
-        return found
+                + self.addresses.find(text, tokens, mixed_case) + self._employers(text, tokens, mixed_case))
 
     def _name_word(self, token, mixed_case: bool) -> bool:
         """May be part of a facility or town name."""
@@ -306,7 +215,7 @@ class PlaceFinder:
         """A workplace after "works at", "worked at", "employed by", "retired from"."""
         found = []
         for match in EMPLOYER_TRIGGER.finditer(text):
-            words = _tokens_from(tokens, match.end(), 3)
+            words = tokens_from(tokens, match.end(), 3)
             taken = []
             for token in words:
                 gap_start = taken[-1].end if taken else match.end()
@@ -409,68 +318,5 @@ class PlaceFinder:
                     break
         return found
 
-    def _streets(self, text: str, tokens) -> list[Finding]:
-        """A house number, one to three name words and a street word, in any case."""
-        found = []
-        for match in re.finditer(r"(?<![\d.,/:-])\d{1,6}(?=[ \t]+[A-Za-z])", text):
-            words = _tokens_from(tokens, match.end(), 4)
-            for size in range(2, len(words) + 1):
-                name, kind = words[:size - 1], words[size - 1]
-                if not STREET_WORDS.fullmatch(kind.text):
-                    continue
-                lefts = [None] + name  # the word before each gap (None: the number)
-                if any(not re.fullmatch(r"\.?[ \t]+" if left is not None and len(left.text) == 1
-                                        else r"[ \t]+", text[(left.end if left else match.end()):right.start])
-                       for left, right in zip(lefts, name + [kind])):
-                    break
-                if all(t.lower not in self.stop and not self.vocab.is_clinical(t.lower)
-                       and t.text.isalpha() for t in name):
-                    end = kind.end + (1 if text[kind.end:kind.end + 1] == "." else 0)
-                    route = re.match(r"[ \t]+\d{1,4}[A-Za-z]?\b", text[end:])  # "County Road 12"
-                    end += route.end() if route else 0
-                    found.append(self._finding(text, match.start(), end, "context:street", "LOCATION", 0.8))
-                break
-        return found
-
-    def _named_streets(self, text: str, tokens, mixed_case: bool) -> list[Finding]:
-        """A street without its number after on/off/near ("CVS on Depot Rd in Greenfield",
-        "off Route 2A"): in mixed case, capitalised name words and a street word; in any
-        case, a numbered route."""
-        found = []
-        for i in range(1, len(tokens)):
-            if tokens[i - 1].lower not in ("on", "off", "near", "along") \
-                    or not self._adjacent(text, tokens[i - 1], tokens[i]):
-                continue
-            for size in range(1, 5):
-                if i + size >= len(tokens):
-                    break
-                name, kind = tokens[i:i + size], tokens[i + size]
-                if not all(self._adjacent(text, a, b) for a, b in zip(name, name[1:] + [kind])):
-                    break
-                after = text[kind.end:kind.end + 16]
-                route = re.match(r"[ \t]+\d{1,4}[A-Za-z]?\b", after) if kind.lower in ROUTE_WORDS else None
-                # "Dr"/"St" before a capitalised word is a title or a saint ("on Elm Dr Smith"?)
-                abbreviated = kind.lower in ("st", "dr") and re.match(r"\.?[ \t]+[A-Z]", after)
-                street = route or STREET_WORDS.fullmatch(kind.text) and not abbreviated and mixed_case \
-                    and all(t.text[:1].isupper() and not t.text.isupper() for t in name + [kind])
-                if not street:
-                    continue
-                if all(t.lower not in self.stop and not self.vocab.is_clinical(t.lower) and t.text.isalpha()
-                       for t in name):
-                    end = kind.end + (route.end() if route else 1 if after[:1] == "." else 0)
-                    found.append(self._finding(text, tokens[i].start, end, "context:street", "LOCATION", 0.75))
-                break
-        # "Route 2A", "1193 ROUTE 2A", "County Road 12" alone, in any case
-        for match in re.finditer(r"\b(?:\d{1,6}[ \t]+)?(?:(?:county|state|us|u\.s\.)[ \t]+)?(?:route|rte|highway|hwy)[ \t]+\d{1,4}[A-Za-z]?\b",
-                                 text, re.IGNORECASE):
-            found.append(self._finding(text, match.start(), match.end(), "context:street", "LOCATION", 0.7))
-        return found
-
-    @staticmethod
-    def _finding(text: str, start: int, end: int, recognizer: str, kind: str = "FACILITY",
-                 score: float = 0.8) -> Finding:
-        return Finding(start, end, kind, score, recognizer, text[start:end])
-
-    @staticmethod
-    def _adjacent(text: str, left, right) -> bool:
-        return re.fullmatch(r"[ \t]|\.[ \t]|[ \t]*-[ \t]*", text[left.end:right.start]) is not None
+    _finding = staticmethod(finding)
+    _adjacent = staticmethod(adjacent)
