@@ -108,3 +108,15 @@ def test_embedded_model_converts_once_to_an_hf_folder_that_agrees_with_llama_cpp
             assert int(hf_logits.argmax()) in np.argsort(gguf_logits)[-3:]
     finally:
         llm.close()
+
+
+def test_the_embedded_model_is_labelled_a_demo_wherever_it_is_offered(tmp_path):
+    from medllm_local import pipeline
+    from medllm_local.ui.chat_tab import gguf_choices
+    from medllm_local.ui.eval_tab import model_choices
+    from medllm_local.ui.train_tab import base_model_choices
+
+    workspace = pipeline.open_workspace(tmp_path / "ws")
+    for choices in (base_model_choices(), model_choices(workspace), gguf_choices(workspace)):
+        labels = [label for label, _ in choices if "smollm2-135m-instruct" in label]
+        assert labels and all("not clinically meaningful" in label for label in labels), choices

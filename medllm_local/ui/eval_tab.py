@@ -16,7 +16,7 @@ METRIC_COLUMNS = ["model", "cases", "top1", "top1 95% CI", "topk", "mrr", "exact
 
 
 def model_choices(workspace: Workspace) -> list[tuple[str, str]]:
-    choices = [(f"{models.EMBEDDED_NAME} (base)", models.EMBEDDED_NAME)]
+    choices = [(f"{models.EMBEDDED_NAME} (base; {models.DEMO_NOTE})", models.EMBEDDED_NAME)]
     # Each run once, by its best export (as `eval --model run:N` picks it); one whose
     # checks failed is still offered, labelled: its scores may show why.
     exports = pipeline.list_exports(workspace)
@@ -167,7 +167,7 @@ def build_eval_tab(workspace: Workspace) -> list[tuple]:
                          elem_id="eval-cases", wrap=True)
     detail = gr.Markdown("Click a row to read the case in full and mark it.", elem_id="eval-case-detail")
     with gr.Row():
-        mark_case = gr.Number(label="Case", precision=0, elem_id="eval-mark-case")
+        mark_case = gr.Number(label="Case (click its row above)", precision=0, elem_id="eval-mark-case")
         mark_model = gr.Dropdown(choices=[], label="Model", elem_id="eval-mark-model")
         mark = gr.Radio(["correct", "partly", "wrong"], label="Your verdict", elem_id="eval-mark")
         save_mark = gr.Button("Save mark", elem_id="eval-mark-save")

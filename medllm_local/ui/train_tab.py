@@ -17,7 +17,7 @@ RUN_COLUMNS = ["run", "status", "base model", "from run", "steps", "final loss",
 
 
 def base_model_choices() -> list[tuple[str, str]]:
-    choices = [(f"{models.EMBEDDED_NAME} (embedded)", models.EMBEDDED_NAME)]
+    choices = [(f"{models.EMBEDDED_NAME} ({models.DEMO_NOTE})", models.EMBEDDED_NAME)]
     choices += [(m.name, m.name) for m in models.list_models()
                 if m.kind == "hf" and m.path and m.name != models.EMBEDDED_HF_FOLDER]
     return choices
