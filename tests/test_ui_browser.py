@@ -136,6 +136,12 @@ def test_documents_tab_ingests_uploads_and_the_demo_reports(app_process, browser
     page.locator("#documents-delete-id input").click()
     page.get_by_role("option", name="demo-migraine-scan.png").wait_for()
     assert page.get_by_role("option", name="demo-dvt.docx").count() == 0
+    page.keyboard.press("Escape")
+    # the next action is a button under the path line, and it opens its tab
+    page.wait_for_function("document.querySelector('#next-step').innerText"
+                           ".includes('Next: review and approve (0 of 6 approved)')", timeout=30_000)
+    page.locator("#next-step").click()
+    page.locator("#deid-run").wait_for(state="visible", timeout=30_000)
     assert read_guard_log(app_process.guard_log) == []
 
 

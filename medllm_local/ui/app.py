@@ -44,12 +44,29 @@ def path_line(workspace: Workspace) -> str:
                       for step in workspace_steps(workspace))
 
 
+NEXT_ACTION = {"reports": "add reports", "review": "review and approve", "clean": "clean",
+               "dataset": "build the dataset", "train": "train", "evaluate": "evaluate",
+               "export": "export", "chat": "chat"}
+
+
+def next_label(workspace: Workspace) -> str:
+    """The button under the path line: the step to take next, with its count."""
+    steps = workspace_steps(workspace)
+    step = next(s for s in steps if s.name == next_step(steps))
+    return f"Next: {NEXT_ACTION[step.name]} ({step.detail})"
+
+
 def build_app(workspace: Workspace):
     import gradio as gr
 
     with gr.Blocks(title="medllm-local", analytics_enabled=False) as app:
         gr.Markdown(f"# medllm-local\n{DISCLAIMER}", elem_id="header")
         path = gr.Markdown(path_line(workspace), elem_id="path-line")
+        next_button = gr.Button(next_label(workspace), size="sm", elem_id="next-step")
+
+        def path_view():
+            return path_line(workspace), next_label(workspace)
+
         # Each tab gives the refreshers that read the workspace as it is now: run when a
         # page opens (the tabs were built when the app started: a reload or a new session
         # must not show that old state) and when the tab is chosen (what another tab or a
@@ -65,11 +82,11 @@ def build_app(workspace: Workspace):
                 ("Chat", "chat", build_chat_tab, True),
                 ("Settings", "settings", build_settings_tab, False)]
         # the app opens on the step the workspace is at when it starts: Documents for a new one
-        with gr.Tabs(selected=next_step(workspace_steps(workspace))):
+        with gr.Tabs(selected=next_step(workspace_steps(workspace))) as tabs_box:
             for label, step, build, on_select in tabs:
                 with gr.Tab(label, id=step, elem_id=f"tab-{label.lower()}") as tab:
                     refreshers = build(workspace)
-                tab.select(lambda: path_line(workspace), None, path, show_progress="hidden",
+                tab.select(path_view, None, [path, next_button], show_progress="hidden",
                            api_visibility="private", concurrency_limit=None)
                 for refresh, outputs in refreshers:
                     # reads only: never queued behind a running job
@@ -78,15 +95,18 @@ def build_app(workspace: Workspace):
                     # a table of the workspace changed (an ingest, an import, a job's end):
                     # the path line says so at once, not at the next change of tab
                     for table in (c for c in outputs if isinstance(c, gr.Dataframe)):
-                        table.change(lambda: path_line(workspace), None, path, show_progress="hidden",
+                        table.change(path_view, None, [path, next_button], show_progress="hidden",
                                      api_visibility="private", concurrency_limit=None)
                     if on_select:
                         tab.select(refresh, None, outputs, show_progress="hidden",
                                    api_visibility="private", concurrency_limit=None)
         # (the tab is chosen when the app starts, not when a page loads: a late switch would
         # pull the page away from a tab its user has just chosen)
-        app.load(lambda: path_line(workspace), None, path, show_progress="hidden",
+        app.load(path_view, None, [path, next_button], show_progress="hidden",
                  api_visibility="private", concurrency_limit=None)
+        # the next action is a click away: the button opens its tab
+        next_button.click(lambda: gr.Tabs(selected=next_step(workspace_steps(workspace))), None, tabs_box,
+                          show_progress="hidden", api_visibility="private")
     return app
 
 
