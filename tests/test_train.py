@@ -418,3 +418,14 @@ def test_a_new_version_continues_from_its_parent_adapter(tiny, tmp_path, monkeyp
     versions = {r.run: r for r in pipeline.list_runs(workspace)}
     assert versions[child.run].parent_run == first.run
     assert all(r.status == "done" for r in versions.values())
+
+
+def test_the_train_status_says_a_stop_was_the_users_and_what_to_do():
+    from medllm_local.ui.train_tab import progress_text
+
+    metrics = {"step": 3, "max_steps": 30, "loss": 2.5, "tokens_per_second": 100.0, "memory_gib": 1.0}
+    report = {"job": {"id": 4, "status": "stopped"}, "progress": [{"metrics": metrics}], "result": {}}
+    text = progress_text(report)
+    assert "stopped by you at step 3 of 30" in text and "Resume" in text
+    report["job"]["status"] = "running"
+    assert "step 3/30" in progress_text(report) and "stopped" not in progress_text(report)

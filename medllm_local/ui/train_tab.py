@@ -63,6 +63,10 @@ def progress_text(report: dict) -> str:
         line += f" · {last['tokens_per_second']:.0f} tokens/s · memory {last['memory_gib']:.2f} GiB"
         if last.get("eta_seconds") is not None and job["status"] == "running":
             line += f" · about {last['eta_seconds'] / 60:.1f} min left"
+    if job["status"] == "stopped" and rows:  # say what happened and what to do next
+        last = rows[-1]["metrics"]
+        line = (f"Job {job['id']}: **stopped by you at step {last['step']} of {last['max_steps']}** · "
+                "a checkpoint is saved: choose the run below and Resume")
     if job.get("error"):
         line += f"\n\n{job['error']}"
     result = report.get("result") or {}
