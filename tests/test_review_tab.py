@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import pytest
 
+from medllm_local.pipeline import DocumentReview, ReviewedFinding
 from medllm_local.ui.deid_tab import finding_ids, highlighted_pieces, toggle_number
 
-VIEW = {"text": "Seen by Dr Alex Example on 3 May; call (555) 010-4477.",
-        "findings": [{"id": 11, "start": 11, "end": 23, "type": "PERSON", "decision": "pending"},
-                     {"id": 12, "start": 16, "end": 23, "type": "PERSON", "decision": "pending"},  # inside the first
-                     {"id": 13, "start": 27, "end": 32, "type": "DATE_TIME", "decision": "rejected"},
-                     {"id": 14, "start": 39, "end": 53, "type": "PHONE_NUMBER", "decision": "pending"}]}
+TEXT = "Seen by Dr Alex Example on 3 May; call (555) 010-4477."
+VIEW = DocumentReview(1, "note.txt", "deidentified", TEXT, "", "", [
+    ReviewedFinding(11, 1, 11, 23, "PERSON", 0.85, "test", "pending"),
+    ReviewedFinding(12, 1, 16, 23, "PERSON", 0.85, "test", "pending"),  # inside the first
+    ReviewedFinding(13, 1, 27, 32, "DATE_TIME", 0.9, "test", "rejected"),
+    ReviewedFinding(14, 1, 39, 53, "PHONE_NUMBER", 0.9, "test", "pending")])
 
 
 def test_a_click_on_a_highlighted_piece_names_its_finding():
     pieces, numbers = highlighted_pieces(VIEW)
     assert len(pieces) == len(numbers)
-    assert "".join(text for text, _ in pieces) == VIEW["text"]
+    assert "".join(text for text, _ in pieces) == TEXT
     shown = {numbers[i]: text for i, (text, _) in enumerate(pieces) if numbers[i]}
     # finding 2 lies inside finding 1 and is not a piece of its own; a rejected one is unlabelled
     assert shown == {1: "Alex Example", 3: "3 May", 4: "(555) 010-4477"}

@@ -159,7 +159,7 @@ def test_deidentify_review_and_approve(client, workspace):
 
 
 def test_clean_and_build_the_dataset(client, workspace):
-    table, status, _ = client.predict(api_name="/clean_run")
+    table, status, _queue, _documents, _pages = client.predict(api_name="/clean_run")
     assert status.startswith("Cleaned 7 documents")
     assert len(rows(table)) == 7 and any(row[-1] == "yes" for row in rows(table))
     pairs, summary = client.predict(api_name="/dataset_build")
