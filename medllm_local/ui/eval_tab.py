@@ -127,10 +127,11 @@ def history_view(history: pipeline.ModelHistory):
              _number(v.mrr), _number(v.rouge_l), v.evaluated_at] for v in history.versions]
     # versions as labels in training order (a numeric axis drew ticks at 1.5, 2.5...);
     # the zero-padded number keeps the plot's alphabetical order the training order
-    points = pd.DataFrame([{"version": f"{position:02d} {v.model}", "model": v.model, "top1": v.top1}
-                           for position, v in enumerate(history.versions, start=1)]
-                          or [{"version": "", "model": "", "top1": None}])
-    points["top1"] = pd.to_numeric(points["top1"], errors="coerce")
+    points = None  # no chart before a version: one laid out empty clips its axis (see train_tab)
+    if history.versions:
+        points = pd.DataFrame([{"version": f"{position:02d} {v.model}", "model": v.model, "top1": v.top1}
+                               for position, v in enumerate(history.versions, start=1)])
+        points["top1"] = pd.to_numeric(points["top1"], errors="coerce")
     on = f"set {history.eval_set}" if history.eval_set else "the test split"
     text = "\n".join(f"- **{w}**" for w in history.warnings) or (
         "No version is worse than its parent beyond the interval." if rows else

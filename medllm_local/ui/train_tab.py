@@ -40,7 +40,11 @@ def loss_frame(rows: list[dict]):
 
     points = [{"step": r["step"], "loss": r[key], "series": key.replace("_", " ")}
               for r in rows for key in ("loss", "eval_loss") if key in r]
-    frame = pd.DataFrame(points or [{"step": 0, "loss": None, "series": "loss"}])
+    if not points:
+        # no chart until the first loss: one laid out on an empty frame keeps the narrow
+        # left margin it had then, and clips "3.15" on the loss axis to ".15"
+        return None
+    frame = pd.DataFrame(points)
     # A number column: with a None among the losses pandas makes it "object", and the
     # plot then draws the losses as categories (unordered axis, the line going up).
     frame["loss"] = pd.to_numeric(frame["loss"], errors="coerce")
