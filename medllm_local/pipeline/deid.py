@@ -243,7 +243,7 @@ def review_document(workspace: Workspace, document_id: int) -> DocumentReview:
     text = workspace.load_document(document_id).text
     stored = (workspace.root / row["deid_file"]).read_bytes()
     deid_text = stored.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text did
-    findings = [ReviewedFinding(**{name: f[name] for name in f.keys()}) for f in workspace.findings_for(document_id)]
+    findings = [ReviewedFinding(**dict(f)) for f in workspace.findings_for(document_id)]
     return DocumentReview(document_id, row["source"], row["status"], text, deid_text, sha256_bytes(stored),
                           findings)
 

@@ -38,10 +38,9 @@ DISCLAIMER = (
 DEFAULT_USER = "medllm"  # the login's user name unless --user says otherwise
 
 
-def path_line(workspace: Workspace) -> str:
+def path_line(steps: list) -> str:
     """The slim line at the top: each step of the path, done or not, with a few words."""
-    return " → ".join(f"{'✓' if step.done else '○'} **{step.name}** ({step.detail})"
-                      for step in workspace_steps(workspace))
+    return " → ".join(f"{'✓' if step.done else '○'} **{step.name}** ({step.detail})" for step in steps)
 
 
 NEXT_ACTION = {"reports": "add reports", "review": "review and approve", "clean": "clean",
@@ -49,9 +48,8 @@ NEXT_ACTION = {"reports": "add reports", "review": "review and approve", "clean"
                "export": "export", "chat": "chat"}
 
 
-def next_label(workspace: Workspace) -> str:
+def next_label(steps: list) -> str:
     """The button under the path line: the step to take next, with its count."""
-    steps = workspace_steps(workspace)
     step = next(s for s in steps if s.name == next_step(steps))
     return f"Next: {NEXT_ACTION[step.name]} ({step.detail})"
 
@@ -61,11 +59,13 @@ def build_app(workspace: Workspace):
 
     with gr.Blocks(title="medllm-local", analytics_enabled=False) as app:
         gr.Markdown(f"# medllm-local\n{DISCLAIMER}", elem_id="header")
-        path = gr.Markdown(path_line(workspace), elem_id="path-line")
-        next_button = gr.Button(next_label(workspace), size="sm", elem_id="next-step")
+        steps = workspace_steps(workspace)
+        path = gr.Markdown(path_line(steps), elem_id="path-line")
+        next_button = gr.Button(next_label(steps), size="sm", elem_id="next-step")
 
-        def path_view():
-            return path_line(workspace), next_label(workspace)
+        def path_view():  # the workspace read once for both
+            steps = workspace_steps(workspace)
+            return path_line(steps), next_label(steps)
 
         # Each tab gives the refreshers that read the workspace as it is now: run when a
         # page opens (the tabs were built when the app started: a reload or a new session
@@ -82,7 +82,7 @@ def build_app(workspace: Workspace):
                 ("Chat", "chat", build_chat_tab, True),
                 ("Settings", "settings", build_settings_tab, False)]
         # the app opens on the step the workspace is at when it starts: Documents for a new one
-        with gr.Tabs(selected=next_step(workspace_steps(workspace))) as tabs_box:
+        with gr.Tabs(selected=next_step(steps)) as tabs_box:
             for label, step, build, on_select in tabs:
                 with gr.Tab(label, id=step, elem_id=f"tab-{label.lower()}") as tab:
                     refreshers = build(workspace)

@@ -16,35 +16,36 @@ CHANGE_COLUMNS = ["change", "step", "line", "before", "after", "why", "reverted"
 QUEUE_COLUMNS = ["document", "page", "file", "OCR confidence", "status"]
 
 
-def document_rows(workspace: Workspace) -> list[list]:
-    return [[d["id"], d["source"], *d["changes"].values(),
+def documents_view(workspace: Workspace) -> tuple[list[list], list[tuple[str, int]]]:
+    """The cleaned documents' table and the list to choose one from, from one reading of
+    the workspace (the overview reads every document's text)."""
+    overview = pipeline.cleaning_overview(workspace)
+    rows = [[d["id"], d["source"], *d["changes"].values(),
              "de-identified again: clean again" if d["stale"] else "yes" if d["cleaned"] else "no change"]
-            for d in pipeline.cleaning_overview(workspace)] or \
-        [["", "(nothing cleaned yet)", *([""] * len(STEPS)), ""]]
+            for d in overview] or [["", "(nothing cleaned yet)", *([""] * len(STEPS)), ""]]
+    choices = [(f"{d['id']}: {d['source']} ({sum(d['changes'].values())} changes)", d["id"]) for d in overview]
+    return rows, choices
 
 
-def document_choices(workspace: Workspace) -> list[tuple[str, int]]:
-    """The cleaned documents, by number and file name."""
-    return [(f"{d['id']}: {d['source']} ({sum(d['changes'].values())} changes)", d["id"])
-            for d in pipeline.cleaning_overview(workspace)]
+def document_rows(workspace: Workspace) -> list[list]:
+    return documents_view(workspace)[0]
 
 
-def page_choices(workspace: Workspace) -> list[tuple[str, str]]:
-    """The pages waiting to be typed, as "document:page"."""
-    return [(f"{q['document']}: {Path(q['source']).name}, page {q['page']} (OCR {round(q['ocr_confidence'] or 0)})",
-             f"{q['document']}:{q['page']}") for q in pipeline.transcription_queue(workspace)]
+def queue_view(workspace: Workspace) -> tuple[list[list], list[tuple[str, str]]]:
+    """The pages waiting to be typed: their table, and the list to choose one from
+    ("document:page"), from one reading of the queue."""
+    queue = pipeline.transcription_queue(workspace)
+    rows = [[q["document"], q["page"], Path(q["source"]).name, round(q["ocr_confidence"] or 0), q["status"]]
+            for q in queue] or [["", "", "(no pages wait to be typed)", "", ""]]
+    choices = [(f"{q['document']}: {Path(q['source']).name}, page {q['page']} (OCR {round(q['ocr_confidence'] or 0)})",
+                f"{q['document']}:{q['page']}") for q in queue]
+    return rows, choices
 
 
 def change_rows(report: pipeline.DocumentCleaning) -> list[list]:
     rows = [[c.id, step, c.line, c.before.rstrip("\n"), c.after, c.reason, "yes" if c.reverted else ""]
             for step, changes in report.steps.items() for c in changes]
     return sorted(rows, key=lambda r: r[2]) or [["", "", "", "(no changes)", "", "", ""]]
-
-
-def queue_rows(workspace: Workspace) -> list[list]:
-    return [[q["document"], q["page"], Path(q["source"]).name, round(q["ocr_confidence"] or 0),
-             q["status"]] for q in pipeline.transcription_queue(workspace)] or \
-        [["", "", "(no pages wait to be typed)", "", ""]]
 
 
 def build_clean_tab(workspace: Workspace) -> list[tuple]:
@@ -58,11 +59,10 @@ def build_clean_tab(workspace: Workspace) -> list[tuple]:
         form = settings_form(CleanSettings, "clean")
     run = gr.Button("Clean approved documents", variant="primary", elem_id="clean-run")
     status = gr.Markdown("", elem_id="clean-status")
-    documents = gr.Dataframe(value=document_rows(workspace), headers=DOCUMENT_COLUMNS,
-                             interactive=False, elem_id="clean-documents")
+    rows, choices = documents_view(workspace)
+    documents = gr.Dataframe(value=rows, headers=DOCUMENT_COLUMNS, interactive=False, elem_id="clean-documents")
     with gr.Row():
-        document = gr.Dropdown(choices=document_choices(workspace), value=None, label="Document",
-                               elem_id="clean-doc")
+        document = gr.Dropdown(choices=choices, value=None, label="Document", elem_id="clean-doc")
         show = gr.Button("Show its changes", elem_id="clean-show")
     changes = gr.Dataframe(value=[["", "", "", "", "", "", ""]], headers=CHANGE_COLUMNS,
                            interactive=False, wrap=True, elem_id="clean-changes")
@@ -76,20 +76,25 @@ def build_clean_tab(workspace: Workspace) -> list[tuple]:
     cleaned = gr.Textbox(label="Cleaned text (what the dataset uses)", lines=12,
                          interactive=False, elem_id="clean-text")
 
+    def view_all() -> tuple:
+        """Both tables and both lists, each read once."""
+        rows, choices = documents_view(workspace)
+        queue_rows, pages = queue_view(workspace)
+        return rows, queue_rows, gr.update(choices=choices), gr.update(choices=pages)
+
     def clean_all(*values, progress=gr.Progress()):
         try:
             report = pipeline.clean_documents(
                 workspace, form.settings(*values), progress=lambda done, total, _: progress((done, total), desc="Cleaning"))
         except (pipeline.GateError, ValueError) as error:
-            return (document_rows(workspace), f"Not cleaned: {error}", queue_rows(workspace),
-                    gr.update(), gr.update())
+            return document_rows(workspace), f"Not cleaned: {error}", queue_view(workspace)[0], gr.update(), gr.update()
         totals = report.totals
         text = (f"Cleaned {totals.documents} documents in {totals.seconds} s: "
                 + ", ".join(f"{n} {step}" for step, n in totals.changes.items()) + ".")
         if report.transcription_queue:
             text += f" {len(report.transcription_queue)} OCR pages wait to be typed (below)."
-        return (document_rows(workspace), text, queue_rows(workspace),
-                gr.update(choices=document_choices(workspace)), gr.update(choices=page_choices(workspace)))
+        rows, queue_rows, document_list, page_list = view_all()
+        return rows, text, queue_rows, document_list, page_list
 
     def show_document(doc_id):
         if doc_id is None:
@@ -132,11 +137,10 @@ def build_clean_tab(workspace: Workspace) -> list[tuple]:
     with gr.Accordion("Pages to type by hand (OCR read them poorly)", open=False):
         gr.Markdown("The page image and what OCR read. Type the page as written and save: the "
                     "document is de-identified again and needs approval again in Review.")
-        queue = gr.Dataframe(value=queue_rows(workspace), headers=QUEUE_COLUMNS,
-                             interactive=False, elem_id="clean-queue")
+        queue_rows, pages = queue_view(workspace)
+        queue = gr.Dataframe(value=queue_rows, headers=QUEUE_COLUMNS, interactive=False, elem_id="clean-queue")
         with gr.Row():
-            page_choice = gr.Dropdown(choices=page_choices(workspace), value=None, label="Page to type",
-                                      elem_id="clean-page")
+            page_choice = gr.Dropdown(choices=pages, value=None, label="Page to type", elem_id="clean-page")
             load = gr.Button("Load page", elem_id="clean-page-load")
         with gr.Row():
             # No "share" button: it would post a patient's page to Hugging Face.
@@ -151,28 +155,26 @@ def build_clean_tab(workspace: Workspace) -> list[tuple]:
             return None, "", "Choose a page."
         try:
             doc_id, page = map(int, str(choice).split(":"))
-            text = pipeline.page_text(workspace, int(doc_id), int(page))
-            picture = pipeline.page_image(workspace, int(doc_id), int(page))
+            text = pipeline.page_text(workspace, doc_id, page)
+            picture = pipeline.page_image(workspace, doc_id, page)
         except Exception as error:
             return None, "", f"Cannot load it: {error}"
         return picture, text, "" if picture is not None else "No page image for this kind of file."
 
     def save_page(choice, text, progress=gr.Progress()):
         if not choice:
-            return "Choose a page.", queue_rows(workspace), gr.update()
+            return "Choose a page.", queue_view(workspace)[0], gr.update()
         try:
             doc_id, page = map(int, str(choice).split(":"))
             progress(0.1, desc="Saving and de-identifying again")
-            report = pipeline.transcribe_page(workspace, int(doc_id), int(page), text)
+            report = pipeline.transcribe_page(workspace, doc_id, page, text)
         except Exception as error:
-            return f"Not saved: {error}", queue_rows(workspace), gr.update()
-        return (f"Page {page}: {report['message']}.", queue_rows(workspace),
-                gr.update(choices=page_choices(workspace)))
+            return f"Not saved: {error}", queue_view(workspace)[0], gr.update()
+        queue_rows, pages = queue_view(workspace)
+        return f"Page {page}: {report['message']}.", queue_rows, gr.update(choices=pages)
 
     run.click(clean_all, form.components, [documents, status, queue, document, page_choice], api_name="clean_run")
     load.click(load_page, [page_choice], [image, typed, page_status], api_name="transcribe_load")
     page_choice.input(load_page, [page_choice], [image, typed, page_status])
     save.click(save_page, [page_choice, typed], [page_status, queue, page_choice], api_name="transcribe_save")
-    return [(lambda: (document_rows(workspace), queue_rows(workspace),
-                      gr.update(choices=document_choices(workspace)), gr.update(choices=page_choices(workspace))),
-             [documents, queue, document, page_choice])]
+    return [(view_all, [documents, queue, document, page_choice])]

@@ -21,6 +21,7 @@ STREET_WORDS = re.compile(
     r"terrace|ter|way|circle|cir|parkway|pkwy|highway|hwy|square|sq|trail|trl|row|path|"
     r"crescent|close|alley|plaza|pike|turnpike)", re.IGNORECASE)
 ROUTE_WORDS = {"route", "rte", "road", "rd", "highway", "hwy"}
+ROUTE_NUMBER = re.compile(r"[ \t]+\d{1,4}[A-Za-z]?\b")  # after a route word: "Route 2A", "County Road 12"
 # Before a home town: what follows, capitalised, is a place whatever its words.
 HOME_TRIGGERS = {("lives", "in"), ("living", "in"), ("resides", "in"), ("moved", "to"), ("moved", "from"),
                  ("born", "in"), ("native", "of"), ("grew", "up"), ("relocated", "to"), ("relocated", "from")}
@@ -54,6 +55,17 @@ def adjacent(text: str, left, right) -> bool:
     return re.fullmatch(r"[ \t]|\.[ \t]|[ \t]*-[ \t]*", text[left.end:right.start]) is not None
 
 
+def last_of_run(text: str, tokens, first: int, word_ok, most: int = 3) -> int:
+    """The index of the last of up to ``most`` adjacent tokens from ``first`` that
+    ``word_ok(token, is_first)`` accepts; ``first - 1`` when it takes none."""
+    last = first - 1
+    while last + 1 < len(tokens) and last + 1 - first < most \
+            and (last + 1 == first or adjacent(text, tokens[last], tokens[last + 1])) \
+            and word_ok(tokens[last + 1], last + 1 == first):
+        last += 1
+    return last
+
+
 class AddressFinder:
     """Streets, home towns, police towns and agencies in one folded text."""
 
@@ -75,13 +87,9 @@ class AddressFinder:
             if (tokens[i - 2].lower, tokens[i - 1].lower) not in HOME_TRIGGERS \
                     or not adjacent(text, tokens[i - 1], tokens[i]):
                 continue
-            last = i - 1
-            while last + 1 < len(tokens) and last + 1 - i < 3 and (last + 1 == i or adjacent(
-                    text, tokens[last], tokens[last + 1])) and self._home_word(tokens[last + 1]):
-                last += 1
+            last = last_of_run(text, tokens, i, lambda token, _: self._home_word(token))
             if last >= i:
-                found.append(finding(text, tokens[i].start, tokens[last].end, "context:home_town",
-                                           "LOCATION", 0.7))
+                found.append(finding(text, tokens[i].start, tokens[last].end, "context:home_town", "LOCATION", 0.7))
         return found
 
     def _home_word(self, token) -> bool:
@@ -98,10 +106,7 @@ class AddressFinder:
                     or not adjacent(text, tokens[i - 2], tokens[i - 1]) \
                     or not adjacent(text, tokens[i - 1], tokens[i]):
                 continue
-            last = i - 1
-            while last + 1 < len(tokens) and last + 1 - i < 3 and (last + 1 == i or adjacent(
-                    text, tokens[last], tokens[last + 1])) and self._agency_word(tokens[last + 1], last + 1 == i):
-                last += 1
+            last = last_of_run(text, tokens, i, self._agency_word)
             if last >= i:
                 found.append(finding(text, tokens[i].start, tokens[last].end, "context:agency"))
         return found
@@ -145,7 +150,7 @@ class AddressFinder:
                 if all(t.lower not in self.stop and not self.vocab.is_clinical(t.lower)
                        and t.text.isalpha() for t in name):
                     end = kind.end + (1 if text[kind.end:kind.end + 1] == "." else 0)
-                    route = re.match(r"[ \t]+\d{1,4}[A-Za-z]?\b", text[end:])  # "County Road 12"
+                    route = ROUTE_NUMBER.match(text[end:])  # "County Road 12"
                     end += route.end() if route else 0
                     found.append(finding(text, match.start(), end, "context:street", "LOCATION", 0.8))
                 break
@@ -167,7 +172,7 @@ class AddressFinder:
                 if not all(adjacent(text, a, b) for a, b in zip(name, name[1:] + [kind])):
                     break
                 after = text[kind.end:kind.end + 16]
-                route = re.match(r"[ \t]+\d{1,4}[A-Za-z]?\b", after) if kind.lower in ROUTE_WORDS else None
+                route = ROUTE_NUMBER.match(after) if kind.lower in ROUTE_WORDS else None
                 # "Dr"/"St" before a capitalised word is a title or a saint ("on Elm Dr Smith"?)
                 abbreviated = kind.lower in ("st", "dr") and re.match(r"\.?[ \t]+[A-Z]", after)
                 street = route or STREET_WORDS.fullmatch(kind.text) and not abbreviated and mixed_case \

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from medllm_local.stages.deid.name_words import (
-    AFTER_NAME, AMBIGUOUS_FIRST, CONTACT_VERBS, CREDENTIALS, DASH_SIGNATURE, DOTTED_CREDENTIAL,
+    AFTER_NAME, AMBIGUOUS_FIRST, COMMON_FIRST_RANK, CONTACT_VERBS, CREDENTIALS, DASH_SIGNATURE, DOTTED_CREDENTIAL,
     IS_A_AGE, LABEL_BEFORE, LIST_JOINS, NICKNAME, PARTICLES, PHRASES_BY_FIRST, RELATIVE_WORDS,
     ROLE_GAP, ROLE_WORDS, SIGN_OFFS, STAFF_ABBREVIATIONS, STOP, TITLES, WEAK_TRIGGERS, WORD)
 from medllm_local.stages.deid.vocab import bare_word
@@ -100,8 +100,23 @@ class NameScan:
     def first_name_word(self, index: int) -> bool:
         """A frequent census first name, even one that is also a word ("may", "summer")."""
         word = self.tokens[index].lower
-        return self.vocab.first_names.get(word, 10**6) < 1500 and (word not in STOP or word in AMBIGUOUS_FIRST) \
-            and not self.vocab.is_clinical(word)
+        return self.vocab.first_names.get(word, 10**6) < COMMON_FIRST_RANK \
+            and (word not in STOP or word in AMBIGUOUS_FIRST) and not self.vocab.is_clinical(word)
+
+    def first_name_before_credential(self, first: int, index: int) -> int | None:
+        """Where a name before the credential at ``index`` starts when a first name leads
+        it that ``take`` would not start on, its surname starting at ``first`` (``index``:
+        nothing taken): "MAY KIM, RN", "-summer liu, rn", and, before a surname that is a
+        word, an unambiguous first name: "SARA CONTRACTOR, M.D."."""
+        tokens = self.tokens
+        if first == index:
+            surname = tokens[index - 1].lower if index >= 1 else ""
+            return index - 2 if index >= 2 and self.adjacent(index - 1) and self.first_name_word(index - 2) \
+                and tokens[index - 2].lower not in AMBIGUOUS_FIRST and surname.isalpha() and surname not in STOP \
+                and not self.vocab.is_clinical(surname) else None
+        if first > 0 and self.adjacent(first) and self.first_name_word(first - 1):
+            return first - 1
+        return first if first < index - 1 and self.first_name_word(first) else None
 
     def alone_on_line(self, index: int) -> bool:
         token = self.tokens[index]
@@ -185,19 +200,8 @@ class NameScan:
                      or strength in ("title", "credential") and first == index
                      and self.finder.name_like(self.tokens[first - 1], "title", mixed_case=self.mixed_case)):
             first -= 1
-        if strength == "credential" and first == index and index >= 2 and self.adjacent(index - 1) \
-                and self.vocab.first_names.get(self.tokens[index - 2].lower, 10**6) < 1500 \
-                and self.tokens[index - 2].lower not in STOP | AMBIGUOUS_FIRST:
-            surname = self.tokens[index - 1].lower  # "SARA CONTRACTOR, M.D.": a surname that is a word
-            if surname.isalpha() and surname not in STOP and not self.vocab.is_clinical(surname):
-                if self.take(index - 2, "title", rule, lists=False) == index - 1:
-                    self.surname(index - 1)
-                return
-        # a first name before the surname and credential, even one that is a word: "MAY
-        # KIM, RN", "-summer liu, rn"
-        lead = first - 1 if 0 < first < index and self.adjacent(first) and self.first_name_word(first - 1) \
-            else first if first < index - 1 and self.first_name_word(first) else None
-        if strength == "credential" and lead is not None:
+        lead = self.first_name_before_credential(first, index) if strength == "credential" else None
+        if lead is not None:
             start, end = self.tokens[lead].start, self.tokens[index - 1].end
             self.found.append(Finding(start, end, "PERSON", 0.85, f"context:{rule}", self.text[start:end]))
             return
@@ -299,7 +303,7 @@ class NameScan:
                 self.found.append(Finding(token.start, tokens[i + 1].end, "PERSON", 0.85,
                                           "context:capitalised_pair", self.text[token.start:tokens[i + 1].end]))
             # first name + surname ("GRACE WHITE" is no English phrase)
-            elif (vocab.first_names.get(word, 10**6) < 1500 or self.capitalised(i) and vocab.is_first_name(word)) \
+            elif (vocab.first_names.get(word, 10**6) < COMMON_FIRST_RANK or self.capitalised(i) and vocab.is_first_name(word)) \
                     and word not in AMBIGUOUS_FIRST and word not in STOP and nxt_ok(self, i):
                 if self.take(i, "title", "first_last") == i + 1:
                     self.surname(i + 1)
@@ -318,10 +322,7 @@ class NameScan:
                 slash_initials = re.search(r"(?:^|\n)[ \t]*/$", self.text[max(0, before.start - 8):before.start]) \
                     and re.fullmatch(r"[A-Za-z]{2,3}", before.text)
                 # "MAY KIM, RN", "summer liu, rn": after a first name a short word is a surname
-                after_first_name = i > 1 and self.adjacent(i - 1) \
-                    and (tokens[i - 2].lower not in STOP or tokens[i - 2].lower in AMBIGUOUS_FIRST) \
-                    and vocab.first_names.get(tokens[i - 2].lower, 10**6) < 1500
-                if after_first_name:
+                if i > 1 and self.adjacent(i - 1) and self.first_name_word(i - 2):
                     self.take_before(i, "credential", "credential")
                 elif line_initials or slash_initials or re.fullmatch(r"[A-Za-z]{2,3}", before.text) and before.lower not in STOP | CREDENTIALS \
                         and (line_start or not vocab.is_english(before.lower) and not vocab.is_clinical(before.lower)):

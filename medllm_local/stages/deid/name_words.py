@@ -84,6 +84,9 @@ WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 # English word ("RT MARIA"; web2 lists "maria" as the plural of "mare"); after a title,
 # a surname this frequent too ("dr white").
 FREQUENT_FIRST_RANK, FREQUENT_SURNAME_RANK = 500, 5000
+# A census first name this common goes with a surname after it ("GRACE WHITE") or before
+# a credential ("MAY KIM, RN"), even when it is also a word.
+COMMON_FIRST_RANK = 1500
 # An English word this rare (wordfreq zipf) after a relative, a role or before a
 # credential is a name that happens to be in Webster's ("attending milas", "Frieder RN").
 RARE_WORD_ZIPF = 2.0
