@@ -25,7 +25,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from medllm_local.stages.deid.english_ner import gate_english_ner
 from medllm_local.stages.deid.context import STOP as FUNCTION_WORDS, ContextFinder, is_mixed_case, truecase
 from medllm_local.stages.deid.filters import (AMBIGUOUS_FACILITY, TITLE_BEFORE, eponym_inside, everyday_word,
                                       is_a_score, named_facility, ordinary_words)
@@ -67,7 +66,7 @@ class DeidSettings(Settings):
                                    "residual scan)", advanced=True)
     english_ner: bool = setting(True, "also run spaCy's English NER (learned from news text) beside the "
                                       "project's clinical NER and rules: a few more names in prose, "
-                                      "at about 60 % of the speed", advanced=True)
+                                      "at about 0.6 times the speed", advanced=True)
     deny_list: tuple[str, ...] = setting((), "names and places always removed (your name, staff, sites)")
     allow_list: tuple[str, ...] = setting((), "words never removed")
 
@@ -152,6 +151,8 @@ class DeidEngine:
     def __init__(self, settings: DeidSettings | None = None):
         from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+        from medllm_local.stages.deid.english_ner import gate_english_ner  # spaCy: not for `--help`
 
         self.settings = settings or DeidSettings()
         with numpy_matmul_ops():

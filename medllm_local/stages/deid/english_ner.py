@@ -76,9 +76,10 @@ class SentenceGatedNer:
 
     def pipe(self, docs, batch_size: int = 16):
         for batch in minibatch(docs, size=batch_size):
-            runs = [kept_runs(doc.text) for doc in batch]
-            read = [self.nlp.make_doc("\n".join(doc.text[s:e] for s, e in doc_runs))
-                    for doc, doc_runs in zip(batch, runs)]
+            texts = [doc.text for doc in batch]  # doc.text joins every token: once per doc
+            runs = [kept_runs(text) for text in texts]
+            read = [self.nlp.make_doc("\n".join(text[s:e] for s, e in doc_runs))
+                    for text, doc_runs in zip(texts, runs)]
             for doc, doc_runs, part in zip(batch, runs, self.ner.pipe(read, batch_size=batch_size)):
                 doc.ents = filter_spans(self._back(doc, doc_runs, part.ents))
                 yield doc
