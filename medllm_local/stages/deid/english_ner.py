@@ -9,7 +9,7 @@ are each checked at every token. So this component, in place of spaCy's "ner" in
 pipeline Presidio runs, gives the NER the runs of sentences that pass that test, joined by
 line breaks, and sets the entities it finds on the whole document. The NER reads a few
 words either side, so a sentence is read with its kept neighbours, as in the note.
-Measured on 87 ACI-Bench notes: 60 % of the text is read, the engine a fifth faster;
+Measured on 87 ACI-Bench notes: 58 % of the text is read, the engine a fifth faster;
 bench/deid.py prints both.
 """
 
