@@ -30,9 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import medllm_local  # noqa: E402,F401  (offline guard first)
+from medllm_local.core.textnorm import fold  # noqa: E402
 from medllm_local.stages.deid.context import truecase  # noqa: E402
 from medllm_local.stages.deid.engine import SPACY_MODEL, DeidEngine, DeidSettings  # noqa: E402
-from medllm_local.stages.deid.english_ner import COMPONENT as GATED_NER, kept_runs  # noqa: E402
+from medllm_local.stages.deid.english_ner import kept_runs, ungate_english_ner  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from phi_injection import make_benchmark, score  # noqa: E402
@@ -78,9 +79,7 @@ def main() -> None:
     texts = [note for note, _ in notes]
     stock = spacy.load(SPACY_MODEL, enable=["ner"])
     ungated = DeidEngine()
-    ungated_nlp = ungated.analyzer.nlp_engine.nlp["en"]
-    ungated_nlp.remove_pipe(GATED_NER)
-    ungated_nlp.enable_pipe("ner")
+    ungate_english_ner(ungated.analyzer.nlp_engine.nlp["en"])
     runs: dict[str, list[float]] = {"spacy": [], "engine": [], "ungated": []}
     for _ in range(3):
         for name, run in (("spacy", lambda: list(stock.pipe(texts, batch_size=16))),
@@ -92,7 +91,7 @@ def main() -> None:
             if name == "engine":
                 all_findings = result
     seconds, spacy_seconds, ungated_seconds = (min(runs[k]) for k in ("engine", "spacy", "ungated"))
-    read = sum(e - s for text in texts for s, e in kept_runs(truecase(text))) / sum(map(len, texts))
+    read = sum(e - s for text in texts for s, e in kept_runs(truecase(fold(text).text))) / sum(map(len, texts))
 
     found = missed = tokens = lower_removed = 0
     by_type: Counter = Counter()

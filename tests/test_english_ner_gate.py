@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from medllm_local.stages.deid.engine import DeidEngine
-from medllm_local.stages.deid.english_ner import COMPONENT, could_keep_a_hit, kept_runs
+from medllm_local.stages.deid.english_ner import COMPONENT, could_keep_a_hit, kept_runs, ungate_english_ner
 from medllm_local.stages.deid.ner import load_phi_ner
 
 NOTE = ("Patient seen in clinic today. She reports feeling better. Her daughter Ngozi Adeyemi "
@@ -53,9 +53,7 @@ def test_the_gated_ner_puts_its_entities_at_their_places_in_the_whole_note(engin
 
 def test_the_engine_with_the_gate_finds_what_the_ungated_engine_finds_on_this_note(engine):
     ungated = DeidEngine()
-    nlp = ungated.analyzer.nlp_engine.nlp["en"]
-    nlp.remove_pipe(COMPONENT)
-    nlp.enable_pipe("ner")
+    ungate_english_ner(ungated.analyzer.nlp_engine.nlp["en"])
     gated = {(f.start, f.end, f.type) for f in engine.find(NOTE)}
     assert gated == {(f.start, f.end, f.type) for f in ungated.find(NOTE)}
     assert any(NOTE[s:e] == "Ngozi Adeyemi" for s, e, _ in gated)

@@ -23,14 +23,14 @@ from spacy.tokens import Doc
 from spacy.util import filter_spans, minibatch
 
 from medllm_local.stages.deid.filters import TITLE_BEFORE, ordinary_words
-from medllm_local.stages.deid.rules import HOLIDAYS, MONTHS, NAME_TITLES, WEEKDAYS
+from medllm_local.stages.deid.name_words import TITLES
+from medllm_local.stages.deid.rules import HOLIDAYS, MONTHS, WEEKDAYS
 
 COMPONENT = "medllm_sentence_gated_ner"
 # A sentence ends at a line break, or at . ! ? ; and the spaces after it.
 SENTENCE_END = re.compile(r"\n|(?<=[.!?;])[ \t]+")
 WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
 DATE_WORD = re.compile(rf"\b(?:{MONTHS}|{WEEKDAYS}|{HOLIDAYS})\b", re.IGNORECASE)
-TITLE_WORDS = frozenset(NAME_TITLES)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -46,7 +46,7 @@ def could_keep_a_hit(text: str, start: int, end: int) -> bool:
         return True
     if TITLE_BEFORE.search(text[max(0, start - 12):start]):
         return True
-    return any(word.lower() in TITLE_WORDS or not _ordinary(word) for word in WORD.findall(sentence))
+    return any(word.lower() in TITLES or not _ordinary(word) for word in WORD.findall(sentence))
 
 
 def kept_runs(text: str) -> list[tuple[int, int]]:
@@ -114,3 +114,9 @@ def gate_english_ner(nlp: Language) -> None:
     weights)."""
     nlp.disable_pipe("ner")
     nlp.add_pipe(COMPONENT, after="ner")
+
+
+def ungate_english_ner(nlp: Language) -> None:
+    """spaCy's "ner" back in place, reading every sentence (to measure the gate against)."""
+    nlp.remove_pipe(COMPONENT)
+    nlp.enable_pipe("ner")
